@@ -1,0 +1,73 @@
+//! Host side of the WIT imports: one module per interface. Each module
+//! owns its grant check, and every privileged function starts with it.
+
+mod artifacts;
+mod log;
+mod process;
+mod results;
+mod types;
+
+use crate::manifest::Manifest;
+use crate::policy::{Denied, Effective};
+use crate::progress::{PluginProgress, Progress};
+use crate::report::CheckResult;
+use crate::runlog::RunLog;
+use crate::runtime::bindings::Error;
+use crate::store::{ArtifactId, ArtifactStore};
+use crate::workspace::Workspace;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the capabilities know about the run they serve.
+pub struct RunContext {
+    pub run_id: String,
+    pub manifest: Manifest,
+    pub grants: Effective,
+    pub workspace: Workspace,
+    pub store: Arc<dyn ArtifactStore>,
+    /// Artifacts the plugin may read: the run's inputs and its creations.
+    pub visible: HashSet<ArtifactId>,
+    /// Artifacts created by this run, in order.
+    pub created: Vec<ArtifactId>,
+    pub results: Vec<CheckResult>,
+    pub log: RunLog,
+    pub progress: Progress,
+    pub plugin_progress: PluginProgress,
+    /// The run's deadline; commands never outlive it.
+    pub deadline: Instant,
+    /// Cap on each command's stdout and stderr files.
+    pub output_limit: u64,
+    /// Time between SIGTERM and SIGKILL for commands.
+    pub kill_grace: Duration,
+    /// Commands run so far (names default output files).
+    pub commands: u32,
+}
+
+impl RunContext {
+    pub fn plugin(&self) -> &str {
+        &self.manifest.name
+    }
+
+    /// Logs a refused call and turns it into the WIT error.
+    fn denied(&self, call: &str, denied: Denied) -> Error {
+        let message = denied.to_string();
+        self.log.warn("capability", &format!("denied {call}: {message}"));
+        Error::AccessDenied(message)
+    }
+
+    /// Logs a refused artifact access (outside the run's scope).
+    fn denied_artifact(&self, call: &str, id: ArtifactId) -> Error {
+        let message = format!(
+            "plugin '{}' may not use artifact {id}: it is neither an input of this run nor created by it",
+            self.plugin()
+        );
+        self.log.warn("capability", &format!("denied {call}: {message}"));
+        Error::AccessDenied(message)
+    }
+}
+
+/// A bad workspace path from the plugin.
+fn bad_path(e: crate::workspace::BadPath) -> Error {
+    Error::Invalid(e.to_string())
+}

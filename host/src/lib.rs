@@ -1,0 +1,21 @@
+//! taskhost runs distribution QA and build tasks as sandboxed WebAssembly
+//! components. The host alone spawns programs, touches files and stores
+//! artifacts; a plugin gets only what it declared and the operator granted.
+//!
+//! A run is one library call: [`run::run_task`] takes a loaded
+//! [`runtime::Plugin`], task_data and the effective grants, and returns a
+//! [`report::Report`].
+
+pub mod backends;
+pub mod capabilities;
+pub mod deps;
+pub mod manifest;
+pub mod plugins;
+pub mod policy;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod runlog;
+pub mod runtime;
+pub mod store;
+pub mod workspace;

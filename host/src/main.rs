@@ -1,0 +1,464 @@
+//! runtask: the command line of taskhost. Parses arguments, calls the
+//! library, prints.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use taskhost::policy::{Effective, ExecPattern, Overrides, Policy, UrlPrefix};
+use taskhost::report::{self, EXIT_CODES_HELP, ExitCode as Code};
+use taskhost::run::{RunError, RunOptions};
+use taskhost::runtime::{Runtime, RuntimeConfig};
+use taskhost::store::{ArtifactStore, ListFilter, LocalStore};
+
+const EXAMPLES: &str = "\
+Examples:
+  # Check a build log for missing hardening flags (blhc ships with runtask)
+  runtask run blhc --data examples/blhc/task.yaml --allow-exec 'blhc --debian **' --allow-backend local
+
+  # The same with the operator's policy file, installing blhc if missing
+  runtask run blhc --policy examples/policy.toml --data examples/blhc/task.yaml --install-deps
+
+  # task_data from stdin, results as JUnit XML
+  echo '{input: {artifact: hello.build}}' | runtask run blhc --data - --format junit
+
+  # What does a plugin ask for? (runs none of its code)
+  runtask plugin inspect ./my-plugin.wasm
+
+  # Import a file as an artifact, then use its id as input
+  runtask artifact import hello_1.0_amd64.build --category debian:package-build-log
+  runtask artifact list";
+
+#[derive(Parser)]
+#[command(
+    name = "runtask",
+    version,
+    about = "Run distribution QA and build tasks as sandboxed WebAssembly plugins",
+    after_help = format!("{EXAMPLES}\n\n{EXIT_CODES_HELP}"),
+)]
+struct Cli {
+    /// More log output (-v: debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Debug output, including the runtime's own (trace)
+    #[arg(short = 'd', long = "debug", global = true)]
+    debug: bool,
+    /// Artifact store directory [default: $XDG_DATA_HOME/taskhost/store]
+    #[arg(long, global = true, env = "TASKHOST_STORE", value_name = "DIR")]
+    store: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one task (debusine style): TASK is a shipped plugin's name, a
+    /// plugin in a plugin directory, or a path to a .wasm file
+    Run(RunArgs),
+    /// List and inspect plugins
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Work with the artifact store
+    #[command(subcommand)]
+    Artifact(ArtifactCommand),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Plugin name or .wasm path
+    task: String,
+    /// task_data as JSON or YAML: a file, or - for stdin [default: {}]
+    #[arg(long, value_name = "FILE|-")]
+    data: Option<String>,
+    #[command(flatten)]
+    grants: GrantArgs,
+    /// Keep the task's workspace directory after the run
+    #[arg(long)]
+    keep_workspace: bool,
+    /// Install missing Debian packages the plugin needs (apt-get, as root)
+    #[arg(long)]
+    install_deps: bool,
+    /// What to print on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Also write the ResultYAML to FILE
+    #[arg(long, value_name = "FILE")]
+    results: Option<PathBuf>,
+    #[command(flatten)]
+    plugins: PluginDirs,
+}
+
+/// The operator's grants for this run. Deny wins over allow.
+#[derive(Args)]
+struct GrantArgs {
+    /// Policy file [default: $XDG_CONFIG_HOME/taskhost/policy.toml, then /etc/taskhost/policy.toml]
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Grant an exec pattern: `*` one argument, trailing `**` the rest (e.g. 'blhc --debian **')
+    #[arg(long, value_name = "PATTERN")]
+    allow_exec: Vec<String>,
+    /// Deny an exec pattern
+    #[arg(long, value_name = "PATTERN")]
+    deny_exec: Vec<String>,
+    /// Grant a backend (local, ...)
+    #[arg(long, value_name = "NAME")]
+    allow_backend: Vec<String>,
+    /// Deny a backend
+    #[arg(long, value_name = "NAME")]
+    deny_backend: Vec<String>,
+    /// Grant an environment variable name
+    #[arg(long, value_name = "VAR")]
+    allow_env: Vec<String>,
+    /// Deny an environment variable name
+    #[arg(long, value_name = "VAR")]
+    deny_env: Vec<String>,
+    /// Grant a URL prefix (scheme://host[:port]/path)
+    #[arg(long, value_name = "PREFIX")]
+    allow_url: Vec<String>,
+    /// Deny a URL prefix
+    #[arg(long, value_name = "PREFIX")]
+    deny_url: Vec<String>,
+    /// Memory limit of the plugin (e.g. 256MiB)
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<String>,
+    /// Deadline of the run (e.g. 30m, 2h)
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// Bytes kept of each command's stdout and stderr (e.g. 64MiB)
+    #[arg(long, value_name = "SIZE")]
+    output_limit: Option<String>,
+}
+
+#[derive(Args)]
+struct PluginDirs {
+    /// Extra directory to search for NAME.wasm plugins
+    #[arg(long, value_name = "DIR")]
+    plugin_dir: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// A summary for people
+    Human,
+    /// The whole report as JSON
+    Json,
+    /// ResultYAML
+    Yaml,
+    /// JUnit XML
+    Junit,
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// List the shipped plugins and those in the plugin directories
+    List(PluginDirs),
+    /// Print a plugin's manifest without running its code
+    Inspect {
+        /// Plugin name or .wasm path
+        plugin: String,
+        #[command(flatten)]
+        plugins: PluginDirs,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ArtifactCommand {
+    /// Import files as one artifact
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Category, e.g. debian:package-build-log
+        #[arg(long)]
+        category: String,
+        /// The artifact's data, a JSON object [default: {"filename": FIRST}]
+        #[arg(long, value_name = "JSON")]
+        data: Option<String>,
+    },
+    /// List artifacts
+    List {
+        #[arg(long)]
+        category: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one artifact
+    Show { id: u64 },
+    /// Copy an artifact's files into DIR
+    Export { id: u64, dir: PathBuf },
+    /// Check that every artifact's files are whole
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.debug);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(Code::TaskError, &anyhow::anyhow!("starting the async runtime: {e}")),
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code.into(),
+        Err(e) => {
+            let code = match e.downcast_ref::<UsageError>() {
+                Some(_) => Code::Usage,
+                None => Code::TaskError,
+            };
+            fail(code, &e)
+        }
+    }
+}
+
+/// Bad input from the user (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+fn fail(code: Code, e: &anyhow::Error) -> ExitCode {
+    eprintln!("runtask: error: {e:#}");
+    code.into()
+}
+
+fn init_tracing(verbose: u8, debug: bool) {
+    let filter = match (debug, verbose) {
+        (true, _) => "trace",
+        (false, 0) => "info,wasmtime=warn,cranelift=warn",
+        (false, _) => "debug,wasmtime=info,cranelift=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNTASK_LOG").unwrap_or_else(|_| filter.into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+async fn dispatch(cli: Cli) -> Result<Code> {
+    let store_dir = cli.store.clone().unwrap_or_else(|| xdg("XDG_DATA_HOME", ".local/share").join("taskhost/store"));
+    match cli.command {
+        Command::Run(args) => run(args, &store_dir).await,
+        Command::Plugin(cmd) => plugin(cmd),
+        Command::Artifact(cmd) => artifact(cmd, &store_dir),
+    }
+}
+
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(fallback))
+}
+
+fn open_store(dir: &Path) -> Result<LocalStore> {
+    LocalStore::open(dir).with_context(|| format!("opening the artifact store {}", dir.display()))
+}
+
+async fn run(args: RunArgs, store_dir: &Path) -> Result<Code> {
+    let task_data = read_task_data(args.data.as_deref())?;
+    let policy = Policy::discover(args.grants.policy.as_deref(), |k| std::env::var(k).ok()).map_err(|e| usage(e.to_string()))?;
+    let overrides = overrides(&args.grants)?;
+
+    let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
+    let (wasm, origin) = taskhost::plugins::find(&args.task, &dirs).map_err(|e| usage(e.to_string()))?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(xdg("XDG_CACHE_HOME", ".cache").join("taskhost/compiled")),
+        max_instances: 4,
+        ..RuntimeConfig::default()
+    })?;
+    let plugin = runtime.load(&wasm, origin).map_err(|e| usage(format!("plugin {}: {e}", args.task)))?;
+    let name = plugin.name().to_string();
+    let declared = plugin.info.manifest.declared().map_err(|e| usage(e.to_string()))?;
+    let grants = Effective::new(&name, declared, policy.grants_for(&name, &overrides), policy.source().map(Path::to_path_buf));
+
+    let store: Arc<dyn ArtifactStore> = Arc::new(open_store(store_dir)?);
+    let options = RunOptions {
+        keep_workspace: args.keep_workspace,
+        install_deps: args.install_deps,
+        runs_dir: Some(store_dir.join("runs")),
+        progress: taskhost::progress::Progress::detect(),
+        ..RunOptions::default()
+    };
+    let report = match taskhost::run::run_task(&runtime, store, &plugin, task_data, grants, &options).await {
+        Ok(report) => report,
+        Err(RunError::Invalid(message)) => return Err(usage(format!("{}: {message}", args.task))),
+        Err(RunError::Internal(e)) => return Err(e),
+    };
+
+    if let Some(path) = &args.results {
+        std::fs::write(path, report::resultyaml::to_string(&report.results)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let out = match args.format {
+        Format::Human => report::human::render(&report, std::io::stdout().is_terminal()),
+        Format::Json => report::to_json(&report)?,
+        Format::Yaml => report::to_yaml(&report)?,
+        Format::Junit => report::junit::to_string(&report)?,
+    };
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    Ok(report::exit_code(&report))
+}
+
+/// Reads task_data (JSON or YAML) from a file or stdin.
+fn read_task_data(source: Option<&str>) -> Result<serde_json::Value> {
+    let (text, name) = match source {
+        None => return Ok(serde_json::json!({})),
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).context("reading task_data from stdin")?;
+            (text, "stdin".to_string())
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read task_data file {path}: {e}")))?;
+            (text, path.to_string())
+        }
+    };
+    let value: serde_json::Value = if name.ends_with(".json") {
+        serde_json::from_str(&text).map_err(|e| usage(format!("task_data {name}: {e}")))?
+    } else {
+        serde_norway::from_str(&text).map_err(|e| usage(format!("task_data {name}: {e}")))?
+    };
+    if !value.is_object() {
+        return Err(usage(format!("task_data {name}: expected a mapping of keys to values")));
+    }
+    Ok(value)
+}
+
+fn overrides(g: &GrantArgs) -> Result<Overrides> {
+    let exec = |v: &[String]| -> Result<Vec<ExecPattern>> {
+        v.iter().map(|p| ExecPattern::parse(p).map_err(|e| usage(format!("exec pattern {p:?}: {e}")))).collect()
+    };
+    let urls = |v: &[String]| -> Result<Vec<UrlPrefix>> {
+        v.iter().map(|u| UrlPrefix::parse(u).map_err(|e| usage(format!("URL prefix {u:?}: {e}")))).collect()
+    };
+    Ok(Overrides {
+        allow_exec: exec(&g.allow_exec)?,
+        deny_exec: exec(&g.deny_exec)?,
+        allow_backend: g.allow_backend.clone(),
+        deny_backend: g.deny_backend.clone(),
+        allow_env: g.allow_env.clone(),
+        deny_env: g.deny_env.clone(),
+        allow_url: urls(&g.allow_url)?,
+        deny_url: urls(&g.deny_url)?,
+        memory: g
+            .memory
+            .as_deref()
+            .map(|s| taskhost::policy::parse_size(s).map_err(|e| usage(format!("--memory: {e}"))))
+            .transpose()?,
+        output_limit: g
+            .output_limit
+            .as_deref()
+            .map(|s| taskhost::policy::parse_size(s).map_err(|e| usage(format!("--output-limit: {e}"))))
+            .transpose()?,
+        timeout: g
+            .timeout
+            .as_deref()
+            .map(|s| taskhost::policy::parse_duration(s).map_err(|e| usage(format!("--timeout: {e}"))))
+            .transpose()?,
+    })
+}
+
+fn plugin(cmd: PluginCommand) -> Result<Code> {
+    match cmd {
+        PluginCommand::List(dirs) => {
+            for (origin, info) in taskhost::plugins::list(&taskhost::plugins::search_path(&dirs.plugin_dir)) {
+                match info {
+                    Ok(info) => println!("{:<16} {:<8} {}  ({origin})", info.manifest.name, info.manifest.version, info.manifest.summary),
+                    Err(e) => println!("{:<16} {:<8} broken: {e}  ({origin})", "?", "?"),
+                }
+            }
+            Ok(Code::Ok)
+        }
+        PluginCommand::Inspect { plugin, plugins, json } => {
+            let dirs = taskhost::plugins::search_path(&plugins.plugin_dir);
+            let (wasm, origin) = taskhost::plugins::find(&plugin, &dirs).map_err(|e| usage(e.to_string()))?;
+            let info = taskhost::manifest::read(&wasm).map_err(|e| usage(format!("{origin}: {e}")))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                println!("origin:   {origin}");
+                print!("{info}");
+            }
+            Ok(Code::Ok)
+        }
+    }
+}
+
+fn artifact(cmd: ArtifactCommand, store_dir: &Path) -> Result<Code> {
+    let store = open_store(store_dir)?;
+    match cmd {
+        ArtifactCommand::Import { files, category, data } => {
+            let first = files[0].file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let data = match data {
+                Some(text) => serde_json::from_str(&text).map_err(|e| usage(format!("--data: {e}")))?,
+                None => serde_json::json!({ "filename": first }),
+            };
+            let mut new_files = Vec::new();
+            for path in &files {
+                let name = path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .ok_or_else(|| usage(format!("{} has no file name", path.display())))?;
+                new_files.push(taskhost::store::NewFile { name, source: taskhost::store::Source::Path(path.clone()) });
+            }
+            let artifact = store
+                .create(taskhost::store::NewArtifact {
+                    category,
+                    data,
+                    files: new_files,
+                    created_by: None,
+                    relations: Vec::new(),
+                })
+                .map_err(|e| usage(e.to_string()))?;
+            println!("{}", artifact.id);
+            Ok(Code::Ok)
+        }
+        ArtifactCommand::List { category, json } => {
+            let all = store.list(&ListFilter { category, ..ListFilter::default() })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for a in all {
+                    let files = a.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
+                    println!("{:>6}  {:<36} {}  {files}", a.id, a.category, a.created_at);
+                }
+            }
+            Ok(Code::Ok)
+        }
+        ArtifactCommand::Show { id } => {
+            let a = store.get(id).map_err(|e| usage(e.to_string()))?;
+            println!("{}", serde_json::to_string_pretty(&a)?);
+            Ok(Code::Ok)
+        }
+        ArtifactCommand::Export { id, dir } => {
+            for path in store.export(id, &dir).map_err(|e| usage(e.to_string()))? {
+                println!("{}", path.display());
+            }
+            Ok(Code::Ok)
+        }
+        ArtifactCommand::Verify => {
+            let problems = store.verify()?;
+            for p in &problems {
+                println!("{p}");
+            }
+            if problems.is_empty() {
+                println!("store {} is whole", store_dir.display());
+                Ok(Code::Ok)
+            } else {
+                bail!("{} problem(s) in the store", problems.len())
+            }
+        }
+    }
+}

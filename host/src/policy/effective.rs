@@ -1,0 +1,562 @@
+//! Declared ∩ granted − denied, and the refusals that explain it.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use super::{ExecPattern, UrlPrefix};
+
+/// Resource limits of one run. `None` leaves the host's built-in default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Wasm linear memory limit, in bytes.
+    pub memory: Option<u64>,
+    /// Wall-clock deadline of a run.
+    pub timeout: Option<Duration>,
+    /// Cap on each command's captured stdout/stderr, in bytes.
+    pub output_limit: Option<u64>,
+}
+
+impl Limits {
+    /// `self` with every limit that `over` sets replaced.
+    pub fn overlay(&self, over: &Limits) -> Limits {
+        Limits {
+            memory: over.memory.or(self.memory),
+            timeout: over.timeout.or(self.timeout),
+            output_limit: over.output_limit.or(self.output_limit),
+        }
+    }
+}
+
+/// What the operator granted (and denied) one plugin: policy file plus CLI.
+#[derive(Clone, Debug, Default)]
+pub struct Grants {
+    pub exec: Vec<ExecPattern>,
+    pub deny_exec: Vec<ExecPattern>,
+    pub backends: Vec<String>,
+    pub deny_backends: Vec<String>,
+    pub env: Vec<String>,
+    pub deny_env: Vec<String>,
+    pub urls: Vec<UrlPrefix>,
+    pub deny_urls: Vec<UrlPrefix>,
+    pub limits: Limits,
+    /// The CLI overrides already merged into the lists above, kept only to
+    /// attribute a refusal to a flag rather than to the policy file.
+    pub cli: Overrides,
+}
+
+/// Per-run CLI flags (`--allow-exec`, `--deny-exec`, ..., `--memory`,
+/// `--timeout`). Allows add to the policy's grants; denies always win.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub allow_exec: Vec<ExecPattern>,
+    pub deny_exec: Vec<ExecPattern>,
+    pub allow_backend: Vec<String>,
+    pub deny_backend: Vec<String>,
+    pub allow_env: Vec<String>,
+    pub deny_env: Vec<String>,
+    pub allow_url: Vec<UrlPrefix>,
+    pub deny_url: Vec<UrlPrefix>,
+    pub memory: Option<u64>,
+    pub timeout: Option<Duration>,
+    pub output_limit: Option<u64>,
+}
+
+/// What a plugin's manifest declares it needs.
+#[derive(Clone, Debug, Default)]
+pub struct Declared {
+    pub exec: Vec<ExecPattern>,
+    pub backends: Vec<String>,
+    pub env: Vec<String>,
+    pub urls: Vec<UrlPrefix>,
+}
+
+/// A refused capability, with the reason and, when granting would help,
+/// a hint saying how.
+///
+/// Displays like `plugin 'blhc' may not run `cat /etc/passwd`: not declared
+/// in its manifest (declared: `blhc --debian **`)`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Denied {
+    /// The plugin that asked.
+    pub plugin: String,
+    /// `"exec"`, `"backend"`, `"env"` or `"url"`.
+    pub capability: String,
+    /// What was asked for: a shell-quoted argv, a program, a name or a URL.
+    pub subject: String,
+    pub reason: String,
+    /// Policy lines and CLI flag that would grant it.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match self.capability.as_str() {
+            "exec" => "run",
+            "backend" => "use backend",
+            "env" => "read environment variable",
+            "url" => "access",
+            other => other,
+        };
+        write!(
+            f,
+            "plugin '{}' may not {verb} `{}`: {}",
+            self.plugin, self.subject, self.reason
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, "; {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The capabilities one plugin run actually gets.
+#[derive(Clone, Debug)]
+pub struct Effective {
+    plugin: String,
+    declared: Declared,
+    grants: Grants,
+    policy_source: Option<PathBuf>,
+}
+
+/// Capability kind: its name, the policy key, and the CLI flags.
+struct Kind {
+    capability: &'static str,
+    key: &'static str,
+    deny_key: &'static str,
+    allow_flag: &'static str,
+    deny_flag: &'static str,
+}
+
+const EXEC: Kind = Kind {
+    capability: "exec",
+    key: "exec",
+    deny_key: "deny-exec",
+    allow_flag: "--allow-exec",
+    deny_flag: "--deny-exec",
+};
+const BACKEND: Kind = Kind {
+    capability: "backend",
+    key: "backends",
+    deny_key: "deny-backends",
+    allow_flag: "--allow-backend",
+    deny_flag: "--deny-backend",
+};
+const ENV: Kind = Kind {
+    capability: "env",
+    key: "env",
+    deny_key: "deny-env",
+    allow_flag: "--allow-env",
+    deny_flag: "--deny-env",
+};
+const URL: Kind = Kind {
+    capability: "url",
+    key: "urls",
+    deny_key: "deny-urls",
+    allow_flag: "--allow-url",
+    deny_flag: "--deny-url",
+};
+
+impl Effective {
+    /// Combines a plugin's manifest with what the operator granted it.
+    /// `policy_source` is the policy file, named in hints.
+    pub fn new(
+        plugin: &str,
+        declared: Declared,
+        grants: Grants,
+        policy_source: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            plugin: plugin.to_owned(),
+            declared,
+            grants,
+            policy_source,
+        }
+    }
+
+    /// The plugin's name.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// What the manifest declared.
+    pub fn declared(&self) -> &Declared {
+        &self.declared
+    }
+
+    /// What the operator granted and denied.
+    pub fn grants(&self) -> &Grants {
+        &self.grants
+    }
+
+    /// Allows `argv` only if it matches a declared pattern, a granted
+    /// pattern and no denied pattern. An empty argv is refused.
+    pub fn check_exec(&self, argv: &[String]) -> Result<(), Denied> {
+        let subject = shell_words::join(argv);
+        if argv.is_empty() {
+            return Err(self.denied(&EXEC, "", "empty command line".into(), None));
+        }
+        let Some(declared) = self.declared.exec.iter().find(|p| p.matches(argv)) else {
+            let reason = not_declared(self.declared.exec.iter().map(|p| format!("`{p}`")));
+            return Err(self.denied(&EXEC, &subject, reason, None));
+        };
+        if let Some(deny) = self.grants.deny_exec.iter().find(|p| p.matches(argv)) {
+            let reason = self.denied_by(
+                &EXEC,
+                deny.to_string(),
+                self.grants.cli.deny_exec.contains(deny),
+            );
+            return Err(self.denied(&EXEC, &subject, reason, None));
+        }
+        if !self.grants.exec.iter().any(|p| p.matches(argv)) {
+            let hint = self.hint(&EXEC, &[declared.to_string()]);
+            return Err(self.denied(
+                &EXEC,
+                &subject,
+                "declared but not granted".into(),
+                Some(hint),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Allows a declared, granted and not denied backend.
+    pub fn check_backend(&self, name: &str) -> Result<(), Denied> {
+        let cli = &self.grants.cli.deny_backend;
+        self.check_name(
+            &BACKEND,
+            name,
+            &self.declared.backends,
+            &self.grants.backends,
+            &self.grants.deny_backends,
+            cli,
+        )
+    }
+
+    /// Allows a declared, granted and not denied environment variable.
+    pub fn check_env(&self, name: &str) -> Result<(), Denied> {
+        let cli = &self.grants.cli.deny_env;
+        self.check_name(
+            &ENV,
+            name,
+            &self.declared.env,
+            &self.grants.env,
+            &self.grants.deny_env,
+            cli,
+        )
+    }
+
+    fn check_name(
+        &self,
+        kind: &Kind,
+        name: &str,
+        declared: &[String],
+        granted: &[String],
+        denied: &[String],
+        cli_denied: &[String],
+    ) -> Result<(), Denied> {
+        if !declared.iter().any(|d| d == name) {
+            let reason = not_declared(declared.iter().cloned());
+            return Err(self.denied(kind, name, reason, None));
+        }
+        if denied.iter().any(|d| d == name) {
+            let reason =
+                self.denied_by(kind, name.to_owned(), cli_denied.iter().any(|d| d == name));
+            return Err(self.denied(kind, name, reason, None));
+        }
+        if !granted.iter().any(|g| g == name) {
+            let hint = self.hint(kind, &[name.to_owned()]);
+            return Err(self.denied(kind, name, "declared but not granted".into(), Some(hint)));
+        }
+        Ok(())
+    }
+
+    /// Allows a URL under a declared prefix and a granted prefix, under no
+    /// denied prefix, and carrying no user info.
+    pub fn check_url(&self, url: &Url) -> Result<(), Denied> {
+        if !url.username().is_empty() || url.password().is_some() {
+            let mut shown = url.clone();
+            // Never echo credentials; both calls only fail for URLs without a host.
+            let _ = shown.set_username("");
+            let _ = shown.set_password(None);
+            let reason = "URLs carrying user info (user:password@) are refused".to_owned();
+            return Err(self.denied(&URL, shown.as_str(), reason, None));
+        }
+        let subject = url.as_str();
+        let Some(declared) = self.declared.urls.iter().find(|p| p.matches(url)) else {
+            let reason = not_declared(self.declared.urls.iter().map(|p| p.to_string()));
+            return Err(self.denied(&URL, subject, reason, None));
+        };
+        if let Some(deny) = self.grants.deny_urls.iter().find(|p| p.matches(url)) {
+            let reason = self.denied_by(
+                &URL,
+                deny.to_string(),
+                self.grants.cli.deny_url.contains(deny),
+            );
+            return Err(self.denied(&URL, subject, reason, None));
+        }
+        if !self.grants.urls.iter().any(|p| p.matches(url)) {
+            let hint = self.hint(&URL, &[declared.to_string()]);
+            return Err(self.denied(&URL, subject, "declared but not granted".into(), Some(hint)));
+        }
+        Ok(())
+    }
+
+    /// Declared ∩ granted − denied backends, in declared order.
+    pub fn granted_backends(&self) -> Vec<String> {
+        effective_names(
+            &self.declared.backends,
+            &self.grants.backends,
+            &self.grants.deny_backends,
+        )
+    }
+
+    /// Declared ∩ granted − denied environment variables, in declared order.
+    pub fn granted_env(&self) -> Vec<String> {
+        effective_names(&self.declared.env, &self.grants.env, &self.grants.deny_env)
+    }
+
+    /// The run's resource limits.
+    pub fn limits(&self) -> &Limits {
+        &self.grants.limits
+    }
+
+    /// Checks, before the plugin starts, that everything it declared is
+    /// granted: every declared program (argv\[0\] of a declared pattern) by
+    /// a grant pattern for the same program and no `PROG **` deny; every
+    /// declared backend, env var and URL prefix by a grant and no deny.
+    /// Returns all missing grants, each with a hint naming the policy lines
+    /// and CLI flags that would grant it.
+    pub fn preflight(&self) -> Result<(), Vec<Denied>> {
+        let missing: Vec<Denied> = self.missing().into_iter().map(|(d, _)| d).collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(missing)
+        }
+    }
+
+    /// One policy snippet granting everything declared but not yet granted
+    /// (denied items excluded), or `None` when nothing is missing.
+    pub fn missing_grants_snippet(&self) -> Option<String> {
+        let missing = self.missing();
+        let mut lines = Vec::new();
+        for kind in [&EXEC, &BACKEND, &ENV, &URL] {
+            let values: Vec<String> = missing
+                .iter()
+                .filter(|(d, _)| d.capability == kind.capability)
+                .flat_map(|(_, values)| values.iter().cloned())
+                .collect();
+            if !values.is_empty() {
+                lines.push(format!("{} = [{}]", kind.key, toml_list(&values)));
+            }
+        }
+        if lines.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "[plugins.{}]\n{}\n",
+            toml_key(&self.plugin),
+            lines.join("\n")
+        ))
+    }
+
+    /// Every preflight refusal, with the values that would grant it (none
+    /// when a deny rule is in the way).
+    fn missing(&self) -> Vec<(Denied, Vec<String>)> {
+        let mut missing = Vec::new();
+        let g = &self.grants;
+
+        let mut programs: Vec<&str> = Vec::new();
+        for p in &self.declared.exec {
+            if !programs.contains(&p.program()) {
+                programs.push(p.program());
+            }
+        }
+        for prog in programs {
+            let subject = shell_words::quote(prog);
+            if let Some(deny) = g
+                .deny_exec
+                .iter()
+                .find(|d| d.program() == prog && d.is_whole_program())
+            {
+                let reason =
+                    self.denied_by(&EXEC, deny.to_string(), g.cli.deny_exec.contains(deny));
+                missing.push((self.denied(&EXEC, &subject, reason, None), Vec::new()));
+            } else if !g.exec.iter().any(|p| p.program() == prog) {
+                let patterns = self
+                    .declared
+                    .exec
+                    .iter()
+                    .filter(|p| p.program() == prog)
+                    .map(|p| p.to_string())
+                    .collect();
+                missing.push(self.not_granted(&EXEC, &subject, patterns));
+            }
+        }
+
+        let names = [
+            (
+                &BACKEND,
+                &self.declared.backends,
+                &g.backends,
+                &g.deny_backends,
+                &g.cli.deny_backend,
+            ),
+            (
+                &ENV,
+                &self.declared.env,
+                &g.env,
+                &g.deny_env,
+                &g.cli.deny_env,
+            ),
+        ];
+        for (kind, declared, granted, deny, cli_deny) in names {
+            for name in dedup(declared) {
+                if deny.contains(name) {
+                    let reason = self.denied_by(kind, name.clone(), cli_deny.contains(name));
+                    missing.push((self.denied(kind, name, reason, None), Vec::new()));
+                } else if !granted.contains(name) {
+                    missing.push(self.not_granted(kind, name, vec![name.clone()]));
+                }
+            }
+        }
+
+        for prefix in dedup(&self.declared.urls) {
+            let subject = prefix.to_string();
+            if let Some(deny) = g.deny_urls.iter().find(|d| d.covers(prefix)) {
+                let reason = self.denied_by(&URL, deny.to_string(), g.cli.deny_url.contains(deny));
+                missing.push((self.denied(&URL, &subject, reason, None), Vec::new()));
+            } else if !g.urls.iter().any(|u| u.covers(prefix) || prefix.covers(u)) {
+                missing.push(self.not_granted(&URL, &subject, vec![subject.clone()]));
+            }
+        }
+        missing
+    }
+
+    fn not_granted(
+        &self,
+        kind: &Kind,
+        subject: &str,
+        values: Vec<String>,
+    ) -> (Denied, Vec<String>) {
+        let hint = self.hint(kind, &values);
+        (
+            self.denied(kind, subject, "declared but not granted".into(), Some(hint)),
+            values,
+        )
+    }
+
+    fn denied(&self, kind: &Kind, subject: &str, reason: String, hint: Option<String>) -> Denied {
+        Denied {
+            plugin: self.plugin.clone(),
+            capability: kind.capability.to_owned(),
+            subject: subject.to_owned(),
+            reason,
+            hint,
+        }
+    }
+
+    fn policy_name(&self) -> String {
+        match &self.policy_source {
+            Some(p) => p.display().to_string(),
+            None => "the policy".to_owned(),
+        }
+    }
+
+    fn denied_by(&self, kind: &Kind, rule: String, from_cli: bool) -> String {
+        if from_cli {
+            format!("denied by {} {}", kind.deny_flag, shell_words::quote(&rule))
+        } else {
+            format!(
+                "denied by {} `{rule}` in {}",
+                kind.deny_key,
+                self.policy_name()
+            )
+        }
+    }
+
+    fn hint(&self, kind: &Kind, values: &[String]) -> String {
+        let file = match &self.policy_source {
+            Some(p) => p.display().to_string(),
+            None => "a policy file (e.g. ~/.config/taskhost/policy.toml)".to_owned(),
+        };
+        let flags: Vec<String> = values
+            .iter()
+            .map(|v| format!("{} {}", kind.allow_flag, shell_words::quote(v)))
+            .collect();
+        format!(
+            "to grant it add to {file}:\n  [plugins.{}]\n  {} = [{}]\n or pass {}",
+            toml_key(&self.plugin),
+            kind.key,
+            toml_list(values),
+            flags.join(" ")
+        )
+    }
+}
+
+fn not_declared(declared: impl Iterator<Item = String>) -> String {
+    let list: Vec<String> = declared.collect();
+    if list.is_empty() {
+        "not declared in its manifest (it declares none)".to_owned()
+    } else {
+        format!(
+            "not declared in its manifest (declared: {})",
+            list.join(", ")
+        )
+    }
+}
+
+fn effective_names(declared: &[String], granted: &[String], denied: &[String]) -> Vec<String> {
+    dedup(declared)
+        .into_iter()
+        .filter(|n| granted.contains(n) && !denied.contains(n))
+        .cloned()
+        .collect()
+}
+
+fn dedup<T: PartialEq>(items: &[T]) -> Vec<&T> {
+    let mut out: Vec<&T> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// A TOML basic string.
+pub(crate) fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn toml_list(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| toml_string(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A TOML key: bare if possible, else quoted.
+pub(crate) fn toml_key(s: &str) -> String {
+    let bare = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare { s.to_owned() } else { toml_string(s) }
+}

@@ -1,0 +1,914 @@
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use super::*;
+
+fn argv(s: &str) -> Vec<String> {
+    shell_words::split(s).expect("test argv")
+}
+
+fn pat(s: &str) -> ExecPattern {
+    ExecPattern::parse(s).expect("test pattern")
+}
+
+fn prefix(s: &str) -> UrlPrefix {
+    UrlPrefix::parse(s).expect("test prefix")
+}
+
+fn url(s: &str) -> Url {
+    Url::parse(s).expect("test url")
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+const POLICY_PATH: &str = "/etc/taskhost/policy.toml";
+
+fn policy(text: &str) -> Policy {
+    Policy::from_toml(text, Path::new(POLICY_PATH)).expect("test policy")
+}
+
+fn blhc_declared() -> Declared {
+    Declared {
+        exec: vec![pat("blhc --debian **")],
+        backends: strings(&["local", "unshare"]),
+        env: strings(&["LANG"]),
+        urls: vec![prefix("https://deb.debian.org/debian/")],
+    }
+}
+
+const BLHC_POLICY: &str = r#"
+[plugins.blhc]
+exec = ["blhc --debian **"]
+backends = ["local", "unshare"]
+env = ["LANG"]
+urls = ["https://deb.debian.org/debian/"]
+"#;
+
+fn effective(text: &str, overrides: &Overrides) -> Effective {
+    let p = policy(text);
+    let grants = p.grants_for("blhc", overrides);
+    Effective::new(
+        "blhc",
+        blhc_declared(),
+        grants,
+        p.source().map(Path::to_path_buf),
+    )
+}
+
+// ---- exec patterns ----
+
+#[test]
+fn literal_pattern_matches_only_the_exact_argv() {
+    let p = pat("blhc --debian build.log");
+    assert!(p.matches(&argv("blhc --debian build.log")));
+    assert!(!p.matches(&argv("blhc --debian other.log")));
+    assert!(!p.matches(&argv("blhc --debian")));
+    assert!(!p.matches(&argv("blhc --debian build.log extra")));
+    assert!(!p.matches(&[]));
+}
+
+#[test]
+fn star_matches_exactly_one_argument() {
+    let p = pat("cp * /tmp/out");
+    assert!(p.matches(&argv("cp anything /tmp/out")));
+    assert!(!p.matches(&argv("cp /tmp/out")));
+    assert!(!p.matches(&argv("cp a b /tmp/out")));
+}
+
+#[test]
+fn star_does_not_match_zero_arguments() {
+    let p = pat("ls *");
+    assert!(!p.matches(&argv("ls")));
+    assert!(p.matches(&argv("ls -l")));
+}
+
+#[test]
+fn double_star_matches_zero_or_more_trailing_arguments() {
+    let p = pat("blhc --debian **");
+    assert!(p.matches(&argv("blhc --debian")));
+    assert!(p.matches(&argv("blhc --debian a")));
+    assert!(p.matches(&argv("blhc --debian a b c")));
+    assert!(!p.matches(&argv("blhc --all")));
+    assert!(!p.matches(&argv("blhc")));
+}
+
+#[test]
+fn double_star_in_the_middle_is_rejected() {
+    let err = ExecPattern::parse("blhc ** --debian")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`**` is only allowed as the last token"),
+        "{err}"
+    );
+    assert!(ExecPattern::from_tokens(strings(&["a", "**", "b"])).is_err());
+}
+
+#[test]
+fn program_must_be_a_non_empty_literal() {
+    assert!(ExecPattern::parse("").is_err());
+    assert!(ExecPattern::parse("* foo").is_err());
+    assert!(ExecPattern::parse("**").is_err());
+    assert!(ExecPattern::parse("''").is_err());
+    assert!(ExecPattern::from_tokens(vec![]).is_err());
+}
+
+#[test]
+fn unbalanced_quotes_are_rejected() {
+    let err = ExecPattern::parse("sh -c 'echo").unwrap_err().to_string();
+    assert!(err.contains("invalid exec pattern"), "{err}");
+}
+
+#[test]
+fn program_is_matched_literally_without_path_lookup() {
+    let p = pat("blhc **");
+    assert!(!p.matches(&argv("/usr/bin/blhc")));
+    assert_eq!(p.program(), "blhc");
+}
+
+#[test]
+fn quoted_tokens_stay_single_arguments() {
+    let p = pat("sh -c 'echo hi'");
+    assert!(p.matches(&strings(&["sh", "-c", "echo hi"])));
+    assert!(!p.matches(&strings(&["sh", "-c", "echo", "hi"])));
+    assert_eq!(
+        p,
+        ExecPattern::from_tokens(strings(&["sh", "-c", "echo hi"])).unwrap()
+    );
+}
+
+#[test]
+fn escaped_star_matches_a_literal_star() {
+    let p = pat(r"find . -name '\*'");
+    assert!(p.matches(&strings(&["find", ".", "-name", "*"])));
+    assert!(!p.matches(&strings(&["find", ".", "-name", "x"])));
+}
+
+#[test]
+fn display_round_trips_through_parse() {
+    for text in [
+        "blhc --debian **",
+        "sh -c 'echo hi'",
+        "cp * '/tmp/a b'",
+        r"find -name '\*' **",
+        "x '' y",
+    ] {
+        let p = pat(text);
+        let shown = p.to_string();
+        assert_eq!(pat(&shown), p, "{text} -> {shown}");
+    }
+    assert_eq!(pat("blhc --debian **").to_string(), "blhc --debian **");
+    let odd = ExecPattern::from_tokens(strings(&["p", "*", r"\*", r"\\**", "it's"])).unwrap();
+    assert_eq!(pat(&odd.to_string()), odd);
+}
+
+// ---- URL prefixes ----
+
+#[test]
+fn url_prefix_matches_its_path_and_below() {
+    let p = prefix("https://koji.example.org/kojihub");
+    assert!(p.matches(&url("https://koji.example.org/kojihub")));
+    assert!(p.matches(&url("https://koji.example.org/kojihub/x?y=1")));
+    assert!(p.matches(&url("https://KOJI.example.org:443/kojihub/")));
+}
+
+#[test]
+fn url_prefix_respects_path_segment_boundaries() {
+    let p = prefix("https://koji.example.org/kojihub");
+    assert!(!p.matches(&url("https://koji.example.org/kojihubx")));
+    assert!(!p.matches(&url("https://koji.example.org/")));
+    assert!(!p.matches(&url("https://koji.example.org/kojihub/../etc")));
+}
+
+#[test]
+fn url_prefix_with_trailing_slash_still_matches_the_directory() {
+    let p = prefix("https://deb.debian.org/debian/");
+    assert!(p.matches(&url("https://deb.debian.org/debian")));
+    assert!(p.matches(&url("https://deb.debian.org/debian/pool/main")));
+    assert!(!p.matches(&url("https://deb.debian.org/debian-security/")));
+    assert_eq!(p.to_string(), "https://deb.debian.org/debian/");
+}
+
+#[test]
+fn url_prefix_refuses_lookalike_hosts() {
+    let p = prefix("https://koji.example.org/kojihub");
+    assert!(!p.matches(&url("https://koji.example.org.evil.com/kojihub")));
+    assert!(!p.matches(&url("https://evilkoji.example.org/kojihub")));
+    assert!(!p.matches(&url("https://sub.koji.example.org/kojihub")));
+}
+
+#[test]
+fn url_prefix_refuses_another_scheme() {
+    let p = prefix("https://koji.example.org/kojihub");
+    assert!(!p.matches(&url("http://koji.example.org/kojihub")));
+}
+
+#[test]
+fn url_prefix_refuses_another_port() {
+    let p = prefix("https://koji.example.org/kojihub");
+    assert!(!p.matches(&url("https://koji.example.org:8443/kojihub")));
+    let q = prefix("http://localhost:8080/");
+    assert!(q.matches(&url("http://localhost:8080/a")));
+    assert!(!q.matches(&url("http://localhost/a")));
+}
+
+#[test]
+fn url_prefix_refuses_userinfo() {
+    let p = prefix("https://koji.example.org/kojihub");
+    assert!(!p.matches(&url("https://user@koji.example.org/kojihub")));
+    assert!(!p.matches(&url("https://user:pw@koji.example.org/kojihub")));
+    assert!(!p.matches(&url("https://:pw@koji.example.org/kojihub")));
+}
+
+#[test]
+fn url_prefix_parse_rejects_bad_prefixes() {
+    for bad in [
+        "koji.example.org/kojihub",
+        "https://user@koji.example.org/",
+        "https://koji.example.org/?q=1",
+        "https://koji.example.org/#frag",
+        "mailto:someone@example.org",
+        "not a url",
+    ] {
+        assert!(UrlPrefix::parse(bad).is_err(), "{bad}");
+    }
+}
+
+// ---- effective grants: exec ----
+
+#[test]
+fn granted_and_declared_command_is_allowed() {
+    let e = effective(BLHC_POLICY, &Overrides::default());
+    assert_eq!(e.check_exec(&argv("blhc --debian build.log")), Ok(()));
+    assert_eq!(e.preflight(), Ok(()));
+}
+
+#[test]
+fn undeclared_program_is_denied() {
+    let e = effective(BLHC_POLICY, &Overrides::default());
+    let d = e.check_exec(&argv("cat /etc/passwd")).unwrap_err();
+    assert_eq!(
+        d.to_string(),
+        "plugin 'blhc' may not run `cat /etc/passwd`: not declared in its manifest (declared: `blhc --debian **`)"
+    );
+    assert_eq!(d.capability, "exec");
+    assert_eq!(d.hint, None);
+}
+
+#[test]
+fn arguments_outside_the_declared_pattern_are_denied() {
+    let e = effective(
+        r#"[plugins.blhc]
+exec = ["blhc **"]"#,
+        &Overrides::default(),
+    );
+    let d = e.check_exec(&argv("blhc --all build.log")).unwrap_err();
+    assert!(d.reason.starts_with("not declared in its manifest"), "{d}");
+}
+
+#[test]
+fn empty_argv_is_denied() {
+    let e = effective(BLHC_POLICY, &Overrides::default());
+    let d = e.check_exec(&[]).unwrap_err();
+    assert_eq!(d.reason, "empty command line");
+}
+
+#[test]
+fn declared_but_not_granted_command_is_denied_with_a_policy_hint() {
+    let e = effective("", &Overrides::default());
+    let d = e.check_exec(&argv("blhc --debian x.log")).unwrap_err();
+    assert_eq!(
+        d.to_string(),
+        "plugin 'blhc' may not run `blhc --debian x.log`: declared but not granted; to grant it add to \
+         /etc/taskhost/policy.toml:\n  [plugins.blhc]\n  exec = [\"blhc --debian **\"]\n or pass \
+         --allow-exec 'blhc --debian **'"
+    );
+}
+
+#[test]
+fn granted_pattern_narrower_than_declared_still_limits_the_command() {
+    let e = effective(
+        r#"[plugins.blhc]
+exec = ["blhc --debian build.log"]"#,
+        &Overrides::default(),
+    );
+    assert_eq!(e.check_exec(&argv("blhc --debian build.log")), Ok(()));
+    let d = e.check_exec(&argv("blhc --debian other.log")).unwrap_err();
+    assert_eq!(d.reason, "declared but not granted");
+}
+
+#[test]
+fn policy_deny_beats_policy_allow() {
+    let e = effective(
+        r#"[plugins.blhc]
+exec = ["blhc --debian **"]
+deny-exec = ["blhc --debian --all **"]"#,
+        &Overrides::default(),
+    );
+    assert_eq!(e.check_exec(&argv("blhc --debian x.log")), Ok(()));
+    let d = e
+        .check_exec(&argv("blhc --debian --all x.log"))
+        .unwrap_err();
+    assert_eq!(
+        d.reason,
+        "denied by deny-exec `blhc --debian --all **` in /etc/taskhost/policy.toml"
+    );
+    assert_eq!(d.hint, None);
+}
+
+#[test]
+fn defaults_deny_applies_to_every_plugin() {
+    let text = format!("[defaults]\ndeny-exec = [\"blhc --debian --all **\"]\n{BLHC_POLICY}");
+    let e = effective(&text, &Overrides::default());
+    assert!(e.check_exec(&argv("blhc --debian --all")).is_err());
+}
+
+#[test]
+fn cli_deny_beats_policy_allow() {
+    let ov = Overrides {
+        deny_exec: vec![pat("blhc **")],
+        ..Overrides::default()
+    };
+    let e = effective(BLHC_POLICY, &ov);
+    let d = e.check_exec(&argv("blhc --debian x")).unwrap_err();
+    assert_eq!(d.reason, "denied by --deny-exec 'blhc **'");
+}
+
+#[test]
+fn cli_deny_beats_cli_allow() {
+    let ov = Overrides {
+        allow_exec: vec![pat("blhc --debian **")],
+        deny_exec: vec![pat("blhc --debian x")],
+        ..Overrides::default()
+    };
+    let e = effective("", &ov);
+    assert_eq!(e.check_exec(&argv("blhc --debian y")), Ok(()));
+    assert!(e.check_exec(&argv("blhc --debian x")).is_err());
+}
+
+#[test]
+fn cli_allow_adds_to_the_policy() {
+    let text = r#"[plugins.blhc]
+backends = ["local"]"#;
+    let ov = Overrides {
+        allow_exec: vec![pat("blhc --debian **")],
+        allow_backend: strings(&["unshare"]),
+        ..Overrides::default()
+    };
+    let e = effective(text, &ov);
+    assert_eq!(e.check_exec(&argv("blhc --debian x")), Ok(()));
+    assert_eq!(e.granted_backends(), strings(&["local", "unshare"]));
+}
+
+// ---- backends, env, urls ----
+
+#[test]
+fn backend_checks_cover_undeclared_ungranted_and_denied() {
+    let ov = Overrides {
+        deny_backend: strings(&["unshare"]),
+        ..Overrides::default()
+    };
+    let e = effective(
+        r#"[plugins.blhc]
+backends = ["local", "unshare", "podman"]"#,
+        &ov,
+    );
+    assert_eq!(e.check_backend("local"), Ok(()));
+    let undeclared = e.check_backend("podman").unwrap_err();
+    assert!(
+        undeclared.reason.starts_with("not declared"),
+        "{undeclared}"
+    );
+    let denied = e.check_backend("unshare").unwrap_err();
+    assert_eq!(denied.reason, "denied by --deny-backend unshare");
+    assert_eq!(e.granted_backends(), strings(&["local"]));
+
+    let e = effective("", &Overrides::default());
+    let d = e.check_backend("local").unwrap_err();
+    assert!(
+        d.to_string()
+            .contains("backends = [\"local\"]\n or pass --allow-backend local"),
+        "{d}"
+    );
+}
+
+#[test]
+fn env_checks_cover_undeclared_ungranted_and_denied() {
+    let e = effective(
+        r#"[plugins.blhc]
+env = ["LANG", "HOME"]
+deny-env = ["LANG"]"#,
+        &Overrides::default(),
+    );
+    assert!(
+        e.check_env("HOME")
+            .unwrap_err()
+            .reason
+            .starts_with("not declared")
+    );
+    assert_eq!(
+        e.check_env("LANG").unwrap_err().reason,
+        "denied by deny-env `LANG` in /etc/taskhost/policy.toml"
+    );
+    assert!(e.granted_env().is_empty());
+
+    let e = effective("", &Overrides::default());
+    let d = e.check_env("LANG").unwrap_err();
+    assert_eq!(d.reason, "declared but not granted");
+    assert!(d.to_string().contains("env = [\"LANG\"]"));
+    assert_eq!(
+        effective(BLHC_POLICY, &Overrides::default()).granted_env(),
+        strings(&["LANG"])
+    );
+}
+
+#[test]
+fn url_checks_cover_undeclared_ungranted_denied_and_userinfo() {
+    let e = effective(BLHC_POLICY, &Overrides::default());
+    assert_eq!(
+        e.check_url(&url("https://deb.debian.org/debian/pool/x.deb")),
+        Ok(())
+    );
+    let d = e
+        .check_url(&url("https://evil.example/debian/"))
+        .unwrap_err();
+    assert!(d.reason.starts_with("not declared"), "{d}");
+    let d = e
+        .check_url(&url("https://user:secret@deb.debian.org/debian/"))
+        .unwrap_err();
+    assert!(d.reason.contains("user info"));
+    assert!(!d.to_string().contains("secret"), "{d}");
+
+    let ov = Overrides {
+        deny_url: vec![prefix("https://deb.debian.org/debian/pool")],
+        ..Overrides::default()
+    };
+    let e = effective(BLHC_POLICY, &ov);
+    let d = e
+        .check_url(&url("https://deb.debian.org/debian/pool/x.deb"))
+        .unwrap_err();
+    assert_eq!(
+        d.reason,
+        "denied by --deny-url https://deb.debian.org/debian/pool"
+    );
+    assert_eq!(
+        e.check_url(&url("https://deb.debian.org/debian/dists/sid/Release")),
+        Ok(())
+    );
+
+    let e = effective("", &Overrides::default());
+    let d = e
+        .check_url(&url("https://deb.debian.org/debian/x"))
+        .unwrap_err();
+    assert!(
+        d.to_string()
+            .contains("urls = [\"https://deb.debian.org/debian/\"]"),
+        "{d}"
+    );
+}
+
+// ---- preflight ----
+
+#[test]
+fn preflight_lists_every_missing_grant() {
+    let e = effective("", &Overrides::default());
+    let missing = e.preflight().unwrap_err();
+    let subjects: Vec<(&str, &str)> = missing
+        .iter()
+        .map(|d| (d.capability.as_str(), d.subject.as_str()))
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            ("exec", "blhc"),
+            ("backend", "local"),
+            ("backend", "unshare"),
+            ("env", "LANG"),
+            ("url", "https://deb.debian.org/debian/"),
+        ]
+    );
+    let exec = &missing[0];
+    assert_eq!(
+        exec.hint.as_deref(),
+        Some(
+            "to grant it add to /etc/taskhost/policy.toml:\n  [plugins.blhc]\n  exec = [\"blhc --debian **\"]\n \
+             or pass --allow-exec 'blhc --debian **'"
+        )
+    );
+    assert!(
+        missing[4]
+            .hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("--allow-url https://deb.debian.org/debian/")
+    );
+}
+
+#[test]
+fn preflight_accepts_a_narrower_grant_for_the_same_program() {
+    let e = effective(
+        r#"[plugins.blhc]
+exec = ["blhc --debian build.log"]
+backends = ["local", "unshare"]
+env = ["LANG"]
+urls = ["https://deb.debian.org/debian/pool"]"#,
+        &Overrides::default(),
+    );
+    assert_eq!(e.preflight(), Ok(()));
+}
+
+#[test]
+fn preflight_refuses_a_wholly_denied_program() {
+    let ov = Overrides {
+        deny_exec: vec![pat("blhc **")],
+        ..Overrides::default()
+    };
+    let e = effective(BLHC_POLICY, &ov);
+    let missing = e.preflight().unwrap_err();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].reason, "denied by --deny-exec 'blhc **'");
+    assert_eq!(missing[0].hint, None);
+}
+
+#[test]
+fn preflight_refuses_denied_backend_env_and_url() {
+    let text = format!(
+        "{BLHC_POLICY}deny-backends = [\"unshare\"]\ndeny-env = [\"LANG\"]\ndeny-urls = [\"https://deb.debian.org/\"]\n"
+    );
+    let e = effective(&text, &Overrides::default());
+    let missing = e.preflight().unwrap_err();
+    let caps: Vec<&str> = missing.iter().map(|d| d.capability.as_str()).collect();
+    assert_eq!(caps, ["backend", "env", "url"]);
+    assert!(
+        missing
+            .iter()
+            .all(|d| d.reason.starts_with("denied by") && d.hint.is_none())
+    );
+}
+
+#[test]
+fn missing_grants_snippet_collects_one_plugin_table() {
+    let e = effective("", &Overrides::default());
+    assert_eq!(
+        e.missing_grants_snippet().as_deref(),
+        Some(
+            "[plugins.blhc]\nexec = [\"blhc --debian **\"]\nbackends = [\"local\", \"unshare\"]\nenv = [\"LANG\"]\n\
+             urls = [\"https://deb.debian.org/debian/\"]\n"
+        )
+    );
+    assert_eq!(
+        effective(BLHC_POLICY, &Overrides::default()).missing_grants_snippet(),
+        None
+    );
+    // The snippet is itself a valid policy.
+    let snippet = e.missing_grants_snippet().unwrap_or_default();
+    assert_eq!(
+        effective(&snippet, &Overrides::default()).preflight(),
+        Ok(())
+    );
+}
+
+#[test]
+fn hints_quote_awkward_plugin_names_and_patterns() {
+    let declared = Declared {
+        exec: vec![pat(r#"sh -c 'echo "hi"'"#)],
+        ..Declared::default()
+    };
+    let e = Effective::new("my.plugin", declared, Grants::default(), None);
+    let hint = e.preflight().unwrap_err()[0]
+        .hint
+        .clone()
+        .unwrap_or_default();
+    assert!(hint.contains("[plugins.\"my.plugin\"]"), "{hint}");
+    assert!(hint.contains(r#"exec = ["sh -c 'echo \"hi\"'"]"#), "{hint}");
+    assert!(hint.contains("a policy file"), "{hint}");
+    let snippet = e.missing_grants_snippet().unwrap_or_default();
+    let p = Policy::from_toml(&snippet, Path::new("x.toml")).expect("snippet parses");
+    let g = p.grants_for("my.plugin", &Overrides::default());
+    assert_eq!(g.exec, vec![pat(r#"sh -c 'echo "hi"'"#)]);
+}
+
+// ---- policy file ----
+
+#[test]
+fn policy_file_fills_grants_and_limits() {
+    let p = policy(
+        r#"
+[defaults]
+memory = "512 MiB"
+timeout = "2h"
+output-limit = 67108864
+
+[plugins.blhc]
+exec = ["blhc --debian **", ["sh", "-c", "echo hi"]]
+backends = ["local"]
+memory = "256 MiB"
+timeout = "30m"
+"#,
+    );
+    let g = p.grants_for("blhc", &Overrides::default());
+    assert_eq!(
+        g.exec,
+        vec![pat("blhc --debian **"), pat("sh -c 'echo hi'")]
+    );
+    assert_eq!(g.limits.memory, Some(256 << 20));
+    assert_eq!(g.limits.timeout, Some(Duration::from_secs(1800)));
+    assert_eq!(g.limits.output_limit, Some(64 << 20));
+
+    let other = p.grants_for("other", &Overrides::default());
+    assert!(other.exec.is_empty() && other.backends.is_empty());
+    assert_eq!(other.limits.memory, Some(512 << 20));
+    assert_eq!(other.limits.timeout, Some(Duration::from_secs(7200)));
+
+    let ov = Overrides {
+        memory: Some(1 << 30),
+        timeout: Some(Duration::from_secs(5)),
+        ..Overrides::default()
+    };
+    let g = p.grants_for("blhc", &ov);
+    assert_eq!(g.limits.memory, Some(1 << 30));
+    assert_eq!(g.limits.timeout, Some(Duration::from_secs(5)));
+    assert_eq!(p.source(), Some(Path::new(POLICY_PATH)));
+    assert_eq!(p.plugin_names().collect::<Vec<_>>(), ["blhc"]);
+}
+
+#[test]
+fn empty_policy_grants_nothing() {
+    let p = Policy::empty();
+    assert_eq!(p.source(), None);
+    let e = Effective::new(
+        "blhc",
+        blhc_declared(),
+        p.grants_for("blhc", &Overrides::default()),
+        None,
+    );
+    assert_eq!(e.preflight().unwrap_err().len(), 5);
+    assert!(e.granted_backends().is_empty());
+}
+
+#[test]
+fn unknown_policy_key_error_names_it() {
+    let err = Policy::from_toml("[plugins.blhc]\nexecs = []\n", Path::new("/p.toml")).unwrap_err();
+    assert!(matches!(err, PolicyError::Parse { .. }));
+    let msg = err.to_string();
+    assert!(msg.starts_with("/p.toml: "), "{msg}");
+    assert!(msg.contains("unknown field `execs`"), "{msg}");
+    assert!(msg.contains("line 2"), "{msg}");
+
+    let err = Policy::from_toml("[defaults]\nexec = []\n", Path::new("/p.toml")).unwrap_err();
+    assert!(err.to_string().contains("unknown field `exec`"), "{err}");
+    let err = Policy::from_toml("[plugin.blhc]\n", Path::new("/p.toml")).unwrap_err();
+    assert!(err.to_string().contains("unknown field `plugin`"), "{err}");
+}
+
+#[test]
+fn toml_syntax_error_gives_path_line_and_column() {
+    let err = Policy::from_toml(
+        "[plugins.blhc]\nexec = [\"a\"\n",
+        Path::new("/etc/x/policy.toml"),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("/etc/x/policy.toml: "), "{msg}");
+    assert!(msg.contains("line 2") || msg.contains("line 3"), "{msg}");
+    assert!(msg.contains("column"), "{msg}");
+}
+
+#[test]
+fn invalid_values_name_the_key_and_line() {
+    let cases = [
+        ("[plugins.a]\nexec = [\"x ** y\"]\n", "`exec`"),
+        ("[plugins.a]\ndeny-exec = [42]\n", "`deny-exec`"),
+        ("[plugins.a]\nurls = [\"https://u@h/\"]\n", "`urls`"),
+        ("[plugins.a]\nenv = [\"A=B\"]\n", "`env`"),
+        ("[plugins.a]\nbackends = [\"\"]\n", "`backends`"),
+        ("[defaults]\nmemory = \"lots\"\n", "`memory`"),
+        ("[defaults]\nmemory = 0\n", "`memory`"),
+        ("[defaults]\noutput-limit = -1\n", "`output-limit`"),
+        ("[plugins.a]\ntimeout = 30\n", "`timeout`"),
+        ("[plugins.a]\ntimeout = \"soon\"\n", "`timeout`"),
+    ];
+    for (text, key) in cases {
+        let msg = Policy::from_toml(text, Path::new("/p.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("/p.toml: "), "{msg}");
+        assert!(msg.contains(key), "{text}: {msg}");
+        assert!(msg.contains("line 2"), "{text}: {msg}");
+    }
+}
+
+#[test]
+fn load_error_names_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("missing.toml");
+    let err = Policy::load(&path).unwrap_err();
+    assert!(matches!(err, PolicyError::Io { .. }));
+    assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+}
+
+// ---- discovery ----
+
+struct Layout {
+    _dir: tempfile::TempDir,
+    explicit: PathBuf,
+    xdg: PathBuf,
+    home: PathBuf,
+    system: PathBuf,
+}
+
+fn layout() -> Layout {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_path_buf();
+    Layout {
+        explicit: root.join("explicit.toml"),
+        xdg: root.join("xdg"),
+        home: root.join("home"),
+        system: root.join("etc/taskhost/policy.toml"),
+        _dir: dir,
+    }
+}
+
+fn write(path: &Path) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).expect("mkdir");
+    }
+    fs::write(path, "[plugins.x]\n").expect("write");
+}
+
+fn env_of(l: &Layout, with_xdg: bool) -> impl Fn(&str) -> Option<String> {
+    let xdg = l.xdg.to_string_lossy().into_owned();
+    let home = l.home.to_string_lossy().into_owned();
+    move |k| match k {
+        "XDG_CONFIG_HOME" if with_xdg => Some(xdg.clone()),
+        "HOME" => Some(home.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn discover_prefers_the_explicit_file() {
+    let l = layout();
+    write(&l.explicit);
+    write(&l.xdg.join("taskhost/policy.toml"));
+    write(&l.system);
+    let p = Policy::discover_in(Some(&l.explicit), env_of(&l, true), &l.system).expect("discover");
+    assert_eq!(p.source(), Some(l.explicit.as_path()));
+}
+
+#[test]
+fn discover_fails_when_the_explicit_file_is_missing() {
+    let l = layout();
+    write(&l.system);
+    let err = Policy::discover_in(Some(&l.explicit), env_of(&l, true), &l.system).unwrap_err();
+    assert!(matches!(err, PolicyError::Io { .. }), "{err}");
+}
+
+#[test]
+fn discover_uses_xdg_config_home_before_the_system_file() {
+    let l = layout();
+    let xdg_file = l.xdg.join("taskhost/policy.toml");
+    write(&xdg_file);
+    write(&l.system);
+    let p = Policy::discover_in(None, env_of(&l, true), &l.system).expect("discover");
+    assert_eq!(p.source(), Some(xdg_file.as_path()));
+}
+
+#[test]
+fn discover_defaults_xdg_config_home_to_home_dot_config() {
+    let l = layout();
+    let home_file = l.home.join(".config/taskhost/policy.toml");
+    write(&home_file);
+    write(&l.system);
+    let p = Policy::discover_in(None, env_of(&l, false), &l.system).expect("discover");
+    assert_eq!(p.source(), Some(home_file.as_path()));
+    // A relative XDG_CONFIG_HOME is ignored, per the XDG spec.
+    let home = l.home.to_string_lossy().into_owned();
+    let env = move |k: &str| match k {
+        "XDG_CONFIG_HOME" => Some("relative".to_owned()),
+        "HOME" => Some(home.clone()),
+        _ => None,
+    };
+    let p = Policy::discover_in(None, env, &l.system).expect("discover");
+    assert_eq!(p.source(), Some(home_file.as_path()));
+}
+
+#[test]
+fn discover_falls_back_to_the_system_file() {
+    let l = layout();
+    write(&l.system);
+    let p = Policy::discover_in(None, env_of(&l, true), &l.system).expect("discover");
+    assert_eq!(p.source(), Some(l.system.as_path()));
+    let p = Policy::discover_in(None, |_: &str| None, &l.system).expect("discover");
+    assert_eq!(p.source(), Some(l.system.as_path()));
+}
+
+#[test]
+fn discover_without_any_file_gives_the_empty_policy() {
+    let l = layout();
+    let p = Policy::discover_in(None, env_of(&l, true), &l.system).expect("discover");
+    assert_eq!(p.source(), None);
+}
+
+#[test]
+fn discover_reports_a_broken_user_policy_instead_of_falling_back() {
+    let l = layout();
+    let xdg_file = l.xdg.join("taskhost/policy.toml");
+    fs::create_dir_all(xdg_file.parent().unwrap_or(&l.xdg)).expect("mkdir");
+    fs::write(&xdg_file, "nope nope").expect("write");
+    write(&l.system);
+    let err = Policy::discover_in(None, env_of(&l, true), &l.system).unwrap_err();
+    assert!(
+        err.to_string().contains(&*xdg_file.to_string_lossy()),
+        "{err}"
+    );
+}
+
+// ---- sizes and durations ----
+
+#[test]
+fn sizes_parse_with_and_without_units() {
+    assert_eq!(parse_size("1048576").ok(), Some(1 << 20));
+    assert_eq!(parse_size("512 MiB").ok(), Some(512 << 20));
+    assert_eq!(parse_size("512MiB").ok(), Some(512 << 20));
+    assert_eq!(parse_size("1G").ok(), Some(1 << 30));
+    assert_eq!(parse_size("1g").ok(), Some(1 << 30));
+    assert_eq!(parse_size("64 KiB").ok(), Some(64 << 10));
+    assert_eq!(parse_size("2 MB").ok(), Some(2_000_000));
+    assert_eq!(parse_size("1.5 GiB").ok(), Some(3 << 29));
+    assert_eq!(parse_size("10 B").ok(), Some(10));
+    assert_eq!(parse_size(" 1T ").ok(), Some(1 << 40));
+}
+
+#[test]
+fn bad_sizes_are_rejected() {
+    for bad in [
+        "",
+        "MiB",
+        "lots",
+        "1 XB",
+        "1.2.3 M",
+        "-1",
+        "99999999999999999999999 TiB",
+        "1e9",
+    ] {
+        let err = parse_size(bad).unwrap_err().to_string();
+        assert!(err.contains("invalid size"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn durations_parse_compound_forms() {
+    assert_eq!(parse_duration("90s").ok(), Some(Duration::from_secs(90)));
+    assert_eq!(parse_duration("30m").ok(), Some(Duration::from_secs(1800)));
+    assert_eq!(parse_duration("2h").ok(), Some(Duration::from_secs(7200)));
+    assert_eq!(
+        parse_duration("1h30m").ok(),
+        Some(Duration::from_secs(5400))
+    );
+    assert_eq!(
+        parse_duration("1h 30m 5s").ok(),
+        Some(Duration::from_secs(5405))
+    );
+    assert_eq!(parse_duration("1d").ok(), Some(Duration::from_secs(86400)));
+    assert_eq!(
+        parse_duration("250ms").ok(),
+        Some(Duration::from_millis(250))
+    );
+    assert_eq!(
+        parse_duration("2 hours").ok(),
+        Some(Duration::from_secs(7200))
+    );
+}
+
+#[test]
+fn bad_durations_are_rejected() {
+    for bad in [
+        "",
+        "90",
+        "h",
+        "1.5h",
+        "1x",
+        "30m-",
+        "99999999999999999999s",
+        "18446744073709551615d",
+    ] {
+        let err = parse_duration(bad).unwrap_err().to_string();
+        assert!(err.contains("invalid duration"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn patterns_and_prefixes_parse_from_cli_strings() {
+    let p: ExecPattern = "blhc --debian **".parse().expect("pattern");
+    assert_eq!(p, pat("blhc --debian **"));
+    let u: UrlPrefix = "https://koji.example.org/kojihub".parse().expect("prefix");
+    assert_eq!(u.to_string(), "https://koji.example.org/kojihub");
+    let e = "x ** y".parse::<ExecPattern>().unwrap_err();
+    assert!(matches!(e, PolicyError::Invalid { path: None, .. }));
+}

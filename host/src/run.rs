@@ -1,0 +1,432 @@
+//! One task run, as one library call: task + task_data + grants → report.
+//!
+//! Before any stage: the policy preflight (a missing grant refuses the run
+//! before plugin code starts) and the plugin's strict task_data check.
+//! Then, in order: fetch inputs → configure → run → upload artifacts →
+//! cleanup. Cleanup always happens. Each stage is logged, and a failure
+//! names its stage. The run's log becomes a
+//! `debusine:work-request-debug-logs` artifact.
+
+use crate::capabilities::RunContext;
+use crate::manifest::Manifest;
+use crate::policy::Effective;
+use crate::progress::{PluginProgress, Progress};
+use crate::report::{self, CheckResult, Outcome, Report, Status};
+use crate::runlog::RunLog;
+use crate::runtime::bindings::{self, Error as PluginError};
+use crate::runtime::{Plugin, Runtime, SandboxLimits};
+use crate::store::{self, ArtifactId, ArtifactStore, Relation, RelationEntry};
+use crate::workspace::Workspace;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Category of the run's own log artifact (debusine's name).
+pub const DEBUG_LOGS: &str = "debusine:work-request-debug-logs";
+
+/// Defaults when the policy sets no limit.
+pub const DEFAULT_MEMORY: u64 = 512 << 20;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
+pub const DEFAULT_OUTPUT_LIMIT: u64 = 64 << 20;
+/// Cap on what a plugin prints to its own stdout/stderr.
+pub const STDIO_LIMIT: usize = 4 << 20;
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Parent of the per-run workspace directories.
+    pub workspace_parent: PathBuf,
+    pub keep_workspace: bool,
+    pub install_deps: bool,
+    /// Where `<run-id>/results.yaml` is written; none: not written.
+    pub runs_dir: Option<PathBuf>,
+    pub progress: Progress,
+    /// SIGTERM → SIGKILL grace for commands (debusine: 5 s).
+    pub kill_grace: Duration,
+    /// Skip the tool dependency check (benchmarks, tests of other stages).
+    pub check_deps: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            workspace_parent: std::env::temp_dir().join("taskhost-workspaces"),
+            keep_workspace: false,
+            install_deps: false,
+            runs_dir: None,
+            progress: Progress::Plain,
+            kill_grace: Duration::from_secs(5),
+            check_deps: true,
+        }
+    }
+}
+
+/// Bad input: reported before anything is written (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0:#}")]
+    Internal(anyhow::Error),
+}
+
+/// A run id: UTC timestamp plus random suffix (libtaskotron used a
+/// timestamp as uuid).
+pub fn new_run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = now
+        .format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .unwrap_or_default();
+    format!("{stamp}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// Runs `plugin` on `task_data` under `grants`.
+pub async fn run_task(
+    runtime: &Runtime,
+    store: Arc<dyn ArtifactStore>,
+    plugin: &Plugin,
+    mut task_data: Value,
+    grants: Effective,
+    options: &RunOptions,
+) -> Result<Report, RunError> {
+    let started = Instant::now();
+    let run_id = new_run_id();
+    let log = RunLog::new();
+    let manifest = plugin.info.manifest.clone();
+    let name = manifest.name.clone();
+    let mut report = Report {
+        run_id: run_id.clone(),
+        task: name.clone(),
+        status: Status::Error,
+        results: Vec::new(),
+        artifacts: Vec::new(),
+        failed_stage: None,
+        error: None,
+        started_at: rfc3339_now(),
+        duration_ms: 0,
+        log_artifact: None,
+        results_file: None,
+    };
+    log.info("run", &format!("run {run_id}: task {name} {} from {}", manifest.version, plugin.origin));
+
+    if !task_data.is_object() {
+        return Err(RunError::Invalid("task_data must be a mapping of keys to values".into()));
+    }
+
+    // Policy: refuse before any plugin code runs.
+    if let Err(missing) = grants.preflight() {
+        let text = missing.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
+        log.error("policy", &text);
+        report.status = Status::Refused;
+        report.error = Some(text);
+        report.duration_ms = elapsed_ms(started);
+        return Ok(report);
+    }
+    let limits = grants.limits().clone();
+    let timeout = limits.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let sandbox = SandboxLimits {
+        memory: limits.memory.unwrap_or(DEFAULT_MEMORY),
+        deadline: Instant::now() + timeout,
+        stdio_limit: STDIO_LIMIT,
+    };
+
+    let workspace = Workspace::create(&options.workspace_parent, &run_id, options.keep_workspace)
+        .map_err(|e| RunError::Internal(anyhow::anyhow!("creating a workspace in {}: {e}", options.workspace_parent.display())))?;
+    let context = RunContext {
+        run_id: run_id.clone(),
+        manifest: manifest.clone(),
+        grants,
+        workspace,
+        store: store.clone(),
+        visible: HashSet::new(),
+        created: Vec::new(),
+        results: Vec::new(),
+        log: log.clone(),
+        progress: options.progress.clone(),
+        plugin_progress: PluginProgress::new(options.progress.clone()),
+        deadline: sandbox.deadline,
+        output_limit: limits.output_limit.unwrap_or(DEFAULT_OUTPUT_LIMIT),
+        kill_grace: options.kill_grace,
+        commands: 0,
+    };
+    let mut instance = runtime.instantiate(plugin, context, sandbox).await.map_err(RunError::Internal)?;
+
+    // Strict task_data check, by the plugin, on the data as given.
+    let given = task_data.to_string();
+    match instance.validate(&given).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(RunError::Invalid(plugin_error(&e))),
+        Err(trap) => {
+            let why = crate::runtime::describe_trap(&trap, &sandbox, timeout);
+            return Ok(crashed(report, &log, "validate", why, started));
+        }
+    }
+
+    // Stage 1: fetch inputs (resolve ids, import local files).
+    log.info("stage", "fetch-inputs");
+    let inputs = resolve_inputs(&manifest, &mut task_data, store.as_ref(), &run_id, &log)?;
+    instance.store.data_mut().run.visible.extend(inputs.iter().copied());
+
+    // Stage 2: configure (tool dependencies).
+    log.info("stage", "configure");
+    let mut outcome = None;
+    if options.check_deps && !manifest.packages.is_empty() {
+        match crate::deps::ensure(&name, &manifest.packages, options.install_deps).await {
+            Ok(installed) if !installed.is_empty() => log.info("configure", &format!("installed {}", installed.join(" "))),
+            Ok(_) => {}
+            Err(e) => outcome = Some(StageEnd::Failed("configure", e.to_string())),
+        }
+    }
+
+    // Stage 3: run.
+    if outcome.is_none() {
+        log.info("stage", "run");
+        let backstop = timeout + Duration::from_secs(30);
+        outcome = Some(match tokio::time::timeout(backstop, instance.execute(&task_data.to_string())).await {
+            Ok(Ok(Ok(status))) => StageEnd::Done(status),
+            Ok(Ok(Err(e))) => StageEnd::Failed("run", plugin_error(&e)),
+            Ok(Err(trap)) => StageEnd::Crashed(crate::runtime::describe_trap(&trap, &sandbox, timeout)),
+            Err(_) => StageEnd::Crashed(format!("the task ran past its deadline ({}s)", timeout.as_secs())),
+        });
+    }
+
+    let (stdout, stderr) = instance.stdio();
+    let mut state = instance.into_state();
+    let run = &mut state.run;
+    match outcome {
+        Some(StageEnd::Done(status)) => {
+            report.status = match status {
+                bindings::Status::Success => Status::Success,
+                bindings::Status::Failure => Status::Failure,
+                bindings::Status::Error => Status::Error,
+                bindings::Status::Skipped => Status::Skipped,
+            };
+            log.info("run", &format!("task ended: {}", report.status));
+        }
+        Some(StageEnd::Failed(stage, why)) => {
+            log.error(stage, &why);
+            report.status = Status::Error;
+            report.failed_stage = Some(stage.to_string());
+            report.error = Some(why);
+        }
+        Some(StageEnd::Crashed(why)) => {
+            log.error("run", &why);
+            report.status = Status::Crashed;
+            report.failed_stage = Some("run".into());
+            report.error = Some(why);
+        }
+        None => {}
+    }
+    report.results = std::mem::take(&mut run.results);
+    if report.results.is_empty() {
+        if let Some(result) = synthesized_result(&report) {
+            report.results.push(result);
+        }
+    }
+
+    // Stage 4: upload artifacts (results file, the run's own log).
+    log.info("stage", "upload-artifacts");
+    if let Some(dir) = &options.runs_dir {
+        match write_results(dir, &run_id, &report.results) {
+            Ok(path) => report.results_file = Some(path),
+            Err(e) => log.error("upload-artifacts", &format!("writing results.yaml: {e}")),
+        }
+    }
+    report.artifacts = run.created.clone();
+    report.duration_ms = elapsed_ms(started);
+    let mut related: Vec<ArtifactId> = inputs.iter().copied().chain(run.created.iter().copied()).collect();
+    related.dedup();
+    match upload_log(store.as_ref(), &run_id, &log, &stdout, &stderr, &report, &related) {
+        Ok(id) => report.log_artifact = Some(id),
+        Err(e) => tracing::error!("storing the run log failed: {e}"),
+    }
+
+    // Stage 5: cleanup (the workspace goes with the state).
+    log.info("stage", "cleanup");
+    if run.workspace.kept() {
+        log.info("cleanup", &format!("workspace kept at {}", run.workspace.root().display()));
+    }
+    drop(state);
+    Ok(report)
+}
+
+enum StageEnd {
+    Done(bindings::Status),
+    Failed(&'static str, String),
+    Crashed(String),
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn crashed(mut report: Report, log: &RunLog, stage: &str, why: String, started: Instant) -> Report {
+    log.error(stage, &why);
+    report.status = Status::Crashed;
+    report.failed_stage = Some(stage.to_string());
+    report.error = Some(why);
+    report.results = synthesized_result(&report).into_iter().collect();
+    report.duration_ms = elapsed_ms(started);
+    report
+}
+
+/// A run that produced no results still reports one, so ResultYAML
+/// consumers see the failure (libtaskotron treated none as a crash).
+fn synthesized_result(report: &Report) -> Option<CheckResult> {
+    let outcome = match report.status {
+        Status::Success | Status::Skipped | Status::Refused => return None,
+        Status::Failure => Outcome::Failed,
+        Status::Error => Outcome::Aborted,
+        Status::Crashed => Outcome::Crashed,
+    };
+    Some(CheckResult {
+        item: report.task.clone(),
+        item_type: "taskhost:run".into(),
+        outcome,
+        checkname: report.task.clone(),
+        note: report.error.clone(),
+        artifact: None,
+        keyvals: [("run_id".to_string(), report.run_id.clone())].into(),
+    })
+}
+
+fn plugin_error(e: &PluginError) -> String {
+    match e {
+        PluginError::AccessDenied(m) => format!("access denied: {m}"),
+        PluginError::Invalid(m) => m.clone(),
+        PluginError::NotFound(m) => format!("not found: {m}"),
+        PluginError::Failed(m) => m.clone(),
+        PluginError::TimedOut => "timed out".into(),
+    }
+}
+
+/// Replaces each declared input key's value with an artifact id: ids are
+/// checked, local files are imported as the input's first category.
+fn resolve_inputs(
+    manifest: &Manifest,
+    task_data: &mut Value,
+    store: &dyn ArtifactStore,
+    run_id: &str,
+    log: &RunLog,
+) -> Result<Vec<ArtifactId>, RunError> {
+    let mut ids = Vec::new();
+    for input in &manifest.inputs {
+        let pointer = format!("/{}", input.key.replace('.', "/"));
+        let Some(slot) = task_data.pointer_mut(&pointer) else { continue };
+        let slots: Vec<&mut Value> = match slot {
+            Value::Array(items) if input.multiple => items.iter_mut().collect(),
+            other => vec![other],
+        };
+        for value in slots {
+            let id = resolve_one(&input.key, &input.categories, value, store, run_id, log)?;
+            *value = Value::from(id);
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+fn resolve_one(
+    key: &str,
+    categories: &[String],
+    value: &Value,
+    store: &dyn ArtifactStore,
+    run_id: &str,
+    log: &RunLog,
+) -> Result<ArtifactId, RunError> {
+    let by_id = |id: ArtifactId| -> Result<ArtifactId, RunError> {
+        let artifact = store.get(id).map_err(|e| RunError::Invalid(format!("{key}: {e}")))?;
+        if !categories.contains(&artifact.category) {
+            return Err(RunError::Invalid(format!(
+                "{key}: unexpected artifact category: '{}'. Valid categories: {categories:?}",
+                artifact.category
+            )));
+        }
+        log.info("fetch-inputs", &format!("{key}: artifact {id} ({})", artifact.category));
+        Ok(id)
+    };
+    match value {
+        Value::Number(n) => by_id(n.as_u64().ok_or_else(|| RunError::Invalid(format!("{key}: {n} is not an artifact id")))?),
+        Value::String(s) if s.parse::<ArtifactId>().is_ok() => by_id(s.parse().unwrap_or_default()),
+        Value::String(s) => {
+            let path = Path::new(s);
+            let meta = std::fs::metadata(path)
+                .map_err(|e| RunError::Invalid(format!("{key}: '{s}' is neither an artifact id nor a readable file: {e}")))?;
+            if !meta.is_file() {
+                return Err(RunError::Invalid(format!("{key}: '{s}' is not a regular file")));
+            }
+            let filename = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| s.clone());
+            let category = categories.first().cloned().unwrap_or_default();
+            let artifact = store
+                .create(store::NewArtifact {
+                    category: category.clone(),
+                    data: serde_json::json!({ "filename": filename }),
+                    files: vec![store::NewFile { name: filename.clone(), source: store::Source::Path(path.to_path_buf()) }],
+                    created_by: Some(run_id.to_string()),
+                    relations: Vec::new(),
+                })
+                .map_err(|e| RunError::Invalid(format!("{key}: importing '{s}': {e}")))?;
+            log.info("fetch-inputs", &format!("{key}: imported {s} as artifact {} ({category})", artifact.id));
+            Ok(artifact.id)
+        }
+        other => Err(RunError::Invalid(format!("{key}: expected an artifact id or a file path, got {other}"))),
+    }
+}
+
+fn write_results(dir: &Path, run_id: &str, results: &[CheckResult]) -> anyhow::Result<PathBuf> {
+    let dir = dir.join(run_id);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("results.yaml");
+    let tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    std::fs::write(tmp.path(), report::resultyaml::to_string(results)?)?;
+    tmp.persist(&path)?;
+    Ok(path)
+}
+
+/// Stores the run's log (and the plugin's own stdout/stderr) as debusine's
+/// work-request-debug-logs artifact, relating to inputs and outputs.
+fn upload_log(
+    store: &dyn ArtifactStore,
+    run_id: &str,
+    log: &RunLog,
+    stdout: &[u8],
+    stderr: &[u8],
+    report: &Report,
+    related: &[ArtifactId],
+) -> anyhow::Result<ArtifactId> {
+    let dir = tempfile::tempdir()?;
+    let mut files = Vec::new();
+    let mut add = |name: &str, content: &[u8]| -> std::io::Result<()> {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content)?;
+        files.push(store::NewFile { name: name.to_string(), source: store::Source::Path(path) });
+        Ok(())
+    };
+    add("taskhost.log", log.contents().as_bytes())?;
+    if !stdout.is_empty() {
+        add("plugin-stdout.log", stdout)?;
+    }
+    if !stderr.is_empty() {
+        add("plugin-stderr.log", stderr)?;
+    }
+    add("results.yaml", report::resultyaml::to_string(&report.results)?.as_bytes())?;
+    let artifact = store.create(store::NewArtifact {
+        category: DEBUG_LOGS.into(),
+        data: serde_json::json!({
+            "run_id": run_id,
+            "task": report.task,
+            "status": report.status.to_string(),
+            "failed_stage": report.failed_stage,
+        }),
+        files,
+        created_by: Some(run_id.to_string()),
+        relations: related.iter().map(|&target| RelationEntry { relation: Relation::RelatesTo, target }).collect(),
+    })?;
+    Ok(artifact.id)
+}
