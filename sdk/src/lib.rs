@@ -146,29 +146,36 @@ macro_rules! export_task {
         $crate::export_task!($task, manifest = $manifest, api_version = $crate::API_VERSION);
     };
     ($task:ty, manifest = $manifest:literal, api_version = $api:expr) => {
-        #[used]
-        #[unsafe(link_section = "taskhost:manifest")]
-        static __TASKHOST_MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest)).len()] =
-            *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest));
+        // Only a wasm build exports anything; native builds of a plugin
+        // crate exist for its unit tests.
+        #[cfg(target_arch = "wasm32")]
+        mod __taskhost_export {
+            use super::*;
 
-        #[used]
-        #[unsafe(link_section = "taskhost:api")]
-        static __TASKHOST_API: [u8; $api.len()] = $crate::__private::api_bytes($api);
+            #[used]
+            #[unsafe(link_section = "taskhost:manifest")]
+            static MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest)).len()] =
+                *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest));
 
-        struct __TaskhostExport;
+            #[used]
+            #[unsafe(link_section = "taskhost:api")]
+            static API: [u8; $api.len()] = $crate::__private::api_bytes($api);
 
-        impl $crate::bindings::exports::taskhost::plugin::task::Guest for __TaskhostExport {
-            fn describe() -> $crate::bindings::exports::taskhost::plugin::task::TaskInfo {
-                $crate::__private::describe::<$task>()
+            struct Export;
+
+            impl $crate::bindings::exports::taskhost::plugin::task::Guest for Export {
+                fn describe() -> $crate::bindings::exports::taskhost::plugin::task::TaskInfo {
+                    $crate::__private::describe::<$task>()
+                }
+                fn validate(task_data: String) -> Result<(), $crate::Error> {
+                    $crate::__private::validate::<$task>(&task_data)
+                }
+                fn execute(task_data: String) -> Result<$crate::Status, $crate::Error> {
+                    $crate::__private::execute::<$task>(&task_data)
+                }
             }
-            fn validate(task_data: String) -> Result<(), $crate::Error> {
-                $crate::__private::validate::<$task>(&task_data)
-            }
-            fn execute(task_data: String) -> Result<$crate::Status, $crate::Error> {
-                $crate::__private::execute::<$task>(&task_data)
-            }
+
+            $crate::bindings::__export_task_plugin!(Export with_types_in $crate::bindings);
         }
-
-        $crate::bindings::__export_task_plugin!(__TaskhostExport with_types_in $crate::bindings);
     };
 }

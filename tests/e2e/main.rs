@@ -1,1 +1,146 @@
+//! End-to-end tests: the real `runtask` binary against real Debian tools,
+//! on packages the tests build themselves.
 
+mod bad_input;
+mod blhc;
+mod contained;
+mod deny;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The hostile test plugin (tests/plugins/hostile), built by build.rs.
+pub const HOSTILE: &str = env!("TASKHOST_TEST_PLUGIN_HOSTILE");
+/// A plugin stamped with API 9.0.0.
+pub const WRONG_API: &str = env!("TASKHOST_TEST_PLUGIN_WRONG_API");
+
+/// A scratch directory with its own store, cache and policy.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+/// What a runtask invocation did.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    fn from(out: Output) -> Ran {
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts the exit code, showing the output on failure.
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.path("store")
+    }
+
+    /// Writes `content` to `rel` in the scratch dir; returns its path.
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let path = self.path(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, content).expect("write");
+        path
+    }
+
+    /// `runtask ARGS` with this env's store, cache and config dirs.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runtask"));
+        cmd.args(args)
+            .env("TASKHOST_STORE", self.store())
+            .env("XDG_CACHE_HOME", shared_cache())
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("TMPDIR", self.dir.path())
+            .env_remove("RUNTASK_LOG")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Ran {
+        Ran::from(self.cmd(args).output().expect("spawn runtask"))
+    }
+
+    /// Runs `runtask` with `stdin` as its standard input.
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Ran {
+        use std::io::Write;
+        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        Ran::from(child.wait_with_output().expect("wait"))
+    }
+
+    /// Runs the hostile plugin with `task_data` (JSON) under `grants`.
+    pub fn hostile(&self, task_data: &str, grants: &[&str]) -> Ran {
+        let data = self.write("task.json", task_data);
+        let data = data.to_str().expect("utf-8 path");
+        let mut args = vec!["run", HOSTILE, "--data", data, "--format", "json"];
+        args.extend_from_slice(grants);
+        self.run(&args)
+    }
+
+    /// Every artifact in the store, as JSON.
+    pub fn artifacts(&self) -> Vec<serde_json::Value> {
+        let ran = self.run(&["artifact", "list", "--json"]);
+        ran.expect(0);
+        serde_json::from_str(&ran.stdout).expect("artifact list JSON")
+    }
+}
+
+/// Compiled plugins are cached once for the whole test run.
+fn shared_cache() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtask-cache");
+    std::fs::create_dir_all(&dir).expect("cache dir");
+    dir
+}
+
+/// The grants the hostile plugin's harmless actions need.
+pub const HOSTILE_GRANTS: &[&str] = &[
+    "--allow-backend",
+    "local",
+    "--allow-exec",
+    "echo hello *",
+    "--allow-exec",
+    "cat **",
+    "--allow-exec",
+    "sleep *",
+    "--allow-exec",
+    "sh -c *",
+    "--allow-env",
+    "HOSTILE_VAR",
+];
+
+/// Parses a `--format json` report.
+pub fn report(ran: &Ran) -> serde_json::Value {
+    serde_json::from_str(&ran.stdout)
+        .unwrap_or_else(|e| panic!("report is not JSON ({e})\n--- stdout\n{}\n--- stderr\n{}", ran.stdout, ran.stderr))
+}
+
+/// The note of the report's first result.
+pub fn first_note(report: &serde_json::Value) -> String {
+    report["results"][0]["note"].as_str().unwrap_or_default().to_string()
+}

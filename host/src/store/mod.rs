@@ -146,6 +146,18 @@ impl From<&Path> for Source {
     }
 }
 
+impl From<&PathBuf> for Source {
+    fn from(path: &PathBuf) -> Self {
+        Source::Path(path.clone())
+    }
+}
+
+impl From<&str> for Source {
+    fn from(path: &str) -> Self {
+        Source::Path(path.into())
+    }
+}
+
 impl From<std::fs::File> for Source {
     fn from(file: std::fs::File) -> Self {
         Source::File(std::sync::Arc::new(file))
