@@ -57,12 +57,20 @@ fn grants(plugin: &Plugin) -> Effective {
     let name = plugin.name();
     let overrides = Overrides {
         allow_backend: vec!["local".into()],
-        allow_exec: ["echo hello *", "cat **", "sleep *", "sh -c *"].iter().map(|p| ExecPattern::parse(p).unwrap()).collect(),
+        allow_exec: ["echo hello *", "cat **", "sleep *", "sh -c *"]
+            .iter()
+            .map(|p| ExecPattern::parse(p).unwrap())
+            .collect(),
         allow_env: vec!["HOSTILE_VAR".into()],
         ..Overrides::default()
     };
     let declared = plugin.info.manifest.declared().unwrap();
-    Effective::new(name, declared, Policy::empty().grants_for(name, &overrides), None)
+    Effective::new(
+        name,
+        declared,
+        Policy::empty().grants_for(name, &overrides),
+        None,
+    )
 }
 
 /// The in-process fixture: a runtime with a warm cache and the plugin.
@@ -90,10 +98,19 @@ impl Fixture {
         let plugin = runtime.load(&wasm, HOSTILE).unwrap();
         assert!(plugin.cached);
         let grants = grants(&plugin);
-        let store: Arc<dyn ArtifactStore> = Arc::new(LocalStore::open(dir.path().join("store")).unwrap());
+        let store: Arc<dyn ArtifactStore> =
+            Arc::new(LocalStore::open(dir.path().join("store")).unwrap());
         let workspaces = dir.path().join("ws");
         std::fs::create_dir_all(&workspaces).unwrap();
-        Fixture { _dir: dir, runtime, plugin, grants, store, workspaces, next: AtomicU64::new(0) }
+        Fixture {
+            _dir: dir,
+            runtime,
+            plugin,
+            grants,
+            store,
+            workspaces,
+            next: AtomicU64::new(0),
+        }
     }
 
     fn workspace(&self) -> Workspace {
@@ -123,7 +140,11 @@ impl Fixture {
     }
 
     fn limits(&self) -> SandboxLimits {
-        SandboxLimits { memory: DEFAULT_MEMORY, deadline: Instant::now() + Duration::from_secs(60), stdio_limit: STDIO_LIMIT }
+        SandboxLimits {
+            memory: DEFAULT_MEMORY,
+            deadline: Instant::now() + Duration::from_secs(60),
+            stdio_limit: STDIO_LIMIT,
+        }
     }
 
     /// Instantiates (and executes the no-op) with a workspace made before;
@@ -135,10 +156,17 @@ impl Fixture {
             let limits = self.limits();
             let context = self.context(self.workspace(), limits.deadline);
             let start = Instant::now();
-            let mut instance = self.runtime.instantiate(&self.plugin, context, limits).await.unwrap();
+            let mut instance = self
+                .runtime
+                .instantiate(&self.plugin, context, limits)
+                .await
+                .unwrap();
             if execute {
                 let status = instance.execute(black_box(NOOP)).await.unwrap().unwrap();
-                assert!(matches!(status, taskhost::runtime::bindings::Status::Success));
+                assert!(matches!(
+                    status,
+                    taskhost::runtime::bindings::Status::Success
+                ));
             }
             let run = instance.into_state().run;
             total += start.elapsed();
@@ -149,22 +177,37 @@ impl Fixture {
 }
 
 fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn instance(c: &mut Criterion) {
     let rt = tokio();
     let fx = Fixture::new();
     let mut g = c.benchmark_group("instance");
-    g.sample_size(50).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
-    g.bench_function("instantiate", |b| b.to_async(&rt).iter_custom(|iters| fx.timed_instance(iters, false)));
-    g.bench_function("instantiate_execute", |b| b.to_async(&rt).iter_custom(|iters| fx.timed_instance(iters, true)));
+    g.sample_size(50)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    g.bench_function("instantiate", |b| {
+        b.to_async(&rt)
+            .iter_custom(|iters| fx.timed_instance(iters, false))
+    });
+    g.bench_function("instantiate_execute", |b| {
+        b.to_async(&rt)
+            .iter_custom(|iters| fx.timed_instance(iters, true))
+    });
     // The same, but making and removing the workspace directory too.
     g.bench_function("instantiate_execute_workspace", |b| {
         b.to_async(&rt).iter(|| async {
             let limits = fx.limits();
             let context = fx.context(fx.workspace(), limits.deadline);
-            let mut instance = fx.runtime.instantiate(&fx.plugin, context, limits).await.unwrap();
+            let mut instance = fx
+                .runtime
+                .instantiate(&fx.plugin, context, limits)
+                .await
+                .unwrap();
             instance.execute(black_box(NOOP)).await.unwrap().unwrap();
             drop(instance);
         })
@@ -185,11 +228,27 @@ fn whole_run(c: &mut Criterion) {
     };
     let data: serde_json::Value = serde_json::from_str(NOOP).unwrap();
     let mut g = c.benchmark_group("run_task");
-    g.sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    g.sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
     g.bench_function("noop", |b| {
         b.to_async(&rt).iter(|| async {
-            let report = run_task(&fx.runtime, fx.store.clone(), &fx.plugin, data.clone(), fx.grants.clone(), &options).await.unwrap();
-            assert_eq!(report.status, taskhost::report::Status::Success, "{:?}", report.error);
+            let report = run_task(
+                &fx.runtime,
+                fx.store.clone(),
+                &fx.plugin,
+                data.clone(),
+                fx.grants.clone(),
+                &options,
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                report.status,
+                taskhost::report::Status::Success,
+                "{:?}",
+                report.error
+            );
         })
     });
     g.finish();
@@ -207,10 +266,16 @@ fn load(c: &mut Criterion) {
     let wasm = std::fs::read(HOSTILE).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let cached = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()), ..RuntimeConfig::default() }).unwrap();
+    let cached = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.clone()),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
     let uncached = Runtime::new(RuntimeConfig::default()).unwrap();
     let mut g = c.benchmark_group("load");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(10));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10));
     g.bench_function("cold_cache", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -232,7 +297,9 @@ fn load(c: &mut Criterion) {
             plugin
         })
     });
-    g.bench_function("no_cache", |b| b.iter(|| uncached.load(black_box(&wasm), "hostile").unwrap()));
+    g.bench_function("no_cache", |b| {
+        b.iter(|| uncached.load(black_box(&wasm), "hostile").unwrap())
+    });
     g.finish();
 }
 
@@ -257,14 +324,37 @@ fn process(c: &mut Criterion) {
         cmd
     };
     // Warm the compile cache (and check that the run succeeds).
-    let out = runtask().stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = runtask()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut g = c.benchmark_group("process");
-    g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
-    g.bench_function("runtask_noop", |b| b.iter(|| assert!(runtask().status().unwrap().success())));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    g.bench_function("runtask_noop", |b| {
+        b.iter(|| assert!(runtask().status().unwrap().success()))
+    });
     g.bench_function("bin_true", |b| {
-        b.iter(|| assert!(Command::new("/bin/true").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success()))
+        b.iter(|| {
+            assert!(
+                Command::new("/bin/true")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        })
     });
     g.finish();
 }

@@ -9,11 +9,17 @@ pub enum DepsError {
         "plugin '{plugin}' needs Debian package(s) that are not installed: {missing}\n  install them with: apt-get install {missing}\n  or rerun with --install-deps",
         missing = .missing.join(" ")
     )]
-    Missing { plugin: String, missing: Vec<String> },
+    Missing {
+        plugin: String,
+        missing: Vec<String>,
+    },
     #[error("cannot check installed packages (dpkg-query): {0}")]
     Query(std::io::Error),
     #[error("installing {packages} failed: {reason}", packages = .packages.join(" "))]
-    Install { packages: Vec<String>, reason: String },
+    Install {
+        packages: Vec<String>,
+        reason: String,
+    },
 }
 
 /// Packages of `packages` that dpkg does not list as installed.
@@ -36,7 +42,10 @@ pub async fn missing(packages: &[String]) -> Result<Vec<String>, DepsError> {
 
 /// Installs `packages` with apt-get, as libtaskotron's `--local` did.
 pub async fn install(packages: &[String]) -> Result<(), DepsError> {
-    let fail = |reason: String| DepsError::Install { packages: packages.to_vec(), reason };
+    let fail = |reason: String| DepsError::Install {
+        packages: packages.to_vec(),
+        reason,
+    };
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err(fail("--install-deps needs root (apt-get install)".into()));
@@ -49,21 +58,39 @@ pub async fn install(packages: &[String]) -> Result<(), DepsError> {
         .status()
         .await
         .map_err(|e| fail(e.to_string()))?;
-    if status.success() { Ok(()) } else { Err(fail(format!("apt-get exited with {status}"))) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(fail(format!("apt-get exited with {status}")))
+    }
 }
 
 /// Checks the packages of `plugin`; installs missing ones if asked.
-pub async fn ensure(plugin: &str, packages: &[String], install_missing: bool) -> Result<Vec<String>, DepsError> {
+pub async fn ensure(
+    plugin: &str,
+    packages: &[String],
+    install_missing: bool,
+) -> Result<Vec<String>, DepsError> {
     let missing_now = missing(packages).await?;
     if missing_now.is_empty() {
         return Ok(missing_now);
     }
     if !install_missing {
-        return Err(DepsError::Missing { plugin: plugin.to_string(), missing: missing_now });
+        return Err(DepsError::Missing {
+            plugin: plugin.to_string(),
+            missing: missing_now,
+        });
     }
     install(&missing_now).await?;
     let still = missing(packages).await?;
-    if still.is_empty() { Ok(missing_now) } else { Err(DepsError::Missing { plugin: plugin.to_string(), missing: still }) }
+    if still.is_empty() {
+        Ok(missing_now)
+    } else {
+        Err(DepsError::Missing {
+            plugin: plugin.to_string(),
+            missing: still,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -80,7 +107,10 @@ mod tests {
         let pkgs = vec!["dpkg".to_string(), "no-such-package-taskhost".to_string()];
         let e = ensure("demo", &pkgs, false).await.unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("apt-get install no-such-package-taskhost"), "{text}");
+        assert!(
+            text.contains("apt-get install no-such-package-taskhost"),
+            "{text}"
+        );
         assert!(text.contains("--install-deps"), "{text}");
     }
 }

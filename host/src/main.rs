@@ -198,9 +198,17 @@ enum ArtifactCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose, cli.debug);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
-        Err(e) => return fail(Code::TaskError, &anyhow::anyhow!("starting the async runtime: {e}")),
+        Err(e) => {
+            return fail(
+                Code::TaskError,
+                &anyhow::anyhow!("starting the async runtime: {e}"),
+            );
+        }
     };
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code.into(),
@@ -234,7 +242,8 @@ fn init_tracing(verbose: u8, debug: bool) {
         (false, 0) => "info,wasmtime=warn,cranelift=warn",
         (false, _) => "debug,wasmtime=info,cranelift=info",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNTASK_LOG").unwrap_or_else(|_| filter.into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNTASK_LOG")
+        .unwrap_or_else(|_| filter.into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -244,7 +253,10 @@ fn init_tracing(verbose: u8, debug: bool) {
 }
 
 async fn dispatch(cli: Cli) -> Result<Code> {
-    let store_dir = cli.store.clone().unwrap_or_else(|| xdg("XDG_DATA_HOME", ".local/share").join("taskhost/store"));
+    let store_dir = cli
+        .store
+        .clone()
+        .unwrap_or_else(|| xdg("XDG_DATA_HOME", ".local/share").join("taskhost/store"));
     match cli.command {
         Command::Run(args) => run(args, &store_dir).await,
         Command::Plugin(cmd) => plugin(cmd),
@@ -256,7 +268,9 @@ fn xdg(var: &str, fallback: &str) -> PathBuf {
     std::env::var_os(var)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(fallback))
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(fallback)
+        })
 }
 
 fn open_store(dir: &Path) -> Result<LocalStore> {
@@ -265,20 +279,33 @@ fn open_store(dir: &Path) -> Result<LocalStore> {
 
 async fn run(args: RunArgs, store_dir: &Path) -> Result<Code> {
     let task_data = read_task_data(args.data.as_deref())?;
-    let policy = Policy::discover(args.grants.policy.as_deref(), |k| std::env::var(k).ok()).map_err(|e| usage(e.to_string()))?;
+    let policy = Policy::discover(args.grants.policy.as_deref(), |k| std::env::var(k).ok())
+        .map_err(|e| usage(e.to_string()))?;
     let overrides = overrides(&args.grants)?;
 
     let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
-    let (wasm, origin) = taskhost::plugins::find(&args.task, &dirs).map_err(|e| usage(e.to_string()))?;
+    let (wasm, origin) =
+        taskhost::plugins::find(&args.task, &dirs).map_err(|e| usage(e.to_string()))?;
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(xdg("XDG_CACHE_HOME", ".cache").join("taskhost/compiled")),
         max_instances: 4,
         ..RuntimeConfig::default()
     })?;
-    let plugin = runtime.load(&wasm, origin).map_err(|e| usage(format!("plugin {}: {e}", args.task)))?;
+    let plugin = runtime
+        .load(&wasm, origin)
+        .map_err(|e| usage(format!("plugin {}: {e}", args.task)))?;
     let name = plugin.name().to_string();
-    let declared = plugin.info.manifest.declared().map_err(|e| usage(e.to_string()))?;
-    let grants = Effective::new(&name, declared, policy.grants_for(&name, &overrides), policy.source().map(Path::to_path_buf));
+    let declared = plugin
+        .info
+        .manifest
+        .declared()
+        .map_err(|e| usage(e.to_string()))?;
+    let grants = Effective::new(
+        &name,
+        declared,
+        policy.grants_for(&name, &overrides),
+        policy.source().map(Path::to_path_buf),
+    );
 
     let store: Arc<dyn ArtifactStore> = Arc::new(open_store(store_dir)?);
     let options = RunOptions {
@@ -288,7 +315,23 @@ async fn run(args: RunArgs, store_dir: &Path) -> Result<Code> {
         progress: taskhost::progress::Progress::detect(),
         ..RunOptions::default()
     };
-    let report = match taskhost::run::run_task(&runtime, store, &plugin, task_data, grants, &options).await {
+    // On SIGINT/SIGTERM the run is dropped: its commands' process groups
+    // are killed and its workspace removed.
+    let mut running = Box::pin(taskhost::run::run_task(
+        &runtime, store, &plugin, task_data, grants, &options,
+    ));
+    let finished = tokio::select! {
+        result = &mut running => Some(result),
+        signal = interrupted() => {
+            drop(running);
+            eprintln!("runtask: {signal}: run stopped, its commands killed and its workspace removed");
+            None
+        }
+    };
+    let Some(finished) = finished else {
+        return Ok(Code::TaskError);
+    };
+    let report = match finished {
         Ok(report) => report,
         Err(RunError::Invalid(message)) => return Err(usage(format!("{}: {message}", args.task))),
         Err(RunError::Internal(e)) => return Err(e),
@@ -311,17 +354,35 @@ async fn run(args: RunArgs, store_dir: &Path) -> Result<Code> {
     Ok(report::exit_code(&report))
 }
 
+/// Resolves on SIGINT or SIGTERM, naming it.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "interrupted",
+            _ = term.recv() => "terminated",
+        },
+        _ => std::future::pending().await,
+    }
+}
+
 /// Reads task_data (JSON or YAML) from a file or stdin.
 fn read_task_data(source: Option<&str>) -> Result<serde_json::Value> {
     let (text, name) = match source {
         None => return Ok(serde_json::json!({})),
         Some("-") => {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("reading task_data from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading task_data from stdin")?;
             (text, "stdin".to_string())
         }
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read task_data file {path}: {e}")))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("cannot read task_data file {path}: {e}")))?;
             (text, path.to_string())
         }
     };
@@ -331,17 +392,23 @@ fn read_task_data(source: Option<&str>) -> Result<serde_json::Value> {
         serde_norway::from_str(&text).map_err(|e| usage(format!("task_data {name}: {e}")))?
     };
     if !value.is_object() {
-        return Err(usage(format!("task_data {name}: expected a mapping of keys to values")));
+        return Err(usage(format!(
+            "task_data {name}: expected a mapping of keys to values"
+        )));
     }
     Ok(value)
 }
 
 fn overrides(g: &GrantArgs) -> Result<Overrides> {
     let exec = |v: &[String]| -> Result<Vec<ExecPattern>> {
-        v.iter().map(|p| ExecPattern::parse(p).map_err(|e| usage(format!("exec pattern {p:?}: {e}")))).collect()
+        v.iter()
+            .map(|p| ExecPattern::parse(p).map_err(|e| usage(format!("exec pattern {p:?}: {e}"))))
+            .collect()
     };
     let urls = |v: &[String]| -> Result<Vec<UrlPrefix>> {
-        v.iter().map(|u| UrlPrefix::parse(u).map_err(|e| usage(format!("URL prefix {u:?}: {e}")))).collect()
+        v.iter()
+            .map(|u| UrlPrefix::parse(u).map_err(|e| usage(format!("URL prefix {u:?}: {e}"))))
+            .collect()
     };
     Ok(Overrides {
         allow_exec: exec(&g.allow_exec)?,
@@ -360,12 +427,16 @@ fn overrides(g: &GrantArgs) -> Result<Overrides> {
         output_limit: g
             .output_limit
             .as_deref()
-            .map(|s| taskhost::policy::parse_size(s).map_err(|e| usage(format!("--output-limit: {e}"))))
+            .map(|s| {
+                taskhost::policy::parse_size(s).map_err(|e| usage(format!("--output-limit: {e}")))
+            })
             .transpose()?,
         timeout: g
             .timeout
             .as_deref()
-            .map(|s| taskhost::policy::parse_duration(s).map_err(|e| usage(format!("--timeout: {e}"))))
+            .map(|s| {
+                taskhost::policy::parse_duration(s).map_err(|e| usage(format!("--timeout: {e}")))
+            })
             .transpose()?,
     })
 }
@@ -373,18 +444,29 @@ fn overrides(g: &GrantArgs) -> Result<Overrides> {
 fn plugin(cmd: PluginCommand) -> Result<Code> {
     match cmd {
         PluginCommand::List(dirs) => {
-            for (origin, info) in taskhost::plugins::list(&taskhost::plugins::search_path(&dirs.plugin_dir)) {
+            for (origin, info) in
+                taskhost::plugins::list(&taskhost::plugins::search_path(&dirs.plugin_dir))
+            {
                 match info {
-                    Ok(info) => println!("{:<16} {:<8} {}  ({origin})", info.manifest.name, info.manifest.version, info.manifest.summary),
+                    Ok(info) => println!(
+                        "{:<16} {:<8} {}  ({origin})",
+                        info.manifest.name, info.manifest.version, info.manifest.summary
+                    ),
                     Err(e) => println!("{:<16} {:<8} broken: {e}  ({origin})", "?", "?"),
                 }
             }
             Ok(Code::Ok)
         }
-        PluginCommand::Inspect { plugin, plugins, json } => {
+        PluginCommand::Inspect {
+            plugin,
+            plugins,
+            json,
+        } => {
             let dirs = taskhost::plugins::search_path(&plugins.plugin_dir);
-            let (wasm, origin) = taskhost::plugins::find(&plugin, &dirs).map_err(|e| usage(e.to_string()))?;
-            let info = taskhost::manifest::read(&wasm).map_err(|e| usage(format!("{origin}: {e}")))?;
+            let (wasm, origin) =
+                taskhost::plugins::find(&plugin, &dirs).map_err(|e| usage(e.to_string()))?;
+            let info =
+                taskhost::manifest::read(&wasm).map_err(|e| usage(format!("{origin}: {e}")))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else {
@@ -399,10 +481,19 @@ fn plugin(cmd: PluginCommand) -> Result<Code> {
 fn artifact(cmd: ArtifactCommand, store_dir: &Path) -> Result<Code> {
     let store = open_store(store_dir)?;
     match cmd {
-        ArtifactCommand::Import { files, category, data } => {
-            let first = files[0].file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        ArtifactCommand::Import {
+            files,
+            category,
+            data,
+        } => {
+            let first = files[0]
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let data = match data {
-                Some(text) => serde_json::from_str(&text).map_err(|e| usage(format!("--data: {e}")))?,
+                Some(text) => {
+                    serde_json::from_str(&text).map_err(|e| usage(format!("--data: {e}")))?
+                }
                 None => serde_json::json!({ "filename": first }),
             };
             let mut new_files = Vec::new();
@@ -411,7 +502,10 @@ fn artifact(cmd: ArtifactCommand, store_dir: &Path) -> Result<Code> {
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .ok_or_else(|| usage(format!("{} has no file name", path.display())))?;
-                new_files.push(taskhost::store::NewFile { name, source: taskhost::store::Source::Path(path.clone()) });
+                new_files.push(taskhost::store::NewFile {
+                    name,
+                    source: taskhost::store::Source::Path(path.clone()),
+                });
             }
             let artifact = store
                 .create(taskhost::store::NewArtifact {
@@ -426,12 +520,20 @@ fn artifact(cmd: ArtifactCommand, store_dir: &Path) -> Result<Code> {
             Ok(Code::Ok)
         }
         ArtifactCommand::List { category, json } => {
-            let all = store.list(&ListFilter { category, ..ListFilter::default() })?;
+            let all = store.list(&ListFilter {
+                category,
+                ..ListFilter::default()
+            })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
                 for a in all {
-                    let files = a.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
+                    let files = a
+                        .files
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     println!("{:>6}  {:<36} {}  {files}", a.id, a.category, a.created_at);
                 }
             }

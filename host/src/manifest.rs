@@ -17,9 +17,13 @@ pub const API_SECTION: &str = "taskhost:api";
 pub enum ManifestError {
     #[error("not a valid WebAssembly component: {0}")]
     NotWasm(String),
-    #[error("this is a core WebAssembly module, not a component; build the plugin for wasm32-wasip2")]
+    #[error(
+        "this is a core WebAssembly module, not a component; build the plugin for wasm32-wasip2"
+    )]
     NotComponent,
-    #[error("no `{MANIFEST_SECTION}` section: the plugin was not built with taskhost-sdk's export_task! macro")]
+    #[error(
+        "no `{MANIFEST_SECTION}` section: the plugin was not built with taskhost-sdk's export_task! macro"
+    )]
     Missing,
     #[error("the `{MANIFEST_SECTION}` section is not valid: {0}")]
     Invalid(String),
@@ -95,14 +99,24 @@ impl Manifest {
         let exec = self
             .exec
             .iter()
-            .map(|p| ExecPattern::parse(p).map_err(|e| ManifestError::Invalid(format!("exec pattern {p:?}: {e}"))))
+            .map(|p| {
+                ExecPattern::parse(p)
+                    .map_err(|e| ManifestError::Invalid(format!("exec pattern {p:?}: {e}")))
+            })
             .collect::<Result<_, _>>()?;
         let urls = self
             .urls
             .iter()
-            .map(|u| UrlPrefix::parse(u).map_err(|e| ManifestError::Invalid(format!("url {u:?}: {e}"))))
+            .map(|u| {
+                UrlPrefix::parse(u).map_err(|e| ManifestError::Invalid(format!("url {u:?}: {e}")))
+            })
             .collect::<Result<_, _>>()?;
-        Ok(Declared { exec, backends: self.backends.clone(), env: self.env.clone(), urls })
+        Ok(Declared {
+            exec,
+            backends: self.backends.clone(),
+            env: self.env.clone(),
+            urls,
+        })
     }
 }
 
@@ -122,14 +136,19 @@ pub fn read(wasm: &[u8]) -> Result<PluginInfo, ManifestError> {
                 manifest = Some(section.data().to_vec());
             }
             wasmparser::Payload::CustomSection(section) if section.name() == API_SECTION => {
-                api = Some(String::from_utf8_lossy(section.data()).trim_end_matches('\0').to_string());
+                api = Some(
+                    String::from_utf8_lossy(section.data())
+                        .trim_end_matches('\0')
+                        .to_string(),
+                );
             }
             _ => {}
         }
     }
     let text = String::from_utf8(manifest.ok_or(ManifestError::Missing)?)
         .map_err(|_| ManifestError::Invalid("not UTF-8".into()))?;
-    let manifest: Manifest = toml::from_str(&text).map_err(|e| ManifestError::Invalid(e.to_string()))?;
+    let manifest: Manifest =
+        toml::from_str(&text).map_err(|e| ManifestError::Invalid(e.to_string()))?;
     let api = api.ok_or_else(|| ManifestError::Invalid(format!("no `{API_SECTION}` section")))?;
     if !compatible(&api) {
         return Err(ManifestError::ApiMismatch { found: api });
@@ -141,10 +160,18 @@ pub fn read(wasm: &[u8]) -> Result<PluginInfo, ManifestError> {
 /// 0.x versions are compatible within a minor version; later ones within
 /// a major version.
 fn compatible(api: &str) -> bool {
-    let parts = |v: &str| v.split('.').map(|p| p.parse::<u64>().ok()).collect::<Option<Vec<_>>>();
+    let parts = |v: &str| {
+        v.split('.')
+            .map(|p| p.parse::<u64>().ok())
+            .collect::<Option<Vec<_>>>()
+    };
     match (parts(api), parts(API_VERSION)) {
         (Some(p), Some(h)) if p.len() == 3 => {
-            if h[0] == 0 { p[0] == 0 && p[1] == h[1] && p[2] <= h[2] } else { p[0] == h[0] && p[1] <= h[1] }
+            if h[0] == 0 {
+                p[0] == 0 && p[1] == h[1] && p[2] <= h[2]
+            } else {
+                p[0] == h[0] && p[1] <= h[1]
+            }
         }
         _ => false,
     }
@@ -153,7 +180,13 @@ fn compatible(api: &str) -> bool {
 impl fmt::Display for PluginInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = &self.manifest;
-        let list = |v: &[String]| if v.is_empty() { "(none)".to_string() } else { v.join(", ") };
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "(none)".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
         writeln!(f, "name:     {}", m.name)?;
         writeln!(f, "version:  {}", m.version)?;
         writeln!(f, "kind:     {:?}", m.kind)?;
@@ -166,7 +199,12 @@ impl fmt::Display for PluginInfo {
         writeln!(f, "urls:     {}", list(&m.urls))?;
         writeln!(f, "creates:  {}", list(&m.creates))?;
         for input in &m.inputs {
-            writeln!(f, "input:    {} ({})", input.key, input.categories.join(" | "))?;
+            writeln!(
+                f,
+                "input:    {} ({})",
+                input.key,
+                input.categories.join(" | ")
+            )?;
         }
         Ok(())
     }
@@ -187,7 +225,10 @@ mod tests {
 
     #[test]
     fn garbage_is_not_wasm() {
-        assert!(matches!(read(b"not wasm at all"), Err(ManifestError::NotWasm(_))));
+        assert!(matches!(
+            read(b"not wasm at all"),
+            Err(ManifestError::NotWasm(_))
+        ));
     }
 
     #[test]

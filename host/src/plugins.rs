@@ -17,9 +17,18 @@ pub fn builtin() -> &'static [(&'static str, &'static [u8])] {
 #[derive(Debug, thiserror::Error)]
 pub enum FindError {
     #[error("cannot read plugin file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("no plugin named '{name}'; shipped: {shipped}; searched: {searched} (see `runtask plugin list`)")]
-    Unknown { name: String, shipped: String, searched: String },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "no plugin named '{name}'; shipped: {shipped}; searched: {searched} (see `runtask plugin list`)"
+    )]
+    Unknown {
+        name: String,
+        shipped: String,
+        searched: String,
+    },
 }
 
 /// The directories searched for `NAME.wasm`: the given ones, then
@@ -44,7 +53,10 @@ pub fn find(task: &str, dirs: &[PathBuf]) -> Result<(Vec<u8>, String), FindError
     let read = |path: &Path| {
         std::fs::read(path)
             .map(|b| (b, path.display().to_string()))
-            .map_err(|source| FindError::Read { path: path.to_path_buf(), source })
+            .map_err(|source| FindError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
     };
     if task.contains('/') || task.ends_with(".wasm") {
         return read(Path::new(task));
@@ -60,17 +72,34 @@ pub fn find(task: &str, dirs: &[PathBuf]) -> Result<(Vec<u8>, String), FindError
     }
     Err(FindError::Unknown {
         name: task.to_string(),
-        shipped: builtin().iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-        searched: dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+        shipped: builtin()
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", "),
+        searched: dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }
 
 /// Every plugin runtask can see, with its manifest (or why it is broken).
 pub fn list(dirs: &[PathBuf]) -> Vec<(String, Result<PluginInfo, manifest::ManifestError>)> {
-    let mut all: Vec<_> = builtin().iter().map(|(name, bytes)| (format!("builtin:{name}"), manifest::read(bytes))).collect();
+    let mut all: Vec<_> = builtin()
+        .iter()
+        .map(|(name, bytes)| (format!("builtin:{name}"), manifest::read(bytes)))
+        .collect();
     for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else { continue };
-        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut files: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
         files.sort();
         for path in files {
             let info = std::fs::read(&path)

@@ -18,7 +18,11 @@ impl Progress {
     /// Bars when stderr is a terminal, plain lines otherwise.
     pub fn detect() -> Self {
         use std::io::IsTerminal;
-        if std::io::stderr().is_terminal() { Progress::Terminal(MultiProgress::new()) } else { Progress::Plain }
+        if std::io::stderr().is_terminal() {
+            Progress::Terminal(MultiProgress::new())
+        } else {
+            Progress::Plain
+        }
     }
 
     /// A spinner for a step of unknown length (a running command).
@@ -26,7 +30,10 @@ impl Progress {
         match self {
             Progress::Terminal(multi) => {
                 let bar = multi.add(ProgressBar::new_spinner());
-                bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
                 bar.set_message(label.to_string());
                 bar.enable_steady_tick(Duration::from_millis(120));
                 Step::Bar(bar)
@@ -59,12 +66,17 @@ pub struct PluginProgress {
 
 impl PluginProgress {
     pub fn new(progress: Progress) -> Self {
-        PluginProgress { progress, bars: Arc::default() }
+        PluginProgress {
+            progress,
+            bars: Arc::default(),
+        }
     }
 
     /// Updates `label`; returns a line to log in plain mode (rate-limited).
     pub fn update(&self, label: &str, done: u64, total: Option<u64>) -> Option<String> {
-        let Ok(mut bars) = self.bars.lock() else { return None };
+        let Ok(mut bars) = self.bars.lock() else {
+            return None;
+        };
         let finished = total.is_some_and(|t| done >= t);
         match &self.progress {
             Progress::Terminal(multi) => {
@@ -88,7 +100,9 @@ impl PluginProgress {
             }
             Progress::Plain => {
                 let now = Instant::now();
-                let (_, last) = bars.entry(label.to_string()).or_insert((ProgressBar::hidden(), now - PLAIN_INTERVAL));
+                let (_, last) = bars
+                    .entry(label.to_string())
+                    .or_insert((ProgressBar::hidden(), now - PLAIN_INTERVAL));
                 if finished || now.duration_since(*last) >= PLAIN_INTERVAL {
                     *last = now;
                     Some(match total {

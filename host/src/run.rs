@@ -77,13 +77,20 @@ pub enum RunError {
 pub fn new_run_id() -> String {
     let now = time::OffsetDateTime::now_utc();
     let stamp = now
-        .format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .format(&time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
         .unwrap_or_default();
-    format!("{stamp}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{stamp}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 fn rfc3339_now() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Runs `plugin` on `task_data` under `grants`.
@@ -113,15 +120,27 @@ pub async fn run_task(
         log_artifact: None,
         results_file: None,
     };
-    log.info("run", &format!("run {run_id}: task {name} {} from {}", manifest.version, plugin.origin));
+    log.info(
+        "run",
+        &format!(
+            "run {run_id}: task {name} {} from {}",
+            manifest.version, plugin.origin
+        ),
+    );
 
     if !task_data.is_object() {
-        return Err(RunError::Invalid("task_data must be a mapping of keys to values".into()));
+        return Err(RunError::Invalid(
+            "task_data must be a mapping of keys to values".into(),
+        ));
     }
 
     // Policy: refuse before any plugin code runs.
     if let Err(missing) = grants.preflight() {
-        let text = missing.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
+        let text = missing
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
         log.error("policy", &text);
         report.status = Status::Refused;
         report.error = Some(text);
@@ -137,7 +156,12 @@ pub async fn run_task(
     };
 
     let workspace = Workspace::create(&options.workspace_parent, &run_id, options.keep_workspace)
-        .map_err(|e| RunError::Internal(anyhow::anyhow!("creating a workspace in {}: {e}", options.workspace_parent.display())))?;
+        .map_err(|e| {
+        RunError::Internal(anyhow::anyhow!(
+            "creating a workspace in {}: {e}",
+            options.workspace_parent.display()
+        ))
+    })?;
     let context = RunContext {
         run_id: run_id.clone(),
         manifest: manifest.clone(),
@@ -155,7 +179,10 @@ pub async fn run_task(
         kill_grace: options.kill_grace,
         commands: 0,
     };
-    let mut instance = runtime.instantiate(plugin, context, sandbox).await.map_err(RunError::Internal)?;
+    let mut instance = runtime
+        .instantiate(plugin, context, sandbox)
+        .await
+        .map_err(RunError::Internal)?;
 
     // Strict task_data check, by the plugin, on the data as given.
     let given = task_data.to_string();
@@ -171,14 +198,21 @@ pub async fn run_task(
     // Stage 1: fetch inputs (resolve ids, import local files).
     log.info("stage", "fetch-inputs");
     let inputs = resolve_inputs(&manifest, &mut task_data, store.as_ref(), &run_id, &log)?;
-    instance.store.data_mut().run.visible.extend(inputs.iter().copied());
+    instance
+        .store
+        .data_mut()
+        .run
+        .visible
+        .extend(inputs.iter().copied());
 
     // Stage 2: configure (tool dependencies).
     log.info("stage", "configure");
     let mut outcome = None;
     if options.check_deps && !manifest.packages.is_empty() {
         match crate::deps::ensure(&name, &manifest.packages, options.install_deps).await {
-            Ok(installed) if !installed.is_empty() => log.info("configure", &format!("installed {}", installed.join(" "))),
+            Ok(installed) if !installed.is_empty() => {
+                log.info("configure", &format!("installed {}", installed.join(" ")))
+            }
             Ok(_) => {}
             Err(e) => outcome = Some(StageEnd::Failed("configure", e.to_string())),
         }
@@ -188,15 +222,27 @@ pub async fn run_task(
     if outcome.is_none() {
         log.info("stage", "run");
         let backstop = timeout + Duration::from_secs(30);
-        outcome = Some(match tokio::time::timeout(backstop, instance.execute(&task_data.to_string())).await {
-            Ok(Ok(Ok(status))) => StageEnd::Done(status),
-            Ok(Ok(Err(e))) => StageEnd::Failed("run", plugin_error(&e)),
-            Ok(Err(trap)) => StageEnd::Crashed(crate::runtime::describe_trap(&trap, &sandbox, timeout)),
-            Err(_) => StageEnd::Crashed(format!("the task ran past its deadline ({}s)", timeout.as_secs())),
-        });
+        outcome = Some(
+            match tokio::time::timeout(backstop, instance.execute(&task_data.to_string())).await {
+                Ok(Ok(Ok(status))) => StageEnd::Done(status),
+                Ok(Ok(Err(e))) => StageEnd::Failed("run", plugin_error(&e)),
+                Ok(Err(trap)) => {
+                    StageEnd::Crashed(crate::runtime::describe_trap(&trap, &sandbox, timeout))
+                }
+                Err(_) => StageEnd::Crashed(format!(
+                    "the task ran past its deadline ({}s)",
+                    timeout.as_secs()
+                )),
+            },
+        );
     }
 
     let (stdout, stderr) = instance.stdio();
+    if let Some(StageEnd::Crashed(why)) = &mut outcome {
+        if let Some(tail) = stderr_tail(&stderr) {
+            why.push_str(&format!("; the plugin's stderr ends with:\n{tail}"));
+        }
+    }
     let mut state = instance.into_state();
     let run = &mut state.run;
     match outcome {
@@ -240,9 +286,21 @@ pub async fn run_task(
     }
     report.artifacts = run.created.clone();
     report.duration_ms = elapsed_ms(started);
-    let mut related: Vec<ArtifactId> = inputs.iter().copied().chain(run.created.iter().copied()).collect();
+    let mut related: Vec<ArtifactId> = inputs
+        .iter()
+        .copied()
+        .chain(run.created.iter().copied())
+        .collect();
     related.dedup();
-    match upload_log(store.as_ref(), &run_id, &log, &stdout, &stderr, &report, &related) {
+    match upload_log(
+        store.as_ref(),
+        &run_id,
+        &log,
+        &stdout,
+        &stderr,
+        &report,
+        &related,
+    ) {
         Ok(id) => report.log_artifact = Some(id),
         Err(e) => tracing::error!("storing the run log failed: {e}"),
     }
@@ -250,7 +308,10 @@ pub async fn run_task(
     // Stage 5: cleanup (the workspace goes with the state).
     log.info("stage", "cleanup");
     if run.workspace.kept() {
-        log.info("cleanup", &format!("workspace kept at {}", run.workspace.root().display()));
+        log.info(
+            "cleanup",
+            &format!("workspace kept at {}", run.workspace.root().display()),
+        );
     }
     drop(state);
     Ok(report)
@@ -260,6 +321,14 @@ enum StageEnd {
     Done(bindings::Status),
     Failed(&'static str, String),
     Crashed(String),
+}
+
+/// The last lines a plugin wrote to stderr (a panic message lands here).
+fn stderr_tail(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(4)..].join("\n");
+    (!tail.is_empty()).then(|| tail.chars().take(2000).collect())
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
@@ -318,7 +387,9 @@ fn resolve_inputs(
     let mut ids = Vec::new();
     for input in &manifest.inputs {
         let pointer = format!("/{}", input.key.replace('.', "/"));
-        let Some(slot) = task_data.pointer_mut(&pointer) else { continue };
+        let Some(slot) = task_data.pointer_mut(&pointer) else {
+            continue;
+        };
         let slots: Vec<&mut Value> = match slot {
             Value::Array(items) if input.multiple => items.iter_mut().collect(),
             other => vec![other],
@@ -341,41 +412,68 @@ fn resolve_one(
     log: &RunLog,
 ) -> Result<ArtifactId, RunError> {
     let by_id = |id: ArtifactId| -> Result<ArtifactId, RunError> {
-        let artifact = store.get(id).map_err(|e| RunError::Invalid(format!("{key}: {e}")))?;
+        let artifact = store
+            .get(id)
+            .map_err(|e| RunError::Invalid(format!("{key}: {e}")))?;
         if !categories.contains(&artifact.category) {
             return Err(RunError::Invalid(format!(
                 "{key}: unexpected artifact category: '{}'. Valid categories: {categories:?}",
                 artifact.category
             )));
         }
-        log.info("fetch-inputs", &format!("{key}: artifact {id} ({})", artifact.category));
+        log.info(
+            "fetch-inputs",
+            &format!("{key}: artifact {id} ({})", artifact.category),
+        );
         Ok(id)
     };
     match value {
-        Value::Number(n) => by_id(n.as_u64().ok_or_else(|| RunError::Invalid(format!("{key}: {n} is not an artifact id")))?),
+        Value::Number(n) => by_id(
+            n.as_u64()
+                .ok_or_else(|| RunError::Invalid(format!("{key}: {n} is not an artifact id")))?,
+        ),
         Value::String(s) if s.parse::<ArtifactId>().is_ok() => by_id(s.parse().unwrap_or_default()),
         Value::String(s) => {
             let path = Path::new(s);
-            let meta = std::fs::metadata(path)
-                .map_err(|e| RunError::Invalid(format!("{key}: '{s}' is neither an artifact id nor a readable file: {e}")))?;
+            let meta = std::fs::metadata(path).map_err(|e| {
+                RunError::Invalid(format!(
+                    "{key}: '{s}' is neither an artifact id nor a readable file: {e}"
+                ))
+            })?;
             if !meta.is_file() {
-                return Err(RunError::Invalid(format!("{key}: '{s}' is not a regular file")));
+                return Err(RunError::Invalid(format!(
+                    "{key}: '{s}' is not a regular file"
+                )));
             }
-            let filename = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| s.clone());
+            let filename = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| s.clone());
             let category = categories.first().cloned().unwrap_or_default();
             let artifact = store
                 .create(store::NewArtifact {
                     category: category.clone(),
                     data: serde_json::json!({ "filename": filename }),
-                    files: vec![store::NewFile { name: filename.clone(), source: store::Source::Path(path.to_path_buf()) }],
+                    files: vec![store::NewFile {
+                        name: filename.clone(),
+                        source: store::Source::Path(path.to_path_buf()),
+                    }],
                     created_by: Some(run_id.to_string()),
                     relations: Vec::new(),
                 })
                 .map_err(|e| RunError::Invalid(format!("{key}: importing '{s}': {e}")))?;
-            log.info("fetch-inputs", &format!("{key}: imported {s} as artifact {} ({category})", artifact.id));
+            log.info(
+                "fetch-inputs",
+                &format!(
+                    "{key}: imported {s} as artifact {} ({category})",
+                    artifact.id
+                ),
+            );
             Ok(artifact.id)
         }
-        other => Err(RunError::Invalid(format!("{key}: expected an artifact id or a file path, got {other}"))),
+        other => Err(RunError::Invalid(format!(
+            "{key}: expected an artifact id or a file path, got {other}"
+        ))),
     }
 }
 
@@ -405,7 +503,10 @@ fn upload_log(
     let mut add = |name: &str, content: &[u8]| -> std::io::Result<()> {
         let path = dir.path().join(name);
         std::fs::write(&path, content)?;
-        files.push(store::NewFile { name: name.to_string(), source: store::Source::Path(path) });
+        files.push(store::NewFile {
+            name: name.to_string(),
+            source: store::Source::Path(path),
+        });
         Ok(())
     };
     add("taskhost.log", log.contents().as_bytes())?;
@@ -415,7 +516,10 @@ fn upload_log(
     if !stderr.is_empty() {
         add("plugin-stderr.log", stderr)?;
     }
-    add("results.yaml", report::resultyaml::to_string(&report.results)?.as_bytes())?;
+    add(
+        "results.yaml",
+        report::resultyaml::to_string(&report.results)?.as_bytes(),
+    )?;
     let artifact = store.create(store::NewArtifact {
         category: DEBUG_LOGS.into(),
         data: serde_json::json!({
@@ -426,7 +530,13 @@ fn upload_log(
         }),
         files,
         created_by: Some(run_id.to_string()),
-        relations: related.iter().map(|&target| RelationEntry { relation: Relation::RelatesTo, target }).collect(),
+        relations: related
+            .iter()
+            .map(|&target| RelationEntry {
+                relation: Relation::RelatesTo,
+                target,
+            })
+            .collect(),
     })?;
     Ok(artifact.id)
 }

@@ -34,9 +34,13 @@ impl RunLog {
             Level::TRACE => tracing::trace!(target: "taskhost::run", "{source}: {message}"),
         }
         let now = time::OffsetDateTime::now_utc();
-        let stamp = now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let stamp = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         let entry = format!("{stamp} {level:>5} {source}: {message}\n");
-        let Ok(mut buf) = self.inner.lock() else { return };
+        let Ok(mut buf) = self.inner.lock() else {
+            return;
+        };
         if buf.text.len() + entry.len() > LIMIT {
             buf.dropped += 1;
         } else {
@@ -58,9 +62,16 @@ impl RunLog {
 
     /// Everything logged so far.
     pub fn contents(&self) -> String {
-        let Ok(buf) = self.inner.lock() else { return String::new() };
+        let Ok(buf) = self.inner.lock() else {
+            return String::new();
+        };
         if buf.dropped > 0 {
-            format!("{}[{} more lines dropped: the log is capped at {} MiB]\n", buf.text, buf.dropped, LIMIT >> 20)
+            format!(
+                "{}[{} more lines dropped: the log is capped at {} MiB]\n",
+                buf.text,
+                buf.dropped,
+                LIMIT >> 20
+            )
         } else {
             buf.text.clone()
         }

@@ -27,7 +27,10 @@ pub struct BadPath {
 
 /// Checks that `path` is a plain relative path inside the workspace.
 pub fn check(path: &str) -> Result<&Path, BadPath> {
-    let bad = |why| BadPath { path: path.to_string(), why };
+    let bad = |why| BadPath {
+        path: path.to_string(),
+        why,
+    };
     if path.is_empty() {
         return Err(bad("it is empty"));
     }
@@ -39,7 +42,9 @@ pub fn check(path: &str) -> Result<&Path, BadPath> {
         match c {
             Component::Normal(_) | Component::CurDir => {}
             Component::ParentDir => return Err(bad("'..' is not allowed")),
-            Component::RootDir | Component::Prefix(_) => return Err(bad("absolute paths are not allowed")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(bad("absolute paths are not allowed"));
+            }
         }
     }
     Ok(p)
@@ -95,7 +100,10 @@ impl Workspace {
     pub fn existing_dir(&self, rel: &str) -> io::Result<PathBuf> {
         let p = check(rel).map_err(io::Error::other)?;
         if !self.dir.metadata(p)?.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("'{rel}' is not a directory")));
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("'{rel}' is not a directory"),
+            ));
         }
         Ok(self.root.join(p))
     }

@@ -20,7 +20,12 @@ pub fn get(id: ArtifactId) -> Result<Artifact> {
     let a = raw::get(id)?;
     let data = serde_json::from_str(&a.data)
         .map_err(|e| Error::failed(format!("artifact {id} has malformed data: {e}")))?;
-    Ok(Artifact { id: a.id, category: a.category, data, files: a.files })
+    Ok(Artifact {
+        id: a.id,
+        category: a.category,
+        data,
+        files: a.files,
+    })
 }
 
 /// Copies an artifact's files into workspace directory `dir`; returns
@@ -45,23 +50,35 @@ pub struct NewArtifact {
 impl NewArtifact {
     /// A new artifact of `category` with empty data.
     pub fn new(category: impl Into<String>) -> Self {
-        NewArtifact { category: category.into(), data: serde_json::json!({}), files: Vec::new() }
+        NewArtifact {
+            category: category.into(),
+            data: serde_json::json!({}),
+            files: Vec::new(),
+        }
     }
 
     /// Sets the artifact's data from any serializable value (an object).
     pub fn data(mut self, data: &impl Serialize) -> Result<Self> {
-        self.data = serde_json::to_value(data).map_err(|e| Error::failed(format!("artifact data: {e}")))?;
+        self.data =
+            serde_json::to_value(data).map_err(|e| Error::failed(format!("artifact data: {e}")))?;
         Ok(self)
     }
 
     /// Adds workspace file `path` under `name`.
     pub fn file(mut self, name: impl Into<String>, path: impl Into<String>) -> Self {
-        self.files.push(raw::NewFile { name: name.into(), path: path.into() });
+        self.files.push(raw::NewFile {
+            name: name.into(),
+            path: path.into(),
+        });
         self
     }
 
     /// Stores the artifact and returns its id.
     pub fn create(self) -> Result<ArtifactId> {
-        raw::create(&raw::NewArtifact { category: self.category, data: self.data.to_string(), files: self.files })
+        raw::create(&raw::NewArtifact {
+            category: self.category,
+            data: self.data.to_string(),
+            files: self.files,
+        })
     }
 }

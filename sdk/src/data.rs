@@ -20,8 +20,14 @@ pub fn decode_task_data<T: DeserializeOwned>(json: &str) -> Result<T> {
         }
     })?;
     if !unknown.is_empty() {
-        let keys = unknown.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
-        return Err(Error::Invalid(format!("task_data: unknown key {keys} (extra fields not permitted)")));
+        let keys = unknown
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Error::Invalid(format!(
+            "task_data: unknown key {keys} (extra fields not permitted)"
+        )));
     }
     Ok(value)
 }
@@ -76,23 +82,31 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named_even_when_nested() {
-        let e = decode_task_data::<Data>(r#"{"input": {"artifact": 1, "oops": 2}, "bogus": 1}"#).unwrap_err();
-        let Error::Invalid(msg) = e else { panic!("{e:?}") };
+        let e = decode_task_data::<Data>(r#"{"input": {"artifact": 1, "oops": 2}, "bogus": 1}"#)
+            .unwrap_err();
+        let Error::Invalid(msg) = e else {
+            panic!("{e:?}")
+        };
         assert!(msg.contains("'input.oops'"), "{msg}");
         assert!(msg.contains("'bogus'"), "{msg}");
     }
 
     #[test]
     fn wrong_type_names_the_key() {
-        let e = decode_task_data::<Data>(r#"{"input": {"artifact": 1}, "extra_flags": "--pie"}"#).unwrap_err();
-        let Error::Invalid(msg) = e else { panic!("{e:?}") };
+        let e = decode_task_data::<Data>(r#"{"input": {"artifact": 1}, "extra_flags": "--pie"}"#)
+            .unwrap_err();
+        let Error::Invalid(msg) = e else {
+            panic!("{e:?}")
+        };
         assert!(msg.contains("extra_flags"), "{msg}");
     }
 
     #[test]
     fn missing_key_is_named() {
         let e = decode_task_data::<Data>(r#"{"input": {}}"#).unwrap_err();
-        let Error::Invalid(msg) = e else { panic!("{e:?}") };
+        let Error::Invalid(msg) = e else {
+            panic!("{e:?}")
+        };
         assert!(msg.contains("input") && msg.contains("artifact"), "{msg}");
     }
 }

@@ -4,7 +4,12 @@ use crate::{Env, report};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const GRANTS: &[&str] = &["--allow-exec", "blhc --debian **", "--allow-backend", "local"];
+const GRANTS: &[&str] = &[
+    "--allow-exec",
+    "blhc --debian **",
+    "--allow-backend",
+    "local",
+];
 
 /// Builds a tiny native package whose Makefile runs `compile`; returns the
 /// path of its build log (`NAME_1.0_ARCH.build`).
@@ -12,8 +17,14 @@ pub fn build_package(env: &Env, name: &str, compile: &str) -> PathBuf {
     let src = env.path(&format!("{name}-1.0"));
     std::fs::create_dir_all(src.join("debian/source")).unwrap();
     let w = |rel: &str, text: &str| std::fs::write(src.join(rel), text).unwrap();
-    w("hello.c", "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n");
-    w("Makefile", &format!("all:\n\t{compile}\ninstall:\n\tinstall -D hello $(DESTDIR)/usr/bin/{name}\n"));
+    w(
+        "hello.c",
+        "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
+    );
+    w(
+        "Makefile",
+        &format!("all:\n\t{compile}\ninstall:\n\tinstall -D hello $(DESTDIR)/usr/bin/{name}\n"),
+    );
     w(
         "debian/control",
         &format!(
@@ -32,31 +43,57 @@ pub fn build_package(env: &Env, name: &str, compile: &str) -> PathBuf {
     w("debian/rules", "#!/usr/bin/make -f\n%:\n\tdh $@\n");
     w("debian/source/format", "3.0 (native)\n");
     let rules = src.join("debian/rules");
-    let status = Command::new("chmod").arg("+x").arg(&rules).status().unwrap();
+    let status = Command::new("chmod")
+        .arg("+x")
+        .arg(&rules)
+        .status()
+        .unwrap();
     assert!(status.success());
 
-    let out = Command::new("dpkg-buildpackage").args(["-us", "-uc", "-b"]).current_dir(&src).output().expect("dpkg-buildpackage");
-    let arch = String::from_utf8(Command::new("dpkg").arg("--print-architecture").output().unwrap().stdout).unwrap();
+    let out = Command::new("dpkg-buildpackage")
+        .args(["-us", "-uc", "-b"])
+        .current_dir(&src)
+        .output()
+        .expect("dpkg-buildpackage");
+    let arch = String::from_utf8(
+        Command::new("dpkg")
+            .arg("--print-architecture")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
     let log = env.path(&format!("{name}_1.0_{}.build", arch.trim()));
     let mut text = out.stdout;
     text.extend_from_slice(&out.stderr);
     std::fs::write(&log, &text).unwrap();
-    assert!(out.status.success(), "dpkg-buildpackage failed:\n{}", String::from_utf8_lossy(&text));
+    assert!(
+        out.status.success(),
+        "dpkg-buildpackage failed:\n{}",
+        String::from_utf8_lossy(&text)
+    );
     log
 }
 
 fn task_data(env: &Env, log: &Path, extra: &str) -> String {
-    let data = format!("{{\"input\": {{\"artifact\": {:?}}}{extra}}}", log.display().to_string());
+    let data = format!(
+        "{{\"input\": {{\"artifact\": {:?}}}{extra}}}",
+        log.display().to_string()
+    );
     env.write("blhc.json", &data).display().to_string()
 }
 
 fn blhc_artifact(env: &Env) -> serde_json::Value {
-    env.artifacts().into_iter().find(|a| a["category"] == "debian:blhc").expect("a debian:blhc artifact")
+    env.artifacts()
+        .into_iter()
+        .find(|a| a["category"] == "debian:blhc")
+        .expect("a debian:blhc artifact")
 }
 
 fn exported(env: &Env, id: &serde_json::Value, file: &str) -> String {
     let dir = env.path(&format!("export-{id}"));
-    env.run(&["artifact", "export", &id.to_string(), dir.to_str().unwrap()]).expect(0);
+    env.run(&["artifact", "export", &id.to_string(), dir.to_str().unwrap()])
+        .expect(0);
     std::fs::read_to_string(dir.join(file)).unwrap()
 }
 
@@ -74,25 +111,45 @@ fn a_log_with_missing_hardening_flags_fails_the_check() {
     let result = &report["results"][0];
     assert_eq!(result["outcome"], "FAILED");
     assert_eq!(result["checkname"], "blhc");
-    assert!(result["item"].as_str().unwrap().ends_with(".build"), "{result}");
+    assert!(
+        result["item"].as_str().unwrap().ends_with(".build"),
+        "{result}"
+    );
     let note = result["note"].as_str().unwrap();
-    assert!(note.contains("CFLAGS missing") && note.contains("LDFLAGS missing"), "{note}");
+    assert!(
+        note.contains("CFLAGS missing") && note.contains("LDFLAGS missing"),
+        "{note}"
+    );
 
     // The debian:blhc artifact holds blhc's own output and relates to the log.
     let blhc = blhc_artifact(&env);
     assert_eq!(blhc["data"]["exit_code"], 8);
     let output = exported(&env, &blhc["id"], "blhc.txt");
-    assert!(output.contains("CFLAGS missing (-g -fstack-protector-strong"), "{output}");
+    assert!(
+        output.contains("CFLAGS missing (-g -fstack-protector-strong"),
+        "{output}"
+    );
     assert!(output.contains("gcc -O2 -o hello hello.c"), "{output}");
-    let log_artifact = env.artifacts().into_iter().find(|a| a["category"] == "debian:package-build-log").unwrap();
+    let log_artifact = env
+        .artifacts()
+        .into_iter()
+        .find(|a| a["category"] == "debian:package-build-log")
+        .unwrap();
     assert_eq!(blhc["relations"][0]["relation"], "relates-to");
     assert_eq!(blhc["relations"][0]["target"], log_artifact["id"]);
 
     // The run's own log is an artifact too, relating to input and output.
-    let debug = env.artifacts().into_iter().find(|a| a["category"] == "debusine:work-request-debug-logs").unwrap();
+    let debug = env
+        .artifacts()
+        .into_iter()
+        .find(|a| a["category"] == "debusine:work-request-debug-logs")
+        .unwrap();
     let text = exported(&env, &debug["id"], "taskhost.log");
     for stage in ["fetch-inputs", "configure", "run", "upload-artifacts"] {
-        assert!(text.contains(&format!("stage: {stage}")), "stage {stage} missing from\n{text}");
+        assert!(
+            text.contains(&format!("stage: {stage}")),
+            "stage {stage} missing from\n{text}"
+        );
     }
     assert!(text.contains("running `blhc --debian"), "{text}");
 }
@@ -100,7 +157,11 @@ fn a_log_with_missing_hardening_flags_fails_the_check() {
 #[test]
 fn a_clean_log_passes() {
     let env = Env::new();
-    let log = build_package(&env, "hardening-clean", "$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o hello hello.c");
+    let log = build_package(
+        &env,
+        "hardening-clean",
+        "$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o hello hello.c",
+    );
     let data = task_data(&env, &log, "");
     let mut args = vec!["run", "blhc", "--data", &data, "--format", "json"];
     args.extend_from_slice(GRANTS);
@@ -119,11 +180,27 @@ fn a_clean_log_passes() {
 fn extra_flags_reach_blhc_and_an_artifact_id_works_as_input() {
     let env = Env::new();
     let log = build_package(&env, "hardening-flags", "gcc -O2 -o hello hello.c");
-    let imported = env.run(&["artifact", "import", log.to_str().unwrap(), "--category", "debian:package-build-log"]);
+    let imported = env.run(&[
+        "artifact",
+        "import",
+        log.to_str().unwrap(),
+        "--category",
+        "debian:package-build-log",
+    ]);
     imported.expect(0);
     let id = imported.stdout.trim().to_string();
-    let data = env.write("ids.yaml", &format!("input:\n  artifact: {id}\nextra_flags: [--line-numbers, --ignore-flag=-g]\n"));
-    let mut args = vec!["run", "blhc", "--data", data.to_str().unwrap(), "--format", "yaml"];
+    let data = env.write(
+        "ids.yaml",
+        &format!("input:\n  artifact: {id}\nextra_flags: [--line-numbers, --ignore-flag=-g]\n"),
+    );
+    let mut args = vec![
+        "run",
+        "blhc",
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "yaml",
+    ];
     args.extend_from_slice(GRANTS);
     let ran = env.run(&args);
     ran.expect(100);
@@ -133,7 +210,12 @@ fn extra_flags_reach_blhc_and_an_artifact_id_works_as_input() {
     let blhc = blhc_artifact(&env);
     let output = exported(&env, &blhc["id"], "blhc.txt");
     // --line-numbers prefixes the log line; --ignore-flag=-g drops -g.
-    assert!(output.lines().all(|l| l.split(':').next().unwrap().parse::<u32>().is_ok()), "{output}");
+    assert!(
+        output
+            .lines()
+            .all(|l| l.split(':').next().unwrap().parse::<u32>().is_ok()),
+        "{output}"
+    );
     assert!(!output.contains("(-g "), "{output}");
     assert_eq!(blhc["relations"][0]["target"].to_string(), id);
 }
@@ -144,13 +226,29 @@ fn junit_and_the_results_file_follow_the_outcome() {
     let log = build_package(&env, "hardening-junit", "gcc -O2 -o hello hello.c");
     let data = task_data(&env, &log, "");
     let results = env.path("results.yaml");
-    let mut args = vec!["run", "blhc", "--data", &data, "--format", "junit", "--results", results.to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        "blhc",
+        "--data",
+        &data,
+        "--format",
+        "junit",
+        "--results",
+        results.to_str().unwrap(),
+    ];
     args.extend_from_slice(GRANTS);
     let ran = env.run(&args);
     ran.expect(100);
-    assert!(ran.stdout.contains("<testsuite") && ran.stdout.contains("failures=\"1\""), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("<testsuite") && ran.stdout.contains("failures=\"1\""),
+        "{}",
+        ran.stdout
+    );
     let yaml = std::fs::read_to_string(&results).unwrap();
-    assert!(yaml.contains("checkname: blhc") && yaml.contains("outcome: FAILED"), "{yaml}");
+    assert!(
+        yaml.contains("checkname: blhc") && yaml.contains("outcome: FAILED"),
+        "{yaml}"
+    );
 }
 
 #[test]
@@ -161,7 +259,10 @@ fn a_missing_grant_refuses_the_run_with_the_policy_line() {
     let ran = env.run(&["run", "blhc", "--data", &data, "--allow-backend", "local"]);
     ran.expect(3);
     let all = format!("{}{}", ran.stdout, ran.stderr);
-    assert!(all.contains("[plugins.blhc]") && all.contains("blhc --debian **"), "{all}");
+    assert!(
+        all.contains("[plugins.blhc]") && all.contains("blhc --debian **"),
+        "{all}"
+    );
     assert!(all.contains("--allow-exec"), "{all}");
     assert!(env.artifacts().is_empty(), "a refused run wrote artifacts");
 }
@@ -172,7 +273,15 @@ fn the_sample_policy_grants_the_shipped_plugins() {
     let log = build_package(&env, "hardening-policy", "gcc -O2 -o hello hello.c");
     let data = task_data(&env, &log, "");
     let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policy.toml");
-    env.run(&["run", "blhc", "--data", &data, "--policy", policy.to_str().unwrap()]).expect(100);
+    env.run(&[
+        "run",
+        "blhc",
+        "--data",
+        &data,
+        "--policy",
+        policy.to_str().unwrap(),
+    ])
+    .expect(100);
     // Also found in $XDG_CONFIG_HOME/taskhost/policy.toml without --policy.
     std::fs::create_dir_all(env.path("config/taskhost")).unwrap();
     std::fs::copy(&policy, env.path("config/taskhost/policy.toml")).unwrap();

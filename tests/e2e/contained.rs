@@ -23,13 +23,22 @@ fn assert_crashed(ran: &Ran, why: &str) -> serde_json::Value {
 fn a_plugin_that_loops_forever_is_stopped_at_its_deadline() {
     let env = Env::new();
     let started = Instant::now();
-    let ran = env.hostile(r#"{"action":"loop-forever"}"#, &[HOSTILE_GRANTS, &["--timeout", "2s"]].concat());
+    let ran = env.hostile(
+        r#"{"action":"loop-forever"}"#,
+        &[HOSTILE_GRANTS, &["--timeout", "2s"]].concat(),
+    );
     let took = started.elapsed();
     assert_crashed(&ran, "the task ran past its deadline (2.0s)");
-    assert!(took >= Duration::from_secs(2), "stopped before its deadline: {took:?}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "stopped before its deadline: {took:?}"
+    );
     assert!(took < Duration::from_secs(30), "took {took:?}");
     let log = debug_log(&env, &ran, "taskhost.log").expect("taskhost.log");
-    assert!(log.contains("ERROR run: the task ran past its deadline"), "{log}");
+    assert!(
+        log.contains("ERROR run: the task ran past its deadline"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -49,10 +58,21 @@ fn a_plugin_that_allocates_past_its_memory_limit_crashes() {
 fn a_plugin_that_panics_crashes_and_its_panic_message_is_kept_in_the_log() {
     let env = Env::new();
     let ran = env.hostile(r#"{"action":"panic"}"#, HOSTILE_GRANTS);
-    assert_crashed(&ran, "the plugin trapped (wasm trap: wasm `unreachable` instruction executed); a panic");
-    let stderr = debug_log(&env, &ran, "plugin-stderr.log").expect("the debug logs keep plugin-stderr.log");
-    assert!(stderr.contains("panicked at") && stderr.contains("hostile plugin panics on purpose"), "{stderr}");
-    assert!(!ran.stderr.contains("thread 'main' panicked"), "runtask itself panicked:\n{}", ran.stderr);
+    assert_crashed(
+        &ran,
+        "the plugin trapped (wasm trap: wasm `unreachable` instruction executed); a panic",
+    );
+    let stderr =
+        debug_log(&env, &ran, "plugin-stderr.log").expect("the debug logs keep plugin-stderr.log");
+    assert!(
+        stderr.contains("panicked at") && stderr.contains("hostile plugin panics on purpose"),
+        "{stderr}"
+    );
+    assert!(
+        !ran.stderr.contains("thread 'main' panicked"),
+        "runtask itself panicked:\n{}",
+        ran.stderr
+    );
 }
 
 #[test]
@@ -60,7 +80,14 @@ fn a_plugin_that_writes_gigabytes_to_stdout_is_cut_off() {
     let env = Env::new();
     let data = env.write("task.json", r#"{"action":"spew","mib":4096}"#);
     let (out, err) = (env.path("runtask.stdout"), env.path("runtask.stderr"));
-    let mut args = vec!["run", HOSTILE, "--data", data.to_str().expect("utf-8"), "--format", "json"];
+    let mut args = vec![
+        "run",
+        HOSTILE,
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--format",
+        "json",
+    ];
     args.extend_from_slice(HOSTILE_GRANTS);
     let started = Instant::now();
     let child = env
@@ -76,7 +103,8 @@ fn a_plugin_that_writes_gigabytes_to_stdout_is_cut_off() {
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
     let took = started.elapsed();
-    let exit = <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status);
+    let exit =
+        <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status);
     let ran = Ran {
         code: exit.code().unwrap_or(-1),
         stdout: std::fs::read_to_string(&out).expect("stdout"),
@@ -84,7 +112,11 @@ fn a_plugin_that_writes_gigabytes_to_stdout_is_cut_off() {
     };
 
     assert!(took < Duration::from_secs(60), "took {took:?}");
-    assert!(ran.stdout.len() < 64 << 10, "runtask printed {} bytes", ran.stdout.len());
+    assert!(
+        ran.stdout.len() < 64 << 10,
+        "runtask printed {} bytes",
+        ran.stdout.len()
+    );
     let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) << 10;
     assert!(peak < 512 << 20, "runtask peaked at {} MiB", peak >> 20);
     let r = report(&ran);
@@ -93,9 +125,17 @@ fn a_plugin_that_writes_gigabytes_to_stdout_is_cut_off() {
         4 => assert_eq!(r["status"], "crashed", "{}", ran.stdout),
         other => panic!("exit {other}\n{}\n{}", ran.stdout, ran.stderr),
     }
-    assert_ne!(first_note(&r), "spewed", "the plugin wrote 4 GiB unhindered");
+    assert_ne!(
+        first_note(&r),
+        "spewed",
+        "the plugin wrote 4 GiB unhindered"
+    );
     let kept = debug_log(&env, &ran, "plugin-stdout.log").expect("plugin-stdout.log");
-    assert!(kept.len() <= 4 << 20, "kept {} bytes of the plugin's stdout", kept.len());
+    assert!(
+        kept.len() <= 4 << 20,
+        "kept {} bytes of the plugin's stdout",
+        kept.len()
+    );
     assert!(kept.starts_with("xxxx"), "the first bytes are kept");
 }
 
@@ -103,21 +143,37 @@ fn a_plugin_that_writes_gigabytes_to_stdout_is_cut_off() {
 fn a_command_past_its_timeout_is_killed_and_reported_as_timed_out() {
     let env = Env::new();
     let started = Instant::now();
-    let ran = env.hostile(r#"{"action":"exec","argv":["sleep","30"],"timeout_ms":300}"#, HOSTILE_GRANTS);
+    let ran = env.hostile(
+        r#"{"action":"exec","argv":["sleep","30"],"timeout_ms":300}"#,
+        HOSTILE_GRANTS,
+    );
     let took = started.elapsed();
     ran.expect(0);
-    assert_eq!(first_note(&report(&ran)), "code=None timed_out=true stdout=");
+    assert_eq!(
+        first_note(&report(&ran)),
+        "code=None timed_out=true stdout="
+    );
     assert!(took < Duration::from_secs(15), "took {took:?}");
     let log = debug_log(&env, &ran, "taskhost.log").expect("taskhost.log");
-    assert!(log.contains("`sleep 30` ended with signal 15 (timed out)"), "{log}");
+    assert!(
+        log.contains("`sleep 30` ended with signal 15 (timed out)"),
+        "{log}"
+    );
 }
 
 /// Whether `pid` is a live `sleep` (not gone, not a zombie).
 fn sleep_alive(pid: &str) -> bool {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or_default().trim_start().chars().next();
-    String::from_utf8_lossy(&cmdline).starts_with("sleep") && !matches!(state, None | Some('Z') | Some('X'))
+    let state = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .trim_start()
+        .chars()
+        .next();
+    String::from_utf8_lossy(&cmdline).starts_with("sleep")
+        && !matches!(state, None | Some('Z') | Some('X'))
 }
 
 #[test]
@@ -126,20 +182,34 @@ fn a_command_past_its_timeout_is_killed_with_its_whole_process_group() {
     let pidfile = env.path("grandchild.pid");
     // Both the shell and its background child ignore SIGTERM: only the
     // SIGKILL to the process group after the grace period ends them.
-    let script = format!("trap '' TERM; sleep 47 & echo $! > '{}'; sleep 47", pidfile.display());
-    let data = serde_json::json!({"action": "exec", "argv": ["sh", "-c", script], "timeout_ms": 300}).to_string();
+    let script = format!(
+        "trap '' TERM; sleep 47 & echo $! > '{}'; sleep 47",
+        pidfile.display()
+    );
+    let data =
+        serde_json::json!({"action": "exec", "argv": ["sh", "-c", script], "timeout_ms": 300})
+            .to_string();
     let started = Instant::now();
     let ran = env.hostile(&data, HOSTILE_GRANTS);
     let took = started.elapsed();
     ran.expect(0);
-    assert_eq!(first_note(&report(&ran)), "code=None timed_out=true stdout=");
+    assert_eq!(
+        first_note(&report(&ran)),
+        "code=None timed_out=true stdout="
+    );
     assert!(took < Duration::from_secs(20), "took {took:?}");
-    let pid = std::fs::read_to_string(&pidfile).expect("the shell wrote its child's pid").trim().to_string();
+    let pid = std::fs::read_to_string(&pidfile)
+        .expect("the shell wrote its child's pid")
+        .trim()
+        .to_string();
     let gone_by = Instant::now() + Duration::from_secs(5);
     while sleep_alive(&pid) && Instant::now() < gone_by {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!sleep_alive(&pid), "the background `sleep 47` (pid {pid}) outlived the timeout");
+    assert!(
+        !sleep_alive(&pid),
+        "the background `sleep 47` (pid {pid}) outlived the timeout"
+    );
     let log = debug_log(&env, &ran, "taskhost.log").expect("taskhost.log");
     assert!(log.contains("ended with signal 9 (timed out)"), "{log}");
 }
@@ -156,7 +226,10 @@ mod in_process {
     fn grants(plugin: &Plugin, memory: Option<u64>, timeout: Option<Duration>) -> Effective {
         let exec = ["echo hello *", "cat **", "sleep *", "sh -c *"];
         let overrides = Overrides {
-            allow_exec: exec.iter().map(|p| ExecPattern::parse(p).expect("pattern")).collect(),
+            allow_exec: exec
+                .iter()
+                .map(|p| ExecPattern::parse(p).expect("pattern"))
+                .collect(),
             allow_backend: vec!["local".into()],
             allow_env: vec!["HOSTILE_VAR".into()],
             memory,
@@ -164,18 +237,29 @@ mod in_process {
             ..Overrides::default()
         };
         let declared = plugin.info.manifest.declared().expect("declared");
-        Effective::new(plugin.name(), declared, Policy::empty().grants_for(plugin.name(), &overrides), None)
+        Effective::new(
+            plugin.name(),
+            declared,
+            Policy::empty().grants_for(plugin.name(), &overrides),
+            None,
+        )
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn the_host_goes_on_and_other_tasks_in_the_same_process_finish() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let runtime = Arc::new(
-            Runtime::new(RuntimeConfig { cache_dir: None, max_instances: 16, ..RuntimeConfig::default() }).expect("runtime"),
+            Runtime::new(RuntimeConfig {
+                cache_dir: None,
+                max_instances: 16,
+                ..RuntimeConfig::default()
+            })
+            .expect("runtime"),
         );
         let wasm = std::fs::read(crate::HOSTILE).expect("hostile plugin");
         let plugin = Arc::new(runtime.load(&wasm, crate::HOSTILE).expect("load"));
-        let store: Arc<dyn ArtifactStore> = Arc::new(LocalStore::open(tmp.path().join("store")).expect("store"));
+        let store: Arc<dyn ArtifactStore> =
+            Arc::new(LocalStore::open(tmp.path().join("store")).expect("store"));
         let options = RunOptions {
             workspace_parent: tmp.path().join("workspaces"),
             check_deps: false,
@@ -186,13 +270,33 @@ mod in_process {
         let mib64 = Some(64 << 20);
         let secs2 = Some(Duration::from_secs(2));
         let mut jobs: Vec<(&str, serde_json::Value, Effective)> = vec![
-            ("loop", serde_json::json!({"action": "loop-forever"}), grants(&plugin, None, secs2)),
-            ("alloc", serde_json::json!({"action": "alloc", "mib": 2048}), grants(&plugin, mib64, None)),
-            ("panic", serde_json::json!({"action": "panic"}), grants(&plugin, None, None)),
-            ("spew", serde_json::json!({"action": "spew", "mib": 4096}), grants(&plugin, None, None)),
+            (
+                "loop",
+                serde_json::json!({"action": "loop-forever"}),
+                grants(&plugin, None, secs2),
+            ),
+            (
+                "alloc",
+                serde_json::json!({"action": "alloc", "mib": 2048}),
+                grants(&plugin, mib64, None),
+            ),
+            (
+                "panic",
+                serde_json::json!({"action": "panic"}),
+                grants(&plugin, None, None),
+            ),
+            (
+                "spew",
+                serde_json::json!({"action": "spew", "mib": 4096}),
+                grants(&plugin, None, None),
+            ),
         ];
         for _ in 0..6 {
-            jobs.push(("noop", serde_json::json!({"action": "noop"}), grants(&plugin, None, None)));
+            jobs.push((
+                "noop",
+                serde_json::json!({"action": "noop"}),
+                grants(&plugin, None, None),
+            ));
         }
         // A noop that also runs a command while the others misbehave.
         jobs.push((
@@ -204,7 +308,12 @@ mod in_process {
         let started = std::time::Instant::now();
         let mut handles = Vec::new();
         for (name, data, grants) in jobs {
-            let (runtime, plugin, store, options) = (runtime.clone(), plugin.clone(), store.clone(), options.clone());
+            let (runtime, plugin, store, options) = (
+                runtime.clone(),
+                plugin.clone(),
+                store.clone(),
+                options.clone(),
+            );
             handles.push((
                 name,
                 tokio::spawn(async move {
@@ -215,39 +324,71 @@ mod in_process {
         }
         let mut ended: Vec<(&str, Report, std::time::Instant)> = Vec::new();
         for (name, handle) in handles {
-            let (report, at) = handle.await.unwrap_or_else(|e| panic!("task {name} panicked the host: {e}"));
+            let (report, at) = handle
+                .await
+                .unwrap_or_else(|e| panic!("task {name} panicked the host: {e}"));
             let report = report.unwrap_or_else(|e| panic!("task {name}: {e}"));
             ended.push((name, report, at));
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "took {:?}",
+            started.elapsed()
+        );
 
-        let loop_ended = ended.iter().find(|(n, ..)| *n == "loop").map(|(.., at)| *at).expect("loop ran");
+        let loop_ended = ended
+            .iter()
+            .find(|(n, ..)| *n == "loop")
+            .map(|(.., at)| *at)
+            .expect("loop ran");
         for (name, report, at) in &ended {
             let error = report.error.clone().unwrap_or_default();
             let (status, why) = match *name {
                 "loop" => (Status::Crashed, "the task ran past its deadline (2.0s)"),
-                "alloc" => (Status::Crashed, "the task went past its memory limit (64 MiB)"),
+                "alloc" => (
+                    Status::Crashed,
+                    "the task went past its memory limit (64 MiB)",
+                ),
                 "panic" => (Status::Crashed, "the plugin trapped"),
                 "spew" => (Status::Error, "Broken pipe"),
                 _ => (Status::Success, ""),
             };
             assert_eq!(report.status, status, "{name}: {error}");
-            assert!(error.contains(why), "{name}: error does not say {why:?}: {error}");
+            assert!(
+                error.contains(why),
+                "{name}: error does not say {why:?}: {error}"
+            );
             if status == Status::Success {
                 assert!(report.error.is_none(), "{name}: {error}");
                 // The well-behaved tasks did not wait for the looping one.
-                assert!(*at < loop_ended, "{name} ended after the looping task, {:?} in", at.duration_since(started));
+                assert!(
+                    *at < loop_ended,
+                    "{name} ended after the looping task, {:?} in",
+                    at.duration_since(started)
+                );
             }
         }
         let echo = ended.iter().find(|(n, ..)| *n == "echo").expect("echo ran");
-        assert_eq!(echo.1.results[0].note.as_deref(), Some("code=Some(0) timed_out=false stdout=hello neighbour"));
+        assert_eq!(
+            echo.1.results[0].note.as_deref(),
+            Some("code=Some(0) timed_out=false stdout=hello neighbour")
+        );
 
         // And the runtime still runs tasks afterwards.
-        let after = run_task(&runtime, store.clone(), &plugin, serde_json::json!({"action": "noop"}), grants(&plugin, None, None), &options)
-            .await
-            .expect("run after");
+        let after = run_task(
+            &runtime,
+            store.clone(),
+            &plugin,
+            serde_json::json!({"action": "noop"}),
+            grants(&plugin, None, None),
+            &options,
+        )
+        .await
+        .expect("run after");
         assert_eq!(after.status, Status::Success);
-        let left = std::fs::read_dir(tmp.path().join("workspaces")).map(|d| d.count()).unwrap_or(0);
+        let left = std::fs::read_dir(tmp.path().join("workspaces"))
+            .map(|d| d.count())
+            .unwrap_or(0);
         assert_eq!(left, 0, "workspaces were left behind");
     }
 }

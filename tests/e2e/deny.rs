@@ -13,7 +13,11 @@ pub(crate) fn grants_without(value: &str, extra: &[&'static str]) -> Vec<&'stati
             out.extend_from_slice(pair);
         }
     }
-    assert_eq!(out.len() + 2, HOSTILE_GRANTS.len(), "{value:?} is not in HOSTILE_GRANTS");
+    assert_eq!(
+        out.len() + 2,
+        HOSTILE_GRANTS.len(),
+        "{value:?} is not in HOSTILE_GRANTS"
+    );
     out.extend_from_slice(extra);
     out
 }
@@ -29,11 +33,23 @@ pub(crate) fn debug_log(env: &Env, ran: &Ran, file: &str) -> Option<String> {
     let id = report(ran)["log_artifact"]
         .as_u64()
         .unwrap_or_else(|| panic!("the report names no log artifact\n{}", ran.stdout));
-    let artifact = env.artifacts().into_iter().find(|a| a["id"] == id).expect("the log artifact is in the store");
+    let artifact = env
+        .artifacts()
+        .into_iter()
+        .find(|a| a["id"] == id)
+        .expect("the log artifact is in the store");
     assert_eq!(artifact["category"], "debusine:work-request-debug-logs");
     let dir = env.path(&format!("log-{id}"));
-    env.run(&["artifact", "export", &id.to_string(), dir.to_str().expect("utf-8")]).expect(0);
-    std::fs::read(dir.join(file)).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
+    env.run(&[
+        "artifact",
+        "export",
+        &id.to_string(),
+        dir.to_str().expect("utf-8"),
+    ])
+    .expect(0);
+    std::fs::read(dir.join(file))
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// Asserts a run ended with the plugin's error `message` (exit 1): the
@@ -45,9 +61,19 @@ fn assert_denied_at_call_time(ran: &Ran, message: &str) -> serde_json::Value {
     assert_eq!(r["status"], "error", "{}", ran.stdout);
     assert_eq!(r["failed_stage"], "run", "{}", ran.stdout);
     let error = r["error"].as_str().unwrap_or_default();
-    assert!(error.starts_with("access denied: "), "not an access-denied error: {error}");
-    assert!(error.contains(message), "error does not say {message:?}: {error}");
-    assert!(first_note(&r).contains(message), "result note does not say {message:?}: {}", first_note(&r));
+    assert!(
+        error.starts_with("access denied: "),
+        "not an access-denied error: {error}"
+    );
+    assert!(
+        error.contains(message),
+        "error does not say {message:?}: {error}"
+    );
+    assert!(
+        first_note(&r).contains(message),
+        "result note does not say {message:?}: {}",
+        first_note(&r)
+    );
     assert_eq!(r["results"][0]["outcome"], "ABORTED");
     r
 }
@@ -59,24 +85,49 @@ fn assert_refused_before_start(env: &Env, ran: &Ran, needles: &[&str]) {
     ran.expect(3);
     let r = report(ran);
     assert_eq!(r["status"], "refused", "{}", ran.stdout);
-    assert_eq!(r["results"].as_array().map(Vec::len), Some(0), "{}", ran.stdout);
+    assert_eq!(
+        r["results"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        ran.stdout
+    );
     assert!(r["log_artifact"].is_null(), "{}", ran.stdout);
     let error = r["error"].as_str().unwrap_or_default();
     for needle in needles {
-        assert!(error.contains(needle), "refusal does not say {needle:?}:\n{error}");
-        assert!(ran.stderr.contains(needle), "stderr does not say {needle:?}:\n{}", ran.stderr);
+        assert!(
+            error.contains(needle),
+            "refusal does not say {needle:?}:\n{error}"
+        );
+        assert!(
+            ran.stderr.contains(needle),
+            "stderr does not say {needle:?}:\n{}",
+            ran.stderr
+        );
     }
-    assert_eq!(env.artifacts(), Vec::<serde_json::Value>::new(), "a refused run stored something");
+    assert_eq!(
+        env.artifacts(),
+        Vec::<serde_json::Value>::new(),
+        "a refused run stored something"
+    );
 }
 
 #[test]
 fn a_program_the_plugin_did_not_declare_is_denied_and_the_denial_is_logged() {
     let env = Env::new();
     let ran = env.hostile(r#"{"action":"exec","argv":["ls","/"]}"#, HOSTILE_GRANTS);
-    assert_denied_at_call_time(&ran, "plugin 'hostile' may not run `ls /`: not declared in its manifest (declared: `echo hello *`");
+    assert_denied_at_call_time(
+        &ran,
+        "plugin 'hostile' may not run `ls /`: not declared in its manifest (declared: `echo hello *`",
+    );
     let log = debug_log(&env, &ran, "taskhost.log").expect("taskhost.log");
-    assert!(log.contains("WARN capability: denied run `ls /`: plugin 'hostile' may not run `ls /`"), "{log}");
-    assert!(!log.contains("running `ls /`"), "the host ran it anyway:\n{log}");
+    assert!(
+        log.contains("WARN capability: denied run `ls /`: plugin 'hostile' may not run `ls /`"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("running `ls /`"),
+        "the host ran it anyway:\n{log}"
+    );
 }
 
 #[test]
@@ -87,13 +138,20 @@ fn a_declared_program_with_no_grant_at_all_is_refused_before_the_plugin_starts()
     let script = format!("echo yes > '{}'", marker.display());
     let data = serde_json::json!({"action": "exec", "argv": ["sh", "-c", script]}).to_string();
     let ran = env.hostile(&data, &grants_without("sleep *", &[]));
-    assert_refused_before_start(&env, &ran, &[
-        "plugin 'hostile' may not run `sleep`: declared but not granted",
-        "[plugins.hostile]",
-        r#"exec = ["sleep *"]"#,
-        "--allow-exec 'sleep *'",
-    ]);
-    assert!(!marker.exists(), "the plugin ran although the policy refused it");
+    assert_refused_before_start(
+        &env,
+        &ran,
+        &[
+            "plugin 'hostile' may not run `sleep`: declared but not granted",
+            "[plugins.hostile]",
+            r#"exec = ["sleep *"]"#,
+            "--allow-exec 'sleep *'",
+        ],
+    );
+    assert!(
+        !marker.exists(),
+        "the plugin ran although the policy refused it"
+    );
 }
 
 #[test]
@@ -103,10 +161,19 @@ fn a_declared_program_granted_only_with_other_arguments_is_denied_at_call_time()
     // The grant is live: what it names runs.
     let ok = env.hostile(r#"{"action":"exec","argv":["cat","/dev/null"]}"#, &grants);
     ok.expect(0);
-    assert_eq!(first_note(&report(&ok)), "code=Some(0) timed_out=false stdout=");
+    assert_eq!(
+        first_note(&report(&ok)),
+        "code=Some(0) timed_out=false stdout="
+    );
 
-    let ran = env.hostile(r#"{"action":"exec","argv":["cat","/etc/hostname"]}"#, &grants);
-    assert_denied_at_call_time(&ran, "plugin 'hostile' may not run `cat /etc/hostname`: declared but not granted");
+    let ran = env.hostile(
+        r#"{"action":"exec","argv":["cat","/etc/hostname"]}"#,
+        &grants,
+    );
+    assert_denied_at_call_time(
+        &ran,
+        "plugin 'hostile' may not run `cat /etc/hostname`: declared but not granted",
+    );
     let log = debug_log(&env, &ran, "taskhost.log").expect("taskhost.log");
     assert!(log.contains("denied run `cat /etc/hostname`"), "{log}");
 }
@@ -114,15 +181,33 @@ fn a_declared_program_granted_only_with_other_arguments_is_denied_at_call_time()
 #[test]
 fn arguments_outside_the_declared_pattern_are_denied() {
     let env = Env::new();
-    let ok = env.hostile(r#"{"action":"exec","argv":["echo","hello","world"]}"#, HOSTILE_GRANTS);
+    let ok = env.hostile(
+        r#"{"action":"exec","argv":["echo","hello","world"]}"#,
+        HOSTILE_GRANTS,
+    );
     ok.expect(0);
-    assert_eq!(first_note(&report(&ok)), "code=Some(0) timed_out=false stdout=hello world");
+    assert_eq!(
+        first_note(&report(&ok)),
+        "code=Some(0) timed_out=false stdout=hello world"
+    );
 
-    let ran = env.hostile(r#"{"action":"exec","argv":["echo","goodbye"]}"#, HOSTILE_GRANTS);
-    assert_denied_at_call_time(&ran, "may not run `echo goodbye`: not declared in its manifest");
+    let ran = env.hostile(
+        r#"{"action":"exec","argv":["echo","goodbye"]}"#,
+        HOSTILE_GRANTS,
+    );
+    assert_denied_at_call_time(
+        &ran,
+        "may not run `echo goodbye`: not declared in its manifest",
+    );
     // One argument too many for `echo hello *`.
-    let ran = env.hostile(r#"{"action":"exec","argv":["echo","hello","a","b"]}"#, HOSTILE_GRANTS);
-    assert_denied_at_call_time(&ran, "may not run `echo hello a b`: not declared in its manifest");
+    let ran = env.hostile(
+        r#"{"action":"exec","argv":["echo","hello","a","b"]}"#,
+        HOSTILE_GRANTS,
+    );
+    assert_denied_at_call_time(
+        &ran,
+        "may not run `echo hello a b`: not declared in its manifest",
+    );
 }
 
 #[test]
@@ -132,26 +217,42 @@ fn a_deny_exec_flag_wins_over_an_allow() {
         r#"{"action":"exec","argv":["echo","hello","world"]}"#,
         &grants_with(&["--deny-exec", "echo hello *"]),
     );
-    assert_denied_at_call_time(&ran, "plugin 'hostile' may not run `echo hello world`: denied by --deny-exec 'echo hello *'");
+    assert_denied_at_call_time(
+        &ran,
+        "plugin 'hostile' may not run `echo hello world`: denied by --deny-exec 'echo hello *'",
+    );
 }
 
 #[test]
 fn a_deny_exec_of_a_whole_program_refuses_the_run_before_it_starts() {
     let env = Env::new();
-    let ran = env.hostile(r#"{"action":"noop"}"#, &grants_with(&["--deny-exec", "cat **"]));
-    assert_refused_before_start(&env, &ran, &["plugin 'hostile' may not run `cat`: denied by --deny-exec 'cat **'"]);
+    let ran = env.hostile(
+        r#"{"action":"noop"}"#,
+        &grants_with(&["--deny-exec", "cat **"]),
+    );
+    assert_refused_before_start(
+        &env,
+        &ran,
+        &["plugin 'hostile' may not run `cat`: denied by --deny-exec 'cat **'"],
+    );
 }
 
 #[test]
 fn an_environment_variable_the_plugin_did_not_declare_is_denied() {
     let env = Env::new();
-    let ran = env.hostile(r#"{"action":"exec","argv":["echo","hello","x"],"env":[["OTHER_VAR","1"]]}"#, HOSTILE_GRANTS);
+    let ran = env.hostile(
+        r#"{"action":"exec","argv":["echo","hello","x"],"env":[["OTHER_VAR","1"]]}"#,
+        HOSTILE_GRANTS,
+    );
     assert_denied_at_call_time(
         &ran,
         "plugin 'hostile' may not read environment variable `OTHER_VAR`: not declared in its manifest (declared: HOSTILE_VAR)",
     );
     let log = debug_log(&env, &ran, "taskhost.log").expect("taskhost.log");
-    assert!(log.contains("denied run `echo hello x` with $OTHER_VAR"), "{log}");
+    assert!(
+        log.contains("denied run `echo hello x` with $OTHER_VAR"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -161,37 +262,62 @@ fn a_declared_environment_variable_that_is_not_granted_refuses_the_run() {
         r#"{"action":"exec","argv":["echo","hello","x"],"env":[["HOSTILE_VAR","1"]]}"#,
         &grants_without("HOSTILE_VAR", &[]),
     );
-    assert_refused_before_start(&env, &ran, &[
-        "plugin 'hostile' may not read environment variable `HOSTILE_VAR`: declared but not granted",
-        r#"env = ["HOSTILE_VAR"]"#,
-        "--allow-env HOSTILE_VAR",
-    ]);
+    assert_refused_before_start(
+        &env,
+        &ran,
+        &[
+            "plugin 'hostile' may not read environment variable `HOSTILE_VAR`: declared but not granted",
+            r#"env = ["HOSTILE_VAR"]"#,
+            "--allow-env HOSTILE_VAR",
+        ],
+    );
 }
 
 #[test]
 fn a_denied_environment_variable_refuses_the_run_even_when_allowed() {
     let env = Env::new();
-    let ran = env.hostile(r#"{"action":"noop"}"#, &grants_with(&["--deny-env", "HOSTILE_VAR"]));
-    assert_refused_before_start(&env, &ran, &[
-        "plugin 'hostile' may not read environment variable `HOSTILE_VAR`: denied by --deny-env HOSTILE_VAR",
-    ]);
+    let ran = env.hostile(
+        r#"{"action":"noop"}"#,
+        &grants_with(&["--deny-env", "HOSTILE_VAR"]),
+    );
+    assert_refused_before_start(
+        &env,
+        &ran,
+        &[
+            "plugin 'hostile' may not read environment variable `HOSTILE_VAR`: denied by --deny-env HOSTILE_VAR",
+        ],
+    );
 }
 
 #[test]
 fn a_denied_backend_refuses_the_run() {
     let env = Env::new();
-    let ran = env.hostile(r#"{"action":"exec","argv":["echo","hello","x"]}"#, &grants_with(&["--deny-backend", "local"]));
-    assert_refused_before_start(&env, &ran, &["plugin 'hostile' may not use backend `local`: denied by --deny-backend local"]);
+    let ran = env.hostile(
+        r#"{"action":"exec","argv":["echo","hello","x"]}"#,
+        &grants_with(&["--deny-backend", "local"]),
+    );
+    assert_refused_before_start(
+        &env,
+        &ran,
+        &["plugin 'hostile' may not use backend `local`: denied by --deny-backend local"],
+    );
 }
 
 #[test]
 fn a_backend_that_is_not_granted_refuses_the_run() {
     let env = Env::new();
-    let ran = env.hostile(r#"{"action":"exec","argv":["echo","hello","x"]}"#, &grants_without("local", &[]));
-    assert_refused_before_start(&env, &ran, &[
-        "plugin 'hostile' may not use backend `local`: declared but not granted",
-        "--allow-backend local",
-    ]);
+    let ran = env.hostile(
+        r#"{"action":"exec","argv":["echo","hello","x"]}"#,
+        &grants_without("local", &[]),
+    );
+    assert_refused_before_start(
+        &env,
+        &ran,
+        &[
+            "plugin 'hostile' may not use backend `local`: declared but not granted",
+            "--allow-backend local",
+        ],
+    );
 }
 
 /// Asserts the plugin's read was refused (it reports PASSED, "refused")
@@ -201,18 +327,35 @@ fn assert_read_refused(ran: &Ran, note_starts: &str, secrets: &[&str]) {
     ran.expect(0);
     let r = report(ran);
     let note = first_note(&r);
-    assert_eq!(r["results"][0]["outcome"], "PASSED", "the plugin read it: {note}");
+    assert_eq!(
+        r["results"][0]["outcome"], "PASSED",
+        "the plugin read it: {note}"
+    );
     assert!(note.starts_with(note_starts), "note: {note}");
-    assert!(note.contains("refused: ") && note.contains("(os error "), "note: {note}");
+    assert!(
+        note.contains("refused: ") && note.contains("(os error "),
+        "note: {note}"
+    );
     for secret in secrets {
-        assert!(!ran.stdout.contains(secret), "{secret:?} leaked:\n{}", ran.stdout);
+        assert!(
+            !ran.stdout.contains(secret),
+            "{secret:?} leaked:\n{}",
+            ran.stdout
+        );
     }
 }
 
 /// /etc/hostname's content, when it is distinctive enough to search for.
 fn hostname() -> Vec<String> {
-    let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim().to_string();
-    if name.len() >= 6 { vec![name] } else { Vec::new() }
+    let name = std::fs::read_to_string("/etc/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if name.len() >= 6 {
+        vec![name]
+    } else {
+        Vec::new()
+    }
 }
 
 const SECRET: &str = "host-secret-8c1f2e7a-do-not-leak";
@@ -229,9 +372,16 @@ fn reading_a_parent_directory_path_is_refused() {
 #[test]
 fn reading_an_absolute_path_is_refused() {
     let env = Env::new();
-    let ran = env.hostile(r#"{"action":"read","path":"/etc/hostname"}"#, HOSTILE_GRANTS);
+    let ran = env.hostile(
+        r#"{"action":"read","path":"/etc/hostname"}"#,
+        HOSTILE_GRANTS,
+    );
     let secrets = hostname();
-    assert_read_refused(&ran, "refused: ", &secrets.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_read_refused(
+        &ran,
+        "refused: ",
+        &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
 
     let secret = env.write("secret.txt", SECRET);
     let data = serde_json::json!({"action": "read", "path": secret}).to_string();
@@ -243,9 +393,16 @@ fn reading_an_absolute_path_is_refused() {
 fn reading_through_a_symlink_planted_in_the_workspace_is_refused() {
     let env = Env::new();
     // "ln exit Some(0)": the link was really made; only the read failed.
-    let ran = env.hostile(r#"{"action":"symlink","target":"/etc/hostname"}"#, HOSTILE_GRANTS);
+    let ran = env.hostile(
+        r#"{"action":"symlink","target":"/etc/hostname"}"#,
+        HOSTILE_GRANTS,
+    );
     let secrets = hostname();
-    assert_read_refused(&ran, "ln exit Some(0); read refused: ", &secrets.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_read_refused(
+        &ran,
+        "ln exit Some(0); read refused: ",
+        &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
 
     let secret = env.write("secret.txt", SECRET);
     let data = serde_json::json!({"action": "symlink", "target": secret}).to_string();
@@ -260,11 +417,25 @@ fn assert_artifact_calls_denied(ran: &Ran, id: u64) {
     ran.expect(0);
     let r = report(ran);
     let note = first_note(&r);
-    assert_eq!(r["results"][0]["outcome"], "PASSED", "a call succeeded: {note}");
-    let why = format!("(\"plugin 'hostile' may not use artifact {id}: it is neither an input of this run nor created by it\")");
-    assert!(note.starts_with(&format!("get=Err(Error::AccessDenied{why})")), "{note}");
-    assert!(note.contains(&format!("fetch=Err(Error::AccessDenied{why})")), "{note}");
-    assert!(note.contains(&format!("relate=Err(Error::AccessDenied{why})")), "{note}");
+    assert_eq!(
+        r["results"][0]["outcome"], "PASSED",
+        "a call succeeded: {note}"
+    );
+    let why = format!(
+        "(\"plugin 'hostile' may not use artifact {id}: it is neither an input of this run nor created by it\")"
+    );
+    assert!(
+        note.starts_with(&format!("get=Err(Error::AccessDenied{why})")),
+        "{note}"
+    );
+    assert!(
+        note.contains(&format!("fetch=Err(Error::AccessDenied{why})")),
+        "{note}"
+    );
+    assert!(
+        note.contains(&format!("relate=Err(Error::AccessDenied{why})")),
+        "{note}"
+    );
 }
 
 #[test]
@@ -278,33 +449,55 @@ fn an_artifact_id_that_does_not_exist_is_denied_to_every_artifact_call() {
 fn an_artifact_that_is_not_an_input_of_the_run_is_denied_to_every_artifact_call() {
     let env = Env::new();
     let file = env.write("someone-elses.txt", "not yours\n");
-    let imported = env.run(&["artifact", "import", file.to_str().expect("utf-8"), "--category", "test:input"]);
+    let imported = env.run(&[
+        "artifact",
+        "import",
+        file.to_str().expect("utf-8"),
+        "--category",
+        "test:input",
+    ]);
     imported.expect(0);
     let id: u64 = imported.stdout.trim().parse().expect("artifact id");
 
     let data = format!(r#"{{"action":"bad-artifact","id":{id}}}"#);
     let ran = env.hostile(&data, HOSTILE_GRANTS);
     assert_artifact_calls_denied(&ran, id);
-    let a = env.artifacts().into_iter().find(|a| a["id"] == id).expect("still stored");
+    let a = env
+        .artifacts()
+        .into_iter()
+        .find(|a| a["id"] == id)
+        .expect("still stored");
     assert_eq!(a["relations"], serde_json::json!([]), "relate changed it");
     assert!(!ran.stdout.contains("not yours"));
 
     // The same artifact, given as the run's input, is readable.
-    let ran = env.hostile(&format!(r#"{{"action":"input","artifact":{id}}}"#), HOSTILE_GRANTS);
+    let ran = env.hostile(
+        &format!(r#"{{"action":"input","artifact":{id}}}"#),
+        HOSTILE_GRANTS,
+    );
     ran.expect(0);
-    assert_eq!(first_note(&report(&ran)), "test:input in/someone-elses.txt not yours");
+    assert_eq!(
+        first_note(&report(&ran)),
+        "test:input in/someone-elses.txt not yours"
+    );
 }
 
 #[test]
 fn creating_an_artifact_of_an_undeclared_category_is_denied() {
     let env = Env::new();
-    let ran = env.hostile(r#"{"action":"create","category":"test:other","file":"anything"}"#, HOSTILE_GRANTS);
+    let ran = env.hostile(
+        r#"{"action":"create","category":"test:other","file":"anything"}"#,
+        HOSTILE_GRANTS,
+    );
     assert_denied_at_call_time(
         &ran,
         r#"plugin 'hostile' may not create 'test:other' artifacts: its manifest declares creates = ["test:hostile"]"#,
     );
-    let categories: Vec<String> =
-        env.artifacts().iter().map(|a| a["category"].as_str().unwrap_or_default().to_string()).collect();
+    let categories: Vec<String> = env
+        .artifacts()
+        .iter()
+        .map(|a| a["category"].as_str().unwrap_or_default().to_string())
+        .collect();
     assert_eq!(categories, ["debusine:work-request-debug-logs"]);
     let log = debug_log(&env, &ran, "taskhost.log").expect("taskhost.log");
     assert!(log.contains("denied artifacts.create"), "{log}");

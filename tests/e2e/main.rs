@@ -5,6 +5,7 @@ mod bad_input;
 mod blhc;
 mod contained;
 mod deny;
+mod lifecycle;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -39,14 +40,20 @@ impl Ran {
     /// Asserts the exit code, showing the output on failure.
     #[track_caller]
     pub fn expect(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().expect("tempdir") }
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -89,8 +96,19 @@ impl Env {
     /// Runs `runtask` with `stdin` as its standard input.
     pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Ran {
         use std::io::Write;
-        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
         Ran::from(child.wait_with_output().expect("wait"))
     }
 
@@ -136,11 +154,18 @@ pub const HOSTILE_GRANTS: &[&str] = &[
 
 /// Parses a `--format json` report.
 pub fn report(ran: &Ran) -> serde_json::Value {
-    serde_json::from_str(&ran.stdout)
-        .unwrap_or_else(|e| panic!("report is not JSON ({e})\n--- stdout\n{}\n--- stderr\n{}", ran.stdout, ran.stderr))
+    serde_json::from_str(&ran.stdout).unwrap_or_else(|e| {
+        panic!(
+            "report is not JSON ({e})\n--- stdout\n{}\n--- stderr\n{}",
+            ran.stdout, ran.stderr
+        )
+    })
 }
 
 /// The note of the report's first result.
 pub fn first_note(report: &serde_json::Value) -> String {
-    report["results"][0]["note"].as_str().unwrap_or_default().to_string()
+    report["results"][0]["note"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }

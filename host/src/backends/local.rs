@@ -46,8 +46,16 @@ pub async fn run(spec: ProcessSpec) -> io::Result<ProcessExit> {
     let mut child = cmd.spawn()?;
     let guard = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
 
-    let out = tokio::spawn(capped_copy(child.stdout.take(), spec.stdout, spec.output_limit));
-    let err = tokio::spawn(capped_copy(child.stderr.take(), spec.stderr, spec.output_limit));
+    let out = tokio::spawn(capped_copy(
+        child.stdout.take(),
+        spec.stdout,
+        spec.output_limit,
+    ));
+    let err = tokio::spawn(capped_copy(
+        child.stderr.take(),
+        spec.stderr,
+        spec.output_limit,
+    ));
 
     let mut timed_out = false;
     let status = tokio::select! {
@@ -80,7 +88,10 @@ pub async fn run(spec: ProcessSpec) -> io::Result<ProcessExit> {
     })
 }
 
-async fn join_copy(task: tokio::task::JoinHandle<io::Result<bool>>, deadline: Duration) -> io::Result<bool> {
+async fn join_copy(
+    task: tokio::task::JoinHandle<io::Result<bool>>,
+    deadline: Duration,
+) -> io::Result<bool> {
     match tokio::time::timeout(deadline, task).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(io::Error::other(join)),
@@ -91,8 +102,14 @@ async fn join_copy(task: tokio::task::JoinHandle<io::Result<bool>>, deadline: Du
 
 /// Copies `from` into `to`, keeping the first `limit` bytes and draining
 /// the rest. Returns whether anything was dropped.
-async fn capped_copy(from: Option<impl AsyncRead + Unpin>, to: std::fs::File, limit: u64) -> io::Result<bool> {
-    let Some(mut from) = from else { return Ok(false) };
+async fn capped_copy(
+    from: Option<impl AsyncRead + Unpin>,
+    to: std::fs::File,
+    limit: u64,
+) -> io::Result<bool> {
+    let Some(mut from) = from else {
+        return Ok(false);
+    };
     let mut to = tokio::fs::File::from_std(to);
     let mut buf = vec![0u8; 64 * 1024];
     let mut written: u64 = 0;
@@ -102,7 +119,9 @@ async fn capped_copy(from: Option<impl AsyncRead + Unpin>, to: std::fs::File, li
         if n == 0 {
             break;
         }
-        let room = usize::try_from(limit.saturating_sub(written)).unwrap_or(usize::MAX).min(n);
+        let room = usize::try_from(limit.saturating_sub(written))
+            .unwrap_or(usize::MAX)
+            .min(n);
         if room > 0 {
             to.write_all(&buf[..room]).await?;
             written += room as u64;
@@ -135,7 +154,14 @@ mod tests {
     #[tokio::test]
     async fn runs_with_a_cleared_environment_in_the_workspace() {
         let dir = tempfile::tempdir().unwrap();
-        let exit = run(spec(dir.path(), &["sh", "-c", "env; pwd"], Duration::from_secs(10), 1 << 20)).await.unwrap();
+        let exit = run(spec(
+            dir.path(),
+            &["sh", "-c", "env; pwd"],
+            Duration::from_secs(10),
+            1 << 20,
+        ))
+        .await
+        .unwrap();
         assert_eq!(exit.code, Some(0));
         let out = std::fs::read_to_string(dir.path().join("out")).unwrap();
         assert!(out.contains("ONLY_THIS=1"), "{out}");
@@ -148,26 +174,49 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // The grandchild ignores SIGTERM; only SIGKILL of the group ends it.
         let script = "trap '' TERM; (trap '' TERM; sleep 30; echo survived > late) & sleep 30";
-        let exit = run(spec(dir.path(), &["sh", "-c", script], Duration::from_millis(300), 1 << 20)).await.unwrap();
+        let exit = run(spec(
+            dir.path(),
+            &["sh", "-c", script],
+            Duration::from_millis(300),
+            1 << 20,
+        ))
+        .await
+        .unwrap();
         assert!(exit.timed_out);
         assert_eq!(exit.signal, Some(libc::SIGKILL));
-        assert!(exit.duration < Duration::from_secs(5), "{:?}", exit.duration);
+        assert!(
+            exit.duration < Duration::from_secs(5),
+            "{:?}",
+            exit.duration
+        );
     }
 
     #[tokio::test]
     async fn output_past_the_cap_is_drained_and_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let argv = ["sh", "-c", "head -c 5000000 /dev/zero"];
-        let exit = run(spec(dir.path(), &argv, Duration::from_secs(20), 1000)).await.unwrap();
+        let exit = run(spec(dir.path(), &argv, Duration::from_secs(20), 1000))
+            .await
+            .unwrap();
         assert_eq!(exit.code, Some(0));
         assert!(exit.truncated);
-        assert_eq!(std::fs::metadata(dir.path().join("out")).unwrap().len(), 1000);
+        assert_eq!(
+            std::fs::metadata(dir.path().join("out")).unwrap().len(),
+            1000
+        );
     }
 
     #[tokio::test]
     async fn a_missing_program_is_not_found() {
         let dir = tempfile::tempdir().unwrap();
-        let e = run(spec(dir.path(), &["no-such-program-xyz"], Duration::from_secs(5), 10)).await.unwrap_err();
+        let e = run(spec(
+            dir.path(),
+            &["no-such-program-xyz"],
+            Duration::from_secs(5),
+            10,
+        ))
+        .await
+        .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 }

@@ -4,7 +4,9 @@
 use super::bad_path;
 use crate::runtime::RunState;
 use crate::runtime::bindings::Error;
-use crate::runtime::bindings::taskhost::plugin::artifacts::{self, Artifact, FileInfo, NewArtifact, RelationType};
+use crate::runtime::bindings::taskhost::plugin::artifacts::{
+    self, Artifact, FileInfo, NewArtifact, RelationType,
+};
 use crate::store::{self, ArtifactId, NewFile, Relation, StoreError};
 
 fn store_error(e: StoreError) -> Error {
@@ -18,7 +20,11 @@ fn store_error(e: StoreError) -> Error {
 impl RunState {
     /// The grant check of every artifact read: inputs and creations only.
     fn visible(&self, call: &str, id: ArtifactId) -> Result<(), Error> {
-        if self.run.visible.contains(&id) { Ok(()) } else { Err(self.run.denied_artifact(call, id)) }
+        if self.run.visible.contains(&id) {
+            Ok(())
+        } else {
+            Err(self.run.denied_artifact(call, id))
+        }
     }
 }
 
@@ -30,7 +36,15 @@ impl artifacts::Host for RunState {
             id: a.id,
             category: a.category,
             data: a.data.to_string(),
-            files: a.files.into_iter().map(|f| FileInfo { name: f.name, size: f.size, sha256: f.sha256 }).collect(),
+            files: a
+                .files
+                .into_iter()
+                .map(|f| FileInfo {
+                    name: f.name,
+                    size: f.size,
+                    sha256: f.sha256,
+                })
+                .collect(),
         })
     }
 
@@ -39,17 +53,32 @@ impl artifacts::Host for RunState {
         crate::workspace::check(&target_dir).map_err(bad_path)?;
         let artifact = self.run.store.get(id).map_err(store_error)?;
         let ws = &self.run.workspace;
-        ws.create_dir_all(&target_dir).map_err(|e| Error::Invalid(format!("target dir '{target_dir}': {e}")))?;
+        ws.create_dir_all(&target_dir)
+            .map_err(|e| Error::Invalid(format!("target dir '{target_dir}': {e}")))?;
         let mut paths = Vec::with_capacity(artifact.files.len());
         for file in &artifact.files {
             let rel = format!("{}/{}", target_dir.trim_end_matches('/'), file.name);
-            let source = self.run.store.file_path(id, &file.name).map_err(store_error)?;
-            let mut from = std::fs::File::open(&source).map_err(|e| Error::Failed(format!("{}: {e}", source.display())))?;
-            let mut to = ws.create_file(&rel).map_err(|e| Error::Invalid(format!("'{rel}': {e}")))?;
-            std::io::copy(&mut from, &mut to).map_err(|e| Error::Failed(format!("copying into '{rel}': {e}")))?;
+            let source = self
+                .run
+                .store
+                .file_path(id, &file.name)
+                .map_err(store_error)?;
+            let mut from = std::fs::File::open(&source)
+                .map_err(|e| Error::Failed(format!("{}: {e}", source.display())))?;
+            let mut to = ws
+                .create_file(&rel)
+                .map_err(|e| Error::Invalid(format!("'{rel}': {e}")))?;
+            std::io::copy(&mut from, &mut to)
+                .map_err(|e| Error::Failed(format!("copying into '{rel}': {e}")))?;
             paths.push(rel);
         }
-        self.run.log.info("artifacts", &format!("fetched artifact {id} into {target_dir}/ ({} files)", paths.len()));
+        self.run.log.info(
+            "artifacts",
+            &format!(
+                "fetched artifact {id} into {target_dir}/ ({} files)",
+                paths.len()
+            ),
+        );
         Ok(paths)
     }
 
@@ -62,17 +91,24 @@ impl artifacts::Host for RunState {
                 new.category,
                 run.manifest.creates
             );
-            run.log.warn("capability", &format!("denied artifacts.create: {message}"));
+            run.log
+                .warn("capability", &format!("denied artifacts.create: {message}"));
             return Err(Error::AccessDenied(message));
         }
-        let data: serde_json::Value =
-            serde_json::from_str(&new.data).map_err(|e| Error::Invalid(format!("artifact data is not JSON: {e}")))?;
+        let data: serde_json::Value = serde_json::from_str(&new.data)
+            .map_err(|e| Error::Invalid(format!("artifact data is not JSON: {e}")))?;
         let mut files = Vec::with_capacity(new.files.len());
         for f in new.files {
             // Opened through the workspace, so a planted symlink cannot
             // smuggle a host file into the store.
-            let file = run.workspace.open(&f.path).map_err(|e| Error::NotFound(format!("file '{}': {e}", f.path)))?;
-            files.push(NewFile { name: f.name, source: file.into() });
+            let file = run
+                .workspace
+                .open(&f.path)
+                .map_err(|e| Error::NotFound(format!("file '{}': {e}", f.path)))?;
+            files.push(NewFile {
+                name: f.name,
+                source: file.into(),
+            });
         }
         let artifact = run
             .store
@@ -84,15 +120,26 @@ impl artifacts::Host for RunState {
                 relations: Vec::new(),
             })
             .map_err(store_error)?;
-        self.run.log.info("artifacts", &format!("created artifact {} ({})", artifact.id, artifact.category));
+        self.run.log.info(
+            "artifacts",
+            &format!("created artifact {} ({})", artifact.id, artifact.category),
+        );
         self.run.created.push(artifact.id);
         self.run.visible.insert(artifact.id);
         Ok(artifact.id)
     }
 
-    async fn relate(&mut self, source: ArtifactId, target: ArtifactId, relation: RelationType) -> Result<(), Error> {
+    async fn relate(
+        &mut self,
+        source: ArtifactId,
+        target: ArtifactId,
+        relation: RelationType,
+    ) -> Result<(), Error> {
         if !self.run.created.contains(&source) {
-            return Err(self.run.denied_artifact("artifacts.relate (source must be created by this run)", source));
+            return Err(self.run.denied_artifact(
+                "artifacts.relate (source must be created by this run)",
+                source,
+            ));
         }
         self.visible("artifacts.relate", target)?;
         let relation = match relation {
@@ -100,8 +147,14 @@ impl artifacts::Host for RunState {
             RelationType::Extends => Relation::Extends,
             RelationType::BuiltUsing => Relation::BuiltUsing,
         };
-        self.run.store.relate(source, target, relation).map_err(store_error)?;
-        self.run.log.info("artifacts", &format!("artifact {source} {relation} {target}"));
+        self.run
+            .store
+            .relate(source, target, relation)
+            .map_err(store_error)?;
+        self.run.log.info(
+            "artifacts",
+            &format!("artifact {source} {relation} {target}"),
+        );
         Ok(())
     }
 }

@@ -18,7 +18,9 @@ impl log::Host for RunState {
 
     async fn progress(&mut self, label: String, done: u64, total: Option<u64>) {
         if let Some(line) = self.run.plugin_progress.update(&label, done, total) {
-            self.run.log.info(&format!("plugin {}", self.run.plugin()), &line);
+            self.run
+                .log
+                .info(&format!("plugin {}", self.run.plugin()), &line);
         }
     }
 }

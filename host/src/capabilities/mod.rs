@@ -52,7 +52,8 @@ impl RunContext {
     /// Logs a refused call and turns it into the WIT error.
     fn denied(&self, call: &str, denied: Denied) -> Error {
         let message = denied.to_string();
-        self.log.warn("capability", &format!("denied {call}: {message}"));
+        self.log
+            .warn("capability", &format!("denied {call}: {message}"));
         Error::AccessDenied(message)
     }
 
@@ -62,7 +63,8 @@ impl RunContext {
             "plugin '{}' may not use artifact {id}: it is neither an input of this run nor created by it",
             self.plugin()
         );
-        self.log.warn("capability", &format!("denied {call}: {message}"));
+        self.log
+            .warn("capability", &format!("denied {call}: {message}"));
         Error::AccessDenied(message)
     }
 }

@@ -3,7 +3,9 @@
 use crate::report::{self, CheckResult, Outcome};
 use crate::runtime::RunState;
 use crate::runtime::bindings::Error;
-use crate::runtime::bindings::taskhost::plugin::results::{self, CheckResult as WitResult, Outcome as WitOutcome};
+use crate::runtime::bindings::taskhost::plugin::results::{
+    self, CheckResult as WitResult, Outcome as WitOutcome,
+};
 
 impl results::Host for RunState {
     async fn emit(&mut self, check: WitResult) -> Result<(), Error> {
@@ -13,7 +15,9 @@ impl results::Host for RunState {
         let mut keyvals = std::collections::BTreeMap::new();
         for (key, value) in check.keyvals {
             if report::is_reserved_key(&key) {
-                return Err(Error::Invalid(format!("'{key}' is a reserved ResultYAML key; use another keyval name")));
+                return Err(Error::Invalid(format!(
+                    "'{key}' is a reserved ResultYAML key; use another keyval name"
+                )));
             }
             keyvals.insert(key, value);
         }
@@ -26,7 +30,9 @@ impl results::Host for RunState {
             WitOutcome::Crashed => Outcome::Crashed,
         };
         let result = CheckResult {
-            checkname: check.checkname.unwrap_or_else(|| self.run.plugin().to_string()),
+            checkname: check
+                .checkname
+                .unwrap_or_else(|| self.run.plugin().to_string()),
             item: check.item,
             item_type: check.type_,
             outcome,
@@ -34,7 +40,10 @@ impl results::Host for RunState {
             artifact: check.artifact,
             keyvals,
         };
-        self.run.log.info("results", &format!("{} {} {}", result.outcome, result.checkname, result.item));
+        self.run.log.info(
+            "results",
+            &format!("{} {} {}", result.outcome, result.checkname, result.item),
+        );
         self.run.results.push(result);
         Ok(())
     }

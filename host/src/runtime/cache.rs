@@ -30,7 +30,10 @@ impl CompileCache {
             // SAFETY: geteuid has no preconditions.
             let uid = unsafe { libc::geteuid() };
             if meta.uid() != uid || meta.permissions().mode() & 0o022 != 0 {
-                bail!("compile cache {} is not private to this user; refusing to load code from it", d.display());
+                bail!(
+                    "compile cache {} is not private to this user; refusing to load code from it",
+                    d.display()
+                );
             }
         }
         Ok(CompileCache { dir })
@@ -39,7 +42,9 @@ impl CompileCache {
     /// Loads the compiled form of `wasm`, compiling and storing it on a miss.
     /// Returns the component and whether it came from the cache.
     pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<(Component, bool)> {
-        let path = self.dir.join(format!("{}.cwasm", hex::encode(Sha256::digest(wasm))));
+        let path = self
+            .dir
+            .join(format!("{}.cwasm", hex::encode(Sha256::digest(wasm))));
         if path.exists() {
             // SAFETY: the file is named by the sha256 of its source and lives
             // in a directory only this user can write (checked in `open`);
@@ -53,7 +58,8 @@ impl CompileCache {
         let bytes = component.serialize()?;
         let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         std::fs::write(tmp.path(), &bytes)?;
-        tmp.persist(&path).with_context(|| format!("writing {}", path.display()))?;
+        tmp.persist(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok((component, false))
     }
 }

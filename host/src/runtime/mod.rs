@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
-    UpdateDeadline,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder, UpdateDeadline,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
@@ -40,7 +40,11 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { cache_dir: None, max_instances: 64, max_memory: 4 << 30 }
+        RuntimeConfig {
+            cache_dir: None,
+            max_instances: 64,
+            max_memory: 4 << 30,
+        }
     }
 }
 
@@ -85,7 +89,10 @@ pub struct RunState {
 
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -130,7 +137,8 @@ impl Runtime {
             .total_stacks(n)
             .max_memory_size(usize::try_from(config.max_memory).unwrap_or(usize::MAX));
         let mut wasm = Config::new();
-        wasm.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        wasm.epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm)?;
 
         let mut linker = Linker::new(&engine);
@@ -144,17 +152,25 @@ impl Runtime {
 
         let ticker = Arc::new(AtomicBool::new(true));
         let (alive, weak) = (ticker.clone(), engine.weak());
-        std::thread::Builder::new().name("taskhost-epoch".into()).spawn(move || {
-            while alive.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                match weak.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
+        std::thread::Builder::new()
+            .name("taskhost-epoch".into())
+            .spawn(move || {
+                while alive.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
                 }
-            }
-        })?;
+            })?;
 
-        Ok(Runtime { engine, linker, cache, config, ticker })
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            config,
+            ticker,
+        })
     }
 
     pub fn config(&self) -> &RuntimeConfig {
@@ -166,17 +182,36 @@ impl Runtime {
     pub fn load(&self, wasm: &[u8], origin: impl Into<String>) -> Result<Plugin, LoadError> {
         let info = manifest::read(wasm)?;
         let (component, cached) = match &self.cache {
-            Some(cache) => cache.load(&self.engine, wasm).map_err(|e| LoadError::Compile(wasmtime::Error::msg(format!("{e:#}"))))?,
-            None => (wasmtime::component::Component::new(&self.engine, wasm).map_err(LoadError::Compile)?, false),
+            Some(cache) => cache
+                .load(&self.engine, wasm)
+                .map_err(|e| LoadError::Compile(wasmtime::Error::msg(format!("{e:#}"))))?,
+            None => (
+                wasmtime::component::Component::new(&self.engine, wasm)
+                    .map_err(LoadError::Compile)?,
+                false,
+            ),
         };
-        let pre = self.linker.instantiate_pre(&component).map_err(LoadError::Link)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(LoadError::Link)?;
         let pre = TaskPluginPre::new(pre).map_err(LoadError::Link)?;
-        Ok(Plugin { info, origin: origin.into(), cached, pre })
+        Ok(Plugin {
+            info,
+            origin: origin.into(),
+            cached,
+            pre,
+        })
     }
 
     /// Instantiates `plugin` in a fresh Store for one run. WASI sees only
     /// `run.workspace` (as `.`), no environment and no network.
-    pub async fn instantiate(&self, plugin: &Plugin, run: RunContext, limits: SandboxLimits) -> Result<Instance> {
+    pub async fn instantiate(
+        &self,
+        plugin: &Plugin,
+        run: RunContext,
+        limits: SandboxLimits,
+    ) -> Result<Instance> {
         let stdout = MemoryOutputPipe::new(limits.stdio_limit);
         let stderr = MemoryOutputPipe::new(limits.stdio_limit);
         let mut wasi = WasiCtx::builder();
@@ -191,7 +226,10 @@ impl Runtime {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
-                .memory_size(usize::try_from(limits.memory.min(self.config.max_memory)).unwrap_or(usize::MAX))
+                .memory_size(
+                    usize::try_from(limits.memory.min(self.config.max_memory))
+                        .unwrap_or(usize::MAX),
+                )
                 .trap_on_grow_failure(true)
                 .build(),
             run,
@@ -208,7 +246,12 @@ impl Runtime {
             }
         });
         let bindings = plugin.pre.instantiate_async(&mut store).await?;
-        Ok(Instance { store, bindings, stdout, stderr })
+        Ok(Instance {
+            store,
+            bindings,
+            stdout,
+            stderr,
+        })
     }
 }
 
@@ -220,20 +263,38 @@ impl Drop for Runtime {
 
 impl Instance {
     pub async fn describe(&mut self) -> wasmtime::Result<bindings::TaskInfo> {
-        self.bindings.taskhost_plugin_task().call_describe(&mut self.store).await
+        self.bindings
+            .taskhost_plugin_task()
+            .call_describe(&mut self.store)
+            .await
     }
 
-    pub async fn validate(&mut self, task_data: &str) -> wasmtime::Result<Result<(), bindings::Error>> {
-        self.bindings.taskhost_plugin_task().call_validate(&mut self.store, task_data).await
+    pub async fn validate(
+        &mut self,
+        task_data: &str,
+    ) -> wasmtime::Result<Result<(), bindings::Error>> {
+        self.bindings
+            .taskhost_plugin_task()
+            .call_validate(&mut self.store, task_data)
+            .await
     }
 
-    pub async fn execute(&mut self, task_data: &str) -> wasmtime::Result<Result<bindings::Status, bindings::Error>> {
-        self.bindings.taskhost_plugin_task().call_execute(&mut self.store, task_data).await
+    pub async fn execute(
+        &mut self,
+        task_data: &str,
+    ) -> wasmtime::Result<Result<bindings::Status, bindings::Error>> {
+        self.bindings
+            .taskhost_plugin_task()
+            .call_execute(&mut self.store, task_data)
+            .await
     }
 
     /// What the plugin wrote to its stdout and stderr (capped).
     pub fn stdio(&self) -> (Vec<u8>, Vec<u8>) {
-        (self.stdout.contents().to_vec(), self.stderr.contents().to_vec())
+        (
+            self.stdout.contents().to_vec(),
+            self.stderr.contents().to_vec(),
+        )
     }
 
     pub fn into_state(self) -> RunState {
@@ -248,10 +309,17 @@ pub fn describe_trap(error: &wasmtime::Error, limits: &SandboxLimits, timeout: D
     }
     let text = format!("{error:#}");
     if text.contains("forcing trap when growing memory") || text.contains("memory allocation") {
-        return format!("the task went past its memory limit ({} MiB): {text}", limits.memory >> 20);
+        return format!(
+            "the task went past its memory limit ({} MiB): {text}",
+            limits.memory >> 20
+        );
     }
-    if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
-        return format!("the plugin trapped ({trap}); a panic in the plugin looks like this: {text}");
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::UnreachableCodeReached) => {
+            return "the plugin panicked or aborted (wasm `unreachable`)".to_string();
+        }
+        Some(trap) => return format!("the plugin trapped: {trap}"),
+        None => {}
     }
     format!("the plugin failed: {text}")
 }

@@ -371,7 +371,12 @@ impl LocalStore {
     /// Streams `source` into `tmp/` while hashing, fsyncs, and renames it to
     /// its content address (unless an identical blob is already there).
     fn store_blob(&self, name: &str, source: &Source) -> Result<FileEntry, StoreError> {
-        let read_err = |e| StoreError::io(format!("cannot read {source} (for artifact file {name:?})"), e);
+        let read_err = |e| {
+            StoreError::io(
+                format!("cannot read {source} (for artifact file {name:?})"),
+                e,
+            )
+        };
         let opened;
         let mut src: &File = match source {
             Source::File(file) => file,
@@ -382,7 +387,9 @@ impl LocalStore {
         };
         let meta = src.metadata().map_err(read_err)?;
         if !meta.is_file() {
-            return Err(StoreError::Invalid(format!("source {source} for artifact file {name:?} is not a regular file")));
+            return Err(StoreError::Invalid(format!(
+                "source {source} for artifact file {name:?} is not a regular file"
+            )));
         }
         #[cfg(unix)]
         if let Source::Path(path) = source {
@@ -802,7 +809,12 @@ fn check_source(name: &str, source: &Source) -> Result<(), StoreError> {
         Source::Path(path) => fs::symlink_metadata(path),
         Source::File(file) => file.metadata(),
     }
-    .map_err(|e| StoreError::io(format!("cannot read {source} (for artifact file {name:?})"), e))?;
+    .map_err(|e| {
+        StoreError::io(
+            format!("cannot read {source} (for artifact file {name:?})"),
+            e,
+        )
+    })?;
     let kind = meta.file_type();
     if kind.is_symlink() {
         return Err(StoreError::Invalid(format!(
@@ -810,7 +822,9 @@ fn check_source(name: &str, source: &Source) -> Result<(), StoreError> {
         )));
     }
     if !kind.is_file() {
-        return Err(StoreError::Invalid(format!("source {source} for artifact file {name:?} is not a regular file")));
+        return Err(StoreError::Invalid(format!(
+            "source {source} for artifact file {name:?} is not a regular file"
+        )));
     }
     Ok(())
 }

@@ -41,22 +41,38 @@ const WITH_VALUE: &[&str] = &[
 /// Checks one `extra_flags` entry: a switch, or `--option=value`.
 pub fn check_flag(flag: &str) -> Result<()> {
     let name = flag.split_once('=').map_or(flag, |(name, _)| name);
-    let ok = if flag.contains('=') { WITH_VALUE.contains(&name) } else { SWITCHES.contains(&name) };
+    let ok = if flag.contains('=') {
+        WITH_VALUE.contains(&name)
+    } else {
+        SWITCHES.contains(&name)
+    };
     if ok {
         return Ok(());
     }
-    let hint = if WITH_VALUE.contains(&name) { format!(" (write it as {name}=VALUE)") } else { String::new() };
+    let hint = if WITH_VALUE.contains(&name) {
+        format!(" (write it as {name}=VALUE)")
+    } else {
+        String::new()
+    };
     Err(Error::invalid(format!(
         "extra_flags: unsupported flag '{flag}'{hint}; supported: {}, {}",
         SWITCHES.join(", "),
-        WITH_VALUE.iter().map(|f| format!("{f}=VALUE")).collect::<Vec<_>>().join(", ")
+        WITH_VALUE
+            .iter()
+            .map(|f| format!("{f}=VALUE"))
+            .collect::<Vec<_>>()
+            .join(", ")
     )))
 }
 
 // ---- command line -----------------------------------------------------
 
 pub fn command_line(flags: &[String], log: &str) -> Command {
-    Command::new("blhc").arg("--debian").args(flags.iter().cloned()).arg(log).stdout(OUTPUT)
+    Command::new("blhc")
+        .arg("--debian")
+        .args(flags.iter().cloned())
+        .arg(log)
+        .stdout(OUTPUT)
 }
 
 const OUTPUT: &str = "blhc.txt";
@@ -76,14 +92,21 @@ pub fn summarize(output: &str) -> BTreeMap<String, usize> {
             Some((n, rest)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => rest,
             _ => line,
         };
-        if let Some((tag, _)) = line.split_once('|').filter(|(t, _)| t.len() > 2 && t.as_bytes()[1] == b'-') {
+        if let Some((tag, _)) = line
+            .split_once('|')
+            .filter(|(t, _)| t.len() > 2 && t.as_bytes()[1] == b'-')
+        {
             *counts.entry(tag.to_string()).or_insert(0) += 1;
             continue;
         }
         let kind = if let Some((head, _)) = line.split_once(" missing (") {
             format!("{head} missing")
         } else if let Some((head, _)) = line.split_once(": ") {
-            if head.chars().all(|c| c.is_ascii_uppercase() || c == ' ' || c == '-') && !head.is_empty() {
+            if head
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == ' ' || c == '-')
+                && !head.is_empty()
+            {
                 head.to_string()
             } else {
                 continue;
@@ -100,7 +123,11 @@ pub fn note(counts: &BTreeMap<String, usize>) -> String {
     if counts.is_empty() {
         return "no missing hardening flags".to_string();
     }
-    counts.iter().map(|(kind, n)| format!("{n} {kind}")).collect::<Vec<_>>().join(", ")
+    counts
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Serialize)]
@@ -116,7 +143,8 @@ pub struct Blhc;
 impl Task for Blhc {
     type Data = Data;
     const NAME: &'static str = "blhc";
-    const SUMMARY: &'static str = "Checks a package build log for missing hardening flags with blhc";
+    const SUMMARY: &'static str =
+        "Checks a package build log for missing hardening flags with blhc";
     const TASK_DATA_DOC: &'static str = "\
 - `input.artifact` (required): a `debian:package-build-log` artifact (id or local file).
 - `extra_flags` (optional): blhc flags: --all, --bindnow, --buildd, --line-numbers, --pie,
@@ -135,25 +163,40 @@ impl Task for Blhc {
             .iter()
             .find(|f| f.ends_with(".build"))
             .or(files.first())
-            .ok_or_else(|| Error::invalid(format!("input.artifact: artifact {log_id} has no files")))?;
+            .ok_or_else(|| {
+                Error::invalid(format!("input.artifact: artifact {log_id} has no files"))
+            })?;
 
         let env = Environment::open("auto")?;
         let exit = env.run(&command_line(&data.extra_flags, log_path))?;
-        let code = exit.code().ok_or_else(|| Error::failed(format!("blhc was killed (signal {:?})", exit.signal())))?;
+        let code = exit.code().ok_or_else(|| {
+            Error::failed(format!("blhc was killed (signal {:?})", exit.signal()))
+        })?;
         let output = exit.read_stdout()?;
         let counts = summarize(&output);
 
         let blhc = NewArtifact::new("debian:blhc")
-            .data(&BlhcData { exit_code: code, warnings: counts.clone() })?
+            .data(&BlhcData {
+                exit_code: code,
+                warnings: counts.clone(),
+            })?
             .file(OUTPUT, exit.stdout_path())
             .create()?;
         artifacts::relate(blhc, log_id, RelationType::RelatesTo)?;
 
-        let item = log.data.get("filename").and_then(|v| v.as_str()).unwrap_or(log_path).to_string();
+        let item = log
+            .data
+            .get("filename")
+            .and_then(|v| v.as_str())
+            .unwrap_or(log_path)
+            .to_string();
         let status = match code {
             0 | NO_COMPILER_COMMANDS => Status::Success,
             c if c & INVALID_ARGUMENTS != 0 => {
-                return Err(Error::failed(format!("blhc refused its arguments: {}", exit.read_stderr()?.trim())));
+                return Err(Error::failed(format!(
+                    "blhc refused its arguments: {}",
+                    exit.read_stderr()?.trim()
+                )));
             }
             _ => Status::Failure,
         };
@@ -162,7 +205,11 @@ impl Task for Blhc {
             NO_COMPILER_COMMANDS => Outcome::Info,
             _ => Outcome::Failed,
         };
-        let note = if code == NO_COMPILER_COMMANDS { "no compiler commands found".to_string() } else { note(&counts) };
+        let note = if code == NO_COMPILER_COMMANDS {
+            "no compiler commands found".to_string()
+        } else {
+            note(&counts)
+        };
         CheckResult::new(item, "debian:package-build-log", outcome)
             .note(note)
             .artifact(format!("artifact:{blhc}"))
@@ -180,14 +227,29 @@ mod tests {
 
     #[test]
     fn accepts_blhc_flags() {
-        for f in ["--all", "--pie", "--bindnow", "--arch=amd64", "--ignore-flag=-g", "--ignore-line=.*foo.*"] {
+        for f in [
+            "--all",
+            "--pie",
+            "--bindnow",
+            "--arch=amd64",
+            "--ignore-flag=-g",
+            "--ignore-line=.*foo.*",
+        ] {
             check_flag(f).unwrap();
         }
     }
 
     #[test]
     fn refuses_unknown_and_malformed_flags() {
-        for f in ["--color", "--version", "-h", "--ignore-flag", "--pie=1", "--bogus", "; rm -rf /"] {
+        for f in [
+            "--color",
+            "--version",
+            "-h",
+            "--ignore-flag",
+            "--pie=1",
+            "--bogus",
+            "; rm -rf /",
+        ] {
             assert!(check_flag(f).is_err(), "{f} accepted");
         }
     }
@@ -204,11 +266,15 @@ LDFLAGS missing (-Wl,-z,relro): gcc -o hello hello.o
         assert_eq!(counts["CFLAGS missing"], 2);
         assert_eq!(counts["LDFLAGS missing"], 1);
         assert_eq!(counts["NONVERBOSE BUILD"], 1);
-        assert_eq!(note(&counts), "2 CFLAGS missing, 1 LDFLAGS missing, 1 NONVERBOSE BUILD");
+        assert_eq!(
+            note(&counts),
+            "2 CFLAGS missing, 1 LDFLAGS missing, 1 NONVERBOSE BUILD"
+        );
         assert_eq!(note(&summarize("")), "no missing hardening flags");
         let numbered = summarize("19:CFLAGS missing (-g): gcc -O2 -o hello hello.c\n");
         assert_eq!(numbered["CFLAGS missing"], 1);
-        let buildd = summarize("W-dpkg-buildflags-missing|CFLAGS missing|\nI-no-compiler-commands||\n");
+        let buildd =
+            summarize("W-dpkg-buildflags-missing|CFLAGS missing|\nI-no-compiler-commands||\n");
         assert_eq!(buildd["W-dpkg-buildflags-missing"], 1);
         assert_eq!(buildd["I-no-compiler-commands"], 1);
     }

@@ -19,29 +19,50 @@ pub enum Data {
         timeout_ms: Option<u64>,
     },
     /// Read a file through WASI and report its size.
-    Read { path: String },
+    Read {
+        path: String,
+    },
     /// Have a granted program plant a symlink to `target` in the
     /// workspace, then read it through WASI.
-    Symlink { target: String },
+    Symlink {
+        target: String,
+    },
     LoopForever,
     /// Allocate `mib` MiB and touch it.
-    Alloc { mib: usize },
+    Alloc {
+        mib: usize,
+    },
     Panic,
     /// Write `mib` MiB to stdout.
-    Spew { mib: usize },
+    Spew {
+        mib: usize,
+    },
     /// Call host functions with an artifact id that is not ours.
-    BadArtifact { id: u64 },
+    BadArtifact {
+        id: u64,
+    },
     /// Create an artifact of `category` holding `file` (workspace path).
-    Create { category: String, file: String },
+    Create {
+        category: String,
+        file: String,
+    },
     /// Read an input artifact's data and fetch its files.
-    Input { artifact: ArtifactRef },
+    Input {
+        artifact: ArtifactRef,
+    },
 }
 
 pub struct Hostile;
 
 fn report(outcome: Outcome, note: impl Into<String>) -> Result<Status> {
-    CheckResult::new("hostile", "test", outcome).note(note).emit()?;
-    Ok(if outcome == Outcome::Passed { Status::Success } else { Status::Failure })
+    CheckResult::new("hostile", "test", outcome)
+        .note(note)
+        .emit()?;
+    Ok(if outcome == Outcome::Passed {
+        Status::Success
+    } else {
+        Status::Failure
+    })
 }
 
 impl Task for Hostile {
@@ -52,7 +73,11 @@ impl Task for Hostile {
     fn execute(data: Data) -> Result<Status> {
         match data {
             Data::Noop => Ok(Status::Success),
-            Data::Exec { argv, env, timeout_ms } => {
+            Data::Exec {
+                argv,
+                env,
+                timeout_ms,
+            } => {
                 let mut cmd = Command::new(argv[0].clone()).args(argv[1..].iter().cloned());
                 for (k, v) in env {
                     cmd = cmd.env(k, v);
@@ -61,19 +86,35 @@ impl Task for Hostile {
                     cmd = cmd.timeout(std::time::Duration::from_millis(ms));
                 }
                 let exit = Environment::open("local")?.run(&cmd)?;
-                let note = format!("code={:?} timed_out={} stdout={}", exit.code(), exit.timed_out(), exit.read_stdout()?.trim());
+                let note = format!(
+                    "code={:?} timed_out={} stdout={}",
+                    exit.code(),
+                    exit.timed_out(),
+                    exit.read_stdout()?.trim()
+                );
                 report(Outcome::Passed, note)
             }
             Data::Read { path } => match std::fs::read(&path) {
-                Ok(bytes) => report(Outcome::Failed, format!("read {} bytes from {path}", bytes.len())),
+                Ok(bytes) => report(
+                    Outcome::Failed,
+                    format!("read {} bytes from {path}", bytes.len()),
+                ),
                 Err(e) => report(Outcome::Passed, format!("refused: {e}")),
             },
             Data::Symlink { target } => {
-                let ln = Command::new("sh").arg("-c").arg(format!("ln -s '{target}' escape"));
+                let ln = Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("ln -s '{target}' escape"));
                 let made = Environment::open("local")?.run(&ln)?;
                 match std::fs::read("escape") {
-                    Ok(bytes) => report(Outcome::Failed, format!("read {} bytes through a symlink", bytes.len())),
-                    Err(e) => report(Outcome::Passed, format!("ln exit {:?}; read refused: {e}", made.code())),
+                    Ok(bytes) => report(
+                        Outcome::Failed,
+                        format!("read {} bytes through a symlink", bytes.len()),
+                    ),
+                    Err(e) => report(
+                        Outcome::Passed,
+                        format!("ln exit {:?}; read refused: {e}", made.code()),
+                    ),
                 }
             }
             Data::LoopForever => {
@@ -117,9 +158,14 @@ impl Task for Hostile {
                 let id = artifact.id()?;
                 let a = artifacts::get(id)?;
                 let files = artifacts::fetch(id, "in")?;
-                let content = std::fs::read_to_string(files.first().ok_or_else(|| Error::failed("no files"))?)?;
+                let content = std::fs::read_to_string(
+                    files.first().ok_or_else(|| Error::failed("no files"))?,
+                )?;
                 let first = content.lines().next().unwrap_or_default();
-                report(Outcome::Passed, format!("{} {} {first}", a.category, files.join(",")))
+                report(
+                    Outcome::Passed,
+                    format!("{} {} {first}", a.category, files.join(",")),
+                )
             }
         }
     }
