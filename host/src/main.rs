@@ -56,7 +56,7 @@ struct Cli {
 enum Command {
     /// Run one task (debusine style): TASK is a shipped plugin's name, a
     /// plugin in a plugin directory, or a path to a .wasm file
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List and inspect plugins
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -258,7 +258,7 @@ async fn dispatch(cli: Cli) -> Result<Code> {
         .clone()
         .unwrap_or_else(|| xdg("XDG_DATA_HOME", ".local/share").join("taskhost/store"));
     match cli.command {
-        Command::Run(args) => run(args, &store_dir).await,
+        Command::Run(args) => run(*args, &store_dir).await,
         Command::Plugin(cmd) => plugin(cmd),
         Command::Artifact(cmd) => artifact(cmd, &store_dir),
     }

@@ -127,10 +127,10 @@ pub fn read(wasm: &[u8]) -> Result<PluginInfo, ManifestError> {
     for (index, payload) in wasmparser::Parser::new(0).parse_all(wasm).enumerate() {
         let payload = payload.map_err(|e| ManifestError::NotWasm(e.to_string()))?;
         match payload {
-            wasmparser::Payload::Version { encoding, .. } if index == 0 => {
-                if encoding != wasmparser::Encoding::Component {
-                    return Err(ManifestError::NotComponent);
-                }
+            wasmparser::Payload::Version { encoding, .. }
+                if index == 0 && encoding != wasmparser::Encoding::Component =>
+            {
+                return Err(ManifestError::NotComponent);
             }
             wasmparser::Payload::CustomSection(section) if section.name() == MANIFEST_SECTION => {
                 manifest = Some(section.data().to_vec());

@@ -238,10 +238,10 @@ pub async fn run_task(
     }
 
     let (stdout, stderr) = instance.stdio();
-    if let Some(StageEnd::Crashed(why)) = &mut outcome {
-        if let Some(tail) = stderr_tail(&stderr) {
-            why.push_str(&format!("; the plugin's stderr ends with:\n{tail}"));
-        }
+    log_plugin_output(&log, "stdout", &stdout);
+    log_plugin_output(&log, "stderr", &stderr);
+    if let (Some(StageEnd::Crashed(why)), Some(tail)) = (&mut outcome, stderr_tail(&stderr)) {
+        why.push_str(&format!("; the plugin's stderr ends with:\n{tail}"));
     }
     let mut state = instance.into_state();
     let run = &mut state.run;
@@ -271,9 +271,7 @@ pub async fn run_task(
     }
     report.results = std::mem::take(&mut run.results);
     if report.results.is_empty() {
-        if let Some(result) = synthesized_result(&report) {
-            report.results.push(result);
-        }
+        report.results.extend(synthesized_result(&report));
     }
 
     // Stage 4: upload artifacts (results file, the run's own log).
@@ -321,6 +319,25 @@ enum StageEnd {
     Done(bindings::Status),
     Failed(&'static str, String),
     Crashed(String),
+}
+
+/// Copies the first lines a plugin printed into the run log; all of it
+/// (up to the cap) is kept in the debug-logs artifact.
+fn log_plugin_output(log: &RunLog, stream: &str, bytes: &[u8]) {
+    const LINES: usize = 200;
+    let text = String::from_utf8_lossy(bytes);
+    let source = format!("plugin {stream}");
+    let mut lines = text.lines();
+    for line in lines.by_ref().take(LINES) {
+        log.info(&source, line);
+    }
+    let rest = lines.count();
+    if rest > 0 {
+        log.info(
+            &source,
+            &format!("[{rest} more lines in plugin-{stream}.log of the debug-logs artifact]"),
+        );
+    }
 }
 
 /// The last lines a plugin wrote to stderr (a panic message lands here).

@@ -120,10 +120,10 @@ impl Workspace {
 
 impl Drop for Workspace {
     fn drop(&mut self) {
-        if !self.keep {
-            if let Err(e) = std::fs::remove_dir_all(&self.root) {
-                tracing::warn!("could not remove workspace {}: {e}", self.root.display());
-            }
+        if !self.keep
+            && let Err(e) = std::fs::remove_dir_all(&self.root)
+        {
+            tracing::warn!("could not remove workspace {}: {e}", self.root.display());
         }
     }
 }

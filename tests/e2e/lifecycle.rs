@@ -21,7 +21,7 @@ fn sigterm_stops_the_run_kills_its_commands_and_removes_the_workspace() {
     );
     let mut args = vec!["run", HOSTILE, "--data", data.to_str().unwrap()];
     args.extend_from_slice(HOSTILE_GRANTS);
-    let mut child = env
+    let child = env
         .cmd(&args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
