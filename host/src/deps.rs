@@ -50,11 +50,16 @@ pub async fn install(packages: &[String]) -> Result<(), DepsError> {
     if unsafe { libc::geteuid() } != 0 {
         return Err(fail("--install-deps needs root (apt-get install)".into()));
     }
+    // apt's progress goes to stderr: stdout carries the report (--format).
+    let to_stderr = std::os::fd::AsFd::as_fd(&std::io::stderr())
+        .try_clone_to_owned()
+        .map_err(|e| fail(e.to_string()))?;
     let status = tokio::process::Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "--"])
+        .args(["install", "-y", "-q", "--no-install-recommends", "--"])
         .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .stdin(Stdio::null())
+        .stdout(Stdio::from(to_stderr))
         .status()
         .await
         .map_err(|e| fail(e.to_string()))?;
