@@ -10,5 +10,5 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::taskhost::plugin::task::{Status, TaskInfo};
-pub use taskhost::plugin::types::Error;
+pub use self::exports::taskhost::plugin::task::{Status, TaskInfo};
+pub use self::taskhost::plugin::types::Error;
