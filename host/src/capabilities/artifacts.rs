@@ -55,7 +55,8 @@ impl artifacts::Host for RunState {
         let ws = &self.run.workspace;
         ws.create_dir_all(&target_dir)
             .map_err(|e| Error::Invalid(format!("target dir '{target_dir}': {e}")))?;
-        let mut paths = Vec::with_capacity(artifact.files.len());
+        // Open everything here (cheap, checked); copy off the async threads.
+        let mut copies = Vec::with_capacity(artifact.files.len());
         for file in &artifact.files {
             let rel = format!("{}/{}", target_dir.trim_end_matches('/'), file.name);
             let source = self
@@ -63,15 +64,26 @@ impl artifacts::Host for RunState {
                 .store
                 .file_path(id, &file.name)
                 .map_err(store_error)?;
-            let mut from = std::fs::File::open(&source)
+            let from = std::fs::File::open(&source)
                 .map_err(|e| Error::Failed(format!("{}: {e}", source.display())))?;
-            let mut to = ws
+            let to = ws
                 .create_file(&rel)
                 .map_err(|e| Error::Invalid(format!("'{rel}': {e}")))?;
-            std::io::copy(&mut from, &mut to)
-                .map_err(|e| Error::Failed(format!("copying into '{rel}': {e}")))?;
-            paths.push(rel);
+            copies.push((rel, from, to));
         }
+        let paths = tokio::task::spawn_blocking(move || {
+            let copy = |(rel, mut from, mut to): (String, std::fs::File, std::fs::File)| {
+                std::io::copy(&mut from, &mut to)
+                    .map(|_| rel.clone())
+                    .map_err(|e| Error::Failed(format!("copying into '{rel}': {e}")))
+            };
+            copies
+                .into_iter()
+                .map(copy)
+                .collect::<Result<Vec<_>, Error>>()
+        })
+        .await
+        .map_err(|e| Error::Failed(format!("copy task: {e}")))??;
         self.run.log.info(
             "artifacts",
             &format!(
@@ -110,15 +122,18 @@ impl artifacts::Host for RunState {
                 source: file.into(),
             });
         }
-        let artifact = run
-            .store
-            .create(store::NewArtifact {
-                category: new.category,
-                data,
-                files,
-                created_by: Some(run.run_id.clone()),
-                relations: Vec::new(),
-            })
+        let new = store::NewArtifact {
+            category: new.category,
+            data,
+            files,
+            created_by: Some(run.run_id.clone()),
+            relations: Vec::new(),
+        };
+        // Hashing and fsync of big files stay off the async threads.
+        let store = run.store.clone();
+        let artifact = tokio::task::spawn_blocking(move || store.create(new))
+            .await
+            .map_err(|e| Error::Failed(format!("store task: {e}")))?
             .map_err(store_error)?;
         self.run.log.info(
             "artifacts",
