@@ -188,15 +188,8 @@ fn a_missing_input_file_names_the_key_and_the_file() {
 fn an_input_artifact_of_the_wrong_category_is_refused() {
     let env = Env::new();
     let file = env.write("notes.txt", "not a build log\n");
-    let imported = env.run(&[
-        "artifact",
-        "import",
-        file.to_str().expect("utf-8"),
-        "--category",
-        "test:input",
-    ]);
-    imported.expect(0);
-    let id = imported.stdout.trim();
+    let imported = env.import(&file, "test:input");
+    let id = imported.as_str();
     let ran = blhc(
         &env,
         "task.json",

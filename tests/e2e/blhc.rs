@@ -180,15 +180,7 @@ fn a_clean_log_passes() {
 fn extra_flags_reach_blhc_and_an_artifact_id_works_as_input() {
     let env = Env::new();
     let log = build_package(&env, "hardening-flags", "gcc -O2 -o hello hello.c");
-    let imported = env.run(&[
-        "artifact",
-        "import",
-        log.to_str().unwrap(),
-        "--category",
-        "debian:package-build-log",
-    ]);
-    imported.expect(0);
-    let id = imported.stdout.trim().to_string();
+    let id = env.import(&log, "debian:package-build-log");
     let data = env.write(
         "ids.yaml",
         &format!("input:\n  artifact: {id}\nextra_flags: [--line-numbers, --ignore-flag=-g]\n"),

@@ -449,15 +449,8 @@ fn an_artifact_id_that_does_not_exist_is_denied_to_every_artifact_call() {
 fn an_artifact_that_is_not_an_input_of_the_run_is_denied_to_every_artifact_call() {
     let env = Env::new();
     let file = env.write("someone-elses.txt", "not yours\n");
-    let imported = env.run(&[
-        "artifact",
-        "import",
-        file.to_str().expect("utf-8"),
-        "--category",
-        "test:input",
-    ]);
-    imported.expect(0);
-    let id: u64 = imported.stdout.trim().parse().expect("artifact id");
+    let imported = env.import(&file, "test:input");
+    let id: u64 = imported.parse().expect("artifact id");
 
     let data = format!(r#"{{"action":"bad-artifact","id":{id}}}"#);
     let ran = env.hostile(&data, HOSTILE_GRANTS);

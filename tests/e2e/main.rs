@@ -127,6 +127,19 @@ impl Env {
         self.run(&args)
     }
 
+    /// Imports `file` as an artifact of `category`; returns its id.
+    pub fn import(&self, file: &Path, category: &str) -> String {
+        let ran = self.run(&[
+            "artifact",
+            "import",
+            file.to_str().expect("utf-8 path"),
+            "--category",
+            category,
+        ]);
+        ran.expect(0);
+        ran.stdout.trim().to_string()
+    }
+
     /// Every artifact in the store, as JSON.
     pub fn artifacts(&self) -> Vec<serde_json::Value> {
         let ran = self.run(&["artifact", "list", "--json"]);
