@@ -154,6 +154,14 @@ enum Format {
 enum PluginCommand {
     /// List the shipped plugins and those in the plugin directories
     List(PluginDirs),
+    /// Print what a plugin says about itself and its task_data (runs its
+    /// `describe` in a sandbox with no grants)
+    Describe {
+        /// Plugin name or .wasm path
+        plugin: String,
+        #[command(flatten)]
+        plugins: PluginDirs,
+    },
     /// Print a plugin's manifest without running its code
     Inspect {
         /// Plugin name or .wasm path
@@ -259,7 +267,7 @@ async fn dispatch(cli: Cli) -> Result<Code> {
         .unwrap_or_else(|| xdg("XDG_DATA_HOME", ".local/share").join("taskhost/store"));
     match cli.command {
         Command::Run(args) => run(*args, &store_dir).await,
-        Command::Plugin(cmd) => plugin(cmd),
+        Command::Plugin(cmd) => plugin(cmd, &store_dir).await,
         Command::Artifact(cmd) => artifact(cmd, &store_dir),
     }
 }
@@ -441,8 +449,31 @@ fn overrides(g: &GrantArgs) -> Result<Overrides> {
     })
 }
 
-fn plugin(cmd: PluginCommand) -> Result<Code> {
+async fn describe(task: &str, plugins: &PluginDirs, store_dir: &Path) -> Result<Code> {
+    let dirs = taskhost::plugins::search_path(&plugins.plugin_dir);
+    let (wasm, origin) = taskhost::plugins::find(task, &dirs).map_err(|e| usage(e.to_string()))?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(xdg("XDG_CACHE_HOME", ".cache").join("taskhost/compiled")),
+        max_instances: 2,
+        ..RuntimeConfig::default()
+    })?;
+    let plugin = runtime
+        .load(&wasm, origin)
+        .map_err(|e| usage(format!("plugin {task}: {e}")))?;
+    let store: Arc<dyn ArtifactStore> = Arc::new(open_store(store_dir)?);
+    let info = taskhost::run::describe(&runtime, store, &plugin, &RunOptions::default()).await?;
+    println!("{} — {}\n", info.name, info.summary);
+    if info.task_data_doc.is_empty() {
+        println!("(the plugin documents no task_data keys)");
+    } else {
+        println!("task_data:\n{}", info.task_data_doc);
+    }
+    Ok(Code::Ok)
+}
+
+async fn plugin(cmd: PluginCommand, store_dir: &Path) -> Result<Code> {
     match cmd {
+        PluginCommand::Describe { plugin, plugins } => describe(&plugin, &plugins, store_dir).await,
         PluginCommand::List(dirs) => {
             for (origin, info) in
                 taskhost::plugins::list(&taskhost::plugins::search_path(&dirs.plugin_dir))

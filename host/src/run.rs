@@ -315,6 +315,50 @@ pub async fn run_task(
     Ok(report)
 }
 
+/// Calls the plugin's `describe` in a sandbox with no grants at all: no
+/// programs, no backends, no artifacts to read or create.
+pub async fn describe(
+    runtime: &Runtime,
+    store: Arc<dyn ArtifactStore>,
+    plugin: &Plugin,
+    options: &RunOptions,
+) -> anyhow::Result<bindings::TaskInfo> {
+    let run_id = new_run_id();
+    let mut manifest = plugin.info.manifest.clone();
+    manifest.creates.clear();
+    let grants = Effective::new(&manifest.name, Default::default(), Default::default(), None);
+    let sandbox = SandboxLimits {
+        memory: 64 << 20,
+        deadline: Instant::now() + Duration::from_secs(10),
+        stdio_limit: 64 << 10,
+    };
+    let workspace = Workspace::create(&options.workspace_parent, &run_id, false)?;
+    let context = RunContext {
+        run_id,
+        manifest,
+        grants,
+        workspace,
+        store,
+        visible: HashSet::new(),
+        created: Vec::new(),
+        results: Vec::new(),
+        log: RunLog::new(),
+        progress: Progress::Plain,
+        plugin_progress: PluginProgress::new(Progress::Plain),
+        deadline: sandbox.deadline,
+        output_limit: 0,
+        kill_grace: options.kill_grace,
+        commands: 0,
+    };
+    let mut instance = runtime.instantiate(plugin, context, sandbox).await?;
+    instance.describe().await.map_err(|e| {
+        anyhow::anyhow!(
+            "{}",
+            crate::runtime::describe_trap(&e, &sandbox, Duration::from_secs(10))
+        )
+    })
+}
+
 enum StageEnd {
     Done(bindings::Status),
     Failed(&'static str, String),

@@ -100,3 +100,29 @@ fn keep_workspace_keeps_it_and_says_where() {
     let text = std::fs::read_to_string(stdout.expect("the command's stdout file").path()).unwrap();
     assert_eq!(text, "hello kept\n");
 }
+
+#[test]
+fn plugin_describe_shows_the_task_data_keys_without_any_grant() {
+    let env = Env::new();
+    let ran = env.run(&["plugin", "describe", "blhc"]);
+    ran.expect(0);
+    assert!(
+        ran.stdout.starts_with("blhc — Checks a package build log"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("`input.artifact` (required)")
+            && ran.stdout.contains("--ignore-flag=F"),
+        "{}",
+        ran.stdout
+    );
+    let ran = env.run(&["plugin", "describe", HOSTILE]);
+    ran.expect(0);
+    assert!(
+        ran.stdout.contains("documents no task_data keys"),
+        "{}",
+        ran.stdout
+    );
+    assert!(env.artifacts().is_empty());
+}
