@@ -51,10 +51,27 @@ pub fn check(path: &str) -> Result<&Path, BadPath> {
 }
 
 impl Workspace {
-    /// Creates a fresh, private workspace `run_id` under `parent`.
+    /// Creates a fresh, private workspace `run_id` under `parent`. The
+    /// parent must be a real directory owned by this user and writable by
+    /// no one else (it may sit in a shared /tmp).
     pub fn create(parent: &Path, run_id: &str, keep: bool) -> io::Result<Self> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::create_dir_all(parent)?;
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+        let meta = std::fs::symlink_metadata(parent)?;
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o022 != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "workspace directory {} is not a private directory of this user; remove it or set TMPDIR",
+                    parent.display()
+                ),
+            ));
+        }
         let root = parent.join(run_id);
         std::fs::DirBuilder::new().mode(0o700).create(&root)?;
         let dir = Dir::open_ambient_dir(&root, ambient_authority())?;
@@ -154,6 +171,20 @@ mod tests {
         std::os::unix::fs::symlink("/tmp", ws.root().join("outdir")).unwrap();
         assert!(ws.create_file("outdir/planted").is_err());
         assert!(!Path::new("/tmp/planted").exists());
+    }
+
+    #[test]
+    fn refuses_a_parent_that_is_a_symlink_or_shared() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(Workspace::create(&link, "run", false).is_err());
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = Workspace::create(&real, "run", false).err().unwrap();
+        assert!(e.to_string().contains("not a private directory"), "{e}");
     }
 
     #[test]
