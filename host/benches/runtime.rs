@@ -13,7 +13,9 @@
 //! * `process`: the `runtask` binary end to end (warm cache) against
 //!   `/bin/true`, spawned the same way.
 //!
-//! The concurrency figure (1000 tasks, peak RSS) is `examples/concurrent.rs`.
+//! The concurrency figure (1000 tasks, peak RSS) is `examples/concurrent.rs`;
+//! a per-step breakdown of one instance is `examples/pool_tuning.rs`.
+//! Temporary dirs (store, workspaces, cache) follow `TMPDIR`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::HashSet;
@@ -75,7 +77,7 @@ fn grants(plugin: &Plugin) -> Effective {
 
 /// The in-process fixture: a runtime with a warm cache and the plugin.
 struct Fixture {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     runtime: Runtime,
     plugin: Plugin,
     grants: Effective,
@@ -103,7 +105,7 @@ impl Fixture {
         let workspaces = dir.path().join("ws");
         std::fs::create_dir_all(&workspaces).unwrap();
         Fixture {
-            _dir: dir,
+            dir,
             runtime,
             plugin,
             grants,
@@ -185,7 +187,8 @@ fn tokio() -> tokio::runtime::Runtime {
 
 fn instance(c: &mut Criterion) {
     let rt = tokio();
-    let fx = Fixture::new();
+    let fx = std::sync::LazyLock::new(Fixture::new); // only if a bench here is selected
+    let fx = &fx;
     let mut g = c.benchmark_group("instance");
     g.sample_size(50)
         .warm_up_time(Duration::from_secs(1))
@@ -217,21 +220,20 @@ fn instance(c: &mut Criterion) {
 
 fn whole_run(c: &mut Criterion) {
     let rt = tokio();
-    let fx = Fixture::new();
-    let store_root = fx._dir.path().join("store");
-    // As `runtask run` sets them (results.yaml under the store, no bars).
-    let options = RunOptions {
-        workspace_parent: fx.workspaces.clone(),
-        runs_dir: Some(store_root.join("runs")),
-        progress: Progress::Plain,
-        ..RunOptions::default()
-    };
     let data: serde_json::Value = serde_json::from_str(NOOP).unwrap();
     let mut g = c.benchmark_group("run_task");
     g.sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
     g.bench_function("noop", |b| {
+        let fx = Fixture::new();
+        // As `runtask run` sets them (results.yaml under the store, no bars).
+        let options = RunOptions {
+            workspace_parent: fx.workspaces.clone(),
+            runs_dir: Some(fx.dir.path().join("store/runs")),
+            progress: Progress::Plain,
+            ..RunOptions::default()
+        };
         b.to_async(&rt).iter(|| async {
             let report = run_task(
                 &fx.runtime,
@@ -263,7 +265,7 @@ fn remove_cwasm(root: &Path) {
 }
 
 fn load(c: &mut Criterion) {
-    let wasm = std::fs::read(HOSTILE).unwrap();
+    let wasm = &std::fs::read(HOSTILE).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let cached = Runtime::new(RuntimeConfig {
@@ -282,7 +284,7 @@ fn load(c: &mut Criterion) {
             for _ in 0..iters {
                 remove_cwasm(&cache);
                 let start = Instant::now();
-                let plugin = cached.load(black_box(&wasm), "hostile").unwrap();
+                let plugin = cached.load(black_box(wasm), "hostile").unwrap();
                 total += start.elapsed();
                 assert!(!plugin.cached);
             }
@@ -290,15 +292,15 @@ fn load(c: &mut Criterion) {
         })
     });
     g.bench_function("warm_cache", |b| {
-        cached.load(&wasm, "hostile").unwrap();
+        cached.load(wasm, "hostile").unwrap();
         b.iter(|| {
-            let plugin = cached.load(black_box(&wasm), "hostile").unwrap();
+            let plugin = cached.load(black_box(wasm), "hostile").unwrap();
             assert!(plugin.cached);
             plugin
         })
     });
     g.bench_function("no_cache", |b| {
-        b.iter(|| uncached.load(black_box(&wasm), "hostile").unwrap())
+        b.iter(|| uncached.load(black_box(wasm), "hostile").unwrap())
     });
     g.finish();
 }
@@ -323,24 +325,23 @@ fn process(c: &mut Criterion) {
             .stderr(Stdio::null());
         cmd
     };
-    // Warm the compile cache (and check that the run succeeds).
-    let out = runtask()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-
     let mut g = c.benchmark_group("process");
     g.sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
     g.bench_function("runtask_noop", |b| {
+        // Warm the compile cache (and check that the run succeeds).
+        let out = runtask()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         b.iter(|| assert!(runtask().status().unwrap().success()))
     });
     g.bench_function("bin_true", |b| {

@@ -98,7 +98,7 @@ pub async fn run_task(
     runtime: &Runtime,
     store: Arc<dyn ArtifactStore>,
     plugin: &Plugin,
-    mut task_data: Value,
+    task_data: Value,
     grants: Effective,
     options: &RunOptions,
 ) -> Result<Report, RunError> {
@@ -197,7 +197,18 @@ pub async fn run_task(
 
     // Stage 1: fetch inputs (resolve ids, import local files).
     log.info("stage", "fetch-inputs");
-    let inputs = resolve_inputs(&manifest, &mut task_data, store.as_ref(), &run_id, &log)?;
+    // Imports hash and fsync: off the async threads.
+    let (inputs, task_data) = {
+        let (manifest, store, run_id, log) =
+            (manifest.clone(), store.clone(), run_id.clone(), log.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut task_data = task_data;
+            resolve_inputs(&manifest, &mut task_data, store.as_ref(), &run_id, &log)
+                .map(|ids| (ids, task_data))
+        })
+        .await
+        .map_err(|e| RunError::Internal(e.into()))??
+    };
     instance
         .store
         .data_mut()
@@ -290,16 +301,24 @@ pub async fn run_task(
         .chain(run.created.iter().copied())
         .collect();
     related.dedup();
-    match upload_log(
-        store.as_ref(),
-        &run_id,
-        &log,
-        &stdout,
-        &stderr,
-        &report,
-        &related,
-    ) {
-        Ok(id) => report.log_artifact = Some(id),
+    let upload = {
+        let (store, run_id, log, report) =
+            (store.clone(), run_id.clone(), log.clone(), report.clone());
+        tokio::task::spawn_blocking(move || {
+            upload_log(
+                store.as_ref(),
+                &run_id,
+                &log,
+                &stdout,
+                &stderr,
+                &report,
+                &related,
+            )
+        })
+    };
+    match upload.await {
+        Ok(Ok(id)) => report.log_artifact = Some(id),
+        Ok(Err(e)) => tracing::error!("storing the run log failed: {e}"),
         Err(e) => tracing::error!("storing the run log failed: {e}"),
     }
 
