@@ -176,13 +176,14 @@ enum PluginCommand {
 
 #[derive(Subcommand)]
 enum ArtifactCommand {
-    /// Import files as one artifact
+    /// Import files as one artifact (a .dsc or .changes brings the files
+    /// it lists; a .deb its control fields)
     Import {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Category, e.g. debian:package-build-log
+        /// Category [default: from the file name: .dsc, .deb, .changes, .build]
         #[arg(long)]
-        category: String,
+        category: Option<String>,
         /// The artifact's data, a JSON object [default: {"filename": FIRST}]
         #[arg(long, value_name = "JSON")]
         data: Option<String>,
@@ -517,35 +518,21 @@ fn artifact(cmd: ArtifactCommand, store_dir: &Path) -> Result<Code> {
             category,
             data,
         } => {
-            let first = files[0]
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let data = match data {
-                Some(text) => {
-                    serde_json::from_str(&text).map_err(|e| usage(format!("--data: {e}")))?
-                }
-                None => serde_json::json!({ "filename": first }),
+            let category = match category {
+                Some(c) => c,
+                None => taskhost::import::category_for(&files[0])
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        usage(format!(
+                            "cannot tell the category of {}; pass --category",
+                            files[0].display()
+                        ))
+                    })?,
             };
-            let mut new_files = Vec::new();
-            for path in &files {
-                let name = path
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .ok_or_else(|| usage(format!("{} has no file name", path.display())))?;
-                new_files.push(taskhost::store::NewFile {
-                    name,
-                    source: taskhost::store::Source::Path(path.clone()),
-                });
-            }
-            let artifact = store
-                .create(taskhost::store::NewArtifact {
-                    category,
-                    data,
-                    files: new_files,
-                    created_by: None,
-                    relations: Vec::new(),
-                })
+            let data = data
+                .map(|text| serde_json::from_str(&text).map_err(|e| usage(format!("--data: {e}"))))
+                .transpose()?;
+            let artifact = taskhost::import::import(&store, &files, &category, data, None)
                 .map_err(|e| usage(e.to_string()))?;
             println!("{}", artifact.id);
             Ok(Code::Ok)

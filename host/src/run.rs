@@ -525,23 +525,25 @@ fn resolve_one(
                     "{key}: '{s}' is not a regular file"
                 )));
             }
-            let filename = path
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_else(|| s.clone());
-            let category = categories.first().cloned().unwrap_or_default();
-            let artifact = store
-                .create(store::NewArtifact {
-                    category: category.clone(),
-                    data: serde_json::json!({ "filename": filename }),
-                    files: vec![store::NewFile {
-                        name: filename.clone(),
-                        source: store::Source::Path(path.to_path_buf()),
-                    }],
-                    created_by: Some(run_id.to_string()),
-                    relations: Vec::new(),
-                })
-                .map_err(|e| RunError::Invalid(format!("{key}: importing '{s}': {e}")))?;
+            // The file's kind picks the category (a .dsc is a source
+            // package); it must be one this input accepts.
+            let category = match crate::import::category_for(path) {
+                Some(implied) if categories.iter().any(|c| c == implied) => implied.to_string(),
+                Some(implied) => {
+                    return Err(RunError::Invalid(format!(
+                        "{key}: unexpected artifact category: '{implied}' (from '{s}'). Valid categories: {categories:?}"
+                    )));
+                }
+                None => categories.first().cloned().unwrap_or_default(),
+            };
+            let artifact = crate::import::import(
+                store,
+                &[path.to_path_buf()],
+                &category,
+                None,
+                Some(run_id.to_string()),
+            )
+            .map_err(|e| RunError::Invalid(format!("{key}: importing '{s}': {e}")))?;
             log.info(
                 "fetch-inputs",
                 &format!(
