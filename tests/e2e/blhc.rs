@@ -1,8 +1,8 @@
 //! The blhc plugin on build logs made by a real dpkg-buildpackage.
 
+use crate::pkg::Package;
 use crate::{Env, report};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const GRANTS: &[&str] = &[
     "--allow-exec",
@@ -14,65 +14,7 @@ const GRANTS: &[&str] = &[
 /// Builds a tiny native package whose Makefile runs `compile`; returns the
 /// path of its build log (`NAME_1.0_ARCH.build`).
 pub fn build_package(env: &Env, name: &str, compile: &str) -> PathBuf {
-    let src = env.path(&format!("{name}-1.0"));
-    std::fs::create_dir_all(src.join("debian/source")).unwrap();
-    let w = |rel: &str, text: &str| std::fs::write(src.join(rel), text).unwrap();
-    w(
-        "hello.c",
-        "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
-    );
-    w(
-        "Makefile",
-        &format!("all:\n\t{compile}\ninstall:\n\tinstall -D hello $(DESTDIR)/usr/bin/{name}\n"),
-    );
-    w(
-        "debian/control",
-        &format!(
-            "Source: {name}\nSection: devel\nPriority: optional\nMaintainer: taskhost tests <tests@taskhost.invalid>\n\
-             Build-Depends: debhelper-compat (= 13)\nStandards-Version: 4.6.2\n\n\
-             Package: {name}\nArchitecture: any\nDepends: ${{shlibs:Depends}}, ${{misc:Depends}}\n\
-             Description: taskhost test package\n Built by the taskhost tests.\n"
-        ),
-    );
-    w(
-        "debian/changelog",
-        &format!(
-            "{name} (1.0) unstable; urgency=low\n\n  * Test build.\n\n -- taskhost tests <tests@taskhost.invalid>  Mon, 23 Nov 2026 12:00:00 +0000\n"
-        ),
-    );
-    w("debian/rules", "#!/usr/bin/make -f\n%:\n\tdh $@\n");
-    w("debian/source/format", "3.0 (native)\n");
-    let rules = src.join("debian/rules");
-    let status = Command::new("chmod")
-        .arg("+x")
-        .arg(&rules)
-        .status()
-        .unwrap();
-    assert!(status.success());
-
-    let out = Command::new("dpkg-buildpackage")
-        .args(["-us", "-uc", "-b"])
-        .current_dir(&src)
-        .output()
-        .expect("dpkg-buildpackage");
-    let arch = String::from_utf8(
-        Command::new("dpkg")
-            .arg("--print-architecture")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let log = env.path(&format!("{name}_1.0_{}.build", arch.trim()));
-    let mut text = out.stdout;
-    text.extend_from_slice(&out.stderr);
-    std::fs::write(&log, &text).unwrap();
-    assert!(
-        out.status.success(),
-        "dpkg-buildpackage failed:\n{}",
-        String::from_utf8_lossy(&text)
-    );
-    log
+    Package::new(name).compile(compile).build(env, false).log
 }
 
 fn task_data(env: &Env, log: &Path, extra: &str) -> String {

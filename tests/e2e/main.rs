@@ -6,6 +6,7 @@ mod blhc;
 mod contained;
 mod deny;
 mod lifecycle;
+mod pkg;
 mod store;
 
 use std::path::{Path, PathBuf};

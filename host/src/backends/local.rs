@@ -36,6 +36,7 @@ pub async fn run(spec: ProcessSpec) -> io::Result<ProcessExit> {
     cmd.args(args)
         .env_clear()
         .env("PATH", PATH)
+        .env("TMPDIR", &spec.tmpdir)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&spec.cwd)
         .process_group(0)
@@ -142,6 +143,7 @@ mod tests {
             argv: argv.iter().map(|s| s.to_string()).collect(),
             env: vec![("ONLY_THIS".into(), "1".into())],
             cwd: dir.to_path_buf(),
+            tmpdir: dir.to_path_buf(),
             stdin: None,
             stdout: std::fs::File::create(dir.join("out")).unwrap(),
             stderr: std::fs::File::create(dir.join("err")).unwrap(),
@@ -165,6 +167,10 @@ mod tests {
         assert_eq!(exit.code, Some(0));
         let out = std::fs::read_to_string(dir.path().join("out")).unwrap();
         assert!(out.contains("ONLY_THIS=1"), "{out}");
+        assert!(
+            out.contains(&format!("TMPDIR={}", dir.path().display())),
+            "{out}"
+        );
         assert!(!out.contains("HOME="), "{out}");
         assert!(out.contains(&dir.path().display().to_string()), "{out}");
     }

@@ -45,6 +45,8 @@ pub struct ProcessSpec {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
+    /// TMPDIR of the command: inside the workspace, removed with it.
+    pub tmpdir: PathBuf,
     pub stdin: Option<std::fs::File>,
     pub stdout: std::fs::File,
     pub stderr: std::fs::File,

@@ -10,6 +10,10 @@ use crate::runtime::bindings::taskhost::plugin::types::ArtifactId;
 use std::time::{Duration, Instant};
 use wasmtime::component::Resource;
 
+/// Every command's TMPDIR, inside the workspace (tools such as lintian
+/// leave temp files behind; they go with the workspace).
+const TMPDIR: &str = ".taskhost/tmp";
+
 impl process::Host for RunState {}
 
 impl RunState {
@@ -86,10 +90,14 @@ impl RunState {
             .timeout_ms
             .map_or(remaining, |ms| Duration::from_millis(ms).min(remaining));
         self.run.commands = n;
+        ws.create_dir_all(TMPDIR)
+            .map_err(|e| Error::Failed(format!("creating {TMPDIR}: {e}")))?;
+        let tmpdir = ws.root().join(TMPDIR);
         let spec = ProcessSpec {
             argv: command.argv.clone(),
             env: command.env.clone(),
             cwd,
+            tmpdir,
             stdin,
             stdout,
             stderr,

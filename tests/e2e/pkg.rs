@@ -1,0 +1,148 @@
+//! Tiny real Debian packages, built by the tests with dpkg-buildpackage.
+
+use crate::Env;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A native package to build: name, Makefile build line, extra files.
+pub struct Package {
+    pub name: String,
+    /// The Makefile's build command (compiles hello.c into `hello`).
+    pub compile: String,
+    /// Extra binary packages: (name, Architecture).
+    pub extra_binaries: Vec<(String, String)>,
+    /// Extra files in the source tree: (path, content).
+    pub files: Vec<(String, String)>,
+}
+
+/// What dpkg-buildpackage produced.
+pub struct Built {
+    pub log: PathBuf,
+    pub dsc: Option<PathBuf>,
+    pub changes: PathBuf,
+    pub debs: Vec<PathBuf>,
+}
+
+impl Package {
+    pub fn new(name: &str) -> Package {
+        Package {
+            name: name.to_string(),
+            compile: "$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o hello hello.c".into(),
+            extra_binaries: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    pub fn compile(mut self, line: &str) -> Self {
+        self.compile = line.to_string();
+        self
+    }
+
+    pub fn file(mut self, path: &str, content: &str) -> Self {
+        self.files.push((path.to_string(), content.to_string()));
+        self
+    }
+
+    pub fn binary(mut self, name: &str, arch: &str) -> Self {
+        self.extra_binaries
+            .push((name.to_string(), arch.to_string()));
+        self
+    }
+
+    /// Builds binaries only (`-b`) or source and binaries.
+    pub fn build(&self, env: &Env, with_source: bool) -> Built {
+        let name = &self.name;
+        let src = env.path(&format!("{name}-1.0"));
+        std::fs::create_dir_all(src.join("debian/source")).unwrap();
+        let w = |rel: &str, text: &str| {
+            let path = src.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        w(
+            "hello.c",
+            "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
+        );
+        w(
+            "Makefile",
+            &format!(
+                "all:\n\t{}\ninstall:\n\tinstall -D hello $(DESTDIR)/usr/bin/{name}\n",
+                self.compile
+            ),
+        );
+        let mut control = format!(
+            "Source: {name}\nSection: devel\nPriority: optional\nMaintainer: taskhost tests <tests@taskhost.invalid>\n\
+             Build-Depends: debhelper-compat (= 13)\nStandards-Version: 4.6.2\n\n\
+             Package: {name}\nArchitecture: any\nDepends: ${{shlibs:Depends}}, ${{misc:Depends}}\n\
+             Description: taskhost test package\n Built by the taskhost tests.\n"
+        );
+        for (binary, arch) in &self.extra_binaries {
+            control.push_str(&format!(
+                "\nPackage: {binary}\nArchitecture: {arch}\nDepends: ${{misc:Depends}}\n\
+                 Description: taskhost test data\n Built by the taskhost tests.\n"
+            ));
+        }
+        w("debian/control", &control);
+        w(
+            "debian/changelog",
+            &format!(
+                "{name} (1.0) unstable; urgency=low\n\n  * Test build.\n\n -- taskhost tests <tests@taskhost.invalid>  Mon, 23 Nov 2026 12:00:00 +0000\n"
+            ),
+        );
+        w("debian/rules", "#!/usr/bin/make -f\n%:\n\tdh $@\n");
+        w("debian/source/format", "3.0 (native)\n");
+        for (path, content) in &self.files {
+            w(path, content);
+        }
+        let status = Command::new("chmod")
+            .arg("+x")
+            .arg(src.join("debian/rules"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+
+        let mut cmd = Command::new("dpkg-buildpackage");
+        cmd.args(["-us", "-uc"]).current_dir(&src);
+        if !with_source {
+            cmd.arg("-b");
+        }
+        let out = cmd.output().expect("dpkg-buildpackage");
+        let arch = String::from_utf8(
+            Command::new("dpkg")
+                .arg("--print-architecture")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let arch = arch.trim();
+        let log = env.path(&format!("{name}_1.0_{arch}.build"));
+        let mut text = out.stdout;
+        text.extend_from_slice(&out.stderr);
+        std::fs::write(&log, &text).unwrap();
+        assert!(
+            out.status.success(),
+            "dpkg-buildpackage failed:\n{}",
+            String::from_utf8_lossy(&text)
+        );
+
+        let changes = env.path(&format!("{name}_1.0_{arch}.changes"));
+        let dsc = with_source.then(|| env.path(&format!("{name}_1.0.dsc")));
+        let mut debs: Vec<PathBuf> = std::fs::read_dir(env.dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "deb")
+                    && !p.to_string_lossy().contains("-dbgsym_")
+            })
+            .collect();
+        debs.sort();
+        Built {
+            log,
+            dsc,
+            changes,
+            debs,
+        }
+    }
+}
