@@ -6,6 +6,7 @@ mod blhc;
 mod contained;
 mod deny;
 mod lifecycle;
+mod lintian;
 mod pkg;
 mod store;
 

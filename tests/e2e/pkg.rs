@@ -63,13 +63,24 @@ impl Package {
             "hello.c",
             "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
         );
-        w(
-            "Makefile",
-            &format!(
-                "all:\n\t{}\ninstall:\n\tinstall -D hello $(DESTDIR)/usr/bin/{name}\n",
-                self.compile
-            ),
+        let mut makefile = format!(
+            "all:\n\t{}\ninstall:\n\tinstall -D hello $(DESTDIR)/usr/bin/{name}\n",
+            self.compile
         );
+        for (binary, _) in &self.extra_binaries {
+            // Each extra package ships a data file, routed by its .install.
+            makefile.push_str(&format!(
+                "\tinstall -D -m644 hello.c $(DESTDIR)/usr/share/{binary}/hello.c\n"
+            ));
+            w(
+                &format!("debian/{binary}.install"),
+                &format!("usr/share/{binary}/*\n"),
+            );
+        }
+        if !self.extra_binaries.is_empty() {
+            w(&format!("debian/{name}.install"), "usr/bin/*\n");
+        }
+        w("Makefile", &makefile);
         let mut control = format!(
             "Source: {name}\nSection: devel\nPriority: optional\nMaintainer: taskhost tests <tests@taskhost.invalid>\n\
              Build-Depends: debhelper-compat (= 13)\nStandards-Version: 4.6.2\n\n\

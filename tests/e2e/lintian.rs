@@ -1,0 +1,398 @@
+//! The lintian plugin against real lintian, on packages built here. The
+//! expected tags are written out from lintian 2.116 (Debian 12).
+
+use crate::pkg::{Built, Package};
+use crate::{Env, report};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+const GRANTS: &[&str] = &[
+    "--allow-exec",
+    "lintian --no-cfg --display-level >=classification --display-experimental --info --show-overrides **",
+    "--allow-exec",
+    "lintian --version",
+    "--allow-backend",
+    "local",
+];
+
+const COPYRIGHT: &str = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+Source: none\n\nFiles: *\nCopyright: 2026 taskhost tests\nLicense: public-domain\n Public domain.\n";
+
+fn arch() -> String {
+    let out = std::process::Command::new("dpkg")
+        .arg("--print-architecture")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn deb(built: &Built, name: &str) -> String {
+    let found = built.debs.iter().find(|d| {
+        d.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(&format!("{name}_"))
+    });
+    found
+        .unwrap_or_else(|| panic!("no {name} deb in {:?}", built.debs))
+        .display()
+        .to_string()
+}
+
+fn run(env: &Env, data: Value) -> (crate::Ran, Value) {
+    let file = env.write("lintian.json", &data.to_string());
+    let mut args = vec![
+        "run",
+        "lintian",
+        "--data",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(GRANTS);
+    let ran = env.run(&args);
+    let report = if ran.stdout.starts_with('{') {
+        report(&ran)
+    } else {
+        Value::Null
+    };
+    (ran, report)
+}
+
+/// The debian:lintian artifacts, by architecture.
+fn analyses(env: &Env) -> std::collections::BTreeMap<String, Value> {
+    env.artifacts()
+        .into_iter()
+        .filter(|a| a["category"] == "debian:lintian")
+        .map(|a| (a["data"]["architecture"].as_str().unwrap().to_string(), a))
+        .collect()
+}
+
+/// `severity:tag` of every tag but classification ones, from analysis.json.
+fn tags(env: &Env, artifact: &Value) -> BTreeSet<String> {
+    let dir = env.path(&format!("export-{}", artifact["id"]));
+    env.run(&[
+        "artifact",
+        "export",
+        &artifact["id"].to_string(),
+        dir.to_str().unwrap(),
+    ])
+    .expect(0);
+    let analysis: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("analysis.json")).unwrap()).unwrap();
+    analysis["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["severity"] != "classification")
+        .map(|t| {
+            format!(
+                "{}:{}",
+                t["severity"].as_str().unwrap(),
+                t["tag"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn source_and_binaries_get_one_analysis_per_architecture() {
+    let env = Env::new();
+    let built = Package::new("lt-pair")
+        .binary("lt-pair-data", "all")
+        .build(&env, true);
+    let arch = arch();
+    let (ran, report) = run(
+        &env,
+        json!({
+            "input": {
+                "source_artifact_id": built.dsc.as_ref().unwrap(),
+                "binary_artifacts_ids": [deb(&built, "lt-pair"), deb(&built, "lt-pair-data")],
+            },
+            "backend": "local",
+            "fail_on_severity": "error",
+        }),
+    );
+    ran.expect(100);
+    assert_eq!(report["status"], "failure");
+
+    let analyses = analyses(&env);
+    assert_eq!(
+        analyses.keys().cloned().collect::<BTreeSet<_>>(),
+        set(&["all", "source", &arch])
+    );
+    assert_eq!(
+        tags(&env, &analyses["source"]),
+        set(&[
+            "warning:no-debian-copyright-in-source",
+            "info:duplicate-long-description",
+            "pedantic:silent-on-rules-requiring-root",
+        ])
+    );
+    assert_eq!(
+        tags(&env, &analyses[&arch]),
+        set(&[
+            "error:no-copyright-file",
+            "warning:no-manual-page",
+            "info:extended-description-is-probably-too-short",
+            "info:hardening-no-bindnow",
+        ])
+    );
+    assert_eq!(
+        tags(&env, &analyses["all"]),
+        set(&[
+            "error:no-copyright-file",
+            "info:extended-description-is-probably-too-short"
+        ])
+    );
+
+    // Data in debusine's shape; each analysis relates to what it analysed.
+    let summary = &analyses[&arch]["data"]["summary"];
+    assert_eq!(summary["tags_count_by_severity"]["error"], 1);
+    assert_eq!(summary["tags_count_by_severity"]["warning"], 1);
+    assert_eq!(summary["distribution"], "debian:unstable");
+    assert!(
+        summary["lintian_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("2."),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["package_filename"]["lt-pair"],
+        format!("lt-pair_1.0_{arch}.deb")
+    );
+    let by_category = |category: &str| -> Vec<Value> {
+        env.artifacts()
+            .into_iter()
+            .filter(|a| a["category"] == category)
+            .map(|a| a["id"].clone())
+            .collect()
+    };
+    let sources = by_category("debian:source-package");
+    assert_eq!(analyses["source"]["relations"][0]["target"], sources[0]);
+    let binaries = by_category("debian:binary-package");
+    assert!(binaries.contains(&analyses[&arch]["relations"][0]["target"]));
+    let files: Vec<_> = analyses["all"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].clone())
+        .collect();
+    assert_eq!(files, [json!("analysis.json"), json!("lintian.txt")]);
+
+    // One result per analysis; the source one has no error.
+    let outcomes: BTreeSet<String> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["item"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+                r["checkname"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        set(&[
+            "lt-pair_1.0_all FAILED lintian",
+            &format!("lt-pair_1.0_{arch} FAILED lintian"),
+            "lt-pair_1.0_source PASSED lintian",
+        ])
+    );
+}
+
+#[test]
+fn overrides_are_reported_as_overridden_with_their_comment() {
+    let env = Env::new();
+    let built = Package::new("lt-ovr")
+        .file("debian/copyright", COPYRIGHT)
+        .file("debian/lt-ovr.lintian-overrides", "# the tests need no manual page\nlt-ovr: no-manual-page [usr/bin/lt-ovr]\n")
+        .file(
+            "debian/source/lintian-overrides",
+            "# tests build as root\nlt-ovr source: silent-on-rules-requiring-root [debian/control]\n",
+        )
+        .build(&env, true);
+    let (ran, _) = run(
+        &env,
+        json!({
+            "input": {"source_artifact_id": built.dsc.as_ref().unwrap(), "binary_artifacts_ids": [deb(&built, "lt-ovr")]},
+            "backend": "local",
+        }),
+    );
+    ran.expect(0);
+    let analyses = analyses(&env);
+    let arch = arch();
+    assert_eq!(
+        tags(&env, &analyses[&arch]),
+        set(&[
+            "info:extended-description-is-probably-too-short",
+            "info:hardening-no-bindnow",
+            "overridden:no-manual-page",
+        ])
+    );
+    assert_eq!(
+        tags(&env, &analyses["source"]),
+        set(&["overridden:silent-on-rules-requiring-root"])
+    );
+    let summary = &analyses["source"]["data"]["summary"];
+    assert_eq!(
+        summary["overridden_tags_found"],
+        json!(["silent-on-rules-requiring-root"])
+    );
+    let dir = env.path("ovr-export");
+    env.run(&[
+        "artifact",
+        "export",
+        &analyses["source"]["id"].to_string(),
+        dir.to_str().unwrap(),
+    ])
+    .expect(0);
+    let analysis: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("analysis.json")).unwrap()).unwrap();
+    let tag = analysis["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tag"] == "silent-on-rules-requiring-root")
+        .unwrap();
+    assert_eq!(tag["comment"], "tests build as root");
+    assert_eq!(tag["pointer"], "debian/control");
+}
+
+#[test]
+fn every_fail_on_severity_value_decides_the_outcome() {
+    let env = Env::new();
+    // Binary: error + warning + info. Source: pedantic + overridden.
+    let errors = Package::new("lt-sev").build(&env, false);
+    let overridden = Package::new("lt-sevo")
+        .file("debian/copyright", COPYRIGHT)
+        .file(
+            "debian/lt-sevo.lintian-overrides",
+            "lt-sevo: no-manual-page [usr/bin/lt-sevo]\n",
+        )
+        .file(
+            "debian/source/lintian-overrides",
+            "lt-sevo source: silent-on-rules-requiring-root [debian/control]\n",
+        )
+        .build(&env, true);
+    let binary = json!({"binary_artifacts_ids": [deb(&errors, "lt-sev")]});
+    let binary_info = json!({"binary_artifacts_ids": [deb(&overridden, "lt-sevo")]});
+    let source_overridden = json!({"source_artifact_id": overridden.dsc.as_ref().unwrap()});
+    // (input, fail_on_severity, exit code)
+    let cases = [
+        (&binary, "error", 100),
+        (&binary, "warning", 100),
+        (&binary, "none", 0),
+        (&binary_info, "warning", 0),
+        (&binary_info, "info", 100),
+        (&binary_info, "pedantic", 100),
+        (&source_overridden, "pedantic", 0),
+        (&source_overridden, "experimental", 0),
+        (&source_overridden, "overridden", 100),
+        (&source_overridden, "none", 0),
+    ];
+    for (input, severity, code) in cases {
+        let (ran, report) = run(
+            &env,
+            json!({"input": input, "backend": "local", "fail_on_severity": severity}),
+        );
+        assert_eq!(
+            ran.code, code,
+            "fail_on_severity {severity} on {input}: {}\n{}",
+            ran.stdout, ran.stderr
+        );
+        assert_eq!(
+            report["status"],
+            if code == 0 { "success" } else { "failure" }
+        );
+    }
+}
+
+#[test]
+fn include_and_exclude_tags_change_what_is_reported() {
+    let env = Env::new();
+    let built = Package::new("lt-tags").build(&env, false);
+    let input = json!({"binary_artifacts_ids": [deb(&built, "lt-tags")]});
+    run(
+        &env,
+        json!({"input": input, "backend": "local", "include_tags": ["no-manual-page"]}),
+    )
+    .0
+    .expect(0);
+    let arch = arch();
+    assert_eq!(
+        tags(&env, &analyses(&env)[&arch]),
+        set(&["warning:no-manual-page"])
+    );
+
+    let env = Env::new();
+    let built = Package::new("lt-tags").build(&env, false);
+    let input = json!({"binary_artifacts_ids": [deb(&built, "lt-tags")]});
+    let (ran, _) = run(
+        &env,
+        json!({"input": input, "backend": "local", "exclude_tags": ["no-copyright-file"], "fail_on_severity": "error"}),
+    );
+    ran.expect(0);
+    let found = tags(&env, &analyses(&env)[&arch]);
+    assert!(
+        !found.contains("error:no-copyright-file") && found.contains("warning:no-manual-page"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_the_key_named() {
+    let env = Env::new();
+    let (ran, _) = run(&env, json!({"input": {}, "backend": "local"}));
+    ran.expect(2);
+    assert!(
+        ran.stderr.contains("input.source_artifact_id")
+            && ran.stderr.contains("input.binary_artifacts_ids"),
+        "{}",
+        ran.stderr
+    );
+
+    let log = env.write("x_1.0_amd64.build", "not a package\n");
+    let (ran, _) = run(
+        &env,
+        json!({"input": {"source_artifact_id": log}, "backend": "local"}),
+    );
+    ran.expect(2);
+    assert!(
+        ran.stderr
+            .contains("unexpected artifact category: 'debian:package-build-log'"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("debian:source-package"),
+        "{}",
+        ran.stderr
+    );
+
+    let built = Package::new("lt-bad").build(&env, false);
+    let input = json!({"binary_artifacts_ids": [deb(&built, "lt-bad")]});
+    let (ran, _) = run(&env, json!({"input": input, "fail_on_severity": "fatal"}));
+    ran.expect(2);
+    assert!(
+        ran.stderr.contains("fail_on_severity") && ran.stderr.contains("fatal"),
+        "{}",
+        ran.stderr
+    );
+
+    let (ran, _) = run(&env, json!({"input": input, "backend": "unshare"}));
+    ran.expect(2);
+    assert!(ran.stderr.contains("not available"), "{}", ran.stderr);
+
+    let (ran, _) = run(&env, json!({"input": input, "tags": ["x"]}));
+    ran.expect(2);
+    assert!(ran.stderr.contains("'tags'"), "{}", ran.stderr);
+}
