@@ -396,3 +396,111 @@ fn bad_input_is_refused_with_the_key_named() {
     ran.expect(2);
     assert!(ran.stderr.contains("'tags'"), "{}", ran.stderr);
 }
+
+#[test]
+fn a_clean_package_passes_with_no_tags() {
+    let env = Env::new();
+    let control = "Source: lt-clean\nSection: devel\nPriority: optional\n\
+        Maintainer: taskhost tests <tests@taskhost.invalid>\nBuild-Depends: debhelper-compat (= 13)\n\
+        Standards-Version: 4.6.2\nRules-Requires-Root: no\n\n\
+        Package: lt-clean\nArchitecture: any\nDepends: ${shlibs:Depends}, ${misc:Depends}\n\
+        Description: taskhost test package that lintian finds clean\n \
+        This package is built by the taskhost tests to check that a package\n \
+        without problems gives no lintian tags other than classification ones.\n";
+    let built = Package::new("lt-clean")
+        .file("debian/control", control)
+        .file("debian/rules", "#!/usr/bin/make -f\nexport DEB_BUILD_MAINT_OPTIONS = hardening=+all\n%:\n\tdh $@\n")
+        .file("debian/copyright", COPYRIGHT)
+        .file("lt-clean.1", ".TH LT-CLEAN 1\n.SH NAME\nlt-clean \\- says hello\n.SH SYNOPSIS\n.B lt-clean\n.SH DESCRIPTION\nPrints hello.\n")
+        .file("debian/lt-clean.manpages", "lt-clean.1\n")
+        .build(&env, true);
+    let (ran, report) = run(
+        &env,
+        json!({
+            "input": {"source_artifact_id": built.dsc.as_ref().unwrap(), "binary_artifacts_ids": [deb(&built, "lt-clean")]},
+            "backend": "local",
+            "fail_on_severity": "pedantic",
+        }),
+    );
+    ran.expect(0);
+    let analyses = analyses(&env);
+    assert_eq!(analyses.len(), 2, "source and {}", arch());
+    for analysis in analyses.values() {
+        assert_eq!(tags(&env, analysis), BTreeSet::new());
+        assert_eq!(
+            analysis["data"]["summary"]["tags_count_by_severity"]["error"],
+            0
+        );
+    }
+    for result in report["results"].as_array().unwrap() {
+        assert_eq!(result["outcome"], "PASSED");
+        assert_eq!(result["note"], "no tags");
+    }
+}
+
+#[test]
+fn long_tag_lists_go_through_a_file() {
+    let env = Env::new();
+    let built = Package::new("lt-long").build(&env, false);
+    // Far more than fits inline, so lintian reads them from a file: every
+    // tag lintian knows but three this package would trigger.
+    let listed = std::process::Command::new("lintian-explain-tags")
+        .arg("--list-tags")
+        .output()
+        .unwrap();
+    let skip = [
+        "no-copyright-file",
+        "extended-description-is-probably-too-short",
+        "hardening-no-bindnow",
+    ];
+    let include: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter(|t| !skip.contains(t))
+        .map(str::to_string)
+        .collect();
+    assert!(include.len() > 1000, "{} tags", include.len());
+    let (ran, _) = run(
+        &env,
+        json!({"input": {"binary_artifacts_ids": [deb(&built, "lt-long")]}, "backend": "local", "include_tags": include}),
+    );
+    ran.expect(0);
+    assert_eq!(
+        tags(&env, &analyses(&env)[&arch()]),
+        set(&["warning:no-manual-page"])
+    );
+    let debug = env
+        .artifacts()
+        .into_iter()
+        .find(|a| a["category"] == "debusine:work-request-debug-logs")
+        .unwrap();
+    let dir = env.path("debug");
+    env.run(&[
+        "artifact",
+        "export",
+        &debug["id"].to_string(),
+        dir.to_str().unwrap(),
+    ])
+    .expect(0);
+    let log = std::fs::read_to_string(dir.join("taskhost.log")).unwrap();
+    assert!(log.contains("--tags-from-file=include-tags.txt"), "{log}");
+}
+
+#[test]
+fn the_sample_policy_grants_lintian() {
+    let env = Env::new();
+    let built = Package::new("lt-policy").build(&env, false);
+    let data = env.write(
+        "policy-task.json",
+        &json!({"input": {"binary_artifacts_ids": [deb(&built, "lt-policy")]}}).to_string(),
+    );
+    let policy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policy.toml");
+    env.run(&[
+        "run",
+        "lintian",
+        "--data",
+        data.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ])
+    .expect(0);
+}

@@ -419,13 +419,10 @@ pub fn overridden_tags_found(tags: &[Tag]) -> Vec<String> {
 pub fn summary_note(tags: &[Tag]) -> String {
     let parts: Vec<String> = count_by_severity(tags)
         .into_iter()
-        .filter(|&(_, n)| n > 0)
+        // Classification tags are facts, not findings: not in the note.
+        .filter(|&(severity, n)| n > 0 && severity != Severity::Classification)
         .map(|(severity, n)| {
-            let plural = n != 1
-                && matches!(
-                    severity,
-                    Severity::Error | Severity::Warning | Severity::Classification
-                );
+            let plural = n != 1 && matches!(severity, Severity::Error | Severity::Warning);
             format!("{n} {}{}", severity.as_str(), if plural { "s" } else { "" })
         })
         .collect();
@@ -942,11 +939,11 @@ mod tests {
     fn summary_note_lists_non_zero_counts_most_severe_first() {
         assert_eq!(
             summary_note(&parse(OVERRIDES_SOURCE)),
-            "1 error, 1 warning, 2 experimental, 3 overridden, 8 classifications"
+            "1 error, 1 warning, 2 experimental, 3 overridden"
         );
         assert_eq!(
             summary_note(&parse(BASIC_CHANGES)),
-            "1 error, 3 warnings, 2 info, 1 pedantic, 31 classifications"
+            "1 error, 3 warnings, 2 info, 1 pedantic"
         );
     }
 
