@@ -185,7 +185,23 @@ fn source_and_binaries_get_one_analysis_per_architecture() {
         .collect();
     assert_eq!(files, [json!("analysis.json"), json!("lintian.txt")]);
 
-    // One result per analysis; the source one has no error.
+    // Tag counts of each package travel as keyvals.
+    let amd64 = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["item"] == format!("lt-pair_1.0_{arch}"))
+        .unwrap();
+    assert_eq!(
+        (
+            amd64["keyvals"]["error"].as_str(),
+            amd64["keyvals"]["info"].as_str()
+        ),
+        (Some("1"), Some("2")),
+        "{amd64}"
+    );
+    assert_eq!(amd64["note"], "1 error, 1 warning, 2 info");
+    // One result per analysed package; the source has no error.
     let outcomes: BTreeSet<String> = report["results"]
         .as_array()
         .unwrap()
@@ -202,7 +218,7 @@ fn source_and_binaries_get_one_analysis_per_architecture() {
     assert_eq!(
         outcomes,
         set(&[
-            "lt-pair_1.0_all FAILED lintian",
+            "lt-pair-data_1.0_all FAILED lintian",
             &format!("lt-pair_1.0_{arch} FAILED lintian"),
             "lt-pair_1.0_source PASSED lintian",
         ])

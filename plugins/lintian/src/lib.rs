@@ -161,8 +161,8 @@ struct Inputs {
     files: Vec<String>,
     /// Source package: (name, version, artifact).
     source: Option<(String, String, ArtifactId)>,
-    /// Binary package name → (architecture, file name, artifact).
-    binaries: BTreeMap<String, (String, String, ArtifactId)>,
+    /// Binary package name → (architecture, file name, artifact, version).
+    binaries: BTreeMap<String, (String, String, ArtifactId, String)>,
 }
 
 /// `NAME_VERSION_ARCH.deb` → (name, version, arch).
@@ -200,9 +200,9 @@ fn fetch_inputs(data: &Data) -> Result<Inputs> {
     for binary in &data.input.binary_artifacts_ids {
         let id = binary.id()?;
         for path in artifacts::fetch(id, &format!("input/{id}"))? {
-            if let Some((name, _, arch)) = deb_name(&path) {
+            if let Some((name, version, arch)) = deb_name(&path) {
                 let file = path.rsplit('/').next().unwrap_or(&path).to_string();
-                inputs.binaries.insert(name, (arch, file, id));
+                inputs.binaries.insert(name, (arch, file, id, version));
                 inputs.files.push(path);
             }
         }
@@ -250,7 +250,7 @@ fn split(inputs: &Inputs, tags: Vec<Tag>, output: &Output) -> BTreeMap<String, A
             .insert(name.clone(), format!("{name}_{version}.dsc"));
         a.analysed.push(*id);
     }
-    for (name, (arch, file, id)) in &inputs.binaries {
+    for (name, (arch, file, id, _)) in &inputs.binaries {
         let wanted = if arch == "all" {
             output.binary_all_analysis
         } else {
@@ -271,7 +271,7 @@ fn split(inputs: &Inputs, tags: Vec<Tag>, output: &Output) -> BTreeMap<String, A
             inputs
                 .binaries
                 .get(&tag.package)
-                .map(|(arch, _, _)| arch.clone())
+                .map(|(arch, ..)| arch.clone())
         } else {
             None // `changes` tags belong to no analysis
         };
@@ -363,7 +363,6 @@ impl Task for Lintian {
                 .iter()
                 .any(|t| data.fail_on_severity.fails(t.severity));
             failed |= fails;
-            let counts = summary.tags_count_by_severity.clone();
             let id = NewArtifact::new("debian:lintian")
                 .data(&LintianData {
                     architecture: architecture.clone(),
@@ -376,24 +375,42 @@ impl Task for Lintian {
                 artifacts::relate(id, *analysed, RelationType::RelatesTo)?;
             }
 
-            let item = match (&inputs.source, analysis.package_filename.keys().next()) {
-                (Some((name, version, _)), _) => format!("{name}_{version}_{architecture}"),
-                (None, Some(package)) => format!("{package}_{architecture}"),
-                (None, None) => architecture.clone(),
-            };
-            let outcome = if fails {
-                Outcome::Failed
-            } else {
-                Outcome::Passed
-            };
-            let mut result = CheckResult::new(item, "debian_package", outcome)
+            // One result per analysed package.
+            for package in analysis.package_filename.keys() {
+                let mine: Vec<Tag> = analysis
+                    .tags
+                    .iter()
+                    .filter(|t| &t.package == package)
+                    .cloned()
+                    .collect();
+                let version = match (
+                    architecture.as_str(),
+                    &inputs.source,
+                    inputs.binaries.get(package),
+                ) {
+                    ("source", Some((_, version, _)), _) => version.clone(),
+                    (_, _, Some((.., version))) => version.clone(),
+                    _ => String::new(),
+                };
+                let fails = mine.iter().any(|t| data.fail_on_severity.fails(t.severity));
+                let outcome = if fails {
+                    Outcome::Failed
+                } else {
+                    Outcome::Passed
+                };
+                let mut result = CheckResult::new(
+                    format!("{package}_{version}_{architecture}"),
+                    "debian_package",
+                    outcome,
+                )
                 .checkname("lintian")
-                .note(parser::summary_note(&analysis.tags))
+                .note(parser::summary_note(&mine))
                 .artifact(format!("artifact:{id}"));
-            for (severity, n) in counts {
-                result = result.keyval(severity.as_str(), n);
+                for (severity, n) in parser::count_by_severity(&mine) {
+                    result = result.keyval(severity.as_str(), n);
+                }
+                result.emit()?;
             }
-            result.emit()?;
         }
         Ok(if failed {
             Status::Failure
