@@ -520,3 +520,30 @@ fn the_sample_policy_grants_lintian() {
     ])
     .expect(0);
 }
+
+#[test]
+fn an_upload_serves_as_source_and_binaries() {
+    let env = Env::new();
+    let built = Package::new("lt-upload").build(&env, true);
+    let changes = built.changes.display().to_string();
+    let (ran, _) = run(
+        &env,
+        json!({"input": {"source_artifact_id": changes, "binary_artifacts_ids": [changes]}, "backend": "local"}),
+    );
+    ran.expect(0);
+    let analyses = analyses(&env);
+    let arch = arch();
+    assert_eq!(
+        analyses.keys().cloned().collect::<BTreeSet<_>>(),
+        set(&["source", &arch])
+    );
+    assert!(tags(&env, &analyses[&arch]).contains("error:no-copyright-file"));
+    let uploads: Vec<Value> = env
+        .artifacts()
+        .into_iter()
+        .filter(|a| a["category"] == "debian:upload")
+        .map(|a| a["id"].clone())
+        .collect();
+    assert_eq!(uploads.len(), 2, "the .changes imported once per input key");
+    assert!(uploads.contains(&analyses["source"]["relations"][0]["target"]));
+}
