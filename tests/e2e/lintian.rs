@@ -10,7 +10,7 @@ const GRANTS: &[&str] = &[
     "--allow-exec",
     "lintian --no-cfg --display-level >=classification --display-experimental --info --show-overrides **",
     "--allow-exec",
-    "lintian --version",
+    "dpkg-query -W -f=${Version} lintian",
     "--allow-backend",
     "local",
 ];
