@@ -28,7 +28,6 @@
 //! `runtask` + lintian against plain lintian is `examples/lintian_overhead.rs`.
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use std::collections::HashSet;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,10 +35,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use taskhost::capabilities::RunContext;
 use taskhost::policy::{Effective, Overrides, Policy};
-use taskhost::progress::{PluginProgress, Progress};
 use taskhost::report::CheckResult;
-use taskhost::run::{DEFAULT_MEMORY, DEFAULT_OUTPUT_LIMIT, STDIO_LIMIT};
-use taskhost::runlog::RunLog;
+use taskhost::run::{DEFAULT_MEMORY, STDIO_LIMIT};
 use taskhost::runtime::{Plugin, Runtime, RuntimeConfig, SandboxLimits};
 use taskhost::store::{ArtifactStore, LocalStore};
 use taskhost::workspace::Workspace;
@@ -144,23 +141,14 @@ impl Fixture {
     }
 
     fn context(&self, workspace: Workspace, deadline: Instant) -> RunContext {
-        RunContext {
-            run_id: "bench".into(),
-            manifest: self.plugin.info.manifest.clone(),
-            grants: self.grants.clone(),
+        RunContext::new(
+            "bench".into(),
+            self.plugin.info.manifest.clone(),
+            self.grants.clone(),
             workspace,
-            store: self.store.clone(),
-            visible: HashSet::new(),
-            created: Vec::new(),
-            results: Vec::new(),
-            log: RunLog::new(),
-            progress: Progress::Plain,
-            plugin_progress: PluginProgress::new(Progress::Plain),
+            self.store.clone(),
             deadline,
-            output_limit: DEFAULT_OUTPUT_LIMIT,
-            kill_grace: Duration::from_secs(5),
-            commands: 0,
-        }
+        )
     }
 
     /// One run, as `run_task` would make it (the host's default memory

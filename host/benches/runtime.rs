@@ -18,7 +18,6 @@
 //! Temporary dirs (store, workspaces, cache) follow `TMPDIR`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::collections::HashSet;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -27,9 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use taskhost::capabilities::RunContext;
 use taskhost::policy::{Effective, ExecPattern, Overrides, Policy};
-use taskhost::progress::{PluginProgress, Progress};
-use taskhost::run::{DEFAULT_MEMORY, DEFAULT_OUTPUT_LIMIT, RunOptions, STDIO_LIMIT, run_task};
-use taskhost::runlog::RunLog;
+use taskhost::progress::Progress;
+use taskhost::run::{DEFAULT_MEMORY, RunOptions, STDIO_LIMIT, run_task};
 use taskhost::runtime::{Plugin, Runtime, RuntimeConfig, SandboxLimits};
 use taskhost::store::{ArtifactStore, LocalStore};
 use taskhost::workspace::Workspace;
@@ -122,23 +120,14 @@ impl Fixture {
 
     /// The context `run_task` builds, around `workspace`.
     fn context(&self, workspace: Workspace, deadline: Instant) -> RunContext {
-        RunContext {
-            run_id: "bench".into(),
-            manifest: self.plugin.info.manifest.clone(),
-            grants: self.grants.clone(),
+        RunContext::new(
+            "bench".into(),
+            self.plugin.info.manifest.clone(),
+            self.grants.clone(),
             workspace,
-            store: self.store.clone(),
-            visible: HashSet::new(),
-            created: Vec::new(),
-            results: Vec::new(),
-            log: RunLog::new(),
-            progress: Progress::Plain,
-            plugin_progress: PluginProgress::new(Progress::Plain),
+            self.store.clone(),
             deadline,
-            output_limit: DEFAULT_OUTPUT_LIMIT,
-            kill_grace: Duration::from_secs(5),
-            commands: 0,
-        }
+        )
     }
 
     fn limits(&self) -> SandboxLimits {

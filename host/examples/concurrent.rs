@@ -16,14 +16,12 @@
 //! compiles, then runs itself again so compilation is not in the peak RSS.
 //! Peak RSS is `getrusage(RUSAGE_SELF).ru_maxrss` of this process.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use taskhost::capabilities::RunContext;
 use taskhost::policy::{Effective, ExecPattern, Overrides, Policy};
-use taskhost::progress::{PluginProgress, Progress};
-use taskhost::run::{DEFAULT_MEMORY, DEFAULT_OUTPUT_LIMIT, RunOptions, STDIO_LIMIT, run_task};
-use taskhost::runlog::RunLog;
+use taskhost::progress::Progress;
+use taskhost::run::{DEFAULT_MEMORY, RunOptions, STDIO_LIMIT, run_task};
 use taskhost::runtime::{Plugin, Runtime, RuntimeConfig, SandboxLimits};
 use taskhost::store::{ArtifactStore, LocalStore};
 use taskhost::workspace::Workspace;
@@ -135,27 +133,14 @@ fn main() -> anyhow::Result<()> {
                                 deadline: Instant::now() + Duration::from_secs(600),
                                 stdio_limit: STDIO_LIMIT,
                             };
-                            let run = RunContext {
-                                run_id: format!("run{i}"),
-                                manifest: plugin.info.manifest.clone(),
+                            let run = RunContext::new(
+                                format!("run{i}"),
+                                plugin.info.manifest.clone(),
                                 grants,
-                                workspace: Workspace::create(
-                                    &workspaces,
-                                    &format!("run{i}"),
-                                    false,
-                                )?,
+                                Workspace::create(&workspaces, &format!("run{i}"), false)?,
                                 store,
-                                visible: HashSet::new(),
-                                created: Vec::new(),
-                                results: Vec::new(),
-                                log: RunLog::new(),
-                                progress: Progress::Plain,
-                                plugin_progress: PluginProgress::new(Progress::Plain),
-                                deadline: limits.deadline,
-                                output_limit: DEFAULT_OUTPUT_LIMIT,
-                                kill_grace: Duration::from_secs(5),
-                                commands: 0,
-                            };
+                                limits.deadline,
+                            );
                             runtime.instantiate(&plugin, run, limits).await
                         }
                         .await;

@@ -181,10 +181,9 @@ fn main() -> anyhow::Result<()> {
 /// The host's own path: `Runtime::instantiate`, `Instance::execute`, and
 /// `Instance::into_state` (the Store's drop), per step.
 fn host_runtime(iters: usize) -> anyhow::Result<()> {
-    use std::collections::HashSet;
     use taskhost::capabilities::RunContext;
     use taskhost::policy::{Effective, Policy};
-    use taskhost::progress::{PluginProgress, Progress};
+
     use taskhost::runtime::{Runtime, RuntimeConfig, SandboxLimits};
     use taskhost::workspace::Workspace;
 
@@ -218,23 +217,14 @@ fn host_runtime(iters: usize) -> anyhow::Result<()> {
                 deadline: Instant::now() + Duration::from_secs(60),
                 stdio_limit: 4 << 20,
             };
-            let run = RunContext {
-                run_id: "x".into(),
-                manifest: plugin.info.manifest.clone(),
-                grants: grants.clone(),
-                workspace: Workspace::create(dir.path(), &format!("w{i}"), false)?,
-                store: store.clone(),
-                visible: HashSet::new(),
-                created: Vec::new(),
-                results: Vec::new(),
-                log: taskhost::runlog::RunLog::new(),
-                progress: Progress::Plain,
-                plugin_progress: PluginProgress::new(Progress::Plain),
-                deadline: limits.deadline,
-                output_limit: 64 << 20,
-                kill_grace: Duration::from_secs(5),
-                commands: 0,
-            };
+            let run = RunContext::new(
+                "x".into(),
+                plugin.info.manifest.clone(),
+                grants.clone(),
+                Workspace::create(dir.path(), &format!("w{i}"), false)?,
+                store.clone(),
+                limits.deadline,
+            );
             let t0 = Instant::now();
             let mut instance = runtime.instantiate(&plugin, run, limits).await?;
             let t1 = Instant::now();

@@ -18,7 +18,6 @@ use crate::runtime::{Plugin, Runtime, SandboxLimits};
 use crate::store::{self, ArtifactId, ArtifactStore, Relation, RelationEntry};
 use crate::workspace::Workspace;
 use serde_json::Value;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -163,21 +162,19 @@ pub async fn run_task(
         ))
     })?;
     let context = RunContext {
-        run_id: run_id.clone(),
-        manifest: manifest.clone(),
-        grants,
-        workspace,
-        store: store.clone(),
-        visible: HashSet::new(),
-        created: Vec::new(),
-        results: Vec::new(),
         log: log.clone(),
         progress: options.progress.clone(),
         plugin_progress: PluginProgress::new(options.progress.clone()),
-        deadline: sandbox.deadline,
         output_limit: limits.output_limit.unwrap_or(DEFAULT_OUTPUT_LIMIT),
         kill_grace: options.kill_grace,
-        commands: 0,
+        ..RunContext::new(
+            run_id.clone(),
+            manifest.clone(),
+            grants,
+            workspace,
+            store.clone(),
+            sandbox.deadline,
+        )
     };
     let mut instance = runtime
         .instantiate(plugin, context, sandbox)
@@ -353,21 +350,8 @@ pub async fn describe(
     };
     let workspace = Workspace::create(&options.workspace_parent, &run_id, false)?;
     let context = RunContext {
-        run_id,
-        manifest,
-        grants,
-        workspace,
-        store,
-        visible: HashSet::new(),
-        created: Vec::new(),
-        results: Vec::new(),
-        log: RunLog::new(),
-        progress: Progress::Plain,
-        plugin_progress: PluginProgress::new(Progress::Plain),
-        deadline: sandbox.deadline,
         output_limit: 0,
-        kill_grace: options.kill_grace,
-        commands: 0,
+        ..RunContext::new(run_id, manifest, grants, workspace, store, sandbox.deadline)
     };
     let mut instance = runtime.instantiate(plugin, context, sandbox).await?;
     instance.describe().await.map_err(|e| {

@@ -45,6 +45,35 @@ pub struct RunContext {
 }
 
 impl RunContext {
+    /// A context with nothing seen, created or logged yet, plain progress,
+    /// the default output cap and a 5 s kill grace.
+    pub fn new(
+        run_id: String,
+        manifest: Manifest,
+        grants: Effective,
+        workspace: Workspace,
+        store: Arc<dyn ArtifactStore>,
+        deadline: Instant,
+    ) -> Self {
+        RunContext {
+            run_id,
+            manifest,
+            grants,
+            workspace,
+            store,
+            visible: HashSet::new(),
+            created: Vec::new(),
+            results: Vec::new(),
+            log: RunLog::new(),
+            progress: Progress::Plain,
+            plugin_progress: PluginProgress::new(Progress::Plain),
+            deadline,
+            output_limit: crate::run::DEFAULT_OUTPUT_LIMIT,
+            kill_grace: Duration::from_secs(5),
+            commands: 0,
+        }
+    }
+
     pub fn plugin(&self) -> &str {
         &self.manifest.name
     }
