@@ -34,6 +34,13 @@ pub fn fetch(id: ArtifactId, dir: &str) -> Result<Vec<String>> {
     raw::fetch(id, dir)
 }
 
+/// Resolves a debusine-style lookup such as
+/// `debian/match:codename=bookworm` to the newest matching artifact of
+/// `category` (one of the categories the manifest's `[[inputs]]` declare).
+pub fn lookup(query: &str, category: &str) -> Result<ArtifactId> {
+    raw::lookup(query, category)
+}
+
 /// Records `source` (created by this run) relating to `target`.
 pub fn relate(source: ArtifactId, target: ArtifactId, relation: RelationType) -> Result<()> {
     raw::relate(source, target, relation)

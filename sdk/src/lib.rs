@@ -39,6 +39,7 @@ mod command;
 mod data;
 
 pub mod artifacts;
+pub mod http;
 pub mod log;
 pub mod results;
 

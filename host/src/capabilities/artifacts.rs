@@ -144,6 +144,39 @@ impl artifacts::Host for RunState {
         Ok(artifact.id)
     }
 
+    async fn lookup(&mut self, query: String, category: String) -> Result<ArtifactId, Error> {
+        // A lookup reaches beyond the run's inputs, so it is limited to the
+        // categories the manifest declares as inputs.
+        let declared = self
+            .run
+            .manifest
+            .inputs
+            .iter()
+            .any(|input| input.categories.contains(&category));
+        if !declared {
+            return Err(self.run.denied_lookup(&query, &category));
+        }
+        let id = match query.parse::<ArtifactId>() {
+            Ok(id) => {
+                let a = self.run.store.get(id).map_err(store_error)?;
+                if a.category != category {
+                    return Err(Error::Invalid(format!(
+                        "artifact {id} is a {}, not a {category}",
+                        a.category
+                    )));
+                }
+                id
+            }
+            Err(_) => store::lookup(&*self.run.store, &query, std::slice::from_ref(&category))
+                .map_err(store_error)?,
+        };
+        self.run
+            .log
+            .info("artifacts", &format!("lookup {query} -> artifact {id}"));
+        self.run.visible.insert(id);
+        Ok(id)
+    }
+
     async fn relate(
         &mut self,
         source: ArtifactId,

@@ -2,6 +2,7 @@
 //! owns its grant check, and every privileged function starts with it.
 
 mod artifacts;
+mod http;
 mod log;
 mod process;
 mod results;
@@ -94,6 +95,19 @@ impl RunContext {
         );
         self.log
             .warn("capability", &format!("denied {call}: {message}"));
+        Error::AccessDenied(message)
+    }
+}
+
+impl RunContext {
+    /// Logs a refused lookup (a category the manifest does not take as input).
+    fn denied_lookup(&self, query: &str, category: &str) -> Error {
+        let message = format!(
+            "plugin '{}' may not look up {category} artifacts ('{query}'): its manifest declares no [[inputs]] of that category",
+            self.plugin()
+        );
+        self.log
+            .warn("capability", &format!("denied artifacts.lookup: {message}"));
         Error::AccessDenied(message)
     }
 }

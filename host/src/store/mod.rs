@@ -11,8 +11,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 mod local;
+mod lookup;
 
 pub use local::LocalStore;
+pub use lookup::{Lookup, resolve as lookup};
 
 /// Identifier of an artifact, unique within one store and never reused.
 pub type ArtifactId = u64;
