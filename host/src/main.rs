@@ -322,6 +322,7 @@ async fn run(args: RunArgs, store_dir: &Path) -> Result<Code> {
         install_deps: args.install_deps,
         runs_dir: Some(store_dir.join("runs")),
         progress: taskhost::progress::Progress::detect(),
+        env_cache: xdg("XDG_CACHE_HOME", ".cache").join("taskhost/environments"),
         ..RunOptions::default()
     };
     // On SIGINT/SIGTERM the run is dropped: its commands' process groups

@@ -46,6 +46,13 @@ pub struct RunOptions {
     pub kill_grace: Duration,
     /// Skip the tool dependency check (benchmarks, tests of other stages).
     pub check_deps: bool,
+    /// Where the unshare backend keeps unpacked system tarballs.
+    pub env_cache: PathBuf,
+}
+
+/// The default cache of unpacked environments: a directory in TMPDIR.
+pub fn default_env_cache() -> PathBuf {
+    std::env::temp_dir().join("taskhost-environments")
 }
 
 impl Default for RunOptions {
@@ -58,6 +65,7 @@ impl Default for RunOptions {
             progress: Progress::Plain,
             kill_grace: Duration::from_secs(5),
             check_deps: true,
+            env_cache: default_env_cache(),
         }
     }
 }
@@ -167,6 +175,7 @@ pub async fn run_task(
         plugin_progress: PluginProgress::new(options.progress.clone()),
         output_limit: limits.output_limit.unwrap_or(DEFAULT_OUTPUT_LIMIT),
         kill_grace: options.kill_grace,
+        env_cache: options.env_cache.clone(),
         ..RunContext::new(
             run_id.clone(),
             manifest.clone(),
@@ -497,6 +506,12 @@ fn resolve_one(
                 .ok_or_else(|| RunError::Invalid(format!("{key}: {n} is not an artifact id")))?,
         ),
         Value::String(s) if s.parse::<ArtifactId>().is_ok() => by_id(s.parse().unwrap_or_default()),
+        Value::String(s) if crate::store::Lookup::is_lookup(s) && !Path::new(s).exists() => {
+            let id = crate::store::lookup(store, s, categories)
+                .map_err(|e| RunError::Invalid(format!("{key}: {e}")))?;
+            log.info("fetch-inputs", &format!("{key}: {s} is artifact {id}"));
+            by_id(id)
+        }
         Value::String(s) => {
             let path = Path::new(s);
             let meta = std::fs::metadata(path).map_err(|e| {
@@ -538,7 +553,7 @@ fn resolve_one(
             Ok(artifact.id)
         }
         other => Err(RunError::Invalid(format!(
-            "{key}: expected an artifact id or a file path, got {other}"
+            "{key}: expected an artifact id, a lookup or a file path, got {other}"
         ))),
     }
 }

@@ -1,11 +1,12 @@
-//! Where commands run. `local` runs them on the host itself; isolated
-//! backends (unshare, qemu, ...) come later behind the same interface.
+//! Where commands run. `local` runs them on the host itself; `unshare`
+//! runs them in a system tarball inside user, mount and pid namespaces.
 //!
 //! A spawned program is outside the wasm sandbox: it can do whatever the
 //! backend lets it. The local backend isolates nothing; it only enforces
 //! argv-only spawning, a cleared environment, time limits and output caps.
 
 pub mod local;
+pub mod unshare;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,28 +15,38 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Environment {
     pub backend: Backend,
+    /// The namespaces of an `unshare` environment.
+    pub session: Option<unshare::Session>,
 }
 
 /// Backends this host knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Local,
+    Unshare,
 }
 
 impl Backend {
-    pub const ALL: &[&str] = &["local"];
+    pub const ALL: &[&str] = &["local", "unshare"];
 
     pub fn name(self) -> &'static str {
         match self {
             Backend::Local => "local",
+            Backend::Unshare => "unshare",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Backend> {
         match name {
             "local" => Some(Backend::Local),
+            "unshare" => Some(Backend::Unshare),
             _ => None,
         }
+    }
+
+    /// Whether the backend runs commands in an environment artifact.
+    pub fn takes_environment(self) -> bool {
+        self == Backend::Unshare
     }
 }
 

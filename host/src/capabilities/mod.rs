@@ -43,6 +43,10 @@ pub struct RunContext {
     pub kill_grace: Duration,
     /// Commands run so far (names default output files).
     pub commands: u32,
+    /// Where the unshare backend keeps unpacked system tarballs.
+    pub env_cache: std::path::PathBuf,
+    /// Environments opened so far (names their scratch directories).
+    pub environments: u32,
 }
 
 impl RunContext {
@@ -72,6 +76,8 @@ impl RunContext {
             output_limit: crate::run::DEFAULT_OUTPUT_LIMIT,
             kill_grace: Duration::from_secs(5),
             commands: 0,
+            env_cache: crate::run::default_env_cache(),
+            environments: 0,
         }
     }
 

@@ -16,7 +16,146 @@ const TMPDIR: &str = ".taskhost/tmp";
 
 impl process::Host for RunState {}
 
+/// A path inside an environment: absolute, no NUL.
+fn check_env_path(path: &str) -> Result<(), Error> {
+    if !path.starts_with('/') || path.contains('\0') {
+        return Err(Error::Invalid(format!(
+            "'{path}' is not an absolute path inside the environment"
+        )));
+    }
+    Ok(())
+}
+
+/// The category an unshare environment is made from.
+pub const SYSTEM_TARBALL: &str = "debian:system-tarball";
+
 impl RunState {
+    /// Opens an unshare environment from system tarball `id`, unpacking it
+    /// into the cache on first use.
+    async fn open_unshare(&mut self, id: ArtifactId) -> Result<backends::unshare::Session, Error> {
+        use backends::unshare::{self, ImageCache, Session};
+        if !self.run.visible.contains(&id) {
+            return Err(self.run.denied_artifact("process.environment.open", id));
+        }
+        let artifact = self
+            .run
+            .store
+            .get(id)
+            .map_err(|e| Error::NotFound(e.to_string()))?;
+        if artifact.category != SYSTEM_TARBALL {
+            return Err(Error::Invalid(format!(
+                "environment artifact {id} is a {}; the unshare backend needs a {SYSTEM_TARBALL}",
+                artifact.category
+            )));
+        }
+        let wanted = artifact.data.get("filename").and_then(|f| f.as_str());
+        let file = artifact
+            .files
+            .iter()
+            .find(|f| Some(f.name.as_str()) == wanted)
+            .or_else(|| artifact.files.first())
+            .ok_or_else(|| Error::Invalid(format!("environment artifact {id} has no tarball file")))?;
+        let tarball = self
+            .run
+            .store
+            .file_path(id, &file.name)
+            .map_err(|e| Error::NotFound(e.to_string()))?;
+        let ids = unshare::check_available().map_err(|e| Error::Failed(e.to_string()))?;
+        let started = Instant::now();
+        let step = self.run.progress.spinner("preparing the environment");
+        let cache = ImageCache::new(&self.run.env_cache);
+        let lower = cache
+            .ensure(ids, &file.sha256, &tarball)
+            .await
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        self.run.environments += 1;
+        let scratch = format!(".taskhost/env-{}", self.run.environments);
+        let ws = &self.run.workspace;
+        ws.create_dir_all(&scratch)
+            .map_err(|e| Error::Failed(format!("creating {scratch}: {e}")))?;
+        // Inside, everyone is "other" to the workspace: it must be readable.
+        // Its parent stays private.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(ws.root(), std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| Error::Failed(format!("chmod workspace: {e}")))?;
+        }
+        let session = Session::open(ids, &lower, ws.root(), &ws.root().join(&scratch))
+            .await
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        drop(step);
+        self.run.log.info(
+            "process",
+            &format!(
+                "environment {id} ({}) ready in {:.1}s",
+                file.name,
+                started.elapsed().as_secs_f64()
+            ),
+        );
+        Ok(session)
+    }
+
+    /// A throwaway workspace file for a transfer's stray output.
+    fn scratch_file(&mut self, what: &str) -> Result<std::fs::File, Error> {
+        self.run.commands += 1;
+        let path = format!(".taskhost/{:03}-{what}.out", self.run.commands);
+        self.run
+            .workspace
+            .create_file(&path)
+            .map_err(|e| Error::Failed(format!("{path}: {e}")))
+    }
+
+    /// Runs a push/pull helper command as root inside the environment.
+    async fn transfer(
+        &mut self,
+        env: &Resource<Environment>,
+        argv: &[&str],
+        stdin: Option<std::fs::File>,
+        stdout: std::fs::File,
+    ) -> Result<backends::ProcessExit, Error> {
+        let stderr = self.scratch_file("transfer-err")?;
+        let remaining = self.run.deadline.saturating_duration_since(Instant::now());
+        let spec = ProcessSpec {
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
+            cwd: self.run.workspace.root().to_path_buf(),
+            tmpdir: "/tmp".into(),
+            stdin,
+            stdout,
+            stderr,
+            timeout: remaining,
+            output_limit: u64::MAX,
+            grace: self.run.kill_grace,
+        };
+        let session = self
+            .table()
+            .get(env)
+            .ok()
+            .and_then(|e| e.session.as_ref())
+            .ok_or_else(|| Error::Invalid("the environment is closed".into()))?;
+        session
+            .run(spec, true)
+            .await
+            .map_err(|e| Error::Failed(format!("{}: {e}", argv.join(" "))))
+    }
+
+    fn transfer_result(
+        &self,
+        what: &str,
+        from: &str,
+        to: &str,
+        exit: backends::ProcessExit,
+    ) -> Result<(), Error> {
+        if exit.code == Some(0) {
+            self.run.log.info("process", &format!("{what} {from} -> {to}"));
+            return Ok(());
+        }
+        Err(Error::Failed(format!(
+            "{what} {from} -> {to} failed (exit {:?}); does the source exist and the target directory?",
+            exit.code
+        )))
+    }
+
     fn environment(&mut self, env: &Resource<Environment>) -> Result<Backend, Error> {
         let backend = self
             .table()
@@ -116,20 +255,13 @@ impl process::HostEnvironment for RunState {
         environment: Option<ArtifactId>,
     ) -> Result<Resource<Environment>, Error> {
         let chosen = if backend == "auto" {
-            // Only `local` exists yet; `auto` picks the best granted backend.
-            let granted = self.run.grants.granted_backends();
-            granted.iter().find_map(|b| Backend::from_name(b)).ok_or_else(|| {
-                self.run.denied(
-                    "process.environment.open(auto)",
-                    crate::policy::Denied {
-                        plugin: self.run.plugin().to_string(),
-                        capability: "backend".into(),
-                        subject: "auto".into(),
-                        reason: "no backend is both declared and granted".into(),
-                        hint: Some(format!("grant one with --allow-backend local, or backends = [\"local\"] under [plugins.{}]", self.run.plugin())),
-                    },
-                )
-            })?
+            // With an environment artifact, auto means the isolated backend.
+            let want = if environment.is_some() { Backend::Unshare } else { Backend::Local };
+            self.run.grants.check_backend(want.name()).map_err(|mut d| {
+                d.subject = format!("auto ({})", want.name());
+                self.run.denied("process.environment.open(auto)", d)
+            })?;
+            want
         } else {
             let known = Backend::from_name(&backend).ok_or_else(|| {
                 Error::Invalid(format!(
@@ -143,16 +275,27 @@ impl process::HostEnvironment for RunState {
                 .map_err(|d| self.run.denied("process.environment.open", d))?;
             known
         };
-        if environment.is_some() && chosen == Backend::Local {
-            return Err(Error::Invalid(
-                "the local backend takes no environment artifact".into(),
-            ));
-        }
+        let session = match (chosen.takes_environment(), environment) {
+            (false, Some(_)) => {
+                return Err(Error::Invalid(format!(
+                    "the {} backend takes no environment artifact",
+                    chosen.name()
+                )));
+            }
+            (true, None) => {
+                return Err(Error::Invalid(format!(
+                    "the {} backend needs an environment: a debian:system-tarball artifact",
+                    chosen.name()
+                )));
+            }
+            (true, Some(id)) => Some(self.open_unshare(id).await?),
+            (false, None) => None,
+        };
         self.run
             .log
             .info("process", &format!("opened backend {}", chosen.name()));
         self.table()
-            .push(Environment { backend: chosen })
+            .push(Environment { backend: chosen, session })
             .map_err(|e| Error::Failed(e.to_string()))
     }
 
@@ -183,6 +326,10 @@ impl process::HostEnvironment for RunState {
         let step = self.run.progress.spinner(&argv_text);
         let exit = match backend {
             Backend::Local => backends::local::run(spec).await,
+            Backend::Unshare => match self.table().get(&env).ok().and_then(|e| e.session.as_ref()) {
+                Some(session) => session.run(spec, command.run_as_root).await,
+                None => Err(std::io::Error::other("the environment is closed")),
+            },
         };
         drop(step);
         let exit = exit.map_err(|e| match e.kind() {
@@ -221,31 +368,60 @@ impl process::HostEnvironment for RunState {
     async fn push(
         &mut self,
         env: Resource<Environment>,
-        _workspace_path: String,
-        _target: String,
+        workspace_path: String,
+        target: String,
     ) -> Result<(), Error> {
         let backend = self.environment(&env)?;
-        Err(Error::Invalid(format!(
-            "the {} backend shares the workspace; push is for isolated backends",
-            backend.name()
-        )))
+        if !backend.takes_environment() {
+            return Err(Error::Invalid(format!(
+                "the {} backend shares the workspace; push is for isolated backends",
+                backend.name()
+            )));
+        }
+        check_env_path(&target)?;
+        let stdin = self
+            .run
+            .workspace
+            .open(&workspace_path)
+            .map_err(|e| Error::NotFound(format!("push '{workspace_path}': {e}")))?;
+        let sink = self.scratch_file("push")?;
+        let argv = ["cp", "/dev/stdin", target.as_str()];
+        let exit = self.transfer(&env, &argv, Some(stdin), sink).await?;
+        self.transfer_result("push", &workspace_path, &target, exit)
     }
 
     async fn pull(
         &mut self,
         env: Resource<Environment>,
-        _source: String,
-        _workspace_path: String,
+        source: String,
+        workspace_path: String,
     ) -> Result<(), Error> {
         let backend = self.environment(&env)?;
-        Err(Error::Invalid(format!(
-            "the {} backend shares the workspace; pull is for isolated backends",
-            backend.name()
-        )))
+        if !backend.takes_environment() {
+            return Err(Error::Invalid(format!(
+                "the {} backend shares the workspace; pull is for isolated backends",
+                backend.name()
+            )));
+        }
+        check_env_path(&source)?;
+        crate::workspace::check(&workspace_path).map_err(bad_path)?;
+        let out = self
+            .run
+            .workspace
+            .create_file(&workspace_path)
+            .map_err(|e| Error::Invalid(format!("pull into '{workspace_path}': {e}")))?;
+        let argv = ["cat", "--", source.as_str()];
+        let exit = self.transfer(&env, &argv, None, out).await?;
+        self.transfer_result("pull", &source, &workspace_path, exit)
     }
 
     async fn drop(&mut self, env: Resource<Environment>) -> wasmtime::Result<()> {
-        self.table().delete(env)?;
+        let env = self.table().delete(env)?;
+        if let Some(session) = env.session
+            && let Err(e) = session.close().await
+        {
+            self.run.log.warn("process", &format!("closing the environment: {e}"));
+        }
         Ok(())
     }
 }
