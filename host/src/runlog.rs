@@ -48,6 +48,10 @@ impl RunLog {
         }
     }
 
+    pub fn debug(&self, source: &str, message: &str) {
+        self.line(Level::DEBUG, source, message);
+    }
+
     pub fn info(&self, source: &str, message: &str) {
         self.line(Level::INFO, source, message);
     }

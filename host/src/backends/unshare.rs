@@ -398,12 +398,17 @@ impl Session {
         Ok(session)
     }
 
-    /// Waits until unshare has mapped the ids and forked pid 1.
+    /// Waits until unshare has mapped the ids and pid 1 runs `cat`.
     async fn wait_ready(&mut self) -> Result<(), UnshareError> {
         let children = format!("/proc/{0}/task/{0}/children", self.pid);
         let started = Instant::now();
         loop {
-            let forked = std::fs::read_to_string(&children).is_ok_and(|c| !c.trim().is_empty());
+            // unshare forks helpers for newuidmap first; pid 1 is the child
+            // that has become `cat`.
+            let children = std::fs::read_to_string(&children).unwrap_or_default();
+            let forked = children.split_whitespace().any(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "cat")
+            });
             if forked {
                 return Ok(());
             }
@@ -547,6 +552,69 @@ impl Session {
         super::local::run(spec).await
     }
 
+    /// Runs `argv` inside as root and returns its exit status and output
+    /// (setup work of the host, not a plugin's command).
+    async fn capture(&self, argv: &[&str], timeout: Duration) -> Result<(bool, String), UnshareError> {
+        let mut full = self.nsenter(true);
+        full.extend(["--wdns=/".to_string(), "--".to_string()]);
+        full.extend(argv.iter().map(|a| a.to_string()));
+        let (program, args) = full.split_first().ok_or_else(|| UnshareError::Failed("empty argv".into()))?;
+        let child = Command::new(program)
+            .args(args)
+            .env_clear()
+            .env("PATH", super::PATH)
+            .env("HOME", "/root")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .env("LC_ALL", "C.UTF-8")
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(timeout, child)
+            .await
+            .map_err(|_| UnshareError::Failed(format!("`{}` timed out", argv.join(" "))))?
+            .map_err(|e| failed(&format!("running {}", argv.join(" ")), e))?;
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.success(), text))
+    }
+
+    /// Installs the Debian `packages` the environment lacks with apt-get,
+    /// as debusine does before running a tool in an environment. Returns
+    /// the packages installed and apt's output.
+    pub async fn install_packages(&self, packages: &[String], timeout: Duration) -> Result<(Vec<String>, String), UnshareError> {
+        if packages.is_empty() {
+            return Ok((Vec::new(), String::new()));
+        }
+        let names: Vec<&str> = packages.iter().map(String::as_str).collect();
+        let mut query = vec!["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\n"];
+        query.extend(&names);
+        let (_, listed) = self.capture(&query, timeout).await?;
+        let missing = missing_packages(&names, &listed);
+        if missing.is_empty() {
+            return Ok((Vec::new(), String::new()));
+        }
+        let mut log = String::new();
+        for step in [
+            vec!["apt-get", "update"],
+            [vec!["apt-get", "install", "--yes", "--no-install-recommends"], missing.iter().map(String::as_str).collect()].concat(),
+        ] {
+            let (ok, out) = self.capture(&step, timeout).await?;
+            log.push_str(&out);
+            if !ok {
+                let tail: Vec<&str> = out.lines().rev().take(15).collect();
+                return Err(UnshareError::Failed(format!(
+                    "`{}` failed in the environment:\n{}",
+                    step.join(" "),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )));
+            }
+        }
+        Ok((missing, log))
+    }
+
     /// Ends every process inside and removes the upper layer.
     pub async fn close(mut self) -> Result<(), UnshareError> {
         drop(self.holder.stdin.take());
@@ -561,9 +629,33 @@ impl Session {
     }
 }
 
+/// The packages of `wanted` that dpkg-query's `NAME STATUS` lines do not
+/// list as installed.
+fn missing_packages(wanted: &[&str], listed: &str) -> Vec<String> {
+    wanted
+        .iter()
+        .filter(|name| {
+            !listed.lines().any(|line| {
+                line.split_once(' ')
+                    .is_some_and(|(pkg, status)| pkg.split(':').next() == Some(**name) && status.trim() == "installed")
+            })
+        })
+        .map(|s| s.to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_packages_are_the_ones_not_installed() {
+        let listed = "lintian installed\nblhc config-files\nlibc6:amd64 installed\ndpkg-query: no packages found matching piuparts\n";
+        assert_eq!(
+            missing_packages(&["lintian", "blhc", "libc6", "piuparts"], listed),
+            vec!["blhc".to_string(), "piuparts".to_string()]
+        );
+    }
 
     #[test]
     fn subid_ranges_by_name_or_uid_and_size() {

@@ -84,6 +84,30 @@ impl RunState {
             .await
             .map_err(|e| Error::Failed(e.to_string()))?;
         drop(step);
+        // What the plugin declares it needs is installed in the (disposable)
+        // environment, as debusine installs lintian before running it.
+        let packages = self.run.manifest.packages.clone();
+        let remaining = self.run.deadline.saturating_duration_since(Instant::now());
+        let step = self.run.progress.spinner("installing packages in the environment");
+        let installed = session.install_packages(&packages, remaining).await;
+        drop(step);
+        match installed {
+            Ok((installed, apt_log)) => {
+                for line in apt_log.lines() {
+                    self.run.log.debug("apt", line);
+                }
+                if !installed.is_empty() {
+                    self.run.log.info(
+                        "process",
+                        &format!("installed in the environment: {}", installed.join(" ")),
+                    );
+                }
+            }
+            Err(e) => {
+                let _ = session.close().await;
+                return Err(Error::Failed(e.to_string()));
+            }
+        }
         self.run.log.info(
             "process",
             &format!(

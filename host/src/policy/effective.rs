@@ -397,14 +397,25 @@ impl Effective {
             }
         }
 
+        // Backends are alternatives: one usable backend is enough to start;
+        // opening an ungranted one is refused when the plugin asks for it.
+        let backends = dedup(&self.declared.backends);
+        let usable = backends
+            .iter()
+            .any(|b| g.backends.contains(*b) && !g.deny_backends.contains(*b));
+        if !usable {
+            for name in backends {
+                if g.deny_backends.contains(name) {
+                    let reason =
+                        self.denied_by(&BACKEND, name.clone(), g.cli.deny_backend.contains(name));
+                    missing.push((self.denied(&BACKEND, name, reason, None), Vec::new()));
+                } else {
+                    missing.push(self.not_granted(&BACKEND, name, vec![name.clone()]));
+                }
+            }
+        }
+
         let names = [
-            (
-                &BACKEND,
-                &self.declared.backends,
-                &g.backends,
-                &g.deny_backends,
-                &g.cli.deny_backend,
-            ),
             (
                 &ENV,
                 &self.declared.env,

@@ -18,6 +18,23 @@ pub struct Data {
     pub input: Input,
     #[serde(default)]
     pub extra_flags: Vec<String>,
+    /// A debian:system-tarball to run blhc in (id or lookup); blhc is
+    /// installed in it first. Without it blhc runs on the host.
+    #[serde(default)]
+    pub environment: Option<ArtifactRef>,
+    #[serde(default)]
+    pub backend: Backend,
+}
+
+/// Where blhc runs (debusine's executor backends).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// unshare with an environment, else local.
+    #[default]
+    Auto,
+    Local,
+    Unshare,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,9 +166,17 @@ impl Task for Blhc {
 - `input.artifact` (required): a `debian:package-build-log` artifact (id or local file).
 - `extra_flags` (optional): blhc flags: --all, --bindnow, --buildd, --line-numbers, --pie,
   --arch=A, --ignore-arch=A, --ignore-arch-flag=A:F, --ignore-arch-line=A:L, --ignore-flag=F,
-  --ignore-line=RE.";
+  --ignore-line=RE.
+- `environment` (optional): a debian:system-tarball (id or lookup, e.g. debian/match:codename=bookworm)
+  to run blhc in; blhc is installed in it first.
+- `backend` (optional): auto (default: unshare with an environment, else local), local, unshare.";
 
     fn validate(data: &Data) -> Result<()> {
+        if data.backend == Backend::Unshare && data.environment.is_none() {
+            return Err(Error::invalid(
+                "environment: required with backend unshare (a debian:system-tarball artifact)",
+            ));
+        }
         data.extra_flags.iter().try_for_each(|f| check_flag(f))
     }
 
@@ -167,7 +192,12 @@ impl Task for Blhc {
                 Error::invalid(format!("input.artifact: artifact {log_id} has no files"))
             })?;
 
-        let env = Environment::open("auto")?;
+        let env = match (&data.environment, data.backend) {
+            (Some(environment), Backend::Auto | Backend::Unshare) => {
+                Environment::open_with("unshare", environment.id()?)?
+            }
+            _ => Environment::open("local")?,
+        };
         let exit = env.run(&command_line(&data.extra_flags, log_path))?;
         let code = exit.code().ok_or_else(|| {
             Error::failed(format!("blhc was killed (signal {:?})", exit.signal()))

@@ -22,7 +22,9 @@ use taskhost_sdk::{
 #[derive(Debug, Deserialize)]
 pub struct Data {
     pub input: Input,
-    /// Required by isolated backends; the `local` backend uses the host.
+    /// A debian:system-tarball to run lintian in (id or lookup such as
+    /// `debian/match:codename=bookworm`). Required by isolated backends;
+    /// the `local` backend uses the host's lintian.
     pub environment: Option<ArtifactRef>,
     #[serde(default)]
     pub backend: Backend,
@@ -307,8 +309,10 @@ impl Task for Lintian {
 - `input.source_artifact_id`: a debian:source-package or debian:upload artifact (id or a .dsc file).
 - `input.binary_artifacts_ids`: debian:binary-package(s) or debian:upload artifacts (ids or .deb files).
   At least one of the two is required.
-- `environment`: a debian:system-tarball for isolated backends (not needed with `backend: local`).
-- `backend`: auto (default), local, unshare, incus-lxc, incus-vm (only local is available yet).
+- `environment`: a debian:system-tarball (id or lookup, e.g. debian/match:codename=bookworm);
+  lintian is installed in it first. Not needed with `backend: local`.
+- `backend`: auto (default: unshare with an environment, else local), local, unshare
+  (incus-lxc and incus-vm are not available on this host).
 - `output.{source,binary_all,binary_any}_analysis`: which debian:lintian artifacts to make (default true).
 - `target_distribution`: default debian:unstable.
 - `include_tags`, `exclude_tags`: lists of tag names (--tags / --suppress-tags).
@@ -321,16 +325,26 @@ impl Task for Lintian {
             ));
         }
         match (data.backend, &data.environment) {
-            (Backend::Local, _) | (Backend::Auto, None) => Ok(()),
+            (Backend::Local | Backend::Auto, _) => Ok(()),
+            (Backend::Unshare, Some(_)) => Ok(()),
+            (Backend::Unshare, None) => Err(Error::invalid(
+                "environment: required with backend unshare (a debian:system-tarball artifact)",
+            )),
             (backend, _) => Err(Error::invalid(format!(
-                "backend: {backend:?} is not available yet; use backend: local (lintian of the host)"
+                "backend: {backend:?} is not available on this host; use unshare or local"
             ))),
         }
     }
 
     fn execute(data: Data) -> Result<Status> {
         let inputs = fetch_inputs(&data)?;
-        let env = Environment::open("local")?;
+        let env = match (data.backend, &data.environment) {
+            (Backend::Local, _) | (Backend::Auto, None) => Environment::open("local")?,
+            (_, Some(environment)) => Environment::open_with("unshare", environment.id()?)?,
+            (backend, None) => {
+                return Err(Error::invalid(format!("backend: {backend:?} needs an environment")));
+            }
+        };
         let version = lintian_version(&env)?;
         let exit = env.run(&command_line(&data, &inputs.files)?)?;
         let tags = parser::parse(&exit.read_stdout()?);

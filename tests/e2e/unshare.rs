@@ -1,0 +1,588 @@
+//! The mmdebstrap plugin and the unshare backend against a real Debian
+//! mirror: slow (a bootstrap takes about a minute), so they run only with
+//! TASKHOST_SLOW_TESTS=1, which `.ci/run` sets.
+//!
+//! The mirror comes from this machine's apt sources; no mirror host name
+//! is written here.
+
+use crate::pkg::Package;
+use crate::{Env, Ran, report};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The envrun test plugin (tests/plugins/envrun).
+const ENVRUN: &str = env!("TASKHOST_TEST_PLUGIN_ENVRUN");
+const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+fn slow() -> bool {
+    if std::env::var_os("TASKHOST_SLOW_TESTS").is_some_and(|v| v == "1") {
+        return true;
+    }
+    eprintln!("skipped: set TASKHOST_SLOW_TESTS=1 to run the unshare and mmdebstrap tests");
+    false
+}
+
+/// The first http(s) URI of the machine's apt sources that serves bookworm.
+fn mirror() -> String {
+    let mut candidates = Vec::new();
+    let dir = Path::new("/etc/apt/sources.list.d");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "sources")) {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for stanza in text.split("\n\n") {
+            let field = |name: &str| {
+                stanza
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+                    .unwrap_or_default()
+            };
+            let suites = field("Suites:");
+            for uri in field("URIs:").split_whitespace() {
+                candidates.push((uri.to_string(), suites.split_whitespace().any(|s| s == "bookworm")));
+            }
+        }
+    }
+    let list = std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default();
+    for line in list.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if parts.first() == Some(&"deb") {
+            let rest: Vec<&str> = parts[1..].iter().copied().filter(|p| !p.starts_with('[')).collect();
+            if let [uri, suite, ..] = rest.as_slice() {
+                candidates.push((uri.to_string(), *suite == "bookworm"));
+            }
+        }
+    }
+    candidates.sort_by_key(|(_, bookworm)| !bookworm);
+    candidates
+        .into_iter()
+        .map(|(uri, _)| uri)
+        .find(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .expect("no http(s) mirror in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// The policy of these tests: the mmdebstrap plugin with the mirror and
+/// the loopback keyring server, envrun, lintian and blhc on both backends.
+fn policy(env: &Env, keyring_server: &str) -> PathBuf {
+    let mirror = mirror();
+    env.write(
+        "policy.toml",
+        &format!(
+            r#"
+[plugins.mmdebstrap]
+exec = ["mmdebstrap **"]
+backends = ["local"]
+urls = ["{mirror}/", "{keyring_server}/", "file:///usr/share/keyrings/", "file:///usr/local/share/keyrings/"]
+
+[plugins.envrun]
+exec = ["cat **", "id **", "ls **", "sh **", "touch **", "stat **", "true **"]
+backends = ["local", "unshare"]
+
+[plugins.lintian]
+exec = [
+    "lintian --no-cfg --display-level >=classification --display-experimental --info --show-overrides **",
+    "dpkg-query -W -f=${{Version}} lintian",
+]
+backends = ["local", "unshare"]
+
+[plugins.blhc]
+exec = ["blhc --debian **"]
+backends = ["local", "unshare"]
+"#
+        ),
+    )
+}
+
+/// A loopback HTTP server serving the Debian archive keyring at
+/// `/keyring.gpg`, for the keyring download tests.
+struct KeyringServer {
+    url: String,
+}
+
+fn keyring_server() -> &'static KeyringServer {
+    static SERVER: OnceLock<KeyringServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        std::thread::spawn(move || {
+            let body = std::fs::read(KEYRING).expect("debian-archive-keyring is installed");
+            for stream in listener.incoming().flatten() {
+                serve_one(stream, &body);
+            }
+        });
+        KeyringServer { url }
+    })
+}
+
+/// Answers one request: the keyring for /keyring.gpg, else 404.
+fn serve_one(mut stream: std::net::TcpStream, body: &[u8]) {
+    let mut request = [0u8; 4096];
+    let n = stream.read(&mut request).unwrap_or(0);
+    let head = String::from_utf8_lossy(&request[..n]);
+    let found = head.starts_with("GET /keyring.gpg ");
+    let (status, body): (&str, &[u8]) = if found { ("200 OK", body) } else { ("404 Not Found", b"") };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(body);
+}
+
+/// One store for all these tests, holding the bootstrapped tarballs.
+struct Shared {
+    env: Env,
+    policy: PathBuf,
+    /// The minbase tarball's artifact.
+    minbase: Value,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let env = Env::new();
+        let policy = policy(&env, &keyring_server().url);
+        let data = json!({
+            "bootstrap_options": {"architecture": arch(), "variant": "minbase"},
+            "bootstrap_repositories": [{"mirror": mirror(), "suite": "bookworm", "components": ["main"]}],
+        });
+        let ran = mmdebstrap(&env, &policy, &data);
+        ran.expect(0);
+        let minbase = tarball_of(&env, &ran);
+        Shared { env, policy, minbase }
+    })
+}
+
+fn arch() -> String {
+    let out = std::process::Command::new("dpkg")
+        .arg("--print-architecture")
+        .output()
+        .expect("dpkg");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn mmdebstrap(env: &Env, policy: &Path, data: &Value) -> Ran {
+    let file = env.write("mmdebstrap.json", &data.to_string());
+    env.run(&[
+        "run",
+        "mmdebstrap",
+        "--policy",
+        policy.to_str().expect("utf-8"),
+        "--data",
+        file.to_str().expect("utf-8"),
+        "--format",
+        "json",
+    ])
+}
+
+/// The debian:system-tarball artifact a run created.
+fn tarball_of(env: &Env, ran: &Ran) -> Value {
+    let report = report(ran);
+    let ids: Vec<u64> = report["artifacts"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_u64().or_else(|| v["id"].as_u64())).collect())
+        .unwrap_or_default();
+    env.artifacts()
+        .into_iter()
+        .filter(|a| a["category"] == "debian:system-tarball")
+        .filter(|a| ids.is_empty() || a["id"].as_u64().is_some_and(|id| ids.contains(&id)))
+        .max_by_key(|a| a["id"].as_u64())
+        .unwrap_or_else(|| panic!("no system tarball after\n{}\n{}", ran.stdout, ran.stderr))
+}
+
+/// Runs envrun with `data` in the shared store; returns the report.
+fn envrun(data: &Value, extra: &[&str]) -> (Ran, Value) {
+    let s = shared();
+    let file = s.env.write(&format!("envrun-{}.json", unique()), &data.to_string());
+    let mut args = vec![
+        "run",
+        ENVRUN,
+        "--policy",
+        s.policy.to_str().expect("utf-8"),
+        "--data",
+        file.to_str().expect("utf-8"),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let ran = s.env.run(&args);
+    let report = if ran.stdout.trim_start().starts_with('{') { report(&ran) } else { Value::Null };
+    (ran, report)
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn note(report: &Value, i: usize) -> String {
+    report["results"][i]["note"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn bootstrap_makes_a_bookworm_minbase_tarball() {
+    if !slow() {
+        return;
+    }
+    let a = &shared().minbase;
+    let data = &a["data"];
+    assert_eq!(data["codename"], "bookworm", "{a}");
+    assert_eq!(data["vendor"], "debian", "{a}");
+    assert_eq!(data["variant"], "minbase", "{a}");
+    assert_eq!(data["architecture"], arch().as_str(), "{a}");
+    assert_eq!(data["components"], json!(["main"]), "{a}");
+    assert_eq!(data["mirror"], mirror().as_str(), "{a}");
+    assert_eq!(data["with_dev"], true, "{a}");
+    // minbase has no init system.
+    assert_eq!(data["with_init"], false, "{a}");
+    let pkglist = data["pkglist"].as_object().expect("pkglist object");
+    assert!(pkglist.contains_key("base-files"), "{a}");
+    assert!(pkglist.contains_key("apt"), "{a}");
+    assert!(!pkglist.contains_key("systemd-sysv"), "{a}");
+    assert_eq!(data["filename"], "system.tar.xz");
+}
+
+#[test]
+fn a_command_in_the_environment_sees_debian_12() {
+    if !slow() {
+        return;
+    }
+    let (ran, report) = envrun(
+        &json!({
+            "environment": "debian/match:codename=bookworm:variant=minbase",
+            "steps": [
+                {"run": {"argv": ["cat", "/etc/os-release"]}},
+                {"run": {"argv": ["id", "-u"]}},
+                {"run": {"argv": ["id", "-u"], "root": true}},
+            ]
+        }),
+        &[],
+    );
+    ran.expect(0);
+    assert!(note(&report, 0).contains("VERSION_ID=\"12\""), "{report}");
+    assert!(note(&report, 0).contains("VERSION_CODENAME=bookworm"), "{report}");
+    assert_eq!(note(&report, 1).trim(), "65534", "{report}");
+    assert_eq!(note(&report, 2).trim(), "0", "{report}");
+    assert_eq!(report["results"][0]["keyvals"]["backend"], "unshare", "{report}");
+}
+
+#[test]
+fn push_and_pull_copy_files_in_and_out() {
+    if !slow() {
+        return;
+    }
+    let id = shared().minbase["id"].as_u64().expect("id");
+    let (ran, report) = envrun(
+        &json!({
+            "environment": id,
+            "backend": "unshare",
+            "steps": [
+                {"push": {"content": "pushed in\n", "path": "in.txt", "target": "/etc/taskhost-pushed"}},
+                {"run": {"argv": ["cat", "/etc/taskhost-pushed"]}},
+                {"pull": {"source": "/etc/debian_version", "path": "debian_version"}},
+                {"pull": {"source": "/no/such/file", "path": "missing"}},
+            ]
+        }),
+        &[],
+    );
+    ran.expect(1);
+    assert_eq!(note(&report, 1), "pushed in\n", "{report}");
+    assert!(note(&report, 2).starts_with("12."), "{report}");
+    assert_eq!(report["results"][3]["outcome"], "FAILED", "{report}");
+    assert!(note(&report, 3).contains("pull /no/such/file"), "{report}");
+}
+
+#[test]
+fn the_environment_hides_the_host_root_and_the_store() {
+    if !slow() {
+        return;
+    }
+    let s = shared();
+    let marker = format!("/root/.taskhost-test-marker-{}", std::process::id());
+    std::fs::write(&marker, "host secret").expect("write marker in /root (the tests run as root)");
+    let store = s.env.store();
+    let (ran, report) = envrun(
+        &json!({
+            "environment": "debian/match:codename=bookworm",
+            "steps": [
+                {"run": {"argv": ["ls", "-a", "/root"], "root": true}},
+                {"run": {"argv": ["cat", marker], "root": true}},
+                {"run": {"argv": ["ls", store.to_str().expect("utf-8")], "root": true}},
+                {"run": {"argv": ["sh", "-c", "cat /proc/1/cmdline; echo; ls /proc | grep -c '^[0-9]'"], "root": true}},
+                {"run": {"argv": ["touch", "/dev/sda-test"], "root": false}},
+            ]
+        }),
+        &[],
+    );
+    let _ = std::fs::remove_file(&marker);
+    ran.expect(1);
+    assert!(!note(&report, 0).contains("taskhost-test-marker"), "{report}");
+    assert_eq!(report["results"][1]["outcome"], "FAILED", "{report}");
+    assert!(!note(&report, 1).contains("host secret"), "{report}");
+    assert_eq!(report["results"][2]["outcome"], "FAILED", "{report}");
+    assert!(note(&report, 2).contains("No such file"), "{report}");
+    // pid 1 of the namespace is the holder, and few processes are visible.
+    let procs = note(&report, 3);
+    assert!(procs.starts_with("cat"), "{report}");
+    let count: usize = procs.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(99);
+    assert!(count < 10, "{report}");
+    assert_eq!(report["results"][4]["outcome"], "FAILED", "{report}");
+}
+
+#[test]
+fn the_policy_can_forbid_the_unshare_backend() {
+    if !slow() {
+        return;
+    }
+    let (ran, _) = envrun(
+        &json!({
+            "environment": "debian/match:codename=bookworm",
+            "steps": [{"run": {"argv": ["true"]}}]
+        }),
+        &["--deny-backend", "unshare"],
+    );
+    assert_ne!(ran.code, 0);
+    assert!(
+        ran.stderr.contains("may not use backend `auto (unshare)`") && ran.stderr.contains("--deny-backend unshare"),
+        "{}",
+        ran.stderr
+    );
+    // A lookup that matches nothing names the query.
+    let (ran, _) = envrun(
+        &json!({"environment": "debian/match:codename=hamm", "steps": []}),
+        &[],
+    );
+    ran.expect(2);
+    assert!(ran.stderr.contains("no debian:system-tarball artifact matches 'debian/match:codename=hamm'"), "{}", ran.stderr);
+}
+
+// ---- keyrings, customization, no-check ----------------------------------
+
+#[test]
+fn keyrings_with_a_wrong_sum_or_outside_the_keyring_dirs_are_refused() {
+    if !slow() {
+        return;
+    }
+    let s = shared();
+    let server = &keyring_server().url;
+    let repo = |keyring: Value| {
+        json!({
+            "bootstrap_options": {"architecture": arch(), "variant": "minbase"},
+            "bootstrap_repositories": [{
+                "mirror": mirror(), "suite": "bookworm", "components": ["main"],
+                "check_signature_with": "external", "keyring": keyring,
+            }],
+        })
+    };
+    let before = s.env.artifacts().len();
+    let wrong = "0".repeat(64);
+    let ran = mmdebstrap(&s.env, &s.policy, &repo(json!({"url": format!("{server}/keyring.gpg"), "sha256sum": wrong})));
+    assert_ne!(ran.code, 0, "{}", ran.stdout);
+    assert!(ran.stderr.contains("sha256") && ran.stderr.contains(&wrong), "{}", ran.stderr);
+
+    let ran = mmdebstrap(&s.env, &s.policy, &repo(json!({"url": "file:///etc/passwd"})));
+    ran.expect(2);
+    assert!(ran.stderr.contains("/usr/share/keyrings"), "{}", ran.stderr);
+
+    let ran = mmdebstrap(
+        &s.env,
+        &s.policy,
+        &repo(json!({"url": "file:///usr/share/keyrings/../../../etc/passwd"})),
+    );
+    assert_ne!(ran.code, 0);
+    assert!(!ran.stderr.is_empty());
+    // Nothing was stored by the refused runs but their logs.
+    let tarballs = s.env.artifacts().into_iter().filter(|a| a["category"] == "debian:system-tarball").count();
+    assert_eq!(tarballs, 1, "{before}");
+}
+
+#[test]
+fn customization_script_external_keyring_and_no_check() {
+    if !slow() {
+        return;
+    }
+    let s = shared();
+    let server = &keyring_server().url;
+    let sum = sha256_file(KEYRING);
+    let data = json!({
+        "bootstrap_options": {"architecture": arch(), "variant": "minbase", "extra_packages": ["systemd-sysv"]},
+        "bootstrap_repositories": [
+            {
+                "mirror": mirror(), "suite": "bookworm", "components": ["main"],
+                "check_signature_with": "external",
+                "keyring": {"url": format!("{server}/keyring.gpg"), "sha256sum": sum, "install": true},
+            },
+            {"mirror": mirror(), "suite": "bookworm-updates", "check_signature_with": "no-check"},
+        ],
+        "customization_script": "#!/bin/sh\nset -e\necho customized > /etc/taskhost-customized\n",
+    });
+    let ran = mmdebstrap(&s.env, &s.policy, &data);
+    ran.expect(0);
+    let tarball = tarball_of(&s.env, &ran);
+    assert_eq!(tarball["data"]["with_init"], true, "{tarball}");
+    assert!(tarball["data"]["pkglist"]["systemd-sysv"].is_string(), "{tarball}");
+    // The components of bookworm-updates came from its Release file.
+    let id = tarball["id"].as_u64().expect("id");
+    let (ran, report) = envrun(
+        &json!({
+            "environment": id,
+            "steps": [
+                {"run": {"argv": ["cat", "/etc/taskhost-customized"]}},
+                {"run": {"argv": ["sh", "-c", "cat /etc/apt/sources.list.d/*.sources"]}},
+                {"run": {"argv": ["sh", "-c", "ls /usr/share/keyrings /etc/apt/keyrings 2>/dev/null"]}},
+                {"run": {"argv": ["ls", "/tmp"]}},
+            ]
+        }),
+        &[],
+    );
+    ran.expect(0);
+    assert_eq!(note(&report, 0), "customized\n", "{report}");
+    let sources = note(&report, 1);
+    assert!(sources.contains("Suites: bookworm-updates"), "{sources}");
+    assert!(sources.contains("Trusted: yes"), "{sources}");
+    assert!(sources.contains("Signed-By:"), "{sources}");
+    // The script was removed after it ran.
+    assert!(!note(&report, 3).contains("customiz"), "{report}");
+}
+
+fn sha256_file(path: &str) -> String {
+    let out = std::process::Command::new("sha256sum").arg(path).output().expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+}
+
+// ---- hostile tarballs --------------------------------------------------
+
+/// A tar header for `name` written raw, so `..` and absolute names get in.
+fn raw_entry(out: &mut Vec<u8>, name: &str, kind: u8, link: &str, body: &[u8]) {
+    let mut header = [0u8; 512];
+    header[..name.len()].copy_from_slice(name.as_bytes());
+    header[100..108].copy_from_slice(b"0000755\0");
+    header[108..116].copy_from_slice(b"0000000\0");
+    header[116..124].copy_from_slice(b"0000000\0");
+    header[124..136].copy_from_slice(format!("{:011o}\0", body.len()).as_bytes());
+    header[136..148].copy_from_slice(b"00000000000\0");
+    header[156] = kind;
+    header[157..157 + link.len()].copy_from_slice(link.as_bytes());
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].copy_from_slice(b"        ");
+    let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
+    header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(body);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
+#[test]
+fn a_hostile_tarball_cannot_write_outside_the_cache() {
+    if !slow() {
+        return;
+    }
+    let s = shared();
+    // A world-writable target, so only the unpacking itself can stop it.
+    let outside = s.env.path(&format!("outside-{}", unique()));
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    std::fs::set_permissions(&outside, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let o = outside.to_str().expect("utf-8");
+    let mut tar = Vec::new();
+    raw_entry(&mut tar, "./", b'5', "", b"");
+    raw_entry(&mut tar, "./etc/", b'5', "", b"");
+    raw_entry(&mut tar, "./etc/os-release", b'0', "", b"ID=hostile\n");
+    raw_entry(&mut tar, "./etc/evil", b'2', o, b"");
+    raw_entry(&mut tar, "./etc/evil/through-link", b'0', "", b"pwned\n");
+    raw_entry(&mut tar, &format!("../../../../../../..{o}/dotdot"), b'0', "", b"pwned\n");
+    raw_entry(&mut tar, &format!("{o}/absolute"), b'0', "", b"pwned\n");
+    raw_entry(&mut tar, "./rel", b'2', "../../../../../../..", b"");
+    raw_entry(&mut tar, &format!("./rel{o}/via-relative-link"), b'0', "", b"pwned\n");
+    tar.extend_from_slice(&[0u8; 1024]);
+    let file = s.env.path(&format!("hostile-{}.tar", unique()));
+    std::fs::write(&file, &tar).expect("write tarball");
+    let ran = s.env.run(&[
+        "artifact",
+        "import",
+        file.to_str().expect("utf-8"),
+        "--category",
+        "debian:system-tarball",
+        "--data",
+        r#"{"vendor": "hostile", "codename": "evil"}"#,
+    ]);
+    ran.expect(0);
+    let (ran, _) = envrun(
+        &json!({"environment": "hostile/match:codename=evil", "steps": [{"run": {"argv": ["true"]}}]}),
+        &[],
+    );
+    let written: Vec<String> = std::fs::read_dir(&outside)
+        .expect("read outside")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    assert!(written.is_empty(), "the tarball wrote {written:?} outside the cache\n{}", ran.stderr);
+}
+
+// ---- lintian and blhc in an environment ---------------------------------
+
+#[test]
+fn lintian_and_blhc_run_inside_an_environment() {
+    if !slow() {
+        return;
+    }
+    let s = shared();
+    // Compiled without the hardening flags, so blhc has something to say.
+    let built = Package::new("unshare-hello").compile("gcc -o hello hello.c").build(&s.env, true);
+    let data = s.env.write(
+        &format!("lintian-{}.json", unique()),
+        &json!({
+            "input": {"source_artifact_id": built.dsc, "binary_artifacts_ids": built.debs},
+            "environment": "debian/match:codename=bookworm:variant=minbase",
+        })
+        .to_string(),
+    );
+    let ran = s.env.run(&[
+        "run",
+        "lintian",
+        "--policy",
+        s.policy.to_str().expect("utf-8"),
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--format",
+        "json",
+        "-v",
+    ]);
+    assert!(ran.code == 0 || ran.code == 100, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stderr.contains("installed in the environment: lintian"), "{}", ran.stderr);
+    let lintian = s
+        .env
+        .artifacts()
+        .into_iter()
+        .filter(|a| a["category"] == "debian:lintian")
+        .max_by_key(|a| a["id"].as_u64())
+        .expect("a debian:lintian artifact");
+    // bookworm's lintian, not the host's (whatever that is).
+    let version = lintian["data"]["summary"]["lintian_version"].as_str().unwrap_or_default();
+    assert!(version.starts_with("2.116"), "{lintian}");
+    let tags = lintian["data"]["summary"]["tags_found"].as_array().expect("tags");
+    assert!(!tags.is_empty(), "{lintian}");
+
+    let data = s.env.write(
+        &format!("blhc-{}.json", unique()),
+        &json!({"input": {"artifact": built.log}, "environment": "debian/match:codename=bookworm"}).to_string(),
+    );
+    let ran = s.env.run(&[
+        "run",
+        "blhc",
+        "--policy",
+        s.policy.to_str().expect("utf-8"),
+        "--data",
+        data.to_str().expect("utf-8"),
+        "-v",
+    ]);
+    assert!(ran.code == 0 || ran.code == 100, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stderr.contains("installed in the environment: blhc"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("on unshare"), "{}", ran.stderr);
+}
