@@ -114,7 +114,8 @@ struct GrantArgs {
     /// Deny an environment variable name
     #[arg(long, value_name = "VAR")]
     deny_env: Vec<String>,
-    /// Grant a URL prefix (scheme://host[:port]/path)
+    /// Grant a URL prefix: scheme://host[:port]/path, host:* for any port,
+    /// or file:///dir/ for local files under a directory
     #[arg(long, value_name = "PREFIX")]
     allow_url: Vec<String>,
     /// Deny a URL prefix

@@ -41,12 +41,51 @@ impl Progress {
             Progress::Plain => Step::Plain,
         }
     }
+
+    /// A byte-count bar for a transfer of `total` bytes (a spinner with a
+    /// byte count when the size is unknown); advance it with [`Step::inc`].
+    pub fn bytes(&self, label: &str, total: Option<u64>) -> Step {
+        match self {
+            Progress::Terminal(multi) => {
+                let (bar, template) = match total {
+                    Some(len) => (
+                        ProgressBar::new(len),
+                        "{msg:20} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                    ),
+                    None => (
+                        ProgressBar::no_length(),
+                        "{spinner} {msg:20} {bytes} {bytes_per_sec}",
+                    ),
+                };
+                let bar = multi.add(bar);
+                bar.set_style(
+                    ProgressStyle::with_template(template)
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_message(label.to_string());
+                if total.is_none() {
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                }
+                Step::Bar(bar)
+            }
+            Progress::Plain => Step::Plain,
+        }
+    }
 }
 
-/// One step's spinner; finished (cleared) on drop.
+/// One step's spinner or bar; finished (cleared) on drop.
 pub enum Step {
     Bar(ProgressBar),
     Plain,
+}
+
+impl Step {
+    /// Advances a [`Progress::bytes`] bar by `n`.
+    pub fn inc(&self, n: u64) {
+        if let Step::Bar(bar) = self {
+            bar.inc(n);
+        }
+    }
 }
 
 impl Drop for Step {

@@ -5,10 +5,12 @@ mod bad_input;
 mod blhc;
 mod contained;
 mod deny;
+mod http;
 mod lifecycle;
 mod lintian;
 mod pkg;
 mod store;
+mod unshare;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

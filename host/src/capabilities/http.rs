@@ -1,22 +1,549 @@
-//! `taskhost:plugin/http`: downloads checked against the URL grants.
+//! `taskhost:plugin/http`: downloads into the workspace, checked against
+//! the URL grants.
+//!
+//! Every URL is checked before it is used: the one the plugin gave, each
+//! redirect target (the client follows no redirect itself; this module
+//! does, hop by hop, at most [`MAX_REDIRECTS`]), and for `file:` URLs the
+//! canonical path, with symlinks and `..` resolved on the host.
+//!
+//! Content streams into a temporary file beside the target, hashed as it
+//! goes, and is renamed into place only when complete and matching the
+//! expected sha256. On any failure (status, mismatch, size cap, deadline,
+//! a dropped call) the temporary file is removed: no file is left.
 
+use super::{RunContext, bad_path};
+use crate::policy::Denied;
+use crate::progress::Step;
 use crate::runtime::RunState;
 use crate::runtime::bindings::Error;
 use crate::runtime::bindings::taskhost::plugin::http::{self, Fetched};
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions};
+use sha2::{Digest, Sha256};
+use std::path::{Component, Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{Instant, timeout_at};
+use url::Url;
+
+/// Redirects followed for one download.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Largest download (4 GiB): more fails the call rather than fill the
+/// disk. Debian images and tarballs fit; a runaway response does not.
+pub const MAX_SIZE: u64 = 4 << 30;
+
+/// Bytes read at a time from a `file:` URL.
+const FILE_CHUNK: usize = 256 << 10;
+
+/// One client per process. No automatic redirects (each hop is checked
+/// here) and no decompression (the bytes hashed are the bytes served).
+static CLIENT: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| {
+    // reqwest comes without a crypto provider (aws-lc-rs needs cmake):
+    // use ring, unless something in the process already chose one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("taskhost/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| error_chain(&e))
+});
 
 impl http::Host for RunState {
     async fn download(
         &mut self,
         url: String,
-        _workspace_path: String,
-        _sha256: Option<String>,
+        workspace_path: String,
+        sha256: Option<String>,
     ) -> Result<Fetched, Error> {
-        let parsed = url::Url::parse(&url)
-            .map_err(|e| Error::Invalid(format!("bad URL '{url}': {e}")))?;
         self.run
-            .grants
-            .check_url(&parsed)
-            .map_err(|d| self.run.denied(&format!("http.download {url}"), d))?;
-        Err(Error::Failed("http.download is not implemented yet".into()))
+            .download(&url, &workspace_path, sha256.as_deref())
+            .await
     }
 }
+
+/// Where the content comes from, once its URL has been allowed.
+enum Source {
+    Http(Url),
+    /// The canonical `file:` URL and the path it names.
+    File(Url, PathBuf),
+}
+
+impl RunContext {
+    /// `http.download`: checks, fetches, verifies and places one file.
+    pub(crate) async fn download(
+        &self,
+        url: &str,
+        path: &str,
+        sha256: Option<&str>,
+    ) -> Result<Fetched, Error> {
+        let result = self.try_download(url, path, sha256).await;
+        match &result {
+            Ok(_) | Err(Error::AccessDenied(_)) => {} // a denial is logged already
+            Err(e) => self.log.warn(
+                "http",
+                &format!("download of {url} failed: {}", describe(e)),
+            ),
+        }
+        result
+    }
+
+    async fn try_download(
+        &self,
+        url: &str,
+        path: &str,
+        sha256: Option<&str>,
+    ) -> Result<Fetched, Error> {
+        let call = format!("http.download {url}");
+        let parsed =
+            Url::parse(url).map_err(|e| Error::Invalid(format!("bad URL '{url}': {e}")))?;
+        // The grant comes first: a refused URL is never touched.
+        let source = match parsed.scheme() {
+            "http" | "https" => {
+                self.grants
+                    .check_url(&parsed)
+                    .map_err(|d| self.denied(&call, d))?;
+                Source::Http(parsed)
+            }
+            "file" => {
+                let (canonical, real) = self.resolve_file(&call, &parsed)?;
+                Source::File(canonical, real)
+            }
+            other => {
+                return Err(Error::Invalid(format!(
+                    "'{url}': scheme '{other}' is not supported (http, https and file are)"
+                )));
+            }
+        };
+        let expected = sha256.map(parse_sha256).transpose()?;
+        let deadline = Instant::from_std(self.deadline);
+        let mut partial = Partial::create(&self.workspace, path)?;
+        self.log
+            .info("http", &format!("downloading {url} to {path}"));
+        let (from, mut sink) = match source {
+            Source::Http(first) => {
+                self.fetch_http(&call, first, &mut partial, deadline)
+                    .await?
+            }
+            Source::File(canonical, real) => {
+                let sink = self.copy_file(&call, &real, &mut partial, deadline).await?;
+                (canonical, sink)
+            }
+        };
+        sink.flush(path).await?;
+        let (size, actual) = sink.finish();
+        if let Some(expected) = expected
+            && expected != actual
+        {
+            // `partial` (the temporary file) goes with the error.
+            let named = if from.as_str() == url {
+                url.to_string()
+            } else {
+                format!("{url} (from {from})")
+            };
+            return Err(Error::Invalid(format!(
+                "{named}: sha256 mismatch: expected {expected}, got {actual}"
+            )));
+        }
+        partial.persist()?;
+        self.log.info(
+            "http",
+            &format!("downloaded {size} bytes from {from} to {path} (sha256 {actual})"),
+        );
+        Ok(Fetched {
+            size,
+            sha256: actual,
+            url: from.to_string(),
+        })
+    }
+
+    /// Resolves a `file:` URL to its canonical path and checks that.
+    /// Returns the canonical URL and path.
+    fn resolve_file(&self, call: &str, url: &Url) -> Result<(Url, PathBuf), Error> {
+        let path = url.to_file_path().map_err(|()| {
+            Error::Invalid(format!(
+                "'{url}' names no local file (write file:///path, without a host)"
+            ))
+        })?;
+        match std::fs::canonicalize(&path) {
+            Ok(real) => {
+                let canonical = file_url(&real)?;
+                self.grants
+                    .check_url(&canonical)
+                    .map_err(|d| self.denied(call, d))?;
+                Ok((canonical, real))
+            }
+            Err(e) => {
+                // Say whether a path exists only where the plugin may look.
+                let lexical = file_url(&lexical_normalize(&path))?;
+                self.grants
+                    .check_url(&lexical)
+                    .map_err(|d| self.denied(call, d))?;
+                Err(Error::NotFound(format!("{url}: {e}")))
+            }
+        }
+    }
+
+    /// Follows redirects (each checked) and streams the final response.
+    /// Returns the URL the content came from and the filled sink.
+    async fn fetch_http(
+        &self,
+        call: &str,
+        first: Url,
+        partial: &mut Partial,
+        deadline: Instant,
+    ) -> Result<(Url, Sink), Error> {
+        let client = CLIENT
+            .as_ref()
+            .map_err(|e| Error::Failed(format!("setting up the HTTP client: {e}")))?;
+        let mut url = first;
+        let mut hops = 0;
+        let mut response = loop {
+            let response = match timeout_at(deadline, client.get(url.clone()).send()).await {
+                Err(_) => return Err(Error::TimedOut),
+                Ok(Err(e)) if e.is_timeout() => return Err(Error::TimedOut),
+                Ok(Err(e)) => return Err(Error::Failed(format!("{url}: {}", error_chain(&e)))),
+                Ok(Ok(r)) => r,
+            };
+            let status = response.status();
+            if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+                break response;
+            }
+            let next = redirect_target(&url, &response)?;
+            if hops == MAX_REDIRECTS {
+                return Err(Error::Failed(format!(
+                    "{url}: more than {MAX_REDIRECTS} redirects"
+                )));
+            }
+            hops += 1;
+            let hop = format!("{call} (redirected by {url} to {next})");
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(self.denied(
+                    &hop,
+                    Denied {
+                        plugin: self.plugin().to_string(),
+                        capability: "url".into(),
+                        subject: next.to_string(),
+                        reason: "a redirect may only lead to an http or https URL".into(),
+                        hint: None,
+                    },
+                ));
+            }
+            self.grants
+                .check_url(&next)
+                .map_err(|d| self.denied(&hop, d))?;
+            self.log
+                .info("http", &format!("{url} redirects ({status}) to {next}"));
+            url = next;
+        };
+        let status = response.status();
+        if !status.is_success() {
+            return Err(Error::Failed(format!("{url}: HTTP {status}")));
+        }
+        let total = response.content_length();
+        if let Some(len) = total.filter(|&len| len > MAX_SIZE) {
+            return Err(Error::Failed(format!(
+                "{url}: {len} bytes is more than the {} GiB download cap",
+                MAX_SIZE >> 30
+            )));
+        }
+        let mut sink = partial.sink(&url, self.progress.bytes(partial.label(), total))?;
+        loop {
+            match timeout_at(deadline, response.chunk()).await {
+                Err(_) => return Err(Error::TimedOut),
+                Ok(Err(e)) if e.is_timeout() => return Err(Error::TimedOut),
+                Ok(Err(e)) => {
+                    return Err(Error::Failed(format!(
+                        "{url}: reading the body: {}",
+                        error_chain(&e)
+                    )));
+                }
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => sink.write(&chunk).await?,
+            }
+        }
+        Ok((url, sink))
+    }
+
+    /// Streams a local file (already resolved and allowed) into the sink.
+    async fn copy_file(
+        &self,
+        call: &str,
+        real: &Path,
+        partial: &mut Partial,
+        deadline: Instant,
+    ) -> Result<Sink, Error> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let shown = real.display();
+        // No symlink at the end (it was resolved), and never block on a FIFO.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(real)
+            .map_err(|e| Error::Failed(format!("opening {shown}: {e}")))?;
+        // What was opened, not what was checked, must be allowed: a path
+        // swapped between the two shows up here.
+        if let Ok(opened) = std::fs::read_link(format!("/proc/self/fd/{}", fd(&file)))
+            && opened != real
+        {
+            self.grants
+                .check_url(&file_url(&opened)?)
+                .map_err(|d| self.denied(call, d))?;
+        }
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::Failed(format!("reading {shown}: {e}")))?;
+        if !meta.is_file() {
+            return Err(Error::Invalid(format!("{shown} is not a regular file")));
+        }
+        if meta.len() > MAX_SIZE {
+            return Err(Error::Failed(format!(
+                "{shown}: {} bytes is more than the {} GiB download cap",
+                meta.len(),
+                MAX_SIZE >> 30
+            )));
+        }
+        let source_url = file_url(real)?;
+        let mut sink = partial.sink(
+            &source_url,
+            self.progress.bytes(partial.label(), Some(meta.len())),
+        )?;
+        let mut file = tokio::fs::File::from_std(file);
+        let mut buf = vec![0u8; FILE_CHUNK];
+        loop {
+            let n = match timeout_at(deadline, file.read(&mut buf)).await {
+                Err(_) => return Err(Error::TimedOut),
+                Ok(Err(e)) => return Err(Error::Failed(format!("reading {shown}: {e}"))),
+                Ok(Ok(n)) => n,
+            };
+            if n == 0 {
+                break;
+            }
+            sink.write(&buf[..n]).await?;
+        }
+        Ok(sink)
+    }
+}
+
+/// The absolute URL a redirect response points to.
+fn redirect_target(url: &Url, response: &reqwest::Response) -> Result<Url, Error> {
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+        .ok_or_else(|| {
+            Error::Failed(format!(
+                "{url}: HTTP {status} without a usable Location header"
+            ))
+        })?;
+    url.join(location).map_err(|e| {
+        Error::Failed(format!(
+            "{url}: HTTP {status} to a bad Location '{location}': {e}"
+        ))
+    })
+}
+
+/// A temporary workspace file that becomes `target` on [`Partial::persist`]
+/// and is removed otherwise.
+struct Partial {
+    /// The workspace, through cap-std: nothing here leaves it.
+    dir: Dir,
+    temp: PathBuf,
+    target: PathBuf,
+    file: Option<std::fs::File>,
+    done: bool,
+}
+
+impl Partial {
+    /// Creates the temporary file (and the target's parent directories).
+    fn create(workspace: &crate::workspace::Workspace, path: &str) -> Result<Self, Error> {
+        let target = crate::workspace::check(path).map_err(bad_path)?;
+        let Some(name) = target.file_name() else {
+            return Err(Error::Invalid(format!("'{path}' names no file")));
+        };
+        let failed = |what: &str, e: std::io::Error| Error::Failed(format!("{what} '{path}': {e}"));
+        let dir = Dir::open_ambient_dir(workspace.root(), ambient_authority())
+            .map_err(|e| failed("opening the workspace for", e))?;
+        let parent = target.parent().unwrap_or(Path::new(""));
+        if !parent.as_os_str().is_empty() {
+            dir.create_dir_all(parent)
+                .map_err(|e| failed("creating the directory of", e))?;
+        }
+        let temp = parent.join(format!(
+            ".{}.{}.part",
+            name.to_string_lossy(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        let file = dir
+            .open_with(&temp, &opts)
+            .map_err(|e| failed("creating a temporary file for", e))?
+            .into_std();
+        Ok(Partial {
+            dir,
+            temp,
+            target: target.to_path_buf(),
+            file: Some(file),
+            done: false,
+        })
+    }
+
+    /// A progress label: the target's file name.
+    fn label(&self) -> &str {
+        self.target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("download")
+    }
+
+    /// The writer for the content from `from`.
+    fn sink(&mut self, from: &Url, bar: Step) -> Result<Sink, Error> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| Error::Failed(format!("{from}: the temporary file was already used")))?;
+        Ok(Sink {
+            file: tokio::fs::File::from_std(file),
+            from: from.to_string(),
+            hasher: Sha256::new(),
+            size: 0,
+            bar,
+        })
+    }
+
+    /// Renames the temporary file to the target.
+    fn persist(mut self) -> Result<(), Error> {
+        self.dir
+            .rename(&self.temp, &self.dir, &self.target)
+            .map_err(|e| {
+                Error::Failed(format!(
+                    "placing the download at '{}': {e}",
+                    self.target.display()
+                ))
+            })?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.done
+            && let Err(e) = self.dir.remove_file(&self.temp)
+        {
+            tracing::warn!("could not remove {}: {e}", self.temp.display());
+        }
+    }
+}
+
+/// Writes content to the temporary file, hashing and counting it.
+struct Sink {
+    file: tokio::fs::File,
+    from: String,
+    hasher: Sha256,
+    size: u64,
+    bar: Step,
+}
+
+impl Sink {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        let len = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
+        self.size = self.size.saturating_add(len);
+        if self.size > MAX_SIZE {
+            return Err(Error::Failed(format!(
+                "{}: more than the {} GiB download cap",
+                self.from,
+                MAX_SIZE >> 30
+            )));
+        }
+        self.hasher.update(chunk);
+        self.file
+            .write_all(chunk)
+            .await
+            .map_err(|e| Error::Failed(format!("{}: writing: {e}", self.from)))?;
+        self.bar.inc(len);
+        Ok(())
+    }
+
+    /// Waits for every write to reach the file.
+    async fn flush(&mut self, path: &str) -> Result<(), Error> {
+        self.file
+            .flush()
+            .await
+            .map_err(|e| Error::Failed(format!("writing '{path}': {e}")))
+    }
+
+    /// The size and hex sha256 of what was written.
+    fn finish(self) -> (u64, String) {
+        (self.size, hex::encode(self.hasher.finalize()))
+    }
+}
+
+/// A plugin-given sha256: 64 hex digits, compared in lower case.
+fn parse_sha256(s: &str) -> Result<String, Error> {
+    let hex = s.trim().to_ascii_lowercase();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex)
+    } else {
+        Err(Error::Invalid(format!(
+            "sha256 '{s}' is not 64 hexadecimal digits"
+        )))
+    }
+}
+
+/// The `file:` URL of an absolute host path.
+fn file_url(path: &Path) -> Result<Url, Error> {
+    Url::from_file_path(path)
+        .map_err(|()| Error::Invalid(format!("{} has no file URL", path.display())))
+}
+
+/// `path` with `.` and `..` resolved by text alone (no symlinks).
+fn lexical_normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(part) => out.push(part),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+fn fd(file: &std::fs::File) -> i32 {
+    use std::os::fd::AsRawFd;
+    file.as_raw_fd()
+}
+
+/// An error and its sources, `: `-separated (reqwest's own message is
+/// often just "error sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A WIT error for the log.
+fn describe(e: &Error) -> String {
+    match e {
+        Error::AccessDenied(m) => format!("access denied: {m}"),
+        Error::Invalid(m) => format!("invalid: {m}"),
+        Error::NotFound(m) => format!("not found: {m}"),
+        Error::Failed(m) => format!("failed: {m}"),
+        Error::TimedOut => "timed out".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

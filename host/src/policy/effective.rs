@@ -298,7 +298,13 @@ impl Effective {
             return Err(self.denied(&URL, subject, reason, None));
         }
         if !self.grants.urls.iter().any(|p| p.matches(url)) {
-            let hint = self.hint(&URL, &[declared.to_string()]);
+            // Under a `*` host declaration, suggest this URL's own host.
+            let grant = if declared.any_host() {
+                format!("{}/", url.origin().ascii_serialization())
+            } else {
+                declared.to_string()
+            };
+            let hint = self.hint(&URL, &[grant]);
             return Err(self.denied(&URL, subject, "declared but not granted".into(), Some(hint)));
         }
         Ok(())
@@ -326,7 +332,8 @@ impl Effective {
     /// Checks, before the plugin starts, that everything it declared is
     /// granted: every declared program (argv\[0\] of a declared pattern) by
     /// a grant pattern for the same program and no `PROG **` deny; every
-    /// declared backend, env var and URL prefix by a grant and no deny.
+    /// declared backend (one is enough: they are alternatives), env var and
+    /// URL prefix (but for a `*` host) by a grant and no deny.
     /// Returns all missing grants, each with a hint naming the policy lines
     /// and CLI flags that would grant it.
     pub fn preflight(&self) -> Result<(), Vec<Denied>> {
@@ -440,7 +447,11 @@ impl Effective {
             if let Some(deny) = g.deny_urls.iter().find(|d| d.covers(prefix)) {
                 let reason = self.denied_by(&URL, deny.to_string(), g.cli.deny_url.contains(deny));
                 missing.push((self.denied(&URL, &subject, reason, None), Vec::new()));
-            } else if !g.urls.iter().any(|u| u.covers(prefix) || prefix.covers(u)) {
+            } else if !prefix.any_host()
+                && !g.urls.iter().any(|u| u.covers(prefix) || prefix.covers(u))
+            {
+                // A `*` host declaration names no host to grant up front:
+                // its URLs are checked (with a hint naming the host) as used.
                 missing.push(self.not_granted(&URL, &subject, vec![subject.clone()]));
             }
         }

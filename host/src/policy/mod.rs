@@ -9,7 +9,11 @@
 //!   `**` zero or more; the program is matched literally (no `PATH` lookup).
 //! * `backends`: sandbox backend names (`local`, `unshare`, ...).
 //! * `env`: host environment variable names passed to the plugin.
-//! * `urls`: [`UrlPrefix`]es the plugin may fetch from.
+//! * `urls`: [`UrlPrefix`]es the plugin may fetch from: scheme, host,
+//!   port and path prefix (`https://deb.debian.org/debian/`). Also
+//!   `http://127.0.0.1:*/` (any port), `https://*/` (any host; for
+//!   manifests whose hosts the operator picks) and `file:///dir/` (local
+//!   files under a directory, checked after symlinks are resolved).
 //!
 //! A command, backend, variable or URL is allowed only when it is declared
 //! by the manifest, granted by the policy file or a CLI `--allow-*` flag,

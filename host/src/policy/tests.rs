@@ -239,6 +239,179 @@ fn url_prefix_parse_rejects_bad_prefixes() {
     }
 }
 
+#[test]
+fn url_prefix_parse_rejects_bad_file_and_wildcard_prefixes() {
+    for bad in [
+        "file://host/usr/share/keyrings/",
+        "file://:*/x",
+        "http://*.example.org/",
+        "http://127.0.0.1:*/?q=1",
+        "http://user@127.0.0.1:*/",
+        "http://:*/",
+        "https://*.debian.org/",
+        "https://*:8443/",
+        "https://d*/",
+    ] {
+        assert!(UrlPrefix::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn file_url_prefix_matches_files_under_its_directory() {
+    let p = prefix("file:///usr/share/keyrings/");
+    assert_eq!(p.to_string(), "file:///usr/share/keyrings/");
+    assert!(p.matches(&url(
+        "file:///usr/share/keyrings/debian-archive-keyring.gpg"
+    )));
+    assert!(p.matches(&url("file:///usr/share/keyrings")));
+    assert!(p.matches(&url("file://localhost/usr/share/keyrings/x.gpg")));
+    assert!(!p.matches(&url("file:///usr/share/keyrings-evil/x.gpg")));
+    assert!(!p.matches(&url("file:///usr/share/keyrings/../../../etc/passwd")));
+    assert!(!p.matches(&url("file:///etc/passwd")));
+    assert!(!p.matches(&url("file://evil.example/usr/share/keyrings/x.gpg")));
+    assert!(!p.matches(&url("http://localhost/usr/share/keyrings/x.gpg")));
+    // An http prefix never matches a file URL with the same path.
+    assert!(!prefix("http://localhost/usr/").matches(&url("file:///usr/share/keyrings/x")));
+    assert_eq!(
+        prefix("file://localhost/usr/share/"),
+        prefix("file:///usr/share/")
+    );
+}
+
+#[test]
+fn file_url_prefix_covers_subdirectories_only() {
+    let p = prefix("file:///usr/share/");
+    assert!(p.covers(&prefix("file:///usr/share/keyrings/")));
+    assert!(p.covers(&prefix("file:///usr/share")));
+    assert!(!p.covers(&prefix("file:///usr/")));
+    assert!(!p.covers(&prefix("file:///usr/shared/")));
+    assert!(!p.covers(&prefix("http://localhost/usr/share/")));
+    assert!(!prefix("http://localhost/usr/share/").covers(&p));
+}
+
+#[test]
+fn url_prefix_with_any_port_matches_every_port_of_its_host_only() {
+    let p = prefix("http://127.0.0.1:*/files/");
+    assert_eq!(p.to_string(), "http://127.0.0.1:*/files/");
+    assert_eq!(prefix(&p.to_string()), p);
+    assert!(p.matches(&url("http://127.0.0.1:8080/files/a")));
+    assert!(p.matches(&url("http://127.0.0.1/files/a")));
+    assert!(!p.matches(&url("http://127.0.0.1:8080/filesx")));
+    assert!(!p.matches(&url("http://127.0.0.2:8080/files/a")));
+    assert!(!p.matches(&url("http://127.0.0.1.evil.test:8080/files/a")));
+    assert!(!p.matches(&url("https://127.0.0.1:8080/files/a")));
+    assert!(!p.matches(&url("http://u:p@127.0.0.1:8080/files/a")));
+    let v6 = prefix("http://[::1]:*/");
+    assert_eq!(v6.to_string(), "http://[::1]:*/");
+    assert!(v6.matches(&url("http://[::1]:8080/x")));
+    // Without `:*` the port is still compared.
+    assert!(!prefix("http://127.0.0.1/").matches(&url("http://127.0.0.1:8080/a")));
+}
+
+#[test]
+fn url_prefix_with_any_port_covers_each_port_but_not_the_reverse() {
+    let any = prefix("http://127.0.0.1:*/");
+    let one = prefix("http://127.0.0.1:8080/files/");
+    assert!(any.covers(&one));
+    assert!(any.covers(&prefix("http://127.0.0.1/")));
+    assert!(any.covers(&prefix("http://127.0.0.1:*/files/")));
+    assert!(!one.covers(&any));
+    assert!(!prefix("http://127.0.0.1/").covers(&any));
+    assert!(!any.covers(&prefix("http://localhost:8080/")));
+}
+
+#[test]
+fn url_prefix_with_any_host_matches_every_host_of_its_scheme() {
+    let p = prefix("https://*/");
+    assert_eq!(p.to_string(), "https://*/");
+    assert_eq!(prefix(&p.to_string()), p);
+    assert!(p.matches(&url("https://deb.debian.org/debian/dists/x")));
+    assert!(p.matches(&url("https://127.0.0.1:8443/k.asc")));
+    assert!(!p.matches(&url("http://deb.debian.org/")));
+    assert!(!p.matches(&url("https://u:p@deb.debian.org/")));
+    assert!(!p.matches(&url("file:///etc/passwd")));
+    let under = prefix("https://*/debian/");
+    assert!(under.matches(&url("https://a.example/debian/pool")));
+    assert!(!under.matches(&url("https://a.example/debian-evil/")));
+    // It covers any host of the scheme; no single host covers it.
+    assert!(p.covers(&prefix("https://deb.debian.org/debian/")));
+    assert!(p.covers(&prefix("https://127.0.0.1:*/")));
+    assert!(p.covers(&under));
+    assert!(!under.covers(&p));
+    assert!(!p.covers(&prefix("http://deb.debian.org/")));
+    assert!(!prefix("https://deb.debian.org/").covers(&p));
+    assert!(!prefix("https://deb.debian.org:*/").covers(&p));
+}
+
+#[test]
+fn a_host_wildcard_declaration_allows_only_the_granted_hosts() {
+    let declared = Declared {
+        urls: vec![prefix("http://*/"), prefix("https://*/")],
+        ..Declared::default()
+    };
+    let p = policy(
+        r#"[plugins.f]
+urls = ["http://mirror.example/debian/"]"#,
+    );
+    let e = Effective::new(
+        "f",
+        declared,
+        p.grants_for("f", &Overrides::default()),
+        None,
+    );
+    // A `*` host names nothing to grant up front: the preflight passes
+    // and each URL is checked as it is used.
+    assert_eq!(e.preflight(), Ok(()));
+    assert!(e.check_url(&url("http://mirror.example/debian/dists/x")).is_ok());
+    let d = e.check_url(&url("http://other.example/debian/")).unwrap_err();
+    assert_eq!(d.subject, "http://other.example/debian/");
+    assert!(d.hint.is_some_and(|h| h.contains("urls = [\"http://other.example/\"]")));
+    assert!(e.check_url(&url("http://mirror.example/other")).is_err());
+}
+
+#[test]
+fn url_checks_on_file_urls_and_any_port_grants() {
+    let declared = Declared {
+        urls: vec![
+            prefix("file:///usr/share/keyrings/"),
+            prefix("http://127.0.0.1:*/"),
+        ],
+        ..Declared::default()
+    };
+    let p = policy(
+        r#"[plugins.f]
+urls = ["file:///usr/share/keyrings/", "http://127.0.0.1:4242/files/"]
+deny-urls = ["file:///usr/share/keyrings/private/"]"#,
+    );
+    let e = Effective::new(
+        "f",
+        declared,
+        p.grants_for("f", &Overrides::default()),
+        None,
+    );
+    assert_eq!(e.preflight(), Ok(()));
+    assert_eq!(
+        e.check_url(&url("file:///usr/share/keyrings/a.gpg")),
+        Ok(())
+    );
+    assert_eq!(e.check_url(&url("http://127.0.0.1:4242/files/a")), Ok(()));
+    let d = e.check_url(&url("file:///etc/passwd")).unwrap_err();
+    assert!(d.reason.starts_with("not declared"), "{d}");
+    let d = e
+        .check_url(&url("file:///usr/share/keyrings/private/k.gpg"))
+        .unwrap_err();
+    assert!(d.reason.starts_with("denied by deny-urls"), "{d}");
+    // Declared with any port, granted on one port: other ports are refused.
+    let d = e
+        .check_url(&url("http://127.0.0.1:4243/files/a"))
+        .unwrap_err();
+    assert_eq!(d.reason, "declared but not granted", "{d}");
+    let d = e
+        .check_url(&url("http://127.0.0.1:4242/other"))
+        .unwrap_err();
+    assert_eq!(d.reason, "declared but not granted", "{d}");
+}
+
 // ---- effective grants: exec ----
 
 #[test]
@@ -538,17 +711,34 @@ fn preflight_refuses_a_wholly_denied_program() {
 #[test]
 fn preflight_refuses_denied_backend_env_and_url() {
     let text = format!(
-        "{BLHC_POLICY}deny-backends = [\"unshare\"]\ndeny-env = [\"LANG\"]\ndeny-urls = [\"https://deb.debian.org/\"]\n"
+        "{BLHC_POLICY}deny-backends = [\"local\", \"unshare\"]\ndeny-env = [\"LANG\"]\ndeny-urls = [\"https://deb.debian.org/\"]\n"
     );
     let e = effective(&text, &Overrides::default());
     let missing = e.preflight().unwrap_err();
     let caps: Vec<&str> = missing.iter().map(|d| d.capability.as_str()).collect();
-    assert_eq!(caps, ["backend", "env", "url"]);
+    assert_eq!(caps, ["backend", "backend", "env", "url"]);
     assert!(
         missing
             .iter()
             .all(|d| d.reason.starts_with("denied by") && d.hint.is_none())
     );
+}
+
+#[test]
+fn backends_are_alternatives_one_usable_is_enough_to_start() {
+    // unshare denied, local granted: the run may start; opening unshare
+    // is refused when the plugin asks for it.
+    let text = format!("{BLHC_POLICY}deny-backends = [\"unshare\"]\n");
+    let e = effective(&text, &Overrides::default());
+    assert_eq!(e.preflight(), Ok(()));
+    let denied = e.check_backend("unshare").unwrap_err();
+    assert!(denied.reason.starts_with("denied by"), "{denied:?}");
+    assert_eq!(e.check_backend("local"), Ok(()));
+    // Neither granted: both are named, each with its grant.
+    let e = effective("[plugins.blhc]\nexec = [\"blhc --debian **\"]\nenv = [\"LANG\"]\nurls = [\"https://deb.debian.org/debian/\"]\n", &Overrides::default());
+    let missing = e.preflight().unwrap_err();
+    let subjects: Vec<&str> = missing.iter().map(|d| d.subject.as_str()).collect();
+    assert_eq!(subjects, ["local", "unshare"]);
 }
 
 #[test]
