@@ -446,7 +446,7 @@ fn customization_script_external_keyring_and_no_check() {
                 {"run": {"argv": ["cat", "/etc/taskhost-customized"]}},
                 {"run": {"argv": ["sh", "-c", "cat /etc/apt/sources.list.d/*.sources"]}},
                 {"run": {"argv": ["sh", "-c", "ls /usr/share/keyrings /etc/apt/keyrings 2>/dev/null"]}},
-                {"run": {"argv": ["ls", "/tmp"]}},
+                {"run": {"argv": ["ls", "/"]}},
             ]
         }),
         &[],
@@ -457,8 +457,11 @@ fn customization_script_external_keyring_and_no_check() {
     assert!(sources.contains("Suites: bookworm-updates"), "{sources}");
     assert!(sources.contains("Trusted: yes"), "{sources}");
     assert!(sources.contains("Signed-By:"), "{sources}");
+    // The external keyring was installed (install: true).
+    assert!(note(&report, 2).contains("taskhost-repo-0.gpg"), "{report}");
     // The script was removed after it ran.
-    assert!(!note(&report, 3).contains("customiz"), "{report}");
+    assert!(note(&report, 3).contains("etc"), "{report}");
+    assert!(!note(&report, 3).contains("customization"), "{report}");
 }
 
 fn sha256_file(path: &str) -> String {
