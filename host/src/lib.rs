@@ -9,6 +9,7 @@
 pub mod backends;
 pub mod capabilities;
 pub mod deps;
+pub mod formula;
 pub mod import;
 pub mod manifest;
 pub mod plugins;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use taskhost::policy::{Effective, ExecPattern, Overrides, Policy, UrlPrefix};
 use taskhost::report::{self, EXIT_CODES_HELP, ExitCode as Code};
 use taskhost::run::{RunError, RunOptions};
-use taskhost::runtime::{Runtime, RuntimeConfig};
+use taskhost::runtime::{Described, Runtime, RuntimeConfig};
 use taskhost::store::{ArtifactStore, ListFilter, LocalStore};
 
 const EXAMPLES: &str = "\
@@ -24,6 +24,9 @@ Examples:
   # task_data from stdin, results as JUnit XML
   echo '{input: {artifact: hello.build}}' | runtask run blhc --data - --format junit
 
+  # A Taskotron task formula for a koji build (libtaskotron's runtask)
+  runtask -i xchat-0.5-1.fc20 -t koji_build -a x86_64 --policy policy.toml runtask.yml
+
   # What does a plugin ask for? (runs none of its code)
   runtask plugin inspect ./my-plugin.wasm
 
@@ -35,6 +38,7 @@ Examples:
 #[command(
     name = "runtask",
     version,
+    args_conflicts_with_subcommands = true,
     about = "Run distribution QA and build tasks as sandboxed WebAssembly plugins",
     after_help = format!("{EXAMPLES}\n\n{EXIT_CODES_HELP}"),
 )]
@@ -49,7 +53,67 @@ struct Cli {
     #[arg(long, global = true, env = "TASKHOST_STORE", value_name = "DIR")]
     store: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    formula: Box<FormulaArgs>,
+}
+
+/// `runtask -i ITEM -t TYPE [-a ARCH] runtask.yml`: a Taskotron formula.
+#[derive(Args)]
+#[command(next_help_heading = "Task formulas (libtaskotron style)")]
+struct FormulaArgs {
+    /// The task formula (runtask.yml) to run
+    #[arg(value_name = "FORMULA", requires_all = ["item", "item_type"])]
+    formula: Option<PathBuf>,
+    /// The item to check, e.g. an NVR (xchat-0.5-1.fc20) or an update id
+    #[arg(short = 'i', long = "item", value_name = "ITEM")]
+    item: Option<String>,
+    /// The item's type; the formula sees the item as ${TYPE} too
+    #[arg(short = 't', long = "type", value_name = "TYPE", value_parser = [
+        "koji_build", "bodhi_update", "koji_tag", "compose", "docker_image",
+        "dist_git_commit", "git_commit", "module_build", "pull_request",
+    ])]
+    item_type: Option<String>,
+    /// Architecture of the item
+    #[arg(short = 'a', long = "arch", value_name = "ARCH", default_value = "noarch")]
+    arch: String,
+    /// Job id, e.g. from the scheduler
+    #[arg(short = 'j', long = "jobid", value_name = "JOBID", default_value = "-")]
+    jobid: String,
+    /// Run id; the artifacts go to ARTIFACTSDIR/UUID [default: a UTC timestamp]
+    #[arg(long, value_name = "UUID")]
+    uuid: Option<String>,
+    /// Where the runs' artifact directories go [default: $XDG_DATA_HOME/taskhost/artifacts]
+    #[arg(long, value_name = "DIR")]
+    artifactsdir: Option<PathBuf>,
+    /// Run the formula on this machine (the default)
+    #[arg(long, group = "where")]
+    local: bool,
+    /// Run the formula on a remote machine over ssh (not available yet)
+    #[arg(long, value_name = "USER@HOST[:PORT]", group = "where")]
+    ssh: Option<String>,
+    /// Private key for --ssh
+    #[arg(long, value_name = "KEY", requires = "ssh")]
+    ssh_privkey: Option<PathBuf>,
+    /// Run the formula in a disposable libvirt VM (not available yet)
+    #[arg(long, group = "where")]
+    libvirt: bool,
+    /// Keep the disposable machine after the run
+    #[arg(long)]
+    no_destroy: bool,
+    #[command(flatten)]
+    grants: GrantArgs,
+    /// Keep the formula's workspace directory after the run
+    #[arg(long)]
+    keep_workspace: bool,
+    /// What to print on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Also write the ResultYAML to FILE
+    #[arg(long, value_name = "FILE")]
+    results: Option<PathBuf>,
+    #[command(flatten)]
+    plugins: PluginDirs,
 }
 
 #[derive(Subcommand)]
@@ -268,9 +332,10 @@ async fn dispatch(cli: Cli) -> Result<Code> {
         .clone()
         .unwrap_or_else(|| xdg("XDG_DATA_HOME", ".local/share").join("taskhost/store"));
     match cli.command {
-        Command::Run(args) => run(*args, &store_dir).await,
-        Command::Plugin(cmd) => plugin(cmd, &store_dir).await,
-        Command::Artifact(cmd) => artifact(cmd, &store_dir),
+        Some(Command::Run(args)) => run(*args, &store_dir).await,
+        Some(Command::Plugin(cmd)) => plugin(cmd, &store_dir).await,
+        Some(Command::Artifact(cmd)) => artifact(cmd, &store_dir),
+        None => formula(*cli.formula, &store_dir).await,
     }
 }
 
@@ -348,21 +413,128 @@ async fn run(args: RunArgs, store_dir: &Path) -> Result<Code> {
         Err(RunError::Internal(e)) => return Err(e),
     };
 
-    if let Some(path) = &args.results {
+    print_report(&report, args.format, args.results.as_deref())
+}
+
+/// Writes `--results`, prints the report in `format`; the exit code.
+fn print_report(report: &report::Report, format: Format, results: Option<&Path>) -> Result<Code> {
+    if let Some(path) = results {
         std::fs::write(path, report::resultyaml::to_string(&report.results)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    let out = match args.format {
-        Format::Human => report::human::render(&report, std::io::stdout().is_terminal()),
-        Format::Json => report::to_json(&report)?,
-        Format::Yaml => report::to_yaml(&report)?,
-        Format::Junit => report::junit::to_string(&report)?,
+    let out = match format {
+        Format::Human => report::human::render(report, std::io::stdout().is_terminal()),
+        Format::Json => report::to_json(report)?,
+        Format::Yaml => report::to_yaml(report)?,
+        Format::Junit => report::junit::to_string(report)?,
     };
     print!("{out}");
     if !out.ends_with('\n') {
         println!();
     }
-    Ok(report::exit_code(&report))
+    Ok(report::exit_code(report))
+}
+
+/// Runs a task formula (libtaskotron's `runtask -i ITEM -t TYPE runtask.yml`).
+async fn formula(args: FormulaArgs, store_dir: &Path) -> Result<Code> {
+    let Some(path) = args.formula.as_deref() else {
+        return Err(usage(
+            "nothing to do: give a subcommand (run, plugin, artifact) or a task formula \
+             (runtask -i ITEM -t TYPE runtask.yml); see runtask --help",
+        ));
+    };
+    if let Some(target) = &args.ssh {
+        return Err(usage(format!(
+            "--ssh {target}: remote execution is not available yet; run with --local (the default)"
+        )));
+    }
+    if args.libvirt || args.no_destroy {
+        return Err(usage(
+            "--libvirt: disposable VMs are not available yet; run with --local (the default)",
+        ));
+    }
+    let (Some(item), Some(item_type)) = (args.item.clone(), args.item_type.clone()) else {
+        return Err(usage("a formula needs -i ITEM and -t TYPE"));
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read the formula {}: {e}", path.display())))?;
+    let formula = taskhost::formula::Formula::parse(&path.display().to_string(), &text)
+        .map_err(|e| usage(e.to_string()))?;
+
+    let policy = Policy::discover(args.grants.policy.as_deref(), |k| std::env::var(k).ok())
+        .map_err(|e| usage(e.to_string()))?;
+    let overrides = overrides(&args.grants)?;
+    let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(xdg("XDG_CACHE_HOME", ".cache").join("taskhost/compiled")),
+        max_instances: 8,
+        ..RuntimeConfig::default()
+    })?;
+    let store: Arc<dyn ArtifactStore> = Arc::new(open_store(store_dir)?);
+    let options = RunOptions {
+        keep_workspace: args.keep_workspace,
+        runs_dir: Some(store_dir.join("runs")),
+        progress: taskhost::progress::Progress::detect(),
+        env_cache: xdg("XDG_CACHE_HOME", ".cache").join("taskhost/environments"),
+        ..RunOptions::default()
+    };
+    let uuid = args.uuid.clone().unwrap_or_else(|| {
+        time::OffsetDateTime::now_utc()
+            .format(&time::macros::format_description!(
+                "[year][month][day]_[hour][minute][second]_[subsecond digits:6]"
+            ))
+            .unwrap_or_default()
+    });
+    let invocation = taskhost::formula::Invocation {
+        item,
+        item_type,
+        arch: args.arch.clone(),
+        jobid: args.jobid.clone(),
+        uuid,
+        artifacts_root: args
+            .artifactsdir
+            .clone()
+            .unwrap_or_else(|| xdg("XDG_DATA_HOME", ".local/share").join("taskhost/artifacts")),
+    };
+    let mut load = |name: &str| -> std::result::Result<_, String> {
+        let (wasm, origin) = match taskhost::plugins::find(name, &dirs) {
+            Ok(found) => found,
+            Err(taskhost::plugins::FindError::Unknown { .. }) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let plugin = runtime.load(&wasm, origin).map_err(|e| e.to_string())?;
+        let declared = plugin.info.manifest.declared().map_err(|e| e.to_string())?;
+        let plugin_name = plugin.name().to_string();
+        let grants = Effective::new(
+            &plugin_name,
+            declared,
+            policy.grants_for(&plugin_name, &overrides),
+            policy.source().map(Path::to_path_buf),
+        );
+        Ok(Some((plugin, grants)))
+    };
+    let planned = taskhost::formula::plan(&runtime, store.clone(), formula, invocation, &mut load, &options)
+        .await
+        .map_err(|e| usage(e.to_string()))?;
+
+    let mut running = Box::pin(taskhost::formula::run(&runtime, store, planned, &options));
+    let finished = tokio::select! {
+        result = &mut running => Some(result),
+        signal = interrupted() => {
+            drop(running);
+            eprintln!("runtask: {signal}: formula stopped, its commands killed and its workspace removed");
+            None
+        }
+    };
+    let Some(finished) = finished else {
+        return Ok(Code::TaskError);
+    };
+    let report = match finished {
+        Ok(report) => report,
+        Err(RunError::Invalid(message)) => return Err(usage(message)),
+        Err(RunError::Internal(e)) => return Err(e),
+    };
+    print_report(&report, args.format, args.results.as_deref())
 }
 
 /// Resolves on SIGINT or SIGTERM, naming it.
@@ -465,11 +637,16 @@ async fn describe(task: &str, plugins: &PluginDirs, store_dir: &Path) -> Result<
         .map_err(|e| usage(format!("plugin {task}: {e}")))?;
     let store: Arc<dyn ArtifactStore> = Arc::new(open_store(store_dir)?);
     let info = taskhost::run::describe(&runtime, store, &plugin, &RunOptions::default()).await?;
-    println!("{} — {}\n", info.name, info.summary);
-    if info.task_data_doc.is_empty() {
-        println!("(the plugin documents no task_data keys)");
-    } else {
-        println!("task_data:\n{}", info.task_data_doc);
+    match info {
+        Described::Task(info) => {
+            println!("{} — {}\n", info.name, info.summary);
+            if info.task_data_doc.is_empty() {
+                println!("(the plugin documents no task_data keys)");
+            } else {
+                println!("task_data:\n{}", info.task_data_doc);
+            }
+        }
+        Described::Directive(info) => print!("{}", taskhost::formula::describe_directive(&info)),
     }
     Ok(Code::Ok)
 }

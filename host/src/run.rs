@@ -109,6 +109,19 @@ pub async fn run_task(
     grants: Effective,
     options: &RunOptions,
 ) -> Result<Report, RunError> {
+    run_task_in(runtime, store, plugin, task_data, grants, options, None).await
+}
+
+/// [`run_task`] in an existing workspace (a formula's), when given one.
+pub async fn run_task_in(
+    runtime: &Runtime,
+    store: Arc<dyn ArtifactStore>,
+    plugin: &Plugin,
+    task_data: Value,
+    grants: Effective,
+    options: &RunOptions,
+    shared: Option<Arc<Workspace>>,
+) -> Result<Report, RunError> {
     let started = Instant::now();
     let run_id = new_run_id();
     let log = RunLog::new();
@@ -126,6 +139,7 @@ pub async fn run_task(
         duration_ms: 0,
         log_artifact: None,
         results_file: None,
+        exit_code: None,
     };
     log.info(
         "run",
@@ -135,6 +149,12 @@ pub async fn run_task(
         ),
     );
 
+    if manifest.kind != crate::manifest::Kind::Task {
+        return Err(RunError::Invalid(format!(
+            "{name} is a directive, not a task: use it as an action of a task formula \
+             (runtask -i ITEM -t TYPE runtask.yml)"
+        )));
+    }
     if !task_data.is_object() {
         return Err(RunError::Invalid(
             "task_data must be a mapping of keys to values".into(),
@@ -162,13 +182,18 @@ pub async fn run_task(
         stdio_limit: STDIO_LIMIT,
     };
 
-    let workspace = Workspace::create(&options.workspace_parent, &run_id, options.keep_workspace)
-        .map_err(|e| {
-        RunError::Internal(anyhow::anyhow!(
-            "creating a workspace in {}: {e}",
-            options.workspace_parent.display()
-        ))
-    })?;
+    let workspace = match shared {
+        Some(workspace) => workspace,
+        None => Arc::new(
+            Workspace::create(&options.workspace_parent, &run_id, options.keep_workspace)
+                .map_err(|e| {
+                    RunError::Internal(anyhow::anyhow!(
+                        "creating a workspace in {}: {e}",
+                        options.workspace_parent.display()
+                    ))
+                })?,
+        ),
+    };
     let context = RunContext {
         log: log.clone(),
         progress: options.progress.clone(),
@@ -347,7 +372,7 @@ pub async fn describe(
     store: Arc<dyn ArtifactStore>,
     plugin: &Plugin,
     options: &RunOptions,
-) -> anyhow::Result<bindings::TaskInfo> {
+) -> anyhow::Result<crate::runtime::Described> {
     let run_id = new_run_id();
     let mut manifest = plugin.info.manifest.clone();
     manifest.creates.clear();

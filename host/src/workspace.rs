@@ -125,6 +125,12 @@ impl Workspace {
         Ok(self.root.join(p))
     }
 
+    /// Opens a workspace directory; symlinks may not lead out of it.
+    pub fn open_dir(&self, rel: &str) -> io::Result<Dir> {
+        let p = check(rel).map_err(io::Error::other)?;
+        self.dir.open_dir(p)
+    }
+
     /// Keeps the directory after the run.
     pub fn keep(&mut self) {
         self.keep = true;

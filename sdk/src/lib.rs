@@ -35,10 +35,13 @@ extern crate self as taskhost_sdk;
 
 #[doc(hidden)]
 pub mod bindings;
+#[doc(hidden)]
+pub mod directive_bindings;
 mod command;
 mod data;
 
 pub mod artifacts;
+pub mod directive;
 pub mod http;
 pub mod log;
 pub mod results;

@@ -16,7 +16,7 @@ use crate::policy::Denied;
 use crate::progress::Step;
 use crate::runtime::RunState;
 use crate::runtime::bindings::Error;
-use crate::runtime::bindings::taskhost::plugin::http::{self, Fetched};
+use crate::runtime::bindings::taskhost::plugin::http::{self, Fetched, HttpRequest, HttpResponse};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
 use sha2::{Digest, Sha256};
@@ -33,6 +33,9 @@ pub const MAX_REDIRECTS: usize = 10;
 /// Largest download (4 GiB): more fails the call rather than fill the
 /// disk. Debian images and tarballs fit; a runaway response does not.
 pub const MAX_SIZE: u64 = 4 << 30;
+
+/// Largest response `http.send` reads into memory (64 MiB).
+pub const MAX_RESPONSE: u64 = 64 << 20;
 
 /// Bytes read at a time from a `file:` URL.
 const FILE_CHUNK: usize = 256 << 10;
@@ -52,6 +55,10 @@ static CLIENT: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| {
 });
 
 impl http::Host for RunState {
+    async fn send(&mut self, request: HttpRequest) -> Result<HttpResponse, Error> {
+        self.run.send(request).await
+    }
+
     async fn download(
         &mut self,
         url: String,
@@ -195,49 +202,9 @@ impl RunContext {
         partial: &mut Partial,
         deadline: Instant,
     ) -> Result<(Url, Sink), Error> {
-        let client = CLIENT
-            .as_ref()
-            .map_err(|e| Error::Failed(format!("setting up the HTTP client: {e}")))?;
-        let mut url = first;
-        let mut hops = 0;
-        let mut response = loop {
-            let response = match timeout_at(deadline, client.get(url.clone()).send()).await {
-                Err(_) => return Err(Error::TimedOut),
-                Ok(Err(e)) if e.is_timeout() => return Err(Error::TimedOut),
-                Ok(Err(e)) => return Err(Error::Failed(format!("{url}: {}", error_chain(&e)))),
-                Ok(Ok(r)) => r,
-            };
-            let status = response.status();
-            if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
-                break response;
-            }
-            let next = redirect_target(&url, &response)?;
-            if hops == MAX_REDIRECTS {
-                return Err(Error::Failed(format!(
-                    "{url}: more than {MAX_REDIRECTS} redirects"
-                )));
-            }
-            hops += 1;
-            let hop = format!("{call} (redirected by {url} to {next})");
-            if !matches!(next.scheme(), "http" | "https") {
-                return Err(self.denied(
-                    &hop,
-                    Denied {
-                        plugin: self.plugin().to_string(),
-                        capability: "url".into(),
-                        subject: next.to_string(),
-                        reason: "a redirect may only lead to an http or https URL".into(),
-                        hint: None,
-                    },
-                ));
-            }
-            self.grants
-                .check_url(&next)
-                .map_err(|d| self.denied(&hop, d))?;
-            self.log
-                .info("http", &format!("{url} redirects ({status}) to {next}"));
-            url = next;
-        };
+        let (url, mut response) = self
+            .follow(call, Outgoing::get(first), deadline)
+            .await?;
         let status = response.status();
         if !status.is_success() {
             return Err(Error::Failed(format!("{url}: HTTP {status}")));
@@ -265,6 +232,135 @@ impl RunContext {
             }
         }
         Ok((url, sink))
+    }
+
+    /// Sends `request`, following redirects hop by hop; each target must
+    /// be http(s) and allowed. Returns the URL that answered and its
+    /// response.
+    async fn follow(
+        &self,
+        call: &str,
+        mut request: Outgoing,
+        deadline: Instant,
+    ) -> Result<(Url, reqwest::Response), Error> {
+        let client = CLIENT
+            .as_ref()
+            .map_err(|e| Error::Failed(format!("setting up the HTTP client: {e}")))?;
+        let mut hops = 0;
+        loop {
+            let url = request.url.clone();
+            let mut builder = client
+                .request(request.method.clone(), url.clone())
+                .headers(request.headers.clone());
+            if !request.body.is_empty() {
+                builder = builder.body(request.body.clone());
+            }
+            let response = match timeout_at(deadline, builder.send()).await {
+                Err(_) => return Err(Error::TimedOut),
+                Ok(Err(e)) if e.is_timeout() => return Err(Error::TimedOut),
+                Ok(Err(e)) => return Err(Error::Failed(format!("{url}: {}", error_chain(&e)))),
+                Ok(Ok(r)) => r,
+            };
+            let status = response.status();
+            if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+                return Ok((url, response));
+            }
+            let next = redirect_target(&url, &response)?;
+            if hops == MAX_REDIRECTS {
+                return Err(Error::Failed(format!(
+                    "{url}: more than {MAX_REDIRECTS} redirects"
+                )));
+            }
+            hops += 1;
+            let hop = format!("{call} (redirected by {url} to {next})");
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(self.denied(
+                    &hop,
+                    Denied {
+                        plugin: self.plugin().to_string(),
+                        capability: "url".into(),
+                        subject: next.to_string(),
+                        reason: "a redirect may only lead to an http or https URL".into(),
+                        hint: None,
+                    },
+                ));
+            }
+            self.grants
+                .check_url(&next)
+                .map_err(|d| self.denied(&hop, d))?;
+            self.log
+                .info("http", &format!("{url} redirects ({status}) to {next}"));
+            request.redirect(status.as_u16(), next);
+        }
+    }
+
+    /// `http.send`: one API request, the whole response in memory.
+    pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+        let call = format!("http.send {} {}", request.method, request.url);
+        let result = self.try_send(&call, request).await;
+        match &result {
+            Ok(_) | Err(Error::AccessDenied(_)) => {}
+            Err(e) => self.log.warn("http", &format!("{call} failed: {}", describe(e))),
+        }
+        result
+    }
+
+    async fn try_send(&self, call: &str, request: HttpRequest) -> Result<HttpResponse, Error> {
+        let url = Url::parse(&request.url)
+            .map_err(|e| Error::Invalid(format!("bad URL '{}': {e}", request.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::Invalid(format!(
+                "'{url}': http.send speaks http and https only (download reads file URLs)"
+            )));
+        }
+        self.grants
+            .check_url(&url)
+            .map_err(|d| self.denied(call, d))?;
+        let outgoing = Outgoing::new(&request, url)?;
+        let deadline = Instant::from_std(self.deadline);
+        self.log.debug("http", call);
+        let (url, mut response) = self.follow(call, outgoing, deadline).await?;
+        let status = response.status().as_u16();
+        if let Some(len) = response.content_length().filter(|&l| l > MAX_RESPONSE) {
+            return Err(Error::Failed(format!(
+                "{url}: a {len}-byte response is more than http.send's {} MiB cap (use http.download)",
+                MAX_RESPONSE >> 20
+            )));
+        }
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let mut body = Vec::new();
+        loop {
+            match timeout_at(deadline, response.chunk()).await {
+                Err(_) => return Err(Error::TimedOut),
+                Ok(Err(e)) if e.is_timeout() => return Err(Error::TimedOut),
+                Ok(Err(e)) => {
+                    return Err(Error::Failed(format!(
+                        "{url}: reading the body: {}",
+                        error_chain(&e)
+                    )));
+                }
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => {
+                    if body.len() + chunk.len() > MAX_RESPONSE as usize {
+                        return Err(Error::Failed(format!(
+                            "{url}: the response is more than http.send's {} MiB cap (use http.download)",
+                            MAX_RESPONSE >> 20
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+            }
+        }
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+            url: url.to_string(),
+        })
     }
 
     /// Streams a local file (already resolved and allowed) into the sink.
@@ -324,6 +420,74 @@ impl RunContext {
             sink.write(&buf[..n]).await?;
         }
         Ok(sink)
+    }
+}
+
+/// A request on its way, as redirects reshape it.
+struct Outgoing {
+    method: reqwest::Method,
+    url: Url,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Outgoing {
+    fn get(url: Url) -> Self {
+        Outgoing {
+            method: reqwest::Method::GET,
+            url,
+            headers: reqwest::header::HeaderMap::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Checks the plugin's method and headers.
+    fn new(request: &HttpRequest, url: Url) -> Result<Self, Error> {
+        use reqwest::header::{HeaderName, HeaderValue};
+        let method = match request.method.to_ascii_uppercase().as_str() {
+            m @ ("GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH") => {
+                reqwest::Method::from_bytes(m.as_bytes())
+                    .map_err(|e| Error::Invalid(format!("method '{m}': {e}")))?
+            }
+            other => {
+                return Err(Error::Invalid(format!(
+                    "method '{other}' is not supported (GET, HEAD, POST, PUT, DELETE, PATCH are)"
+                )));
+            }
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &request.headers {
+            let bad = || Error::Invalid(format!("bad header '{name}: {value}'"));
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            // The host sets these itself; a plugin may not steer them.
+            if matches!(name.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
+                return Err(Error::Invalid(format!("header '{name}' is set by the host")));
+            }
+            let value = HeaderValue::from_str(value).map_err(|_| bad())?;
+            headers.append(name, value);
+        }
+        Ok(Outgoing {
+            method,
+            url,
+            headers,
+            body: request.body.clone(),
+        })
+    }
+
+    /// Follows a redirect to `next`: 301/302/303 turn a non-GET/HEAD into
+    /// a GET without body; 307/308 keep both. Credentials stay behind when
+    /// the origin changes.
+    fn redirect(&mut self, status: u16, next: Url) {
+        if matches!(status, 301..=303) && self.method != reqwest::Method::HEAD {
+            self.method = reqwest::Method::GET;
+            self.body.clear();
+            self.headers.remove(reqwest::header::CONTENT_TYPE);
+        }
+        if next.origin() != self.url.origin() {
+            self.headers.remove(reqwest::header::AUTHORIZATION);
+            self.headers.remove(reqwest::header::COOKIE);
+        }
+        self.url = next;
     }
 }
 

@@ -25,7 +25,8 @@ pub struct RunContext {
     pub run_id: String,
     pub manifest: Manifest,
     pub grants: Effective,
-    pub workspace: Workspace,
+    /// Shared by the actions of a formula; removed with its last holder.
+    pub workspace: Arc<Workspace>,
     pub store: Arc<dyn ArtifactStore>,
     /// Artifacts the plugin may read: the run's inputs and its creations.
     pub visible: HashSet<ArtifactId>,
@@ -56,7 +57,7 @@ impl RunContext {
         run_id: String,
         manifest: Manifest,
         grants: Effective,
-        workspace: Workspace,
+        workspace: impl Into<Arc<Workspace>>,
         store: Arc<dyn ArtifactStore>,
         deadline: Instant,
     ) -> Self {
@@ -64,7 +65,7 @@ impl RunContext {
             run_id,
             manifest,
             grants,
-            workspace,
+            workspace: workspace.into(),
             store,
             visible: HashSet::new(),
             created: Vec::new(),

@@ -222,6 +222,9 @@ pub struct Report {
     /// Where the ResultYAML file was written, if anywhere.
     #[serde(default)]
     pub results_file: Option<PathBuf>,
+    /// Exit code a formula's `exitcode` directive asked for (0 or 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<u8>,
 }
 
 impl Report {
@@ -292,6 +295,9 @@ pub fn exit_code(report: &Report) -> ExitCode {
         Status::Failure => ExitCode::CheckFailed,
         Status::Skipped => ExitCode::Ok,
         Status::Success => {
+            if let Some(code) = report.exit_code {
+                return if code == 0 { ExitCode::Ok } else { ExitCode::CheckFailed };
+            }
             if report.results.iter().all(|r| r.outcome.is_ok()) {
                 ExitCode::Ok
             } else {
@@ -351,6 +357,7 @@ pub(crate) mod tests {
             duration_ms: 1500,
             log_artifact: None,
             results_file: None,
+            exit_code: None,
         }
     }
 

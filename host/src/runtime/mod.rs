@@ -6,8 +6,9 @@ pub mod bindings;
 mod cache;
 
 use crate::capabilities::RunContext;
-use crate::manifest::{self, ManifestError, PluginInfo};
+use crate::manifest::{self, Kind, ManifestError, PluginInfo};
 use anyhow::Result;
+use bindings::directive::{DirectivePlugin, DirectivePluginPre};
 use bindings::{TaskPlugin, TaskPluginPre};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -75,7 +76,25 @@ pub struct Plugin {
     pub origin: String,
     /// The compiled form came from the on-disk cache.
     pub cached: bool,
-    pre: TaskPluginPre<RunState>,
+    pre: Pre,
+}
+
+/// A pre-linked plugin of either world.
+enum Pre {
+    Task(TaskPluginPre<RunState>),
+    Directive(DirectivePluginPre<RunState>),
+}
+
+/// An instance's exports.
+enum Exports {
+    Task(TaskPlugin),
+    Directive(DirectivePlugin),
+}
+
+/// What a plugin says about itself.
+pub enum Described {
+    Task(bindings::TaskInfo),
+    Directive(bindings::directive::DirectiveInfo),
 }
 
 /// Everything a Store holds for one run.
@@ -119,7 +138,7 @@ pub struct DeadlineExceeded;
 /// A live instance of a plugin in its own Store.
 pub struct Instance {
     pub store: Store<RunState>,
-    bindings: TaskPlugin,
+    exports: Exports,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -195,7 +214,12 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(LoadError::Link)?;
-        let pre = TaskPluginPre::new(pre).map_err(LoadError::Link)?;
+        let pre = match info.manifest.kind {
+            Kind::Task => Pre::Task(TaskPluginPre::new(pre).map_err(LoadError::Link)?),
+            Kind::Directive => {
+                Pre::Directive(DirectivePluginPre::new(pre).map_err(LoadError::Link)?)
+            }
+        };
         Ok(Plugin {
             info,
             origin: origin.into(),
@@ -245,10 +269,13 @@ impl Runtime {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        let bindings = plugin.pre.instantiate_async(&mut store).await?;
+        let exports = match &plugin.pre {
+            Pre::Task(pre) => Exports::Task(pre.instantiate_async(&mut store).await?),
+            Pre::Directive(pre) => Exports::Directive(pre.instantiate_async(&mut store).await?),
+        };
         Ok(Instance {
             store,
-            bindings,
+            exports,
             stdout,
             stderr,
         })
@@ -262,18 +289,26 @@ impl Drop for Runtime {
 }
 
 impl Instance {
-    pub async fn describe(&mut self) -> wasmtime::Result<bindings::TaskInfo> {
-        self.bindings
-            .taskhost_plugin_task()
-            .call_describe(&mut self.store)
-            .await
+    pub async fn describe(&mut self) -> wasmtime::Result<Described> {
+        Ok(match &self.exports {
+            Exports::Task(b) => Described::Task(
+                b.taskhost_plugin_task()
+                    .call_describe(&mut self.store)
+                    .await?,
+            ),
+            Exports::Directive(b) => Described::Directive(
+                b.taskhost_plugin_directive()
+                    .call_describe(&mut self.store)
+                    .await?,
+            ),
+        })
     }
 
     pub async fn validate(
         &mut self,
         task_data: &str,
     ) -> wasmtime::Result<Result<(), bindings::Error>> {
-        self.bindings
+        task_exports(&self.exports)?
             .taskhost_plugin_task()
             .call_validate(&mut self.store, task_data)
             .await
@@ -283,9 +318,23 @@ impl Instance {
         &mut self,
         task_data: &str,
     ) -> wasmtime::Result<Result<bindings::Status, bindings::Error>> {
-        self.bindings
+        task_exports(&self.exports)?
             .taskhost_plugin_task()
             .call_execute(&mut self.store, task_data)
+            .await
+    }
+
+    /// Runs a directive's action with checked params (JSON).
+    pub async fn run_directive(
+        &mut self,
+        params: &str,
+        context: &bindings::directive::Context,
+    ) -> wasmtime::Result<Result<bindings::directive::Output, bindings::Error>> {
+        let Exports::Directive(b) = &self.exports else {
+            wasmtime::bail!("the plugin is a task, not a directive");
+        };
+        b.taskhost_plugin_directive()
+            .call_run(&mut self.store, params, context)
             .await
     }
 
@@ -299,6 +348,15 @@ impl Instance {
 
     pub fn into_state(self) -> RunState {
         self.store.into_data()
+    }
+}
+
+fn task_exports(exports: &Exports) -> wasmtime::Result<&TaskPlugin> {
+    match exports {
+        Exports::Task(b) => Ok(b),
+        Exports::Directive(_) => {
+            wasmtime::bail!("the plugin is a directive: use it as an action of a task formula")
+        }
     }
 }
 
