@@ -9,6 +9,7 @@ mod http;
 mod lifecycle;
 mod lintian;
 mod pkg;
+mod servers;
 mod store;
 mod unshare;
 

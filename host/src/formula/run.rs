@@ -404,7 +404,13 @@ pub async fn run(
                     };
                     match run.directive(&params, &context).await {
                         Ok((output, results, created)) => {
-                            report.results.extend(results);
+                            // `resultsdb` emits what a task action already
+                            // reported: keep one of each.
+                            for r in results {
+                                if !report.results.contains(&r) {
+                                    report.results.push(r);
+                                }
+                            }
                             report.artifacts.extend(created);
                             if let Some(code) = output.1 {
                                 exit_codes.push(code);
@@ -503,14 +509,15 @@ pub async fn run(
     Ok(report)
 }
 
-/// What a task action exports: its status, results and artifacts.
+/// What a task action exports: its status, artifacts, worst outcome and
+/// results as ResultYAML text (what `resultsdb` and `exitcode` read).
 fn task_export(task: &Report) -> Value {
     json!({
         "status": task.status.as_str(),
         "run_id": task.run_id,
         "artifacts": task.artifacts,
         "outcome": task.worst_outcome().map(|o| o.as_str()),
-        "results": serde_json::to_value(&task.results).unwrap_or(Value::Null),
+        "results": report::resultyaml::to_string(&task.results).unwrap_or_default(),
     })
 }
 
