@@ -1,15 +1,18 @@
-//! `taskhost:plugin/http`: downloads into the workspace, checked against
-//! the URL grants.
+//! `taskhost:plugin/http`: downloads into the workspace and API requests,
+//! checked against the URL grants.
 //!
 //! Every URL is checked before it is used: the one the plugin gave, each
 //! redirect target (the client follows no redirect itself; this module
 //! does, hop by hop, at most [`MAX_REDIRECTS`]), and for `file:` URLs the
-//! canonical path, with symlinks and `..` resolved on the host.
+//! canonical path, with symlinks and `..` resolved on the host. Both
+//! `download` and `send` go through the same check and the same redirect
+//! loop.
 //!
-//! Content streams into a temporary file beside the target, hashed as it
-//! goes, and is renamed into place only when complete and matching the
+//! `download` streams into a temporary file beside the target, hashed as
+//! it goes, and renames it into place only when complete and matching the
 //! expected sha256. On any failure (status, mismatch, size cap, deadline,
 //! a dropped call) the temporary file is removed: no file is left.
+//! `send` reads a whole response into memory, at most [`MAX_RESPONSE`].
 
 use super::{RunContext, bad_path};
 use crate::policy::Denied;

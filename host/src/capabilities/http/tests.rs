@@ -27,9 +27,15 @@ fn redirect(to: &str) -> Reply {
         .with_header(location)
 }
 
+fn redirect_with(code: u16, to: &str) -> Reply {
+    redirect(to).with_status_code(code)
+}
+
 fn route(port: u16, path: &str) -> Reply {
     let data = tiny_http::Response::from_data;
     match path {
+        "/files/post-303" => redirect_with(303, "/files/echo"),
+        "/files/post-307" => redirect_with(307, "/files/echo"),
         "/files/hello.txt" => data(HELLO.to_vec()),
         "/files/redirect-ok" => redirect("/files/hello.txt"),
         "/files/redirect-localhost" => {
@@ -60,10 +66,26 @@ impl Server {
         let hits = Arc::new(Mutex::new(Vec::new()));
         let (s, h) = (server.clone(), hits.clone());
         let thread = std::thread::spawn(move || {
-            for request in s.incoming_requests() {
+            for mut request in s.incoming_requests() {
                 let path = request.url().to_string();
                 h.lock().expect("hits").push(path.clone());
-                let _ = request.respond(route(port, &path));
+                let reply = if path == "/files/echo" {
+                    // What arrived: method, content type and body.
+                    let mut body = String::new();
+                    let _ = std::io::Read::read_to_string(request.as_reader(), &mut body);
+                    let kind = request
+                        .headers()
+                        .iter()
+                        .find(|h| h.field.equiv("content-type"))
+                        .map(|h| h.value.to_string())
+                        .unwrap_or_default();
+                    tiny_http::Response::from_data(
+                        format!("{} [{kind}] {body}", request.method()).into_bytes(),
+                    )
+                } else {
+                    route(port, &path)
+                };
+                let _ = request.respond(reply);
             }
         });
         Server {
@@ -543,4 +565,84 @@ fn lexical_normalize_resolves_dots_by_text() {
         Path::new("/etc/x")
     );
     assert_eq!(lexical_normalize(Path::new("/a/b/")), Path::new("/a/b"));
+}
+
+// ---- http.send ---------------------------------------------------------
+
+fn request(method: &str, url: &str, body: &[u8]) -> HttpRequest {
+    HttpRequest {
+        method: method.into(),
+        url: url.into(),
+        headers: vec![("content-type".into(), "text/xml".into())],
+        body: body.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn send_returns_status_headers_and_body_and_keeps_error_statuses() {
+    let server = Server::start();
+    let (_tmp, ctx) = files_context(&server);
+    let r = ctx.send(request("GET", &server.url("/files/hello.txt"), b"")).await.expect("sent");
+    assert_eq!((r.status, r.body.as_slice()), (200, HELLO));
+    assert!(r.headers.iter().any(|(k, _)| k == "content-length"), "{:?}", r.headers);
+    let r = ctx.send(request("POST", &server.url("/files/echo"), b"<call/>")).await.expect("sent");
+    assert_eq!(String::from_utf8_lossy(&r.body), "POST [text/xml] <call/>");
+    // A 404 is a response the plugin reads, not an error.
+    let r = ctx.send(request("GET", &server.url("/files/nothing"), b"")).await.expect("sent");
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn send_follows_redirects_as_browsers_do() {
+    let server = Server::start();
+    let (_tmp, ctx) = files_context(&server);
+    let r = ctx.send(request("POST", &server.url("/files/post-303"), b"data")).await.expect("sent");
+    assert_eq!(String::from_utf8_lossy(&r.body), "GET [] ");
+    assert_eq!(r.url, server.url("/files/echo"));
+    let r = ctx.send(request("POST", &server.url("/files/post-307"), b"data")).await.expect("sent");
+    assert_eq!(String::from_utf8_lossy(&r.body), "POST [text/xml] data");
+}
+
+#[tokio::test]
+async fn send_refuses_ungranted_lookalike_and_outside_urls_and_redirects() {
+    let server = Server::start();
+    let (_tmp, ctx) = files_context(&server);
+    let denied = |r: Result<HttpResponse, Error>| match r {
+        Err(Error::AccessDenied(m)) => m,
+        other => panic!("expected access-denied, got {other:?}"),
+    };
+    // Straight to a path outside the granted prefix, and a lookalike host:
+    // refused before any request.
+    let m = denied(ctx.send(request("GET", &server.url("/secret/hello.txt"), b"")).await);
+    assert!(m.contains("/secret/hello.txt"), "{m}");
+    let lookalike = format!("http://127.0.0.1.evil.test:{}/files/hello.txt", server.port);
+    denied(ctx.send(request("GET", &lookalike, b"")).await);
+    assert!(server.hits().is_empty(), "{:?}", server.hits());
+    // Redirects to an ungranted host, a lookalike and outside the prefix:
+    // the first hop is asked, the target never.
+    for path in ["/files/redirect-localhost", "/files/redirect-lookalike", "/files/redirect-outside", "/files/redirect-file"] {
+        let m = denied(ctx.send(request("GET", &server.url(path), b"")).await);
+        assert!(m.contains("fetcher"), "{m}");
+    }
+    assert!(!server.hits().iter().any(|h| h.starts_with("/secret")), "{:?}", server.hits());
+}
+
+#[tokio::test]
+async fn send_refuses_bad_methods_headers_and_schemes() {
+    let server = Server::start();
+    let (_tmp, ctx) = files_context(&server);
+    let url = server.url("/files/echo");
+    let invalid = |r: Result<HttpResponse, Error>| match r {
+        Err(Error::Invalid(m)) => m,
+        other => panic!("expected invalid, got {other:?}"),
+    };
+    assert!(invalid(ctx.send(request("CONNECT", &url, b"")).await).contains("CONNECT"));
+    let mut r = request("GET", &url, b"");
+    r.headers.push(("host".into(), "evil.test".into()));
+    assert!(invalid(ctx.send(r).await).contains("set by the host"));
+    let mut r = request("GET", &url, b"");
+    r.headers.push(("x-bad".into(), "a\nb".into()));
+    assert!(invalid(ctx.send(r).await).contains("bad header"));
+    assert!(invalid(ctx.send(request("GET", "file:///etc/passwd", b"")).await).contains("http and https only"));
+    assert!(server.hits().is_empty(), "{:?}", server.hits());
 }
