@@ -137,30 +137,35 @@ pub fn missing<'a>(params: &'a [Param], has: impl Fn(&str) -> bool) -> Option<St
 
 /// The whole check of substituted params: unknown keys, missing required
 /// ones, each value's type and choices; then defaults are filled in.
-/// Errors name the param.
-pub fn check(params: &[Param], given: Value) -> Result<Value, String> {
+/// Errors name the param; a bad value's error comes with its param.
+pub fn check(params: &[Param], given: Value) -> Result<Value, (Option<String>, String)> {
     let Value::Object(given) = given else {
         if given.is_null() && !params.iter().any(|p| p.required) {
             return check(params, Value::Object(Map::new()));
         }
-        return Err(format!("params must be a mapping of param names to values, not {}", found(&given)));
+        return Err((
+            None,
+            format!("params must be a mapping of param names to values, not {}", found(&given)),
+        ));
     };
     if let Some(e) = unknown(params, given.keys().map(String::as_str)) {
-        return Err(e);
+        return Err((None, e));
     }
     if let Some(e) = missing(params, |k| given.contains_key(k)) {
-        return Err(e);
+        return Err((None, e));
     }
     let mut out = Map::new();
     for param in params {
         match given.get(&param.name) {
             Some(v) => {
-                out.insert(param.name.clone(), check_value(param, v.clone())?);
+                let v = check_value(param, v.clone()).map_err(|e| (Some(param.name.clone()), e))?;
+                out.insert(param.name.clone(), v);
             }
             None => {
                 if let Some(default) = &param.default {
                     let v = serde_json::from_str(default).map_err(|e| {
-                        format!("the directive's default for `{}` is not JSON: {e}", param.name)
+                        let why = format!("the directive's default for `{}` is not JSON: {e}", param.name);
+                        (None, why)
                     })?;
                     out.insert(param.name.clone(), v);
                 }
@@ -209,21 +214,25 @@ mod tests {
         );
     }
 
+    fn check_text(params: &[Param], given: Value) -> Result<Value, String> {
+        check(params, given).map_err(|e| e.1)
+    }
+
     #[test]
     fn errors_name_the_param() {
-        let e = check(&koji(), json!({"action": "download"})).unwrap_err();
+        let e = check_text(&koji(), json!({"action": "download"})).unwrap_err();
         assert_eq!(e, "the required param `target_dir` is missing (the target_dir)");
-        let e = check(&koji(), json!({"action": "download", "target_dir": ".", "src": "yes"})).unwrap_err();
+        let e = check_text(&koji(), json!({"action": "download", "target_dir": ".", "src": "yes"})).unwrap_err();
         assert_eq!(e, "param `src` must be true or false, not the string 'yes'");
-        let e = check(&koji(), json!({"action": "upload", "target_dir": "."})).unwrap_err();
+        let e = check_text(&koji(), json!({"action": "upload", "target_dir": "."})).unwrap_err();
         assert_eq!(e, "param `action` is the string 'upload'; it must be one of: download, download_tag");
-        let e = check(&koji(), json!({"action": "download", "target_dir": ".", "arches": []})).unwrap_err();
+        let e = check_text(&koji(), json!({"action": "download", "target_dir": ".", "arches": []})).unwrap_err();
         assert!(e.starts_with("unknown param `arches` (it takes: action, koji_build, arch"), "{e}");
-        let e = check(&koji(), json!({"action": "download", "target_dir": {"a": 1}})).unwrap_err();
+        let e = check_text(&koji(), json!({"action": "download", "target_dir": {"a": 1}})).unwrap_err();
         assert_eq!(e, "param `target_dir` must be a string, not a mapping");
-        let e = check(&koji(), json!({"action": "download", "target_dir": ".", "arch": [["x"]]})).unwrap_err();
+        let e = check_text(&koji(), json!({"action": "download", "target_dir": ".", "arch": [["x"]]})).unwrap_err();
         assert_eq!(e, "param `arch` must be a string or a list of strings, not a list");
-        let e = check(&koji(), json!(["a"])).unwrap_err();
+        let e = check_text(&koji(), json!(["a"])).unwrap_err();
         assert!(e.starts_with("params must be a mapping"), "{e}");
     }
 

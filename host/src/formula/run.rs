@@ -315,6 +315,8 @@ async fn check_environment(formula: &Formula) -> Result<(), FormulaError> {
 /// How one action ended.
 enum Ended {
     Ok,
+    /// Its params, once substituted, are wrong (the message is complete).
+    Invalid(String),
     Failed(String),
     Crashed(String),
 }
@@ -390,7 +392,7 @@ pub async fn run(
             &format!("action {}/{}: {} ({})", index + 1, formula.actions.len(), action.name, action.directive),
         );
         let ended = match fill_params(&formula, action, loaded, &vars) {
-            Err(e) => Ended::Failed(e.to_string()),
+            Err(e) => Ended::Invalid(e.to_string()),
             Ok(params) => match &loaded.params {
                 Some(_) => {
                     let run = ActionRun {
@@ -435,10 +437,9 @@ pub async fn run(
                     )
                     .await;
                     match task {
-                        Err(RunError::Invalid(m)) => Ended::Failed(format!(
-                            "{}",
-                            formula.error(action.directive_at, action, m)
-                        )),
+                        Err(RunError::Invalid(m)) => {
+                            Ended::Invalid(formula.error(action.directive_at, action, m).to_string())
+                        }
                         Err(RunError::Internal(e)) => return Err(RunError::Internal(e)),
                         Ok(task) => {
                             log.info(
@@ -465,6 +466,13 @@ pub async fn run(
             Ended::Failed(why) | Ended::Crashed(why) if why.is_empty() => {
                 report.status = Status::Error;
                 report.failed_stage = Some(action.name.clone());
+                break;
+            }
+            Ended::Invalid(why) => {
+                log.error("formula", &why);
+                report.status = Status::Error;
+                report.failed_stage = Some(action.name.clone());
+                report.error = Some(why);
                 break;
             }
             Ended::Failed(why) => {
@@ -541,7 +549,16 @@ fn fill_params(
         None => value,
     };
     match &loaded.params {
-        Some(params) => params::check(params, value).map_err(|e| formula.error(action.directive_at, action, e)),
+        Some(params) => params::check(params, value).map_err(|(param, e)| {
+            // Point at the param's value when the formula wrote one.
+            let at = param
+                .and_then(|p| match &action.params {
+                    Node::Mapping(map) => map.get_node(&p).map(|n| parse::pos(n.span())),
+                    _ => None,
+                })
+                .unwrap_or(action.directive_at);
+            formula.error(at, action, e)
+        }),
         None if value.is_object() => Ok(value),
         None => Err(formula.error(
             action.directive_at,

@@ -1,5 +1,6 @@
 //! A directive that returns what it was given: its params and the
-//! formula's context. `exit` asks for an exit code; `fail` fails the action.
+//! formula's context. `exit` asks for an exit code; `fail` fails the
+//! action; `save` writes the value to a workspace file.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,6 +20,8 @@ pub struct Params {
     pub exit: Option<u8>,
     #[serde(default)]
     pub fail: Option<String>,
+    #[serde(default)]
+    pub save: Option<String>,
 }
 
 pub struct Echo;
@@ -40,6 +43,7 @@ impl Directive for Echo {
             Param::optional("arch", ParamType::StringOrList, ["noarch"], "one or more arches"),
             Param::optional_without_default("exit", ParamType::Integer, "exit code to ask for"),
             Param::optional_without_default("fail", ParamType::String, "fail with this message"),
+            Param::optional_without_default("save", ParamType::String, "also write the value to this workspace file"),
         ]
     }
 
@@ -47,7 +51,7 @@ impl Directive for Echo {
         if let Some(why) = p.fail {
             return Err(Error::failed(why));
         }
-        let out = Output::value(json!({
+        let value = json!({
             "msg": p.msg, "data": p.data, "count": p.count, "flag": p.flag,
             "mode": p.mode, "arch": p.arch,
             "context": {
@@ -55,7 +59,11 @@ impl Directive for Echo {
                 "checkname": c.checkname, "item": c.item, "type": c.item_type,
                 "arch": c.arch, "jobid": c.jobid, "uuid": c.uuid,
             },
-        }));
+        });
+        if let Some(path) = &p.save {
+            std::fs::write(path, value.to_string())?;
+        }
+        let out = Output::value(value);
         Ok(match p.exit {
             Some(code) => out.with_exit_code(code),
             None => out,
