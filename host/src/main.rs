@@ -660,10 +660,16 @@ async fn plugin(cmd: PluginCommand, store_dir: &Path) -> Result<Code> {
             {
                 match info {
                     Ok(info) => println!(
-                        "{:<16} {:<8} {}  ({origin})",
-                        info.manifest.name, info.manifest.version, info.manifest.summary
+                        "{:<16} {:<9} {:<8} {}  ({origin})",
+                        info.manifest.name,
+                        match info.manifest.kind {
+                            taskhost::manifest::Kind::Task => "task",
+                            taskhost::manifest::Kind::Directive => "directive",
+                        },
+                        info.manifest.version,
+                        info.manifest.summary
                     ),
-                    Err(e) => println!("{:<16} {:<8} broken: {e}  ({origin})", "?", "?"),
+                    Err(e) => println!("{:<16} {:<9} {:<8} broken: {e}  ({origin})", "?", "?", "?"),
                 }
             }
             Ok(Code::Ok)
