@@ -393,24 +393,10 @@ async fn run(args: RunArgs, store_dir: &Path) -> Result<Code> {
     };
     // On SIGINT/SIGTERM the run is dropped: its commands' process groups
     // are killed and its workspace removed.
-    let mut running = Box::pin(taskhost::run::run_task(
-        &runtime, store, &plugin, task_data, grants, &options,
-    ));
-    let finished = tokio::select! {
-        result = &mut running => Some(result),
-        signal = interrupted() => {
-            drop(running);
-            eprintln!("runtask: {signal}: run stopped, its commands killed and its workspace removed");
-            None
-        }
-    };
-    let Some(finished) = finished else {
+    let running = taskhost::run::run_task(&runtime, store, &plugin, task_data, grants, &options);
+    let Some(report) = until_signal(running, "run", |m| format!("{}: {m}", args.task)).await?
+    else {
         return Ok(Code::TaskError);
-    };
-    let report = match finished {
-        Ok(report) => report,
-        Err(RunError::Invalid(message)) => return Err(usage(format!("{}: {message}", args.task))),
-        Err(RunError::Internal(e)) => return Err(e),
     };
 
     print_report(&report, args.format, args.results.as_deref())
@@ -517,24 +503,35 @@ async fn formula(args: FormulaArgs, store_dir: &Path) -> Result<Code> {
         .await
         .map_err(|e| usage(e.to_string()))?;
 
-    let mut running = Box::pin(taskhost::formula::run(&runtime, store, planned, &options));
-    let finished = tokio::select! {
-        result = &mut running => Some(result),
-        signal = interrupted() => {
-            drop(running);
-            eprintln!("runtask: {signal}: formula stopped, its commands killed and its workspace removed");
-            None
-        }
-    };
-    let Some(finished) = finished else {
+    let running = taskhost::formula::run(&runtime, store, planned, &options);
+    let Some(report) = until_signal(running, "formula", |m| m).await? else {
         return Ok(Code::TaskError);
     };
-    let report = match finished {
-        Ok(report) => report,
-        Err(RunError::Invalid(message)) => return Err(usage(message)),
-        Err(RunError::Internal(e)) => return Err(e),
-    };
     print_report(&report, args.format, args.results.as_deref())
+}
+
+/// Awaits a run; on SIGINT or SIGTERM drops it (its commands' process
+/// groups are killed, its workspace removed) and returns `None`. Bad input
+/// becomes a usage error, worded by `invalid`.
+async fn until_signal(
+    running: impl std::future::Future<Output = std::result::Result<report::Report, RunError>>,
+    what: &str,
+    invalid: impl FnOnce(String) -> String,
+) -> Result<Option<report::Report>> {
+    let mut running = Box::pin(running);
+    let finished = tokio::select! {
+        result = &mut running => result,
+        signal = interrupted() => {
+            drop(running);
+            eprintln!("runtask: {signal}: {what} stopped, its commands killed and its workspace removed");
+            return Ok(None);
+        }
+    };
+    match finished {
+        Ok(report) => Ok(Some(report)),
+        Err(RunError::Invalid(message)) => Err(usage(invalid(message))),
+        Err(RunError::Internal(e)) => Err(e),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM, naming it.

@@ -220,19 +220,8 @@ impl RunContext {
             )));
         }
         let mut sink = partial.sink(&url, self.progress.bytes(partial.label(), total))?;
-        loop {
-            match timeout_at(deadline, response.chunk()).await {
-                Err(_) => return Err(Error::TimedOut),
-                Ok(Err(e)) if e.is_timeout() => return Err(Error::TimedOut),
-                Ok(Err(e)) => {
-                    return Err(Error::Failed(format!(
-                        "{url}: reading the body: {}",
-                        error_chain(&e)
-                    )));
-                }
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(chunk))) => sink.write(&chunk).await?,
-            }
+        while let Some(chunk) = next_chunk(&mut response, &url, deadline).await? {
+            sink.write(&chunk).await?;
         }
         Ok((url, sink))
     }
@@ -336,27 +325,14 @@ impl RunContext {
             .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         let mut body = Vec::new();
-        loop {
-            match timeout_at(deadline, response.chunk()).await {
-                Err(_) => return Err(Error::TimedOut),
-                Ok(Err(e)) if e.is_timeout() => return Err(Error::TimedOut),
-                Ok(Err(e)) => {
-                    return Err(Error::Failed(format!(
-                        "{url}: reading the body: {}",
-                        error_chain(&e)
-                    )));
-                }
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(chunk))) => {
-                    if body.len() + chunk.len() > MAX_RESPONSE as usize {
-                        return Err(Error::Failed(format!(
-                            "{url}: the response is more than http.send's {} MiB cap (use http.download)",
-                            MAX_RESPONSE >> 20
-                        )));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
+        while let Some(chunk) = next_chunk(&mut response, &url, deadline).await? {
+            if body.len() + chunk.len() > MAX_RESPONSE as usize {
+                return Err(Error::Failed(format!(
+                    "{url}: the response is more than http.send's {} MiB cap (use http.download)",
+                    MAX_RESPONSE >> 20
+                )));
             }
+            body.extend_from_slice(&chunk);
         }
         Ok(HttpResponse {
             status,
@@ -423,6 +399,23 @@ impl RunContext {
             sink.write(&buf[..n]).await?;
         }
         Ok(sink)
+    }
+}
+
+/// The next piece of a response body, within the deadline.
+async fn next_chunk(
+    response: &mut reqwest::Response,
+    url: &Url,
+    deadline: Instant,
+) -> Result<Option<bytes::Bytes>, Error> {
+    match timeout_at(deadline, response.chunk()).await {
+        Err(_) => Err(Error::TimedOut),
+        Ok(Err(e)) if e.is_timeout() => Err(Error::TimedOut),
+        Ok(Err(e)) => Err(Error::Failed(format!(
+            "{url}: reading the body: {}",
+            error_chain(&e)
+        ))),
+        Ok(Ok(chunk)) => Ok(chunk),
     }
 }
 
