@@ -121,6 +121,38 @@ impl Output {
     }
 }
 
+/// Checks that param `param` is an `http://` or `https://` URL.
+pub fn http_url(param: &str, url: &str) -> Result<()> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(crate::Error::invalid(format!(
+            "param `{param}` must be an http:// or https:// URL, not '{url}'"
+        )))
+    }
+}
+
+/// Checks that param `param` names a directory in the workspace (no
+/// absolute path, no `..`), creates it, and returns it without a trailing
+/// `/`.
+pub fn workspace_dir(param: &str, dir: &str) -> Result<String> {
+    let path = std::path::Path::new(dir);
+    if dir.is_empty()
+        || path.is_absolute()
+        || path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(crate::Error::invalid(format!(
+            "param `{param}` must be a directory in the workspace (e.g. ${{workdir}}/rpms), \
+             not '{dir}': absolute paths and '..' are refused"
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| crate::Error::failed(format!("creating {param} '{dir}': {e}")))?;
+    Ok(dir.trim_end_matches('/').to_string())
+}
+
 #[doc(hidden)]
 pub mod __private {
     use super::*;
@@ -180,4 +212,27 @@ macro_rules! export_directive {
             $crate::directive_bindings::__export_directive_plugin!(Export with_types_in $crate::directive_bindings);
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_dirs_stay_in_the_workspace() {
+        for bad in ["/tmp/x", "../x", "a/../../x", ""] {
+            let e = workspace_dir("target_dir", bad).unwrap_err();
+            assert!(
+                matches!(&e, crate::Error::Invalid(m) if m.contains("`target_dir`")),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_must_be_http() {
+        assert!(http_url("koji_url", "https://koji.fedoraproject.org/kojihub").is_ok());
+        let e = http_url("pkgs_url", "ftp://x/").unwrap_err();
+        assert!(matches!(&e, crate::Error::Invalid(m) if m.contains("`pkgs_url`")), "{e:?}");
+    }
 }

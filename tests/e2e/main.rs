@@ -3,9 +3,13 @@
 
 mod bad_input;
 mod blhc;
+mod bodhi;
 mod contained;
 mod deny;
+mod directives;
+mod formula;
 mod http;
+mod koji;
 mod lifecycle;
 mod lintian;
 mod pkg;

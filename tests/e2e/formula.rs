@@ -1,0 +1,278 @@
+//! Task formulas (`runtask -i ITEM -t TYPE runtask.yml`) with the echo test
+//! directive (tests/plugins/echo-directive) and a real task plugin (blhc).
+
+use crate::blhc::build_package;
+use crate::{Env, Ran, report};
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// The echo directive, as `echo.wasm` in a plugin directory of `env`.
+fn plugin_dir(env: &Env) -> String {
+    let dir = env.path("plugins");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(env!("TASKHOST_TEST_PLUGIN_ECHO_DIRECTIVE"), dir.join("echo.wasm"))
+        .expect("copy the echo plugin");
+    dir.display().to_string()
+}
+
+/// Runs `formula` for koji build `foo-1.0-1.fc40` on x86_64 with uuid
+/// `u1`; artifacts go to `<env>/art/u1`.
+fn formula(env: &Env, formula: &str, extra: &[&str]) -> Ran {
+    let file = env.write("runtask.yml", formula);
+    let plugins = plugin_dir(env);
+    let art = env.path("art").display().to_string();
+    let mut args = vec![
+        "-i", "foo-1.0-1.fc40", "-t", "koji_build", "-a", "x86_64", "-j", "42", "--uuid", "u1",
+        "--artifactsdir", &art, "--plugin-dir", &plugins, "--format", "json",
+    ];
+    args.extend_from_slice(extra);
+    let file = file.display().to_string();
+    args.push(&file);
+    env.run(&args)
+}
+
+fn artifacts(env: &Env) -> PathBuf {
+    env.path("art/u1")
+}
+
+fn saved(env: &Env, name: &str) -> Value {
+    let path = artifacts(env).join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[test]
+fn exports_flow_between_actions_and_the_artifacts_are_kept() {
+    let env = Env::new();
+    let ran = formula(
+        &env,
+        "\
+name: flow
+desc: two echoes
+maintainer: tests
+input:
+  args: [koji_build, arch]
+actions:
+  - name: first
+    echo:
+      msg: hello $koji_build
+      count: 3
+      arch: $arch
+    export: first_out
+  - name: second
+    echo:
+      msg: ${first_out.msg} again ($$5)
+      data: ${first_out}
+      flag: true
+      mode: slow
+      save: ${artifactsdir}/second.json
+",
+        &[],
+    );
+    ran.expect(0);
+    let second = saved(&env, "second.json");
+    assert_eq!(second["msg"], "hello foo-1.0-1.fc40 again ($5)", "{second}");
+    // A lone placeholder keeps the exported structure.
+    assert_eq!(second["data"]["count"], 3);
+    assert_eq!(second["data"]["arch"], serde_json::json!(["x86_64"]));
+    assert_eq!(second["flag"], true);
+    assert_eq!(second["mode"], "slow");
+    assert_eq!(
+        second["context"],
+        serde_json::json!({
+            "workdir": ".", "artifactsdir": "artifacts", "checkname": "flow",
+            "item": "foo-1.0-1.fc40", "type": "koji_build", "arch": "x86_64",
+            "jobid": "42", "uuid": "u1",
+        })
+    );
+    let report = report(&ran);
+    assert_eq!(report["task"], "flow");
+    assert_eq!(report["status"], "success");
+    let results_file = artifacts(&env).join("results.yaml");
+    assert_eq!(report["results_file"], results_file.display().to_string());
+    assert_eq!(std::fs::read_to_string(results_file).expect("results.yaml"), "results: []\n");
+    let log = std::fs::read_to_string(artifacts(&env).join("runtask.log")).expect("log");
+    assert!(log.contains("action 2/2: second (echo)"), "{log}");
+}
+
+#[test]
+fn the_exit_code_directive_output_decides_the_exit_code() {
+    let env = Env::new();
+    let text = |code: u8| {
+        format!("name: codes\nactions:\n  - name: a\n    echo: {{msg: x, exit: 0}}\n  - name: b\n    echo: {{msg: y, exit: {code}}}\n")
+    };
+    formula(&env, &text(100), &[]).expect(100);
+    formula(&env, &text(0), &[]).expect(0);
+    let ran = formula(&env, &text(7), &[]);
+    ran.expect(1);
+    assert!(ran.stderr.contains("exit code 7; a formula's exit code is 0 or 100"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_failing_action_stops_the_formula_and_is_named() {
+    let env = Env::new();
+    let ran = formula(
+        &env,
+        "name: stops\nactions:\n  - name: breaks\n    echo: {msg: x, fail: the koji hub is down}\n  - name: never\n    echo: {msg: y, save: artifacts/never.json}\n",
+        &[],
+    );
+    ran.expect(1);
+    let report = report(&ran);
+    assert_eq!(report["status"], "error");
+    assert_eq!(report["failed_stage"], "breaks");
+    assert_eq!(report["error"], "action 'breaks': the koji hub is down");
+    assert_eq!(report["results"][0]["outcome"], "ABORTED");
+    assert!(!artifacts(&env).join("never.json").exists());
+}
+
+#[test]
+fn a_task_plugin_is_an_action_with_its_task_data_as_params() {
+    let env = Env::new();
+    let log = build_package(&env, "formula-blhc", "gcc -O2 -o hello hello.c");
+    let ran = formula(
+        &env,
+        &format!(
+            "\
+name: hardening
+actions:
+  - name: check
+    blhc:
+      input:
+        artifact: {}
+    export: check
+  - name: after
+    echo:
+      msg: ${{check.status}}
+      data: ${{check.results}}
+      save: artifacts/after.json
+",
+            log.display()
+        ),
+        &["--allow-exec", "blhc --debian **", "--allow-backend", "local"],
+    );
+    // blhc's FAILED result decides the exit code (no exitcode action).
+    ran.expect(100);
+    let report = report(&ran);
+    assert_eq!(report["status"], "success");
+    assert_eq!(report["results"][0]["checkname"], "blhc");
+    assert_eq!(report["results"][0]["outcome"], "FAILED");
+    assert!(report["artifacts"].as_array().is_some_and(|a| !a.is_empty()), "{report}");
+    let after = saved(&env, "after.json");
+    assert_eq!(after["msg"], "failure");
+    let results = after["data"].as_str().expect("ResultYAML text");
+    assert!(results.starts_with("results:\n") && results.contains("outcome: FAILED"), "{results}");
+}
+
+#[test]
+fn a_plugin_without_its_grants_refuses_the_whole_formula() {
+    let env = Env::new();
+    let ran = formula(
+        &env,
+        "name: refused\nactions:\n  - name: first\n    echo: {msg: x, save: artifacts/first.json}\n  - name: check\n    blhc: {input: {artifact: 1}}\n",
+        &[],
+    );
+    ran.expect(3);
+    assert!(ran.stdout.contains("blhc --debian **"), "{}", ran.stdout);
+    assert!(!artifacts(&env).join("first.json").exists(), "nothing ran");
+}
+
+fn refused(env: &Env, text: &str, extra: &[&str]) -> String {
+    let ran = formula(env, text, extra);
+    ran.expect(2);
+    ran.stderr
+}
+
+#[test]
+fn bad_formulas_name_the_file_line_column_action_and_key() {
+    let env = Env::new();
+    let file = env.path("runtask.yml").display().to_string();
+    let cases = [
+        ("name: x\n", "1:1: the formula has no `actions` key"),
+        (
+            "name: x\nactions:\n  - name: a\n    echo: {msg: $nope}\n",
+            "4:17: action 'a': undefined variable 'nope'",
+        ),
+        (
+            "name: x\nactions:\n  - name: a\n    echo: {msg: x}\n    export: out\n  - name: b\n    echo: {msg: \"${later}\"}\n  - name: c\n    echo: {msg: x}\n    export: later\n",
+            "7:17: action 'b': undefined variable 'later'",
+        ),
+        (
+            "name: x\nactions:\n  - name: a\n    echo:\n      msg: hi\n      count: many\n",
+            "6:14: action 'a': param `count` must be an integer, not the string 'many'",
+        ),
+        (
+            "name: x\nactions:\n  - name: a\n    echo:\n      count: 2\n",
+            "4:5: action 'a': the required param `msg` is missing (a message)",
+        ),
+        (
+            "name: x\nactions:\n  - name: a\n    echo: {msg: hi, mode: medium}\n",
+            "action 'a': param `mode` is the string 'medium'; it must be one of: fast, slow",
+        ),
+        (
+            "name: x\nactions:\n  - name: a\n    echo: {msg: hi, colour: red}\n",
+            "action 'a': unknown param `colour` (it takes: msg, data, count",
+        ),
+        (
+            "name: x\nactions:\n  - name: a\n    kojii: {action: download}\n",
+            "4:5: action 'a': unknown directive 'kojii'",
+        ),
+        (
+            "name: x\nactions:\n  - name: a\n    echo: {msg: hi $}\n",
+            "action 'a': invalid placeholder",
+        ),
+        ("name: x\nactions: [\n", "not valid YAML"),
+        (
+            "name: x\ninput: {args: [bodhi_update]}\nactions:\n  - name: a\n    echo: {msg: hi}\n",
+            "2:16: input.args needs 'bodhi_update'",
+        ),
+    ];
+    for (text, expected) in cases {
+        let stderr = refused(&env, text, &[]);
+        assert!(stderr.contains(&file), "{text}\n{stderr}");
+        assert!(stderr.contains(expected), "{text}\nexpected {expected}\n{stderr}");
+    }
+}
+
+#[test]
+fn a_variable_is_checked_again_once_substituted() {
+    let env = Env::new();
+    // `${out.count}` exists only at run time; it is a number, not a list.
+    let ran = formula(
+        &env,
+        "name: x\nactions:\n  - name: a\n    echo: {msg: x}\n    export: out\n  - name: b\n    echo: {msg: y, flag: \"${out.count}\"}\n  - name: c\n    echo: {msg: \"${out.nothing}\"}\n",
+        &[],
+    );
+    ran.expect(1);
+    let file = env.path("runtask.yml").display().to_string();
+    assert_eq!(
+        report(&ran)["error"],
+        format!("{file}:7:26: action 'b': param `flag` must be true or false, not the number 1")
+    );
+}
+
+#[test]
+fn missing_environment_packages_and_remote_runs_are_refused_clearly() {
+    let env = Env::new();
+    let stderr = refused(
+        &env,
+        "name: x\nenvironment:\n  deb: [taskhost-no-such-package]\nactions:\n  - name: a\n    echo: {msg: hi}\n",
+        &[],
+    );
+    assert!(
+        stderr.contains("the Debian packages taskhost-no-such-package are not installed (apt-get install taskhost-no-such-package)"),
+        "{stderr}"
+    );
+    let stderr = refused(
+        &env,
+        "name: x\nenvironment:\n  rpm: [rpmlint]\nactions:\n  - name: a\n    echo: {msg: hi}\n",
+        &[],
+    );
+    assert!(stderr.contains("rpmlint"), "{stderr}");
+    let ok = "name: x\nactions:\n  - name: a\n    echo: {msg: hi}\n";
+    let stderr = refused(&env, ok, &["--ssh", "root@example.org"]);
+    assert!(stderr.contains("--ssh root@example.org: remote execution is not available yet"), "{stderr}");
+    let stderr = refused(&env, ok, &["--libvirt"]);
+    assert!(stderr.contains("--libvirt: disposable VMs are not available yet"), "{stderr}");
+    formula(&env, ok, &["--local"]).expect(0);
+}
