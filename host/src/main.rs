@@ -481,6 +481,10 @@ async fn formula(args: FormulaArgs, store_dir: &Path) -> Result<Code> {
             .artifactsdir
             .clone()
             .unwrap_or_else(|| xdg("XDG_DATA_HOME", ".local/share").join("taskhost/artifacts")),
+        task_dir: Some(match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }),
     };
     let mut load = |name: &str| -> std::result::Result<_, String> {
         let (wasm, origin) = match taskhost::plugins::find(name, &dirs) {

@@ -100,7 +100,7 @@ impl Manifest {
             .exec
             .iter()
             .map(|p| {
-                ExecPattern::parse(p)
+                ExecPattern::parse_declared(p)
                     .map_err(|e| ManifestError::Invalid(format!("exec pattern {p:?}: {e}")))
             })
             .collect::<Result<_, _>>()?;

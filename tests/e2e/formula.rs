@@ -18,7 +18,7 @@ fn plugin_dir(env: &Env) -> String {
 /// Runs `formula` for koji build `foo-1.0-1.fc40` on x86_64 with uuid
 /// `u1`; artifacts go to `<env>/art/u1`.
 fn formula(env: &Env, formula: &str, extra: &[&str]) -> Ran {
-    let file = env.write("runtask.yml", formula);
+    let file = env.write("task/runtask.yml", formula);
     let plugins = plugin_dir(env);
     let art = env.path("art").display().to_string();
     let mut args = vec![
@@ -186,7 +186,7 @@ fn refused(env: &Env, text: &str, extra: &[&str]) -> String {
 #[test]
 fn bad_formulas_name_the_file_line_column_action_and_key() {
     let env = Env::new();
-    let file = env.path("runtask.yml").display().to_string();
+    let file = env.path("task/runtask.yml").display().to_string();
     let cases = [
         ("name: x\n", "1:1: the formula has no `actions` key"),
         (
@@ -244,7 +244,7 @@ fn a_variable_is_checked_again_once_substituted() {
         &[],
     );
     ran.expect(1);
-    let file = env.path("runtask.yml").display().to_string();
+    let file = env.path("task/runtask.yml").display().to_string();
     assert_eq!(
         report(&ran)["error"],
         format!("{file}:7:26: action 'b': param `flag` must be true or false, not the number 1")
@@ -275,4 +275,43 @@ fn missing_environment_packages_and_remote_runs_are_refused_clearly() {
     let stderr = refused(&env, ok, &["--libvirt"]);
     assert!(stderr.contains("--libvirt: disposable VMs are not available yet"), "{stderr}");
     formula(&env, ok, &["--local"]).expect(0);
+}
+
+#[test]
+fn the_task_directory_is_copied_into_the_workspace() {
+    let env = Env::new();
+    env.write("task/check.txt", "hello\n");
+    env.write("task/sub/inner.txt", "inner\n");
+    env.write("task/.hidden", "not copied\n");
+    env.write("task/artifacts/old.txt", "a previous run's\n");
+    std::os::unix::fs::symlink("/etc/passwd", env.path("task/link")).expect("symlink");
+    let ran = formula(
+        &env,
+        "name: files\nactions:\n  - name: list\n    shell: [ls -A -R .]\n",
+        &["--allow-exec", "ls -A -R .", "--allow-backend", "local"],
+    );
+    ran.expect(0);
+    let log = std::fs::read_to_string(artifacts(&env).join("runtask.log")).expect("log");
+    let listing = &log[log.find("commands[0] printed:").expect("the listing")..];
+    for copied in ["check.txt", "runtask.yml", "./sub:\ninner.txt"] {
+        assert!(listing.contains(copied), "{copied} missing in\n{listing}");
+    }
+    for skipped in [".hidden", "link", "old.txt"] {
+        assert!(!listing.contains(skipped), "{skipped} copied:\n{listing}");
+    }
+}
+
+#[test]
+fn a_task_directory_that_is_too_big_is_refused() {
+    let env = Env::new();
+    for i in 0..2001 {
+        env.write(&format!("task/many/{i}.txt"), "x");
+    }
+    let ran = formula(&env, "name: big\nactions:\n  - name: a\n    echo: {msg: hi}\n", &[]);
+    ran.expect(2);
+    assert!(
+        ran.stderr.contains("the task's directory holds more than 2000 files or 64 MiB"),
+        "{}",
+        ran.stderr
+    );
 }

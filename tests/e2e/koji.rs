@@ -64,7 +64,7 @@ impl Formulas {
             "name: e2e\ndesc: taskhost e2e\nmaintainer: taskhost\nactions:\n{actions}\
              \n  - name: show\n    echo:\n      msg: shown\n      data: ${{out}}\n      save: ${{artifactsdir}}/export.json\n"
         );
-        let file = self.env.write(&format!("formula-{n}.yml"), &formula);
+        let file = self.env.write(&format!("task/formula-{n}.yml"), &formula);
         let root = self.env.path("artifacts");
         let uuid = format!("run{n}");
         let ran = self.env.run(&[

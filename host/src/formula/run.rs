@@ -34,7 +34,15 @@ pub struct Invocation {
     pub uuid: String,
     /// `<artifactsdir>`: the run's artifacts go to `<artifactsdir>/<uuid>/`.
     pub artifacts_root: PathBuf,
+    /// The task's directory (the formula's): its files are copied into the
+    /// workspace before the first action, as libtaskotron ran a task
+    /// beside its files.
+    pub task_dir: Option<PathBuf>,
 }
+
+/// Most bytes and files copied from a task's directory.
+const TASK_DIR_BYTES: u64 = 64 << 20;
+const TASK_DIR_FILES: usize = 2000;
 
 /// Workspace directory of `${artifactsdir}`.
 const ARTIFACTS: &str = "artifacts";
@@ -380,6 +388,9 @@ pub async fn run(
             ))
         })?,
     );
+    if let Some(dir) = &invocation.task_dir {
+        copy_task_dir(dir, &workspace, &log).map_err(RunError::Invalid)?;
+    }
     workspace
         .create_dir_all(ARTIFACTS)
         .map_err(|e| RunError::Internal(anyhow::anyhow!("creating {ARTIFACTS}/: {e}")))?;
@@ -666,6 +677,59 @@ fn plugin_error(e: &crate::runtime::bindings::Error) -> String {
         Error::Failed(m) => m.clone(),
         Error::TimedOut => "timed out".into(),
     }
+}
+
+/// Copies the task's files (regular files and directories; not hidden
+/// ones, symlinks or a top-level `artifacts/`) into the workspace root.
+fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), String> {
+    struct Budget {
+        bytes: u64,
+        files: usize,
+    }
+    fn walk(from: &Path, rel: &str, ws: &Workspace, budget: &mut Budget, log: &RunLog) -> Result<(), String> {
+        let failed = |e: std::io::Error| format!("copying the task's files from {}: {e}", from.display());
+        let mut entries: Vec<_> = std::fs::read_dir(from).map_err(failed)?.collect::<Result<_, _>>().map_err(failed)?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name();
+            let Some(name) = name.to_str().filter(|n| !n.starts_with('.')) else {
+                continue;
+            };
+            if rel.is_empty() && name == ARTIFACTS {
+                continue;
+            }
+            let target = if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+            let kind = entry.file_type().map_err(failed)?;
+            if kind.is_dir() {
+                ws.create_dir_all(&target).map_err(failed)?;
+                walk(&entry.path(), &target, ws, budget, log)?;
+            } else if kind.is_file() {
+                let size = entry.metadata().map_err(failed)?.len();
+                budget.files += 1;
+                budget.bytes += size;
+                if budget.files > TASK_DIR_FILES || budget.bytes > TASK_DIR_BYTES {
+                    return Err(format!(
+                        "the task's directory holds more than {TASK_DIR_FILES} files or {} MiB; \
+                         keep a formula in a directory of its own with the files it needs",
+                        TASK_DIR_BYTES >> 20
+                    ));
+                }
+                let mut src = std::fs::File::open(entry.path()).map_err(failed)?;
+                let mut dst = ws.create_file(&target).map_err(failed)?;
+                std::io::copy(&mut src, &mut dst).map_err(failed)?;
+            } else {
+                log.warn("formula", &format!("{target}: not a regular file or directory; not copied"));
+            }
+        }
+        Ok(())
+    }
+    let mut budget = Budget { bytes: 0, files: 0 };
+    walk(dir, "", workspace, &mut budget, log)?;
+    log.info(
+        "formula",
+        &format!("copied {} files ({} bytes) of the task's directory {}", budget.files, budget.bytes, dir.display()),
+    );
+    Ok(())
 }
 
 /// Copies `artifacts/` out of the workspace into `dir` (regular files and

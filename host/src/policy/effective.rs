@@ -211,7 +211,12 @@ impl Effective {
             return Err(self.denied(&EXEC, &subject, reason, None));
         }
         if !self.grants.exec.iter().any(|p| p.matches(argv)) {
-            let hint = self.hint(&EXEC, &[declared.to_string()]);
+            // Under `* **`, suggest exactly this command line.
+            let grant = match ExecPattern::exact(argv).filter(|_| declared.is_any_program()) {
+                Some(exact) => exact.to_string(),
+                None => declared.to_string(),
+            };
+            let hint = self.hint(&EXEC, &[grant]);
             return Err(self.denied(
                 &EXEC,
                 &subject,
@@ -377,7 +382,9 @@ impl Effective {
         let g = &self.grants;
 
         let mut programs: Vec<&str> = Vec::new();
-        for p in &self.declared.exec {
+        // `* **` names no program to grant up front: its commands are
+        // checked (with a hint naming the command line) as they run.
+        for p in self.declared.exec.iter().filter(|p| !p.is_any_program()) {
             if !programs.contains(&p.program()) {
                 programs.push(p.program());
             }

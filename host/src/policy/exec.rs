@@ -30,12 +30,19 @@ enum Arg {
 /// Written as a shell-words string (`"sh -c 'echo hi'"`) or as a list of
 /// tokens. [`Display`](fmt::Display) shell-quotes and round-trips through
 /// [`ExecPattern::parse`].
+///
+/// A manifest may also declare `* **`, any command line
+/// ([`ExecPattern::parse_declared`]), for a plugin whose programs the
+/// operator picks (the `shell` directive): then only the grants decide,
+/// and grants always name their program.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ExecPattern {
     program: String,
     args: Vec<Arg>,
     /// Ends in `**`.
     rest: bool,
+    /// `* **`: any program, any arguments (manifests only).
+    any_program: bool,
 }
 
 impl ExecPattern {
@@ -43,6 +50,31 @@ impl ExecPattern {
     pub fn parse(s: &str) -> Result<Self, PolicyError> {
         let tokens = shell_words::split(s).map_err(|e| invalid(s, &e.to_string()))?;
         Self::build(tokens).map_err(|why| invalid(s, &why))
+    }
+
+    /// Parses a pattern a manifest declares: as [`ExecPattern::parse`], and
+    /// also `* **`, any command line.
+    pub fn parse_declared(s: &str) -> Result<Self, PolicyError> {
+        match shell_words::split(s) {
+            Ok(tokens) if tokens == ["*", "**"] => Ok(Self {
+                program: "*".into(),
+                args: Vec::new(),
+                rest: true,
+                any_program: true,
+            }),
+            _ => Self::parse(s),
+        }
+    }
+
+    /// The pattern matching exactly `argv` (every token literal).
+    pub fn exact(argv: &[String]) -> Option<Self> {
+        let (program, args) = argv.split_first()?;
+        Some(Self {
+            program: program.clone(),
+            args: args.iter().cloned().map(Arg::Literal).collect(),
+            rest: false,
+            any_program: false,
+        })
     }
 
     /// Builds a pattern from already split tokens.
@@ -82,6 +114,7 @@ impl ExecPattern {
             program,
             args,
             rest,
+            any_program: false,
         })
     }
 
@@ -90,6 +123,9 @@ impl ExecPattern {
         let Some((program, args)) = argv.split_first() else {
             return false;
         };
+        if self.any_program {
+            return true;
+        }
         if *program != self.program {
             return false;
         }
@@ -108,6 +144,11 @@ impl ExecPattern {
     /// The program (argv\[0\]) this pattern is about.
     pub fn program(&self) -> &str {
         &self.program
+    }
+
+    /// True for a manifest's `* **`: any command line.
+    pub fn is_any_program(&self) -> bool {
+        self.any_program
     }
 
     /// True for `PROG **`: every invocation of the program.
@@ -147,6 +188,9 @@ fn is_wild_after_backslashes(s: &str) -> bool {
 
 impl fmt::Display for ExecPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.any_program {
+            return f.write_str("* **");
+        }
         f.write_str(&shell_words::quote(&escape(&self.program)))?;
         for arg in &self.args {
             match arg {

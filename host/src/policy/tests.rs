@@ -1102,3 +1102,50 @@ fn patterns_and_prefixes_parse_from_cli_strings() {
     let e = "x ** y".parse::<ExecPattern>().unwrap_err();
     assert!(matches!(e, PolicyError::Invalid { path: None, .. }));
 }
+
+#[test]
+fn any_command_line_is_declarable_but_never_grantable() {
+    let any = ExecPattern::parse_declared("* **").expect("a manifest may declare `* **`");
+    assert!(any.is_any_program());
+    assert_eq!(any.to_string(), "* **");
+    assert!(any.matches(&argv("rm -rf /")));
+    assert!(!any.matches(&[]));
+    // Grants (policy files, --allow-exec) always name their program.
+    assert!(ExecPattern::parse("* **").is_err());
+    assert!(Policy::from_toml("[plugins.shell]\nexec = [\"* **\"]\n", Path::new(POLICY_PATH)).is_err());
+    // Only exactly `* **` is special.
+    assert!(ExecPattern::parse_declared("* foo").is_err());
+    assert_eq!(ExecPattern::parse_declared("echo **").expect("literal"), pat("echo **"));
+}
+
+#[test]
+fn under_a_declared_any_command_line_only_the_grants_decide() {
+    let declared = Declared {
+        exec: vec![ExecPattern::parse_declared("* **").expect("declared")],
+        ..Declared::default()
+    };
+    let p = policy(
+        r#"[plugins.shell]
+exec = ["echo **", "rpm -qp *"]
+deny-exec = ["echo secret **"]"#,
+    );
+    let e = Effective::new(
+        "shell",
+        declared,
+        p.grants_for("shell", &Overrides::default()),
+        Some(PathBuf::from(POLICY_PATH)),
+    );
+    // Nothing to grant up front.
+    assert_eq!(e.preflight(), Ok(()));
+    assert!(e.check_exec(&argv("echo hello world")).is_ok());
+    assert!(e.check_exec(&argv("rpm -qp x.rpm")).is_ok());
+    let d = e.check_exec(&argv("rpm -qp a.rpm b.rpm")).unwrap_err();
+    assert_eq!(d.reason, "declared but not granted");
+    let hint = d.hint.expect("a hint");
+    assert!(hint.contains("exec = [\"rpm -qp a.rpm b.rpm\"]"), "{hint}");
+    // A literal `*` in the command line is escaped in the suggestion.
+    let hint = e.check_exec(&argv("ls '*'")).unwrap_err().hint.expect("a hint");
+    assert!(hint.contains(r#"exec = ["ls '\\*'"]"#), "{hint}");
+    let d = e.check_exec(&argv("echo secret x")).unwrap_err();
+    assert!(d.reason.contains("echo secret **"), "{}", d.reason);
+}
