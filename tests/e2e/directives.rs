@@ -265,7 +265,7 @@ fn xunit_names_a_file_it_cannot_use() {
     ran.expect(1);
     assert_eq!(
         error(&ran),
-        "action 'parse': invalid: param `file`: 'artifacts/junit.xml': not JUnit XML: \
+        "action 'parse': param `file`: 'artifacts/junit.xml': not JUnit XML: \
          the root element is <html>, expected <testsuites> or <testsuite>"
     );
 }
@@ -414,7 +414,7 @@ fn resultsdb_refuses_a_result_without_an_item_and_sends_nothing() {
     ran.expect(1);
     assert_eq!(
         error(&ran),
-        "action 'report': invalid: results[1] has no `item`: ResultsDB needs item, type and checkname in every result"
+        "action 'report': results[1] has no `item`: ResultsDB needs item, type and checkname in every result"
     );
     assert!(rdb.results().is_empty());
     assert_eq!(rdb.get("groups").1["data"], json!([]), "no group either");
@@ -506,7 +506,7 @@ fn exitcode_takes_exactly_one_param() {
     ran.expect(1);
     assert_eq!(
         error(&ran),
-        "action 'exit': invalid: exitcode takes exactly one of the params `result_last` and `result_worst`"
+        "action 'exit': exitcode takes exactly one of the params `result_last` and `result_worst`"
     );
     let ran = run(
         &env,

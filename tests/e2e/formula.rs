@@ -51,6 +51,7 @@ fn exports_flow_between_actions_and_the_artifacts_are_kept() {
 name: flow
 desc: two echoes
 maintainer: tests
+namespace: qa
 input:
   args: [koji_build, arch]
 actions:
@@ -81,7 +82,7 @@ actions:
     assert_eq!(
         second["context"],
         serde_json::json!({
-            "workdir": ".", "artifactsdir": "artifacts", "checkname": "flow",
+            "workdir": ".", "artifactsdir": "artifacts", "checkname": "flow", "namespace": "qa",
             "item": "foo-1.0-1.fc40", "type": "koji_build", "arch": "x86_64",
             "jobid": "42", "uuid": "u1",
         })

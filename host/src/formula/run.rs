@@ -182,6 +182,7 @@ pub async fn plan(
         workdir: ".".into(),
         artifactsdir: ARTIFACTS.into(),
         checkname,
+        namespace: formula.namespace.clone().unwrap_or_default(),
         item: invocation.item.clone(),
         item_type: invocation.item_type.clone(),
         arch: invocation.arch.clone(),
@@ -672,7 +673,7 @@ fn plugin_error(e: &crate::runtime::bindings::Error) -> String {
     use crate::runtime::bindings::Error;
     match e {
         Error::AccessDenied(m) => format!("access denied: {m}"),
-        Error::Invalid(m) => format!("invalid: {m}"),
+        Error::Invalid(m) => m.clone(),
         Error::NotFound(m) => format!("not found: {m}"),
         Error::Failed(m) => m.clone(),
         Error::TimedOut => "timed out".into(),

@@ -82,6 +82,7 @@ mod tests {
             workdir: ".".into(),
             artifactsdir: "artifacts".into(),
             checkname: "demo".into(),
+            namespace: String::new(),
             item: "foo-1.0-1.fc40".into(),
             item_type: "koji_build".into(),
             arch: "x86_64".into(),

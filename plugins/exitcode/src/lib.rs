@@ -130,6 +130,7 @@ mod tests {
             workdir: ".".into(),
             artifactsdir: "artifacts".into(),
             checkname: "c".into(),
+            namespace: String::new(),
             item: "i".into(),
             item_type: "t".into(),
             arch: "noarch".into(),

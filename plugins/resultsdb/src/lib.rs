@@ -5,7 +5,9 @@
 //! Every result needs `item`, `type` and `checkname`; all are checked
 //! before anything is sent. Then one group is created for the job (its
 //! uuid is the run's uuid), each missing testcase is created, and each
-//! result is posted with `data` = {item, type, arch, keyvals}. With
+//! result is posted with `data` = {item, type, arch, keyvals}. In a
+//! formula with a `namespace`, testcases are `NAMESPACE.CHECKNAME` (as
+//! libtaskotron named them), unless the checkname already starts so. With
 //! `artifacts_url`, a result's `ref_url` is
 //! `{artifacts_url}/{uuid}/{artifact}`, where runtask keeps the run's
 //! artifacts.
@@ -72,6 +74,9 @@ impl Directive for ResultsDb {
     fn run(p: Params, c: &Context) -> Result<Output> {
         let mut details = load(&p)?;
         check_required(&details)?;
+        for d in &mut details {
+            d.checkname = d.checkname.take().map(|n| namespaced(&c.namespace, n));
+        }
         for d in &details {
             d.to_check_result()?.emit()?;
         }
@@ -165,6 +170,16 @@ pub fn check_required(details: &[CheckDetail]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `dist` + `rpmlint` → `dist.rpmlint`; a name already in the namespace,
+/// or no namespace, stays as it is.
+fn namespaced(namespace: &str, checkname: String) -> String {
+    if namespace.is_empty() || checkname.starts_with(&format!("{namespace}.")) {
+        checkname
+    } else {
+        format!("{namespace}.{checkname}")
+    }
 }
 
 fn name_of(d: &CheckDetail) -> &str {
@@ -311,6 +326,7 @@ mod tests {
             workdir: ".".into(),
             artifactsdir: "artifacts".into(),
             checkname: "dist.demo".into(),
+            namespace: String::new(),
             item: "foo-1.0-1.fc40".into(),
             item_type: "koji_build".into(),
             arch: "x86_64".into(),
@@ -430,5 +446,13 @@ mod tests {
     fn excerpts_are_one_short_line() {
         assert_eq!(excerpt("a\n  b\tc"), "a b c");
         assert_eq!(excerpt(&"x".repeat(600)).chars().count(), 501);
+    }
+
+    #[test]
+    fn testcases_are_named_in_the_formulas_namespace() {
+        assert_eq!(namespaced("dist", "rpmlint".into()), "dist.rpmlint");
+        assert_eq!(namespaced("dist", "dist.rpmlint".into()), "dist.rpmlint");
+        assert_eq!(namespaced("", "rpmlint".into()), "rpmlint");
+        assert_eq!(namespaced("dist", "distro.x".into()), "dist.distro.x");
     }
 }

@@ -56,7 +56,8 @@ impl Directive for Echo {
             "mode": p.mode, "arch": p.arch,
             "context": {
                 "workdir": c.workdir, "artifactsdir": c.artifactsdir,
-                "checkname": c.checkname, "item": c.item, "type": c.item_type,
+                "checkname": c.checkname, "namespace": c.namespace,
+                "item": c.item, "type": c.item_type,
                 "arch": c.arch, "jobid": c.jobid, "uuid": c.uuid,
             },
         });
