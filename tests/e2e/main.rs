@@ -15,6 +15,7 @@ mod lintian;
 mod pkg;
 mod servers;
 mod store;
+mod taskotron;
 mod unshare;
 
 use std::path::{Path, PathBuf};
