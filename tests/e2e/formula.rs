@@ -311,7 +311,10 @@ fn a_task_directory_that_is_too_big_is_refused() {
     let ran = formula(&env, "name: big\nactions:\n  - name: a\n    echo: {msg: hi}\n", &[]);
     ran.expect(2);
     assert!(
-        ran.stderr.contains("the task's directory holds more than 2000 files or 64 MiB"),
+        ran.stderr.contains(&format!(
+            "the task's directory (the formula's, {}) holds more than 2000 files or 64 MiB",
+            env.path("task").display()
+        )),
         "{}",
         ran.stderr
     );

@@ -683,11 +683,12 @@ fn plugin_error(e: &crate::runtime::bindings::Error) -> String {
 /// Copies the task's files (regular files and directories; not hidden
 /// ones, symlinks or a top-level `artifacts/`) into the workspace root.
 fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), String> {
-    struct Budget {
+    struct Budget<'a> {
+        root: &'a Path,
         bytes: u64,
         files: usize,
     }
-    fn walk(from: &Path, rel: &str, ws: &Workspace, budget: &mut Budget, log: &RunLog) -> Result<(), String> {
+    fn walk(from: &Path, rel: &str, ws: &Workspace, budget: &mut Budget<'_>, log: &RunLog) -> Result<(), String> {
         let failed = |e: std::io::Error| format!("copying the task's files from {}: {e}", from.display());
         let mut entries: Vec<_> = std::fs::read_dir(from).map_err(failed)?.collect::<Result<_, _>>().map_err(failed)?;
         entries.sort_by_key(|e| e.file_name());
@@ -710,8 +711,10 @@ fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), 
                 budget.bytes += size;
                 if budget.files > TASK_DIR_FILES || budget.bytes > TASK_DIR_BYTES {
                     return Err(format!(
-                        "the task's directory holds more than {TASK_DIR_FILES} files or {} MiB; \
-                         keep a formula in a directory of its own with the files it needs",
+                        "the task's directory (the formula's, {}) holds more than {TASK_DIR_FILES} \
+                         files or {} MiB, which runtask copies into the workspace; keep a formula \
+                         in a directory of its own with the files it needs",
+                        budget.root.display(),
                         TASK_DIR_BYTES >> 20
                     ));
                 }
@@ -724,7 +727,7 @@ fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), 
         }
         Ok(())
     }
-    let mut budget = Budget { bytes: 0, files: 0 };
+    let mut budget = Budget { root: dir, bytes: 0, files: 0 };
     walk(dir, "", workspace, &mut budget, log)?;
     log.info(
         "formula",
