@@ -31,13 +31,21 @@ fn sha256(path: &Path) -> String {
 }
 
 /// Opens an environment, runs `true` in it, closes it.
-async fn first_command(ids: Subids, cache: &ImageCache, sum: &str, tarball: &Path, ws: &Path) -> (Duration, Duration) {
+async fn first_command(
+    ids: Subids,
+    cache: &ImageCache,
+    sum: &str,
+    tarball: &Path,
+    ws: &Path,
+) -> (Duration, Duration) {
     let started = Instant::now();
     let lower = cache.ensure(ids, sum, tarball).await.expect("unpack");
     let unpacked = started.elapsed();
     let scratch = ws.join("scratch");
     std::fs::create_dir_all(&scratch).expect("scratch");
-    let session = Session::open(ids, &lower, ws, &scratch).await.expect("open");
+    let session = Session::open(ids, &lower, ws, &scratch)
+        .await
+        .expect("open");
     let spec = ProcessSpec {
         argv: vec!["true".into()],
         env: Vec::new(),
@@ -65,7 +73,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let tarball = PathBuf::from(args.next().expect("usage: unshare_startup TARBALL [ROUNDS]"));
+    let tarball = PathBuf::from(
+        args.next()
+            .expect("usage: unshare_startup TARBALL [ROUNDS]"),
+    );
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(10);
     let ids = unshare::check_available().expect("unshare backend");
     let sum = sha256(&tarball);
@@ -76,7 +87,9 @@ async fn main() {
     let (mut fresh, mut fresh_unpack, mut cached) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         std::fs::create_dir_all(&ws).expect("ws");
-        unshare::remove_tree(ids, &cache_dir).await.expect("empty cache");
+        unshare::remove_tree(ids, &cache_dir)
+            .await
+            .expect("empty cache");
         let (unpack, total) = first_command(ids, &cache, &sum, &tarball, &ws).await;
         fresh.push(total);
         fresh_unpack.push(unpack);
@@ -85,11 +98,25 @@ async fn main() {
         let (_, total) = first_command(ids, &cache, &sum, &tarball, &ws).await;
         cached.push(total);
         unshare::remove_tree(ids, &ws).await.expect("clean ws");
-        eprintln!("round {round}: fresh {:?} (unpack {unpack:?}), cached {total:?}", fresh[round]);
+        eprintln!(
+            "round {round}: fresh {:?} (unpack {unpack:?}), cached {total:?}",
+            fresh[round]
+        );
     }
-    println!("tarball: {} ({} bytes)", tarball.display(), std::fs::metadata(&tarball).map(|m| m.len()).unwrap_or(0));
-    println!("fresh unpack + first command: median {:?}, min {:?} (unpack alone: median {:?})",
-        median(fresh.clone()), fresh.iter().min().copied().unwrap_or_default(), median(fresh_unpack));
-    println!("cached + first command:       median {:?}, min {:?}",
-        median(cached.clone()), cached.iter().min().copied().unwrap_or_default());
+    println!(
+        "tarball: {} ({} bytes)",
+        tarball.display(),
+        std::fs::metadata(&tarball).map(|m| m.len()).unwrap_or(0)
+    );
+    println!(
+        "fresh unpack + first command: median {:?}, min {:?} (unpack alone: median {:?})",
+        median(fresh.clone()),
+        fresh.iter().min().copied().unwrap_or_default(),
+        median(fresh_unpack)
+    );
+    println!(
+        "cached + first command:       median {:?}, min {:?}",
+        median(cached.clone()),
+        cached.iter().min().copied().unwrap_or_default()
+    );
 }

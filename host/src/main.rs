@@ -75,7 +75,12 @@ struct FormulaArgs {
     ])]
     item_type: Option<String>,
     /// Architecture of the item
-    #[arg(short = 'a', long = "arch", value_name = "ARCH", default_value = "noarch")]
+    #[arg(
+        short = 'a',
+        long = "arch",
+        value_name = "ARCH",
+        default_value = "noarch"
+    )]
     arch: String,
     /// Job id, e.g. from the scheduler
     #[arg(short = 'j', long = "jobid", value_name = "JOBID", default_value = "-")]
@@ -503,9 +508,16 @@ async fn formula(args: FormulaArgs, store_dir: &Path) -> Result<Code> {
         );
         Ok(Some((plugin, grants)))
     };
-    let planned = taskhost::formula::plan(&runtime, store.clone(), formula, invocation, &mut load, &options)
-        .await
-        .map_err(|e| usage(e.to_string()))?;
+    let planned = taskhost::formula::plan(
+        &runtime,
+        store.clone(),
+        formula,
+        invocation,
+        &mut load,
+        &options,
+    )
+    .await
+    .map_err(|e| usage(e.to_string()))?;
 
     let running = taskhost::formula::run(&runtime, store, planned, &options);
     let Some(report) = until_signal(running, "formula", |m| m).await? else {

@@ -185,13 +185,14 @@ pub async fn run_task_in(
     let workspace = match shared {
         Some(workspace) => workspace,
         None => Arc::new(
-            Workspace::create(&options.workspace_parent, &run_id, options.keep_workspace)
-                .map_err(|e| {
+            Workspace::create(&options.workspace_parent, &run_id, options.keep_workspace).map_err(
+                |e| {
                     RunError::Internal(anyhow::anyhow!(
                         "creating a workspace in {}: {e}",
                         options.workspace_parent.display()
                     ))
-                })?,
+                },
+            )?,
         ),
     };
     let context = RunContext {

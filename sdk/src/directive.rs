@@ -186,14 +186,7 @@ macro_rules! export_directive {
         mod __taskhost_export {
             use super::*;
 
-            #[used]
-            #[unsafe(link_section = "taskhost:manifest")]
-            static MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest)).len()] =
-                *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest));
-
-            #[used]
-            #[unsafe(link_section = "taskhost:api")]
-            static API: [u8; $crate::API_VERSION.len()] = $crate::__private::api_bytes($crate::API_VERSION);
+            $crate::__embed_manifest!($manifest, $crate::API_VERSION);
 
             struct Export;
 
@@ -233,6 +226,9 @@ mod tests {
     fn urls_must_be_http() {
         assert!(http_url("koji_url", "https://koji.fedoraproject.org/kojihub").is_ok());
         let e = http_url("pkgs_url", "ftp://x/").unwrap_err();
-        assert!(matches!(&e, crate::Error::Invalid(m) if m.contains("`pkgs_url`")), "{e:?}");
+        assert!(
+            matches!(&e, crate::Error::Invalid(m) if m.contains("`pkgs_url`")),
+            "{e:?}"
+        );
     }
 }

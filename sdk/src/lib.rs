@@ -35,10 +35,10 @@ extern crate self as taskhost_sdk;
 
 #[doc(hidden)]
 pub mod bindings;
-#[doc(hidden)]
-pub mod directive_bindings;
 mod command;
 mod data;
+#[doc(hidden)]
+pub mod directive_bindings;
 
 pub mod artifacts;
 pub mod directive;
@@ -142,6 +142,23 @@ pub mod __private {
     }
 }
 
+/// Embeds the manifest (a path relative to the plugin crate's root) and
+/// the API version as the custom sections the host reads.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __embed_manifest {
+    ($manifest:literal, $api:expr) => {
+        #[used]
+        #[unsafe(link_section = "taskhost:manifest")]
+        static MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest))
+            .len()] = *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest));
+
+        #[used]
+        #[unsafe(link_section = "taskhost:api")]
+        static API: [u8; $api.len()] = $crate::__private::api_bytes($api);
+    };
+}
+
 /// Exports a [`Task`] and embeds the plugin's manifest.
 ///
 /// `manifest` is a path relative to the plugin crate's root. The SDK also
@@ -159,14 +176,7 @@ macro_rules! export_task {
         mod __taskhost_export {
             use super::*;
 
-            #[used]
-            #[unsafe(link_section = "taskhost:manifest")]
-            static MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest)).len()] =
-                *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest));
-
-            #[used]
-            #[unsafe(link_section = "taskhost:api")]
-            static API: [u8; $api.len()] = $crate::__private::api_bytes($api);
+            $crate::__embed_manifest!($manifest, $api);
 
             struct Export;
 

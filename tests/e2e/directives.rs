@@ -577,7 +577,11 @@ fn shell_refuses_an_ungranted_command_naming_the_grant() {
         "{}",
         ran.stdout
     );
-    assert!(ran.stdout.contains("--allow-backend local"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("--allow-backend local"),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[test]

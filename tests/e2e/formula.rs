@@ -10,8 +10,11 @@ use std::path::PathBuf;
 fn plugin_dir(env: &Env) -> String {
     let dir = env.path("plugins");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::copy(env!("TASKHOST_TEST_PLUGIN_ECHO_DIRECTIVE"), dir.join("echo.wasm"))
-        .expect("copy the echo plugin");
+    std::fs::copy(
+        env!("TASKHOST_TEST_PLUGIN_ECHO_DIRECTIVE"),
+        dir.join("echo.wasm"),
+    )
+    .expect("copy the echo plugin");
     dir.display().to_string()
 }
 
@@ -22,8 +25,22 @@ fn formula(env: &Env, formula: &str, extra: &[&str]) -> Ran {
     let plugins = plugin_dir(env);
     let art = env.path("art").display().to_string();
     let mut args = vec![
-        "-i", "foo-1.0-1.fc40", "-t", "koji_build", "-a", "x86_64", "-j", "42", "--uuid", "u1",
-        "--artifactsdir", &art, "--plugin-dir", &plugins, "--format", "json",
+        "-i",
+        "foo-1.0-1.fc40",
+        "-t",
+        "koji_build",
+        "-a",
+        "x86_64",
+        "-j",
+        "42",
+        "--uuid",
+        "u1",
+        "--artifactsdir",
+        &art,
+        "--plugin-dir",
+        &plugins,
+        "--format",
+        "json",
     ];
     args.extend_from_slice(extra);
     let file = file.display().to_string();
@@ -37,8 +54,7 @@ fn artifacts(env: &Env) -> PathBuf {
 
 fn saved(env: &Env, name: &str) -> Value {
     let path = artifacts(env).join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("JSON")
 }
 
@@ -92,7 +108,10 @@ actions:
     assert_eq!(report["status"], "success");
     let results_file = artifacts(&env).join("results.yaml");
     assert_eq!(report["results_file"], results_file.display().to_string());
-    assert_eq!(std::fs::read_to_string(results_file).expect("results.yaml"), "results: []\n");
+    assert_eq!(
+        std::fs::read_to_string(results_file).expect("results.yaml"),
+        "results: []\n"
+    );
     let log = std::fs::read_to_string(artifacts(&env).join("runtask.log")).expect("log");
     assert!(log.contains("action 2/2: second (echo)"), "{log}");
 }
@@ -101,13 +120,20 @@ actions:
 fn the_exit_code_directive_output_decides_the_exit_code() {
     let env = Env::new();
     let text = |code: u8| {
-        format!("name: codes\nactions:\n  - name: a\n    echo: {{msg: x, exit: 0}}\n  - name: b\n    echo: {{msg: y, exit: {code}}}\n")
+        format!(
+            "name: codes\nactions:\n  - name: a\n    echo: {{msg: x, exit: 0}}\n  - name: b\n    echo: {{msg: y, exit: {code}}}\n"
+        )
     };
     formula(&env, &text(100), &[]).expect(100);
     formula(&env, &text(0), &[]).expect(0);
     let ran = formula(&env, &text(7), &[]);
     ran.expect(1);
-    assert!(ran.stderr.contains("exit code 7; a formula's exit code is 0 or 100"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("exit code 7; a formula's exit code is 0 or 100"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]
@@ -150,7 +176,12 @@ actions:
 ",
             log.display()
         ),
-        &["--allow-exec", "blhc --debian **", "--allow-backend", "local"],
+        &[
+            "--allow-exec",
+            "blhc --debian **",
+            "--allow-backend",
+            "local",
+        ],
     );
     // blhc's FAILED result decides the exit code (no exitcode action).
     ran.expect(100);
@@ -158,11 +189,19 @@ actions:
     assert_eq!(report["status"], "success");
     assert_eq!(report["results"][0]["checkname"], "blhc");
     assert_eq!(report["results"][0]["outcome"], "FAILED");
-    assert!(report["artifacts"].as_array().is_some_and(|a| !a.is_empty()), "{report}");
+    assert!(
+        report["artifacts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{report}"
+    );
     let after = saved(&env, "after.json");
     assert_eq!(after["msg"], "failure");
     let results = after["data"].as_str().expect("ResultYAML text");
-    assert!(results.starts_with("results:\n") && results.contains("outcome: FAILED"), "{results}");
+    assert!(
+        results.starts_with("results:\n") && results.contains("outcome: FAILED"),
+        "{results}"
+    );
 }
 
 #[test]
@@ -231,7 +270,10 @@ fn bad_formulas_name_the_file_line_column_action_and_key() {
     for (text, expected) in cases {
         let stderr = refused(&env, text, &[]);
         assert!(stderr.contains(&file), "{text}\n{stderr}");
-        assert!(stderr.contains(expected), "{text}\nexpected {expected}\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{text}\nexpected {expected}\n{stderr}"
+        );
     }
 }
 
@@ -272,9 +314,15 @@ fn missing_environment_packages_and_remote_runs_are_refused_clearly() {
     assert!(stderr.contains("rpmlint"), "{stderr}");
     let ok = "name: x\nactions:\n  - name: a\n    echo: {msg: hi}\n";
     let stderr = refused(&env, ok, &["--ssh", "root@example.org"]);
-    assert!(stderr.contains("--ssh root@example.org: remote execution is not available yet"), "{stderr}");
+    assert!(
+        stderr.contains("--ssh root@example.org: remote execution is not available yet"),
+        "{stderr}"
+    );
     let stderr = refused(&env, ok, &["--libvirt"]);
-    assert!(stderr.contains("--libvirt: disposable VMs are not available yet"), "{stderr}");
+    assert!(
+        stderr.contains("--libvirt: disposable VMs are not available yet"),
+        "{stderr}"
+    );
     formula(&env, ok, &["--local"]).expect(0);
 }
 
@@ -308,7 +356,11 @@ fn a_task_directory_that_is_too_big_is_refused() {
     for i in 0..2001 {
         env.write(&format!("task/many/{i}.txt"), "x");
     }
-    let ran = formula(&env, "name: big\nactions:\n  - name: a\n    echo: {msg: hi}\n", &[]);
+    let ran = formula(
+        &env,
+        "name: big\nactions:\n  - name: a\n    echo: {msg: hi}\n",
+        &[],
+    );
     ran.expect(2);
     assert!(
         ran.stderr.contains(&format!(

@@ -190,6 +190,15 @@ pub fn koji_action(hub: &KojiHub, params: &str) -> String {
     yaml
 }
 
+/// Runs one koji action with `params` for `item` against `hub`, granted
+/// the hub's origin. The [`Formulas`] keeps the run's files.
+fn download(hub: &KojiHub, item: &str, item_type: &str, params: &str) -> (Formulas, Outcome) {
+    let f = Formulas::new();
+    let policy = f.policy(&[("koji", grant(hub))]);
+    let run = f.run(item, item_type, &policy, &koji_action(hub, params));
+    (f, run)
+}
+
 /// A copy of the fixtures that a test may change.
 pub fn fixture_copy() -> tempfile::TempDir {
     let copy = tempfile::tempdir().expect("tempdir");
@@ -209,16 +218,11 @@ const NEW_DOCS: &str = "taskhost-demo-docs-1.0-1.fc40.noarch.rpm";
 #[test]
 fn download_takes_the_arch_and_noarch_but_no_debuginfo_or_src() {
     let hub = KojiHub::start();
-    let f = Formulas::new();
-    let policy = f.policy(&[("koji", grant(&hub))]);
-    let run = f.run(
+    let (_f, run) = download(
+        &hub,
         NEW_NVR,
         "koji_build",
-        &policy,
-        &koji_action(
-            &hub,
-            "action: download\nkoji_build: ${koji_build}\narch: ${arch}",
-        ),
+        "action: download\nkoji_build: ${koji_build}\narch: ${arch}",
     );
     let out = run.export();
     assert_eq!(
@@ -233,16 +237,11 @@ fn download_takes_the_arch_and_noarch_but_no_debuginfo_or_src() {
 #[test]
 fn download_expands_i386_and_takes_src_and_debuginfo_when_asked() {
     let hub = KojiHub::start();
-    let f = Formulas::new();
-    let policy = f.policy(&[("koji", grant(&hub))]);
-    let run = f.run(
+    let (_f, run) = download(
+        &hub,
         OLD_NVR,
         "koji_build",
-        &policy,
-        &koji_action(
-            &hub,
-            "action: download\nkoji_build: ${koji_build}\narch: i386\nsrc: true\ndebuginfo: true",
-        ),
+        "action: download\nkoji_build: ${koji_build}\narch: i386\nsrc: true\ndebuginfo: true",
     );
     let want = [
         "taskhost-demo-0.9-1.fc40.i686.rpm",
@@ -257,16 +256,11 @@ fn download_expands_i386_and_takes_src_and_debuginfo_when_asked() {
 #[test]
 fn download_all_arches_with_an_exclusion() {
     let hub = KojiHub::start();
-    let f = Formulas::new();
-    let policy = f.policy(&[("koji", grant(&hub))]);
-    let run = f.run(
+    let (_f, run) = download(
+        &hub,
         NEW_NVR,
         "koji_build",
-        &policy,
-        &koji_action(
-            &hub,
-            "action: download\nkoji_build: ${koji_build}\narch: all\narch_exclude: [noarch]",
-        ),
+        "action: download\nkoji_build: ${koji_build}\narch: all\narch_exclude: [noarch]",
     );
     let want = ["taskhost-demo-1.0-1.fc40.i686.rpm", NEW_X86];
     assert_eq!(strings(&run.export()["downloaded_rpms"]), paths(&want));
@@ -281,16 +275,11 @@ fn build_logs_are_saved_per_arch_and_missing_ones_listed() {
         .join("packages/taskhost-demo/1.0/1.fc40/data/logs");
     std::fs::remove_file(base.join("i686/build.log")).expect("remove the i686 log");
     let hub = KojiHub::serving(copy.path());
-    let f = Formulas::new();
-    let policy = f.policy(&[("koji", grant(&hub))]);
-    let run = f.run(
+    let (_f, run) = download(
+        &hub,
         NEW_NVR,
         "koji_build",
-        &policy,
-        &koji_action(
-            &hub,
-            "action: download\nkoji_build: ${koji_build}\narch: [x86_64, i386]\nbuild_log: true",
-        ),
+        "action: download\nkoji_build: ${koji_build}\narch: [x86_64, i386]\nbuild_log: true",
     );
     let out = run.export();
     assert_eq!(
@@ -318,29 +307,21 @@ fn build_logs_are_saved_per_arch_and_missing_ones_listed() {
 #[test]
 fn download_tag_takes_the_builds_tagged_there() {
     let hub = KojiHub::start();
-    let f = Formulas::new();
-    let policy = f.policy(&[("koji", grant(&hub))]);
-    let run = f.run(
+    let (_f, run) = download(
+        &hub,
         "f40-updates-testing",
         "koji_tag",
-        &policy,
-        &koji_action(
-            &hub,
-            "action: download_tag\nkoji_tag: ${koji_tag}\narch: x86_64\nsrc: true",
-        ),
+        "action: download_tag\nkoji_tag: ${koji_tag}\narch: x86_64\nsrc: true",
     );
     let want = ["taskhost-demo-1.0-1.fc40.src.rpm", NEW_X86, NEW_DOCS];
     assert_eq!(strings(&run.export()["downloaded_rpms"]), paths(&want));
     run.assert_fixture_rpms(&want);
 
-    let run = f.run(
+    let (_f, run) = download(
+        &hub,
         "f40-nosuch",
         "koji_tag",
-        &policy,
-        &koji_action(
-            &hub,
-            "action: download_tag\nkoji_tag: ${koji_tag}\narch: x86_64",
-        ),
+        "action: download_tag\nkoji_tag: ${koji_tag}\narch: x86_64",
     );
     let error = run.error_of("download");
     assert!(error.contains("'f40-nosuch' does not exist"), "{error}");
@@ -443,16 +424,11 @@ fn an_rpm_whose_size_does_not_match_koji_fails_and_leaves_no_file() {
     bytes.extend_from_slice(b"trailing junk");
     std::fs::write(&x86, bytes).expect("write");
     let hub = KojiHub::serving(copy.path());
-    let f = Formulas::new();
-    let policy = f.policy(&[("koji", grant(&hub))]);
-    let run = f.run(
+    let (_f, run) = download(
+        &hub,
         NEW_NVR,
         "koji_build",
-        &policy,
-        &koji_action(
-            &hub,
-            "action: download\nkoji_build: ${koji_build}\narch: x86_64",
-        ),
+        "action: download\nkoji_build: ${koji_build}\narch: x86_64",
     );
     let error = run.error_of("download");
     let size = fixtures().rpm(NEW_X86)["size"].as_u64().expect("size");
@@ -483,16 +459,11 @@ fn an_rpm_whose_content_does_not_match_koji_fails_and_leaves_no_file() {
     bytes.resize(std::fs::metadata(&x86).expect("stat").len() as usize, 0);
     std::fs::write(&x86, bytes).expect("write");
     let hub = KojiHub::serving(copy.path());
-    let f = Formulas::new();
-    let policy = f.policy(&[("koji", grant(&hub))]);
-    let run = f.run(
+    let (_f, run) = download(
+        &hub,
         NEW_NVR,
         "koji_build",
-        &policy,
-        &koji_action(
-            &hub,
-            "action: download\nkoji_build: ${koji_build}\narch: x86_64",
-        ),
+        "action: download\nkoji_build: ${koji_build}\narch: x86_64",
     );
     let error = run.error_of("download");
     let want = fixtures().rpm(NEW_X86)["payloadhash"]

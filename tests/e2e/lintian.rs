@@ -406,11 +406,20 @@ fn bad_input_is_refused_with_the_key_named() {
 
     let (ran, _) = run(&env, json!({"input": input, "backend": "unshare"}));
     ran.expect(2);
-    assert!(ran.stderr.contains("environment: required with backend unshare"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("environment: required with backend unshare"),
+        "{}",
+        ran.stderr
+    );
 
     let (ran, _) = run(&env, json!({"input": input, "backend": "incus-vm"}));
     ran.expect(2);
-    assert!(ran.stderr.contains("not available on this host"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("not available on this host"),
+        "{}",
+        ran.stderr
+    );
 
     let (ran, _) = run(&env, json!({"input": input, "tags": ["x"]}));
     ran.expect(2);

@@ -21,7 +21,10 @@ fn the_classic_formula_runs_end_to_end_and_exits_with_the_worst_outcome() {
     let formula = FORMULA
         .replace("https://koji.fedoraproject.org/kojihub", &hub.url)
         .replace("https://kojipkgs.fedoraproject.org", &hub.topurl)
-        .replace("https://resultsdb.fedoraproject.org/api/v2.0", &resultsdb.url);
+        .replace(
+            "https://resultsdb.fedoraproject.org/api/v2.0",
+            &resultsdb.url,
+        );
     assert_ne!(formula, FORMULA);
     let file = env.write("task/runtask.yml", &formula);
     let policy = env.write(
@@ -35,10 +38,22 @@ fn the_classic_formula_runs_end_to_end_and_exits_with_the_worst_outcome() {
     );
     let art = env.path("art");
     let ran = env.run(&[
-        "-i", NEW_NVR, "-t", "koji_build", "-a", "x86_64", "-j", "7", "--uuid", "job-7",
-        "--policy", policy.to_str().expect("utf-8"),
-        "--artifactsdir", art.to_str().expect("utf-8"),
-        "--format", "json",
+        "-i",
+        NEW_NVR,
+        "-t",
+        "koji_build",
+        "-a",
+        "x86_64",
+        "-j",
+        "7",
+        "--uuid",
+        "job-7",
+        "--policy",
+        policy.to_str().expect("utf-8"),
+        "--artifactsdir",
+        art.to_str().expect("utf-8"),
+        "--format",
+        "json",
         file.to_str().expect("utf-8"),
     ]);
     // The noarch -docs package is not built for x86_64: FAILED, exit 100.
@@ -55,7 +70,13 @@ fn the_classic_formula_runs_end_to_end_and_exits_with_the_worst_outcome() {
         .filter(|r| !r["name"].as_str().unwrap_or_default().contains("debug"))
         .map(|r| {
             let field = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-            format!("{}-{}-{}.{}.rpm", field("name"), field("version"), field("release"), field("arch"))
+            format!(
+                "{}-{}-{}.{}.rpm",
+                field("name"),
+                field("version"),
+                field("release"),
+                field("arch")
+            )
         })
         .collect();
     assert!(expected.len() >= 2, "{expected:?}");
@@ -68,16 +89,37 @@ fn the_classic_formula_runs_end_to_end_and_exits_with_the_worst_outcome() {
             .iter()
             .find(|r| r["testcase"]["name"] == format!("dist.rpmarch.{rpm}"))
             .unwrap_or_else(|| panic!("no result for {rpm} in {received:#?}"));
-        let outcome = if rpm.ends_with(".noarch.rpm") { "FAILED" } else { "PASSED" };
+        let outcome = if rpm.ends_with(".noarch.rpm") {
+            "FAILED"
+        } else {
+            "PASSED"
+        };
         assert_eq!(result["outcome"], outcome, "{result}");
-        assert_eq!(result["data"]["item"], serde_json::json!([NEW_NVR]), "{result}");
-        assert_eq!(result["data"]["type"], serde_json::json!(["koji_build"]), "{result}");
-        assert_eq!(result["data"]["arch"], serde_json::json!(["x86_64"]), "{result}");
-        assert!(
-            result["ref_url"].as_str().is_some_and(|u| u.starts_with("https://artifacts.example.org/job-7/")),
+        assert_eq!(
+            result["data"]["item"],
+            serde_json::json!([NEW_NVR]),
             "{result}"
         );
-        let groups: Vec<&Value> = result["groups"].as_array().map(|g| g.iter().collect()).unwrap_or_default();
+        assert_eq!(
+            result["data"]["type"],
+            serde_json::json!(["koji_build"]),
+            "{result}"
+        );
+        assert_eq!(
+            result["data"]["arch"],
+            serde_json::json!(["x86_64"]),
+            "{result}"
+        );
+        assert!(
+            result["ref_url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://artifacts.example.org/job-7/")),
+            "{result}"
+        );
+        let groups: Vec<&Value> = result["groups"]
+            .as_array()
+            .map(|g| g.iter().collect())
+            .unwrap_or_default();
         assert_eq!(groups, [&serde_json::json!("job-7")], "{result}");
     }
     let (status, group) = resultsdb.get("groups/job-7");
@@ -91,7 +133,10 @@ fn the_classic_formula_runs_end_to_end_and_exits_with_the_worst_outcome() {
         .filter_map(|r| r["outcome"].as_str())
         .collect();
     assert_eq!(outcomes.len(), expected.len(), "{report}");
-    assert!(outcomes.contains(&"FAILED") && outcomes.contains(&"PASSED"), "{report}");
+    assert!(
+        outcomes.contains(&"FAILED") && outcomes.contains(&"PASSED"),
+        "{report}"
+    );
     let kept = art.join("job-7");
     let junit = std::fs::read_to_string(kept.join("arch.xml")).expect("arch.xml kept");
     assert!(junit.contains("built for noarch, not x86_64"), "{junit}");

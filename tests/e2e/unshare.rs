@@ -32,7 +32,10 @@ fn mirror() -> String {
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
     files.sort();
-    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "sources")) {
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "sources"))
+    {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         for stanza in text.split("\n\n") {
             let field = |name: &str| {
@@ -43,7 +46,10 @@ fn mirror() -> String {
             };
             let suites = field("Suites:");
             for uri in field("URIs:").split_whitespace() {
-                candidates.push((uri.to_string(), suites.split_whitespace().any(|s| s == "bookworm")));
+                candidates.push((
+                    uri.to_string(),
+                    suites.split_whitespace().any(|s| s == "bookworm"),
+                ));
             }
         }
     }
@@ -51,7 +57,11 @@ fn mirror() -> String {
     for line in list.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
         if parts.first() == Some(&"deb") {
-            let rest: Vec<&str> = parts[1..].iter().copied().filter(|p| !p.starts_with('[')).collect();
+            let rest: Vec<&str> = parts[1..]
+                .iter()
+                .copied()
+                .filter(|p| !p.starts_with('['))
+                .collect();
             if let [uri, suite, ..] = rest.as_slice() {
                 candidates.push((uri.to_string(), *suite == "bookworm"));
             }
@@ -109,7 +119,10 @@ fn keyring_server() -> &'static KeyringServer {
     static SERVER: OnceLock<KeyringServer> = OnceLock::new();
     SERVER.get_or_init(|| {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let url = format!(
+            "http://127.0.0.1:{}",
+            listener.local_addr().expect("addr").port()
+        );
         std::thread::spawn(move || {
             let body = std::fs::read(KEYRING).expect("debian-archive-keyring is installed");
             for stream in listener.incoming().flatten() {
@@ -126,7 +139,11 @@ fn serve_one(mut stream: std::net::TcpStream, body: &[u8]) {
     let n = stream.read(&mut request).unwrap_or(0);
     let head = String::from_utf8_lossy(&request[..n]);
     let found = head.starts_with("GET /keyring.gpg ");
-    let (status, body): (&str, &[u8]) = if found { ("200 OK", body) } else { ("404 Not Found", b"") };
+    let (status, body): (&str, &[u8]) = if found {
+        ("200 OK", body)
+    } else {
+        ("404 Not Found", b"")
+    };
     let _ = write!(
         stream,
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -208,7 +225,9 @@ fn created(ran: &Ran) -> Vec<Value> {
 /// Runs envrun with `data` in the shared store; returns the report.
 fn envrun(data: &Value, extra: &[&str]) -> (Ran, Value) {
     let s = shared();
-    let file = s.env.write(&format!("envrun-{}.json", unique()), &data.to_string());
+    let file = s
+        .env
+        .write(&format!("envrun-{}.json", unique()), &data.to_string());
     let mut args = vec![
         "run",
         ENVRUN,
@@ -221,7 +240,11 @@ fn envrun(data: &Value, extra: &[&str]) -> (Ran, Value) {
     ];
     args.extend_from_slice(extra);
     let ran = s.env.run(&args);
-    let report = if ran.stdout.trim_start().starts_with('{') { report(&ran) } else { Value::Null };
+    let report = if ran.stdout.trim_start().starts_with('{') {
+        report(&ran)
+    } else {
+        Value::Null
+    };
     (ran, report)
 }
 
@@ -232,7 +255,10 @@ fn unique() -> u64 {
 }
 
 fn note(report: &Value, i: usize) -> String {
-    report["results"][i]["note"].as_str().unwrap_or_default().to_string()
+    report["results"][i]["note"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -276,10 +302,16 @@ fn a_command_in_the_environment_sees_debian_12() {
     );
     ran.expect(0);
     assert!(note(&report, 0).contains("VERSION_ID=\"12\""), "{report}");
-    assert!(note(&report, 0).contains("VERSION_CODENAME=bookworm"), "{report}");
+    assert!(
+        note(&report, 0).contains("VERSION_CODENAME=bookworm"),
+        "{report}"
+    );
     assert_eq!(note(&report, 1).trim(), "65534", "{report}");
     assert_eq!(note(&report, 2).trim(), "0", "{report}");
-    assert_eq!(report["results"][0]["keyvals"]["backend"], "unshare", "{report}");
+    assert_eq!(
+        report["results"][0]["keyvals"]["backend"], "unshare",
+        "{report}"
+    );
 }
 
 #[test]
@@ -332,7 +364,10 @@ fn the_environment_hides_the_host_root_and_the_store() {
     );
     let _ = std::fs::remove_file(&marker);
     ran.expect(100);
-    assert!(!note(&report, 0).contains("taskhost-test-marker"), "{report}");
+    assert!(
+        !note(&report, 0).contains("taskhost-test-marker"),
+        "{report}"
+    );
     assert_eq!(report["results"][1]["outcome"], "FAILED", "{report}");
     assert!(!note(&report, 1).contains("host secret"), "{report}");
     assert_eq!(report["results"][2]["outcome"], "FAILED", "{report}");
@@ -340,7 +375,11 @@ fn the_environment_hides_the_host_root_and_the_store() {
     // pid 1 of the namespace is the holder, and few processes are visible.
     let procs = note(&report, 3);
     assert!(procs.starts_with("cat"), "{report}");
-    let count: usize = procs.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(99);
+    let count: usize = procs
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(99);
     assert!(count < 10, "{report}");
     assert_eq!(report["results"][4]["outcome"], "FAILED", "{report}");
 }
@@ -359,7 +398,8 @@ fn the_policy_can_forbid_the_unshare_backend() {
     );
     assert_ne!(ran.code, 0);
     assert!(
-        ran.stderr.contains("may not use backend `auto (unshare)`") && ran.stderr.contains("--deny-backend unshare"),
+        ran.stderr.contains("may not use backend `auto (unshare)`")
+            && ran.stderr.contains("--deny-backend unshare"),
         "{}",
         ran.stderr
     );
@@ -369,7 +409,12 @@ fn the_policy_can_forbid_the_unshare_backend() {
         &[],
     );
     ran.expect(2);
-    assert!(ran.stderr.contains("no debian:system-tarball artifact matches 'debian/match:codename=hamm'"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("no debian:system-tarball artifact matches 'debian/match:codename=hamm'"),
+        "{}",
+        ran.stderr
+    );
 }
 
 // ---- keyrings, customization, no-check ----------------------------------
@@ -391,12 +436,24 @@ fn keyrings_with_a_wrong_sum_or_outside_the_keyring_dirs_are_refused() {
         })
     };
     let wrong = "0".repeat(64);
-    let ran = mmdebstrap(&s.env, &s.policy, &repo(json!({"url": format!("{server}/keyring.gpg"), "sha256sum": wrong})));
+    let ran = mmdebstrap(
+        &s.env,
+        &s.policy,
+        &repo(json!({"url": format!("{server}/keyring.gpg"), "sha256sum": wrong})),
+    );
     assert_ne!(ran.code, 0, "{}", ran.stdout);
-    assert!(ran.stderr.contains("sha256") && ran.stderr.contains(&wrong), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("sha256") && ran.stderr.contains(&wrong),
+        "{}",
+        ran.stderr
+    );
     assert_eq!(created(&ran), Vec::<Value>::new(), "{}", ran.stdout);
 
-    let ran = mmdebstrap(&s.env, &s.policy, &repo(json!({"url": "file:///etc/passwd"})));
+    let ran = mmdebstrap(
+        &s.env,
+        &s.policy,
+        &repo(json!({"url": "file:///etc/passwd"})),
+    );
     ran.expect(2);
     assert!(ran.stderr.contains("/usr/share/keyrings"), "{}", ran.stderr);
     assert_eq!(created(&ran), Vec::<Value>::new(), "{}", ran.stdout);
@@ -407,7 +464,11 @@ fn keyrings_with_a_wrong_sum_or_outside_the_keyring_dirs_are_refused() {
         &repo(json!({"url": "file:///usr/share/keyrings/../../../etc/passwd"})),
     );
     ran.expect(2);
-    assert!(ran.stderr.contains("keyring.url: '..' is not allowed"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("keyring.url: '..' is not allowed"),
+        "{}",
+        ran.stderr
+    );
     // The refused runs stored nothing but their logs.
     assert_eq!(created(&ran), Vec::<Value>::new(), "{}", ran.stdout);
 }
@@ -436,7 +497,10 @@ fn customization_script_external_keyring_and_no_check() {
     ran.expect(0);
     let tarball = tarball_of(&s.env, &ran);
     assert_eq!(tarball["data"]["with_init"], true, "{tarball}");
-    assert!(tarball["data"]["pkglist"]["systemd-sysv"].is_string(), "{tarball}");
+    assert!(
+        tarball["data"]["pkglist"]["systemd-sysv"].is_string(),
+        "{tarball}"
+    );
     // The components of bookworm-updates came from its Release file.
     let id = tarball["id"].as_u64().expect("id");
     let (ran, report) = envrun(
@@ -465,8 +529,15 @@ fn customization_script_external_keyring_and_no_check() {
 }
 
 fn sha256_file(path: &str) -> String {
-    let out = std::process::Command::new("sha256sum").arg(path).output().expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 // ---- hostile tarballs --------------------------------------------------
@@ -501,7 +572,11 @@ fn a_hostile_tarball_cannot_write_outside_the_cache() {
     // A world-writable target, so only the unpacking itself can stop it.
     let outside = s.env.path(&format!("outside-{}", unique()));
     std::fs::create_dir_all(&outside).expect("mkdir");
-    std::fs::set_permissions(&outside, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    std::fs::set_permissions(
+        &outside,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
     let o = outside.to_str().expect("utf-8");
     let mut tar = Vec::new();
     raw_entry(&mut tar, "./", b'5', "", b"");
@@ -509,10 +584,22 @@ fn a_hostile_tarball_cannot_write_outside_the_cache() {
     raw_entry(&mut tar, "./etc/os-release", b'0', "", b"ID=hostile\n");
     raw_entry(&mut tar, "./etc/evil", b'2', o, b"");
     raw_entry(&mut tar, "./etc/evil/through-link", b'0', "", b"pwned\n");
-    raw_entry(&mut tar, &format!("../../../../../../..{o}/dotdot"), b'0', "", b"pwned\n");
+    raw_entry(
+        &mut tar,
+        &format!("../../../../../../..{o}/dotdot"),
+        b'0',
+        "",
+        b"pwned\n",
+    );
     raw_entry(&mut tar, &format!("{o}/absolute"), b'0', "", b"pwned\n");
     raw_entry(&mut tar, "./rel", b'2', "../../../../../../..", b"");
-    raw_entry(&mut tar, &format!("./rel{o}/via-relative-link"), b'0', "", b"pwned\n");
+    raw_entry(
+        &mut tar,
+        &format!("./rel{o}/via-relative-link"),
+        b'0',
+        "",
+        b"pwned\n",
+    );
     tar.extend_from_slice(&[0u8; 1024]);
     let file = s.env.path(&format!("hostile-{}.tar", unique()));
     std::fs::write(&file, &tar).expect("write tarball");
@@ -534,7 +621,11 @@ fn a_hostile_tarball_cannot_write_outside_the_cache() {
         .expect("read outside")
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
-    assert!(written.is_empty(), "the tarball wrote {written:?} outside the cache\n{}", ran.stderr);
+    assert!(
+        written.is_empty(),
+        "the tarball wrote {written:?} outside the cache\n{}",
+        ran.stderr
+    );
 }
 
 // ---- lintian and blhc in an environment ---------------------------------
@@ -546,7 +637,9 @@ fn lintian_and_blhc_run_inside_an_environment() {
     }
     let s = shared();
     // Compiled without the hardening flags, so blhc has something to say.
-    let built = Package::new("unshare-hello").compile("gcc -o hello hello.c").build(&s.env, true);
+    let built = Package::new("unshare-hello")
+        .compile("gcc -o hello hello.c")
+        .build(&s.env, true);
     let data = s.env.write(
         &format!("lintian-{}.json", unique()),
         &json!({
@@ -566,8 +659,17 @@ fn lintian_and_blhc_run_inside_an_environment() {
         "json",
         "-v",
     ]);
-    assert!(ran.code == 0 || ran.code == 100, "{}\n{}", ran.stdout, ran.stderr);
-    assert!(ran.stderr.contains("installed in the environment: lintian"), "{}", ran.stderr);
+    assert!(
+        ran.code == 0 || ran.code == 100,
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("installed in the environment: lintian"),
+        "{}",
+        ran.stderr
+    );
     let lintian = s
         .env
         .artifacts()
@@ -576,14 +678,19 @@ fn lintian_and_blhc_run_inside_an_environment() {
         .max_by_key(|a| a["id"].as_u64())
         .expect("a debian:lintian artifact");
     // bookworm's lintian, not the host's (whatever that is).
-    let version = lintian["data"]["summary"]["lintian_version"].as_str().unwrap_or_default();
+    let version = lintian["data"]["summary"]["lintian_version"]
+        .as_str()
+        .unwrap_or_default();
     assert!(version.starts_with("2.116"), "{lintian}");
-    let tags = lintian["data"]["summary"]["tags_found"].as_array().expect("tags");
+    let tags = lintian["data"]["summary"]["tags_found"]
+        .as_array()
+        .expect("tags");
     assert!(!tags.is_empty(), "{lintian}");
 
     let data = s.env.write(
         &format!("blhc-{}.json", unique()),
-        &json!({"input": {"artifact": built.log}, "environment": "debian/match:codename=bookworm"}).to_string(),
+        &json!({"input": {"artifact": built.log}, "environment": "debian/match:codename=bookworm"})
+            .to_string(),
     );
     let ran = s.env.run(&[
         "run",
@@ -594,7 +701,16 @@ fn lintian_and_blhc_run_inside_an_environment() {
         data.to_str().expect("utf-8"),
         "-v",
     ]);
-    assert!(ran.code == 0 || ran.code == 100, "{}\n{}", ran.stdout, ran.stderr);
-    assert!(ran.stderr.contains("installed in the environment: blhc"), "{}", ran.stderr);
+    assert!(
+        ran.code == 0 || ran.code == 100,
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("installed in the environment: blhc"),
+        "{}",
+        ran.stderr
+    );
     assert!(ran.stderr.contains("on unshare"), "{}", ran.stderr);
 }

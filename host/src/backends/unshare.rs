@@ -83,7 +83,11 @@ pub fn check_available() -> Result<Subids, UnshareError> {
             missing.join(", ")
         )));
     }
-    let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string());
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
     if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
         return Err(UnshareError::Unavailable(
             "user namespaces are disabled (sysctl user.max_user_namespaces=0); enable them with \
@@ -126,7 +130,9 @@ fn subid_start(text: &str, name: &str, uid: u32) -> Option<u32> {
         let (owner, start, count) = (parts.next()?, parts.next()?, parts.next()?);
         let count: u32 = count.parse().ok()?;
         let ours = owner == name || owner.parse::<u32>().ok() == Some(uid);
-        (ours && count >= MIN_IDS).then(|| start.parse().ok()).flatten()
+        (ours && count >= MIN_IDS)
+            .then(|| start.parse().ok())
+            .flatten()
     })
 }
 
@@ -159,7 +165,12 @@ fn map_args(ids: Subids) -> [String; 2] {
 
 /// Runs a short setup command to completion; its stderr becomes the error.
 /// `fds` are inherited as descriptors 3, 4, ... (`/proc/self/fd/3`, ...).
-async fn setup(argv: &[String], fds: &[&File], stdin: Option<File>, what: &str) -> Result<(), UnshareError> {
+async fn setup(
+    argv: &[String],
+    fds: &[&File],
+    stdin: Option<File>,
+    what: &str,
+) -> Result<(), UnshareError> {
     let Some((program, args)) = argv.split_first() else {
         return Err(UnshareError::Failed(format!("{what}: empty command")));
     };
@@ -245,12 +256,23 @@ pub async fn remove_tree(ids: Subids, path: &Path) -> Result<(), UnshareError> {
     let target = format!("{}/{}", fd_path(0), name.to_string_lossy());
     let mut argv = vec!["unshare".to_string()];
     argv.extend(map_args(ids));
-    argv.extend(["--setuid=0", "--setgid=0", "--", "rm", "-rf", "--one-file-system"].map(String::from));
+    argv.extend(
+        [
+            "--setuid=0",
+            "--setgid=0",
+            "--",
+            "rm",
+            "-rf",
+            "--one-file-system",
+        ]
+        .map(String::from),
+    );
     argv.push(target);
     // The caller's own files inside are not the namespace's to remove.
     let _ = setup(&argv, &[&parent_dir], None, "removing an environment tree").await;
     if path.exists() {
-        std::fs::remove_dir_all(path).map_err(|e| failed(&format!("removing {}", path.display()), e))?;
+        std::fs::remove_dir_all(path)
+            .map_err(|e| failed(&format!("removing {}", path.display()), e))?;
     }
     Ok(())
 }
@@ -275,9 +297,16 @@ impl ImageCache {
     /// The unpacked root of `tarball` (whose content has `sha256`),
     /// unpacking it first if this is its first use. Concurrent callers
     /// each unpack into their own staging directory; the first rename wins.
-    pub async fn ensure(&self, ids: Subids, sha256: &str, tarball: &Path) -> Result<PathBuf, UnshareError> {
+    pub async fn ensure(
+        &self,
+        ids: Subids,
+        sha256: &str,
+        tarball: &Path,
+    ) -> Result<PathBuf, UnshareError> {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(UnshareError::Failed(format!("bad tarball sha256 '{sha256}'")));
+            return Err(UnshareError::Failed(format!(
+                "bad tarball sha256 '{sha256}'"
+            )));
         }
         let done = self.dir.join(sha256);
         let root = done.join("root");
@@ -307,16 +336,25 @@ impl ImageCache {
             }
             Err(e) => {
                 let _ = remove_tree(ids, &staging).await;
-                Err(failed(&format!("moving the unpacked tree to {}", done.display()), e))
+                Err(failed(
+                    &format!("moving the unpacked tree to {}", done.display()),
+                    e,
+                ))
             }
         }
     }
 
-    async fn unpack(&self, ids: Subids, tarball: &Path, staging: &Path) -> Result<(), UnshareError> {
+    async fn unpack(
+        &self,
+        ids: Subids,
+        tarball: &Path,
+        staging: &Path,
+    ) -> Result<(), UnshareError> {
         // Namespace root creates `root` itself, so it owns it.
         set_mode(staging, 0o777)?;
         let dir = open_dir(staging)?;
-        let tar = File::open(tarball).map_err(|e| failed(&format!("opening {}", tarball.display()), e))?;
+        let tar = File::open(tarball)
+            .map_err(|e| failed(&format!("opening {}", tarball.display()), e))?;
         let mut argv = vec!["unshare".to_string()];
         argv.extend(map_args(ids));
         argv.extend(["--setuid=0", "--setgid=0", "--"].map(String::from));
@@ -361,14 +399,30 @@ impl Session {
     /// Opens an environment over the unpacked `lower` tree, with
     /// `workspace` at [`WORKSPACE`]. `scratch` (a new directory the caller
     /// can write) receives the overlay's upper layer.
-    pub async fn open(ids: Subids, lower: &Path, workspace: &Path, scratch: &Path) -> Result<Session, UnshareError> {
+    pub async fn open(
+        ids: Subids,
+        lower: &Path,
+        workspace: &Path,
+        scratch: &Path,
+    ) -> Result<Session, UnshareError> {
         let mut argv: Vec<String> = vec!["unshare".into()];
         argv.extend(map_args(ids));
         argv.extend(
-            ["--user", "--mount", "--pid", "--fork", "--kill-child", "--propagation=private", "--", "cat"]
-                .map(String::from),
+            [
+                "--user",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--propagation=private",
+                "--",
+                "cat",
+            ]
+            .map(String::from),
         );
-        let (program, args) = argv.split_first().ok_or_else(|| UnshareError::Failed("empty argv".into()))?;
+        let (program, args) = argv
+            .split_first()
+            .ok_or_else(|| UnshareError::Failed("empty argv".into()))?;
         // `cat` on a pipe only we hold: if runtask dies, the pipe closes,
         // pid 1 exits and the kernel ends everything in the namespace.
         let holder = Command::new(program)
@@ -407,7 +461,8 @@ impl Session {
             // that has become `cat`.
             let children = std::fs::read_to_string(&children).unwrap_or_default();
             let forked = children.split_whitespace().any(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "cat")
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() == "cat")
             });
             if forked {
                 return Ok(());
@@ -424,7 +479,9 @@ impl Session {
                 )));
             }
             if started.elapsed() > Duration::from_secs(10) {
-                return Err(UnshareError::Failed("unshare did not start within 10 s".into()));
+                return Err(UnshareError::Failed(
+                    "unshare did not start within 10 s".into(),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -453,7 +510,13 @@ impl Session {
         PathBuf::from(p)
     }
 
-    async fn run_setup(&self, in_root: bool, args: &[String], fds: &[&File], what: &str) -> Result<(), UnshareError> {
+    async fn run_setup(
+        &self,
+        in_root: bool,
+        args: &[String],
+        fds: &[&File],
+        what: &str,
+    ) -> Result<(), UnshareError> {
         let mut argv = self.nsenter(in_root);
         argv.push("--".into());
         argv.extend(args.iter().cloned());
@@ -468,7 +531,12 @@ impl Session {
         let made = self
             .run_setup(
                 false,
-                &s(&["mkdir", &format!("{}/upper", fd_path(0)), &format!("{}/work", fd_path(0)), &format!("{}/root", fd_path(0))]),
+                &s(&[
+                    "mkdir",
+                    &format!("{}/upper", fd_path(0)),
+                    &format!("{}/work", fd_path(0)),
+                    &format!("{}/root", fd_path(0)),
+                ]),
                 &[&scratch],
                 "creating the overlay directories",
             )
@@ -483,7 +551,15 @@ impl Session {
         );
         self.run_setup(
             false,
-            &s(&["mount", "-t", "overlay", "overlay", "-o", &options, &format!("{}/root", fd_path(1))]),
+            &s(&[
+                "mount",
+                "-t",
+                "overlay",
+                "overlay",
+                "-o",
+                &options,
+                &format!("{}/root", fd_path(1)),
+            ]),
             &[&lower_fd, &scratch],
             "mounting the overlay",
         )
@@ -496,30 +572,68 @@ impl Session {
         // symlink lands only in this private namespace.
         for dir in ["workspace", OLDROOT] {
             let _ = self
-                .run_setup(false, &s(&["mkdir", &format!("{}/{dir}", fd_path(0))]), &[&root], "mkdir")
+                .run_setup(
+                    false,
+                    &s(&["mkdir", &format!("{}/{dir}", fd_path(0))]),
+                    &[&root],
+                    "mkdir",
+                )
                 .await;
         }
         let r = fd_path(0);
-        self.run_setup(false, &s(&["mount", "--rbind", "/dev", &format!("{r}/dev")]), &[&root], "mounting /dev")
-            .await?;
-        self.run_setup(false, &s(&["mount", "-t", "proc", "proc", &format!("{r}/proc")]), &[&root], "mounting /proc")
-            .await?;
         self.run_setup(
             false,
-            &s(&["mount", "--no-canonicalize", "--bind", &fd_path(1), &format!("{r}/workspace")]),
+            &s(&["mount", "--rbind", "/dev", &format!("{r}/dev")]),
+            &[&root],
+            "mounting /dev",
+        )
+        .await?;
+        self.run_setup(
+            false,
+            &s(&["mount", "-t", "proc", "proc", &format!("{r}/proc")]),
+            &[&root],
+            "mounting /proc",
+        )
+        .await?;
+        self.run_setup(
+            false,
+            &s(&[
+                "mount",
+                "--no-canonicalize",
+                "--bind",
+                &fd_path(1),
+                &format!("{r}/workspace"),
+            ]),
             &[&root, &ws],
             "mounting the workspace",
         )
         .await?;
-        self.run_setup(false, &s(&["pivot_root", &r, &format!("{r}/{OLDROOT}")]), &[&root], "pivot_root")
-            .await?;
+        self.run_setup(
+            false,
+            &s(&["pivot_root", &r, &format!("{r}/{OLDROOT}")]),
+            &[&root],
+            "pivot_root",
+        )
+        .await?;
         drop((root, ws));
         // From here on commands run inside the environment.
-        self.run_setup(true, &s(&["umount", "--lazy", &format!("/{OLDROOT}")]), &[], "unmounting the host tree")
-            .await?;
-        let _ = self.run_setup(true, &s(&["rmdir", &format!("/{OLDROOT}")]), &[], "rmdir").await;
-        self.run_setup(true, &s(&["rm", "-f", "/etc/resolv.conf"]), &[], "replacing resolv.conf")
-            .await?;
+        self.run_setup(
+            true,
+            &s(&["umount", "--lazy", &format!("/{OLDROOT}")]),
+            &[],
+            "unmounting the host tree",
+        )
+        .await?;
+        let _ = self
+            .run_setup(true, &s(&["rmdir", &format!("/{OLDROOT}")]), &[], "rmdir")
+            .await;
+        self.run_setup(
+            true,
+            &s(&["rm", "-f", "/etc/resolv.conf"]),
+            &[],
+            "replacing resolv.conf",
+        )
+        .await?;
         if let Ok(resolv) = File::open("/etc/resolv.conf") {
             let mut argv = self.nsenter(true);
             argv.extend(s(&["--", "cp", "/dev/stdin", "/etc/resolv.conf"]));
@@ -530,10 +644,9 @@ impl Session {
 
     /// Runs `spec` inside: `cwd` must lie in the workspace.
     pub async fn run(&self, mut spec: ProcessSpec, as_root: bool) -> io::Result<ProcessExit> {
-        let rel = spec
-            .cwd
-            .strip_prefix(&self.workspace)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "cwd outside the workspace"))?;
+        let rel = spec.cwd.strip_prefix(&self.workspace).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, "cwd outside the workspace")
+        })?;
         let cwd = Path::new(WORKSPACE).join(rel);
         let id = if as_root { 0 } else { NOBODY };
         let mut argv = self.nsenter(true);
@@ -554,11 +667,17 @@ impl Session {
 
     /// Runs `argv` inside as root and returns its exit status and output
     /// (setup work of the host, not a plugin's command).
-    async fn capture(&self, argv: &[&str], timeout: Duration) -> Result<(bool, String), UnshareError> {
+    async fn capture(
+        &self,
+        argv: &[&str],
+        timeout: Duration,
+    ) -> Result<(bool, String), UnshareError> {
         let mut full = self.nsenter(true);
         full.extend(["--wdns=/".to_string(), "--".to_string()]);
         full.extend(argv.iter().map(|a| a.to_string()));
-        let (program, args) = full.split_first().ok_or_else(|| UnshareError::Failed("empty argv".into()))?;
+        let (program, args) = full
+            .split_first()
+            .ok_or_else(|| UnshareError::Failed("empty argv".into()))?;
         let child = Command::new(program)
             .args(args)
             .env_clear()
@@ -584,12 +703,20 @@ impl Session {
     /// Installs the Debian `packages` the environment lacks with apt-get,
     /// as debusine does before running a tool in an environment. Returns
     /// the packages installed and apt's output.
-    pub async fn install_packages(&self, packages: &[String], timeout: Duration) -> Result<(Vec<String>, String), UnshareError> {
+    pub async fn install_packages(
+        &self,
+        packages: &[String],
+        timeout: Duration,
+    ) -> Result<(Vec<String>, String), UnshareError> {
         if packages.is_empty() {
             return Ok((Vec::new(), String::new()));
         }
         let names: Vec<&str> = packages.iter().map(String::as_str).collect();
-        let mut query = vec!["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\n"];
+        let mut query = vec![
+            "dpkg-query",
+            "--show",
+            "--showformat=${Package} ${db:Status-Status}\n",
+        ];
         query.extend(&names);
         let (_, listed) = self.capture(&query, timeout).await?;
         let missing = missing_packages(&names, &listed);
@@ -599,7 +726,11 @@ impl Session {
         let mut log = String::new();
         for step in [
             vec!["apt-get", "update"],
-            [vec!["apt-get", "install", "--yes", "--no-install-recommends"], missing.iter().map(String::as_str).collect()].concat(),
+            [
+                vec!["apt-get", "install", "--yes", "--no-install-recommends"],
+                missing.iter().map(String::as_str).collect(),
+            ]
+            .concat(),
         ] {
             let (ok, out) = self.capture(&step, timeout).await?;
             log.push_str(&out);
@@ -636,8 +767,9 @@ fn missing_packages(wanted: &[&str], listed: &str) -> Vec<String> {
         .iter()
         .filter(|name| {
             !listed.lines().any(|line| {
-                line.split_once(' ')
-                    .is_some_and(|(pkg, status)| pkg.split(':').next() == Some(**name) && status.trim() == "installed")
+                line.split_once(' ').is_some_and(|(pkg, status)| {
+                    pkg.split(':').next() == Some(**name) && status.trim() == "installed"
+                })
             })
         })
         .map(|s| s.to_string())
@@ -669,10 +801,17 @@ mod tests {
 
     #[test]
     fn map_args_use_the_subordinate_ranges() {
-        let ids = Subids { uid: 100000, gid: 200000, count: 65536 };
+        let ids = Subids {
+            uid: 100000,
+            gid: 200000,
+            count: 65536,
+        };
         assert_eq!(
             map_args(ids),
-            ["--map-users=100000,0,65536".to_string(), "--map-groups=200000,0,65536".to_string()]
+            [
+                "--map-users=100000,0,65536".to_string(),
+                "--map-groups=200000,0,65536".to_string()
+            ]
         );
     }
 }

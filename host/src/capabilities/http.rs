@@ -205,9 +205,7 @@ impl RunContext {
         partial: &mut Partial,
         deadline: Instant,
     ) -> Result<(Url, Sink), Error> {
-        let (url, mut response) = self
-            .follow(call, Outgoing::get(first), deadline)
-            .await?;
+        let (url, mut response) = self.follow(call, Outgoing::get(first), deadline).await?;
         let status = response.status();
         if !status.is_success() {
             return Err(Error::Failed(format!("{url}: HTTP {status}")));
@@ -292,7 +290,9 @@ impl RunContext {
         let result = self.try_send(&call, request).await;
         match &result {
             Ok(_) | Err(Error::AccessDenied(_)) => {}
-            Err(e) => self.log.warn("http", &format!("{call} failed: {}", describe(e))),
+            Err(e) => self
+                .log
+                .warn("http", &format!("{call} failed: {}", describe(e))),
         }
         result
     }
@@ -322,7 +322,12 @@ impl RunContext {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         while let Some(chunk) = next_chunk(&mut response, &url, deadline).await? {
@@ -456,8 +461,13 @@ impl Outgoing {
             let bad = || Error::Invalid(format!("bad header '{name}: {value}'"));
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
             // The host sets these itself; a plugin may not steer them.
-            if matches!(name.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
-                return Err(Error::Invalid(format!("header '{name}' is set by the host")));
+            if matches!(
+                name.as_str(),
+                "host" | "content-length" | "transfer-encoding" | "connection"
+            ) {
+                return Err(Error::Invalid(format!(
+                    "header '{name}' is set by the host"
+                )));
             }
             let value = HeaderValue::from_str(value).map_err(|_| bad())?;
             headers.append(name, value);

@@ -54,7 +54,9 @@ impl RunState {
             .iter()
             .find(|f| Some(f.name.as_str()) == wanted)
             .or_else(|| artifact.files.first())
-            .ok_or_else(|| Error::Invalid(format!("environment artifact {id} has no tarball file")))?;
+            .ok_or_else(|| {
+                Error::Invalid(format!("environment artifact {id} has no tarball file"))
+            })?;
         let tarball = self
             .run
             .store
@@ -88,7 +90,10 @@ impl RunState {
         // environment, as debusine installs lintian before running it.
         let packages = self.run.manifest.packages.clone();
         let remaining = self.run.deadline.saturating_duration_since(Instant::now());
-        let step = self.run.progress.spinner("installing packages in the environment");
+        let step = self
+            .run
+            .progress
+            .spinner("installing packages in the environment");
         let installed = session.install_packages(&packages, remaining).await;
         drop(step);
         match installed {
@@ -171,7 +176,9 @@ impl RunState {
         exit: backends::ProcessExit,
     ) -> Result<(), Error> {
         if exit.code == Some(0) {
-            self.run.log.info("process", &format!("{what} {from} -> {to}"));
+            self.run
+                .log
+                .info("process", &format!("{what} {from} -> {to}"));
             return Ok(());
         }
         Err(Error::Failed(format!(
@@ -280,11 +287,18 @@ impl process::HostEnvironment for RunState {
     ) -> Result<Resource<Environment>, Error> {
         let chosen = if backend == "auto" {
             // With an environment artifact, auto means the isolated backend.
-            let want = if environment.is_some() { Backend::Unshare } else { Backend::Local };
-            self.run.grants.check_backend(want.name()).map_err(|mut d| {
-                d.subject = format!("auto ({})", want.name());
-                self.run.denied("process.environment.open(auto)", d)
-            })?;
+            let want = if environment.is_some() {
+                Backend::Unshare
+            } else {
+                Backend::Local
+            };
+            self.run
+                .grants
+                .check_backend(want.name())
+                .map_err(|mut d| {
+                    d.subject = format!("auto ({})", want.name());
+                    self.run.denied("process.environment.open(auto)", d)
+                })?;
             want
         } else {
             let known = Backend::from_name(&backend).ok_or_else(|| {
@@ -319,7 +333,10 @@ impl process::HostEnvironment for RunState {
             .log
             .info("process", &format!("opened backend {}", chosen.name()));
         self.table()
-            .push(Environment { backend: chosen, session })
+            .push(Environment {
+                backend: chosen,
+                session,
+            })
             .map_err(|e| Error::Failed(e.to_string()))
     }
 
@@ -350,10 +367,12 @@ impl process::HostEnvironment for RunState {
         let step = self.run.progress.spinner(&argv_text);
         let exit = match backend {
             Backend::Local => backends::local::run(spec).await,
-            Backend::Unshare => match self.table().get(&env).ok().and_then(|e| e.session.as_ref()) {
-                Some(session) => session.run(spec, command.run_as_root).await,
-                None => Err(std::io::Error::other("the environment is closed")),
-            },
+            Backend::Unshare => {
+                match self.table().get(&env).ok().and_then(|e| e.session.as_ref()) {
+                    Some(session) => session.run(spec, command.run_as_root).await,
+                    None => Err(std::io::Error::other("the environment is closed")),
+                }
+            }
         };
         drop(step);
         let exit = exit.map_err(|e| match e.kind() {
@@ -444,7 +463,9 @@ impl process::HostEnvironment for RunState {
         if let Some(session) = env.session
             && let Err(e) = session.close().await
         {
-            self.run.log.warn("process", &format!("closing the environment: {e}"));
+            self.run
+                .log
+                .warn("process", &format!("closing the environment: {e}"));
         }
         Ok(())
     }

@@ -46,7 +46,11 @@ fn conform(t: ParamType, value: Value) -> Result<Value, Value> {
         },
         ParamType::Integer => match &value {
             Value::Number(n) if n.is_i64() || n.is_u64() => Ok(value),
-            Value::String(s) => s.trim().parse::<i64>().map(Value::from).map_err(|_| value.clone()),
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| value.clone()),
             _ => Err(value),
         },
         ParamType::StringList | ParamType::StringOrList => {
@@ -55,8 +59,10 @@ fn conform(t: ParamType, value: Value) -> Result<Value, Value> {
                 v if scalar_text(v).is_some() => vec![v.clone()],
                 _ => return Err(value),
             };
-            let texts: Option<Vec<Value>> =
-                list.iter().map(|v| scalar_text(v).map(Value::String)).collect();
+            let texts: Option<Vec<Value>> = list
+                .iter()
+                .map(|v| scalar_text(v).map(Value::String))
+                .collect();
             texts.map(Value::Array).ok_or(value)
         }
         ParamType::List => match value {
@@ -86,7 +92,9 @@ pub fn check_value(param: &Param, value: Value) -> Result<Value, String> {
             v => vec![v],
         };
         for v in values {
-            let ok = v.as_str().is_some_and(|s| param.choices.iter().any(|c| c == s));
+            let ok = v
+                .as_str()
+                .is_some_and(|s| param.choices.iter().any(|c| c == s));
             if !ok {
                 return Err(format!(
                     "param `{}` is {}; it must be one of: {}",
@@ -102,7 +110,9 @@ pub fn check_value(param: &Param, value: Value) -> Result<Value, String> {
 
 /// Keys the directive does not take.
 pub fn unknown<'a>(params: &[Param], keys: impl Iterator<Item = &'a str>) -> Option<String> {
-    let unknown: Vec<&str> = keys.filter(|k| !params.iter().any(|p| p.name == *k)).collect();
+    let unknown: Vec<&str> = keys
+        .filter(|k| !params.iter().any(|p| p.name == *k))
+        .collect();
     if unknown.is_empty() {
         return None;
     }
@@ -110,8 +120,16 @@ pub fn unknown<'a>(params: &[Param], keys: impl Iterator<Item = &'a str>) -> Opt
     Some(format!(
         "unknown param{} {} (it takes: {})",
         if unknown.len() > 1 { "s" } else { "" },
-        unknown.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
-        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        unknown
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
     ))
 }
 
@@ -125,12 +143,19 @@ pub fn missing<'a>(params: &'a [Param], has: impl Fn(&str) -> bool) -> Option<St
     match missing.as_slice() {
         [] => None,
         [one] => {
-            let doc = params.iter().find(|p| p.name == *one).map(|p| p.doc.as_str()).unwrap_or("");
+            let doc = params
+                .iter()
+                .find(|p| p.name == *one)
+                .map(|p| p.doc.as_str())
+                .unwrap_or("");
             Some(format!("the required param `{one}` is missing ({doc})"))
         }
         many => Some(format!(
             "the required params {} are missing",
-            many.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
@@ -145,7 +170,10 @@ pub fn check(params: &[Param], given: Value) -> Result<Value, (Option<String>, S
         }
         return Err((
             None,
-            format!("params must be a mapping of param names to values, not {}", found(&given)),
+            format!(
+                "params must be a mapping of param names to values, not {}",
+                found(&given)
+            ),
         ));
     };
     if let Some(e) = unknown(params, given.keys().map(String::as_str)) {
@@ -164,7 +192,10 @@ pub fn check(params: &[Param], given: Value) -> Result<Value, (Option<String>, S
             None => {
                 if let Some(default) = &param.default {
                     let v = serde_json::from_str(default).map_err(|e| {
-                        let why = format!("the directive's default for `{}` is not JSON: {e}", param.name);
+                        let why = format!(
+                            "the directive's default for `{}` is not JSON: {e}",
+                            param.name
+                        );
                         (None, why)
                     })?;
                     out.insert(param.name.clone(), v);
@@ -221,17 +252,45 @@ mod tests {
     #[test]
     fn errors_name_the_param() {
         let e = check_text(&koji(), json!({"action": "download"})).unwrap_err();
-        assert_eq!(e, "the required param `target_dir` is missing (the target_dir)");
-        let e = check_text(&koji(), json!({"action": "download", "target_dir": ".", "src": "yes"})).unwrap_err();
+        assert_eq!(
+            e,
+            "the required param `target_dir` is missing (the target_dir)"
+        );
+        let e = check_text(
+            &koji(),
+            json!({"action": "download", "target_dir": ".", "src": "yes"}),
+        )
+        .unwrap_err();
         assert_eq!(e, "param `src` must be true or false, not the string 'yes'");
         let e = check_text(&koji(), json!({"action": "upload", "target_dir": "."})).unwrap_err();
-        assert_eq!(e, "param `action` is the string 'upload'; it must be one of: download, download_tag");
-        let e = check_text(&koji(), json!({"action": "download", "target_dir": ".", "arches": []})).unwrap_err();
-        assert!(e.starts_with("unknown param `arches` (it takes: action, koji_build, arch"), "{e}");
-        let e = check_text(&koji(), json!({"action": "download", "target_dir": {"a": 1}})).unwrap_err();
+        assert_eq!(
+            e,
+            "param `action` is the string 'upload'; it must be one of: download, download_tag"
+        );
+        let e = check_text(
+            &koji(),
+            json!({"action": "download", "target_dir": ".", "arches": []}),
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("unknown param `arches` (it takes: action, koji_build, arch"),
+            "{e}"
+        );
+        let e = check_text(
+            &koji(),
+            json!({"action": "download", "target_dir": {"a": 1}}),
+        )
+        .unwrap_err();
         assert_eq!(e, "param `target_dir` must be a string, not a mapping");
-        let e = check_text(&koji(), json!({"action": "download", "target_dir": ".", "arch": [["x"]]})).unwrap_err();
-        assert_eq!(e, "param `arch` must be a string or a list of strings, not a list");
+        let e = check_text(
+            &koji(),
+            json!({"action": "download", "target_dir": ".", "arch": [["x"]]}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "param `arch` must be a string or a list of strings, not a list"
+        );
         let e = check_text(&koji(), json!(["a"])).unwrap_err();
         assert!(e.starts_with("params must be a mapping"), "{e}");
     }

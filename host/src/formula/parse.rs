@@ -62,15 +62,30 @@ impl Formula {
         let root = marked_yaml::parse_yaml_with_options(0, text, options)
             .map_err(|e| yaml_error(file, &e))?;
         let at = |span: &Span, message: String| FormulaError::at(file, pos(span), message);
-        let top = root
-            .as_mapping()
-            .ok_or_else(|| at(root.span(), "a formula is a mapping (name, desc, actions, ...)".into()))?;
-        const KEYS: &[&str] = &["name", "desc", "maintainer", "namespace", "input", "environment", "actions"];
+        let top = root.as_mapping().ok_or_else(|| {
+            at(
+                root.span(),
+                "a formula is a mapping (name, desc, actions, ...)".into(),
+            )
+        })?;
+        const KEYS: &[&str] = &[
+            "name",
+            "desc",
+            "maintainer",
+            "namespace",
+            "input",
+            "environment",
+            "actions",
+        ];
         unknown_keys(file, top, KEYS, "the formula")?;
 
         let text_key = |key: &str, required: bool| -> Result<Option<String>, FormulaError> {
             match top.get_node(key) {
-                None if required => Err(FormulaError::at(file, TOP, format!("the formula has no `{key}` key"))),
+                None if required => Err(FormulaError::at(
+                    file,
+                    TOP,
+                    format!("the formula has no `{key}` key"),
+                )),
                 None => Ok(None),
                 Some(Node::Scalar(s)) => Ok(Some(s.as_str().to_string())),
                 Some(other) => Err(at(other.span(), format!("`{key}` must be text"))),
@@ -95,24 +110,42 @@ impl Formula {
         let (mut rpm, mut deb) = (Vec::new(), Vec::new());
         if let Some(env) = top.get_node("environment") {
             let env = env.as_mapping().ok_or_else(|| {
-                at(env.span(), "`environment` must be a mapping like {rpm: [...]} or {deb: [...]}".into())
+                at(
+                    env.span(),
+                    "`environment` must be a mapping like {rpm: [...]} or {deb: [...]}".into(),
+                )
             })?;
             unknown_keys(file, env, &["rpm", "deb"], "`environment`")?;
             if let Some(list) = env.get_node("rpm") {
-                rpm = string_list(file, list, "environment.rpm")?.into_iter().map(|(s, _)| s).collect();
+                rpm = string_list(file, list, "environment.rpm")?
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
             }
             if let Some(list) = env.get_node("deb") {
-                deb = string_list(file, list, "environment.deb")?.into_iter().map(|(s, _)| s).collect();
+                deb = string_list(file, list, "environment.deb")?
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
             }
         }
 
-        let list = top
-            .get_node("actions")
-            .ok_or_else(|| FormulaError::at(file, TOP, "the formula has no `actions` key: it needs a list of actions"))?;
+        let list = top.get_node("actions").ok_or_else(|| {
+            FormulaError::at(
+                file,
+                TOP,
+                "the formula has no `actions` key: it needs a list of actions",
+            )
+        })?;
         let list = list
             .as_sequence()
             .filter(|l| !l.is_empty())
-            .ok_or_else(|| at(list.span(), "`actions` must be a non-empty list of actions".into()))?;
+            .ok_or_else(|| {
+                at(
+                    list.span(),
+                    "`actions` must be a non-empty list of actions".into(),
+                )
+            })?;
         let mut actions = Vec::new();
         for (i, node) in list.iter().enumerate() {
             actions.push(action(file, i, node)?);
@@ -132,27 +165,58 @@ impl Formula {
 
     /// The error for `message` about `action` at `at`.
     pub fn error(&self, at: Pos, action: &Action, message: impl std::fmt::Display) -> FormulaError {
-        FormulaError::at(&self.file, at, format!("action '{}': {message}", action.name))
+        FormulaError::at(
+            &self.file,
+            at,
+            format!("action '{}': {message}", action.name),
+        )
     }
 }
 
 fn action(file: &str, index: usize, node: &Node) -> Result<Action, FormulaError> {
     let map = node.as_mapping().ok_or_else(|| {
-        FormulaError::at(file, pos(node.span()), format!("action {}: must be a mapping {{name, DIRECTIVE: params}}", index + 1))
+        FormulaError::at(
+            file,
+            pos(node.span()),
+            format!(
+                "action {}: must be a mapping {{name, DIRECTIVE: params}}",
+                index + 1
+            ),
+        )
     })?;
     let name = match map.get_node("name") {
         Some(Node::Scalar(s)) => s.as_str().to_string(),
-        Some(other) => return Err(FormulaError::at(file, pos(other.span()), format!("action {}: `name` must be text", index + 1))),
-        None => return Err(FormulaError::at(file, pos(map.span()), format!("action {}: has no `name`", index + 1))),
+        Some(other) => {
+            return Err(FormulaError::at(
+                file,
+                pos(other.span()),
+                format!("action {}: `name` must be text", index + 1),
+            ));
+        }
+        None => {
+            return Err(FormulaError::at(
+                file,
+                pos(map.span()),
+                format!("action {}: has no `name`", index + 1),
+            ));
+        }
     };
     // A mapping's own span starts at its first value; point at its first key.
-    let start = map.keys().next().map_or_else(|| pos(map.span()), |k| pos(k.span()));
-    let here = |span: &Span, message: String| FormulaError::at(file, pos(span), format!("action '{name}': {message}"));
+    let start = map
+        .keys()
+        .next()
+        .map_or_else(|| pos(map.span()), |k| pos(k.span()));
+    let here = |span: &Span, message: String| {
+        FormulaError::at(file, pos(span), format!("action '{name}': {message}"))
+    };
     let export = match map.get_node("export") {
         None => None,
         Some(Node::Scalar(s)) if is_var_name(s.as_str()) => Some(s.as_str().to_string()),
         Some(other) => {
-            return Err(here(other.span(), "`export` must be a variable name (letters, digits, `_`)".into()));
+            return Err(here(
+                other.span(),
+                "`export` must be a variable name (letters, digits, `_`)".into(),
+            ));
         }
     };
     let others: Vec<(&MarkedScalarNode, &Node)> = map
@@ -171,7 +235,10 @@ fn action(file: &str, index: usize, node: &Node) -> Result<Action, FormulaError>
         [_, second, ..] => {
             return Err(here(
                 second.0.span(),
-                format!("has a second directive key `{}`: one directive per action", second.0.as_str()),
+                format!(
+                    "has a second directive key `{}`: one directive per action",
+                    second.0.as_str()
+                ),
             ));
         }
     };
@@ -189,13 +256,22 @@ fn is_var_name(s: &str) -> bool {
     template::references(&format!("${{{s}}}")).is_ok_and(|r| r.len() == 1) && !s.contains('.')
 }
 
-fn unknown_keys(file: &str, map: &MarkedMappingNode, known: &[&str], what: &str) -> Result<(), FormulaError> {
+fn unknown_keys(
+    file: &str,
+    map: &MarkedMappingNode,
+    known: &[&str],
+    what: &str,
+) -> Result<(), FormulaError> {
     for (key, _) in map.iter() {
         if !known.contains(&key.as_str()) {
             return Err(FormulaError::at(
                 file,
                 pos(key.span()),
-                format!("{what} has an unknown key `{}` (known: {})", key.as_str(), known.join(", ")),
+                format!(
+                    "{what} has an unknown key `{}` (known: {})",
+                    key.as_str(),
+                    known.join(", ")
+                ),
             ));
         }
     }
@@ -203,21 +279,40 @@ fn unknown_keys(file: &str, map: &MarkedMappingNode, known: &[&str], what: &str)
 }
 
 fn string_list(file: &str, node: &Node, key: &str) -> Result<Vec<(String, Pos)>, FormulaError> {
-    let bad = || FormulaError::at(file, pos(node.span()), format!("`{key}` must be a list of names"));
+    let bad = || {
+        FormulaError::at(
+            file,
+            pos(node.span()),
+            format!("`{key}` must be a list of names"),
+        )
+    };
     let list = node.as_sequence().ok_or_else(bad)?;
     list.iter()
-        .map(|n| n.as_scalar().map(|s| (s.as_str().to_string(), pos(s.span()))).ok_or_else(bad))
+        .map(|n| {
+            n.as_scalar()
+                .map(|s| (s.as_str().to_string(), pos(s.span())))
+                .ok_or_else(bad)
+        })
         .collect()
 }
 
 fn yaml_error(file: &str, e: &marked_yaml::LoadError) -> FormulaError {
     use marked_yaml::LoadError::*;
     let (marker, message) = match e {
-        TopLevelMustBeMapping(m) => (Some(*m), "a formula is a mapping (name, desc, actions, ...)".to_string()),
+        TopLevelMustBeMapping(m) => (
+            Some(*m),
+            "a formula is a mapping (name, desc, actions, ...)".to_string(),
+        ),
         TopLevelMustBeSequence(m) => (Some(*m), "expected a list".to_string()),
-        UnexpectedAnchor(m) => (Some(*m), "YAML anchors and aliases are not supported in formulas".to_string()),
+        UnexpectedAnchor(m) => (
+            Some(*m),
+            "YAML anchors and aliases are not supported in formulas".to_string(),
+        ),
         MappingKeyMustBeScalar(m) => (Some(*m), "mapping keys must be plain text".to_string()),
-        UnexpectedTag(m) => (Some(*m), "YAML tags (!!...) are not supported in formulas".to_string()),
+        UnexpectedTag(m) => (
+            Some(*m),
+            "YAML tags (!!...) are not supported in formulas".to_string(),
+        ),
         ScanError(m, err) => (Some(*m), format!("not valid YAML: {}", scan_message(err))),
         DuplicateKey(inner) => (
             inner.key.span().start().copied(),
@@ -226,7 +321,12 @@ fn yaml_error(file: &str, e: &marked_yaml::LoadError) -> FormulaError {
         #[allow(unreachable_patterns)]
         _ => (None, e.to_string()),
     };
-    let at = marker.map(|m| Pos { line: m.line(), column: m.column() }).unwrap_or_default();
+    let at = marker
+        .map(|m| Pos {
+            line: m.line(),
+            column: m.column(),
+        })
+        .unwrap_or_default();
     FormulaError::at(file, at, message)
 }
 
@@ -251,7 +351,11 @@ pub struct Unfilled {
 pub fn fill(node: &Node, vars: &Vars) -> Result<Value, Unfilled> {
     match node {
         Node::Scalar(s) => scalar(s, vars),
-        Node::Sequence(list) => list.iter().map(|n| fill(n, vars)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+        Node::Sequence(list) => list
+            .iter()
+            .map(|n| fill(n, vars))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
         Node::Mapping(map) => {
             let mut out = Map::new();
             for (key, value) in map.iter() {
@@ -297,10 +401,10 @@ fn plain(text: &str) -> Value {
         return Value::Number(n.into());
     }
     let numeric = text.bytes().any(|b| b.is_ascii_digit())
-        && text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
-    if numeric
-        && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64)
-    {
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+    if numeric && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
         return Value::Number(n);
     }
     Value::String(text.to_string())
@@ -314,10 +418,10 @@ pub fn references(node: &Node) -> Vec<(Pos, Result<String, TemplateError>, Strin
             return;
         }
         match template::references(s.as_str()) {
-            Ok(refs) => out.extend(
-                refs.into_iter()
-                    .map(|(_, name)| (pos(s.span()), Ok(name.to_string()), s.as_str().to_string())),
-            ),
+            Ok(refs) => out
+                .extend(refs.into_iter().map(|(_, name)| {
+                    (pos(s.span()), Ok(name.to_string()), s.as_str().to_string())
+                })),
             Err(e) => out.push((pos(s.span()), Err(e), s.as_str().to_string())),
         }
     });
@@ -375,12 +479,32 @@ actions:
         let f = Formula::parse("runtask.yml", CLASSIC).unwrap();
         assert_eq!(f.name, "rpmlint");
         assert_eq!(f.namespace.as_deref(), Some("dist"));
-        assert_eq!(f.args.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(), ["koji_build", "arch"]);
+        assert_eq!(
+            f.args.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(),
+            ["koji_build", "arch"]
+        );
         assert_eq!(f.rpm, ["rpmlint"]);
-        let names: Vec<_> = f.actions.iter().map(|a| (a.name.as_str(), a.directive.as_str())).collect();
-        assert_eq!(names, [("download", "koji"), ("run", "shell"), ("report", "resultsdb")]);
+        let names: Vec<_> = f
+            .actions
+            .iter()
+            .map(|a| (a.name.as_str(), a.directive.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("download", "koji"),
+                ("run", "shell"),
+                ("report", "resultsdb")
+            ]
+        );
         assert_eq!(f.actions[0].export.as_deref(), Some("koji_output"));
-        assert_eq!(f.actions[0].directive_at, Pos { line: 14, column: 5 });
+        assert_eq!(
+            f.actions[0].directive_at,
+            Pos {
+                line: 14,
+                column: 5
+            }
+        );
     }
 
     fn err(text: &str) -> String {
@@ -389,8 +513,14 @@ actions:
 
     #[test]
     fn bad_formulas_name_the_place_and_the_key() {
-        assert_eq!(err("name: x\n"), "f.yml:1:1: the formula has no `actions` key: it needs a list of actions");
-        assert_eq!(err("name: x\nactions: []\n"), "f.yml:2:10: `actions` must be a non-empty list of actions");
+        assert_eq!(
+            err("name: x\n"),
+            "f.yml:1:1: the formula has no `actions` key: it needs a list of actions"
+        );
+        assert_eq!(
+            err("name: x\nactions: []\n"),
+            "f.yml:2:10: `actions` must be a non-empty list of actions"
+        );
         assert_eq!(
             err("name: x\nactionz: []\n"),
             "f.yml:2:1: the formula has an unknown key `actionz` (known: name, desc, maintainer, namespace, input, environment, actions)"
@@ -399,17 +529,30 @@ actions:
             err("name: x\nactions:\n  - name: a\n    koji: {}\n    shell: []\n"),
             "f.yml:5:5: action 'a': has a second directive key `shell`: one directive per action"
         );
-        assert_eq!(err("name: x\nactions:\n  - name: a\n"), "f.yml:3:5: action 'a': names no directive (e.g. `koji: {...}`)");
-        assert!(err("name: x\nactions:\n  - name: a\n    export: a b\n    dummy: {}\n").starts_with("f.yml:4:13: action 'a': `export` must be"));
-        assert_eq!(err("name: x\nname: y\nactions: [{name: a, dummy: {}}]\n"), "f.yml:2:1: duplicate key `name`");
+        assert_eq!(
+            err("name: x\nactions:\n  - name: a\n"),
+            "f.yml:3:5: action 'a': names no directive (e.g. `koji: {...}`)"
+        );
+        assert!(
+            err("name: x\nactions:\n  - name: a\n    export: a b\n    dummy: {}\n")
+                .starts_with("f.yml:4:13: action 'a': `export` must be")
+        );
+        assert_eq!(
+            err("name: x\nname: y\nactions: [{name: a, dummy: {}}]\n"),
+            "f.yml:2:1: duplicate key `name`"
+        );
         let yaml = err("name: x\nactions:\n  - name: a\n    dummy: {result: [PASSED\n");
-        assert!(yaml.starts_with("f.yml:") && yaml.contains("not valid YAML"), "{yaml}");
+        assert!(
+            yaml.starts_with("f.yml:") && yaml.contains("not valid YAML"),
+            "{yaml}"
+        );
         assert!(err("- a\n").contains("a formula is a mapping"));
     }
 
     #[test]
     fn fill_types_plain_scalars_and_substitutes_keys() {
-        let text = "a: 1\nb: '1'\nc: true\nd: \"true\"\ne: ~\nf: 1.5\ng: [x, $v]\n${k}: $v\nh: 1.2.3\n";
+        let text =
+            "a: 1\nb: '1'\nc: true\nd: \"true\"\ne: ~\nf: 1.5\ng: [x, $v]\n${k}: $v\nh: 1.2.3\n";
         let node = marked_yaml::parse_yaml_with_options(0, text, options()).unwrap();
         let mut vars = Vars::new();
         vars.insert("v".into(), json!(["l"]));
@@ -427,7 +570,13 @@ actions:
         let node = marked_yaml::parse_yaml(0, "a:\n  b: x/${nope}\n").unwrap();
         let e = fill(&node, &Vars::new()).err().unwrap();
         assert_eq!(e.at, Pos { line: 2, column: 6 });
-        assert_eq!(e.error, TemplateError::Undefined { offset: 2, name: "nope".into() });
+        assert_eq!(
+            e.error,
+            TemplateError::Undefined {
+                offset: 2,
+                name: "nope".into()
+            }
+        );
         let refs = references(&node);
         assert_eq!(refs.len(), 1);
         assert_eq!(refs[0].1.as_deref(), Ok("nope"));

@@ -1,10 +1,10 @@
 //! Planning a formula (every check that needs no plugin code to run) and
 //! running its actions in one shared workspace.
 
+use super::FormulaError;
 use super::params;
 use super::parse::{self, Action, Formula};
 use super::template::{TemplateError, Vars};
-use super::FormulaError;
 use crate::capabilities::RunContext;
 use crate::policy::{Denied, Effective};
 use crate::progress::PluginProgress;
@@ -124,7 +124,11 @@ pub async fn plan(
             continue;
         }
         let Some((plugin, grants)) = load(&action.directive).map_err(|e| {
-            formula.error(action.directive_at, action, format!("plugin '{}': {e}", action.directive))
+            formula.error(
+                action.directive_at,
+                action,
+                format!("plugin '{}': {e}", action.directive),
+            )
         })?
         else {
             return Err(formula.error(
@@ -149,7 +153,14 @@ pub async fn plan(
                 }
             }
         };
-        plugins.insert(action.directive.clone(), Loaded { plugin, grants, params });
+        plugins.insert(
+            action.directive.clone(),
+            Loaded {
+                plugin,
+                grants,
+                params,
+            },
+        );
     }
 
     // Variables: runtime ones, then each action's export for later ones.
@@ -369,11 +380,20 @@ pub async fn run(
         "formula",
         &format!(
             "run {run_id}: formula {} ({}) for {} {} ({}), uuid {}",
-            formula.name, formula.file, invocation.item_type, invocation.item, invocation.arch, invocation.uuid
+            formula.name,
+            formula.file,
+            invocation.item_type,
+            invocation.item,
+            invocation.arch,
+            invocation.uuid
         ),
     );
     if !refused.is_empty() {
-        let text = refused.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
+        let text = refused
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
         log.error("policy", &text);
         report.status = Status::Refused;
         report.error = Some(text);
@@ -382,12 +402,14 @@ pub async fn run(
     }
 
     let workspace = Arc::new(
-        Workspace::create(&options.workspace_parent, &run_id, options.keep_workspace).map_err(|e| {
-            RunError::Internal(anyhow::anyhow!(
-                "creating a workspace in {}: {e}",
-                options.workspace_parent.display()
-            ))
-        })?,
+        Workspace::create(&options.workspace_parent, &run_id, options.keep_workspace).map_err(
+            |e| {
+                RunError::Internal(anyhow::anyhow!(
+                    "creating a workspace in {}: {e}",
+                    options.workspace_parent.display()
+                ))
+            },
+        )?,
     );
     if let Some(dir) = &invocation.task_dir {
         copy_task_dir(dir, &workspace, &log).map_err(RunError::Invalid)?;
@@ -401,7 +423,13 @@ pub async fn run(
         let loaded = &plugins[&action.directive];
         log.info(
             "formula",
-            &format!("action {}/{}: {} ({})", index + 1, formula.actions.len(), action.name, action.directive),
+            &format!(
+                "action {}/{}: {} ({})",
+                index + 1,
+                formula.actions.len(),
+                action.name,
+                action.directive
+            ),
         );
         let ended = match fill_params(&formula, action, loaded, &vars) {
             Err(e) => Ended::Invalid(e.to_string()),
@@ -449,14 +477,17 @@ pub async fn run(
                     )
                     .await;
                     match task {
-                        Err(RunError::Invalid(m)) => {
-                            Ended::Invalid(formula.error(action.directive_at, action, m).to_string())
-                        }
+                        Err(RunError::Invalid(m)) => Ended::Invalid(
+                            formula.error(action.directive_at, action, m).to_string(),
+                        ),
                         Err(RunError::Internal(e)) => return Err(RunError::Internal(e)),
                         Ok(task) => {
                             log.info(
                                 "formula",
-                                &format!("task {} ended: {} (run {})", task.task, task.status, task.run_id),
+                                &format!(
+                                    "task {} ended: {} (run {})",
+                                    task.task, task.status, task.run_id
+                                ),
                             );
                             report.results.extend(task.results.iter().cloned());
                             report.artifacts.extend(task.artifacts.iter().copied());
@@ -466,7 +497,10 @@ pub async fn run(
                             match task.status {
                                 Status::Success | Status::Failure | Status::Skipped => Ended::Ok,
                                 Status::Crashed => Ended::Crashed(task.error.unwrap_or_default()),
-                                _ => Ended::Failed(task.error.unwrap_or_else(|| format!("task {}", task.status))),
+                                _ => Ended::Failed(
+                                    task.error
+                                        .unwrap_or_else(|| format!("task {}", task.status)),
+                                ),
                             }
                         }
                     }
@@ -488,14 +522,20 @@ pub async fn run(
                 break;
             }
             Ended::Failed(why) => {
-                log.error("formula", &format!("action '{}' failed: {why}", action.name));
+                log.error(
+                    "formula",
+                    &format!("action '{}' failed: {why}", action.name),
+                );
                 report.status = Status::Error;
                 report.failed_stage = Some(action.name.clone());
                 report.error = Some(format!("action '{}': {why}", action.name));
                 break;
             }
             Ended::Crashed(why) => {
-                log.error("formula", &format!("action '{}' crashed: {why}", action.name));
+                log.error(
+                    "formula",
+                    &format!("action '{}' crashed: {why}", action.name),
+                );
                 report.status = Status::Crashed;
                 report.failed_stage = Some(action.name.clone());
                 report.error = Some(format!("action '{}': {why}", action.name));
@@ -508,7 +548,11 @@ pub async fn run(
         report.results.push(CheckResult {
             item: invocation.item.clone(),
             item_type: invocation.item_type.clone(),
-            outcome: if report.status == Status::Crashed { Outcome::Crashed } else { Outcome::Aborted },
+            outcome: if report.status == Status::Crashed {
+                Outcome::Crashed
+            } else {
+                Outcome::Aborted
+            },
             checkname: formula.name.clone(),
             note: report.error.clone(),
             artifact: None,
@@ -524,7 +568,10 @@ pub async fn run(
         Err(e) => tracing::error!("keeping the artifacts in {}: {e:#}", dir.display()),
     }
     if workspace.kept() {
-        log.info("cleanup", &format!("workspace kept at {}", workspace.root().display()));
+        log.info(
+            "cleanup",
+            &format!("workspace kept at {}", workspace.root().display()),
+        );
     }
     Ok(report)
 }
@@ -548,13 +595,16 @@ fn fill_params(
     loaded: &Loaded,
     vars: &Vars,
 ) -> Result<Value, FormulaError> {
-    let (node, first) = match loaded.params.as_deref().and_then(|p| as_mapping(p, &action.params)) {
+    let (node, first) = match loaded
+        .params
+        .as_deref()
+        .and_then(|p| as_mapping(p, &action.params))
+    {
         Some((first, node)) => (node, Some(first)),
         None => (action.params.clone(), None),
     };
-    let value = parse::fill(&node, vars).map_err(|u| {
-        formula.error(u.at, action, format!("{} in '{}'", u.error, u.text))
-    })?;
+    let value = parse::fill(&node, vars)
+        .map_err(|u| formula.error(u.at, action, format!("{} in '{}'", u.error, u.text)))?;
     let value = match first {
         Some(first) => json!({ first: value }),
         None if value.is_null() => json!({}),
@@ -634,20 +684,31 @@ impl ActionRun<'_> {
         let (_, stderr) = instance.stdio();
         let state = instance.into_state();
         let output = match called {
-            Err(_) => return Err(Ended::Crashed(format!("ran past its deadline ({}s)", timeout.as_secs()))),
+            Err(_) => {
+                return Err(Ended::Crashed(format!(
+                    "ran past its deadline ({}s)",
+                    timeout.as_secs()
+                )));
+            }
             Ok(Err(trap)) => {
                 let mut why = crate::runtime::describe_trap(&trap, &sandbox, timeout);
                 let tail = String::from_utf8_lossy(&stderr);
                 if !tail.trim().is_empty() {
-                    why.push_str(&format!("; its stderr ends with:\n{}", tail_lines(&tail, 20)));
+                    why.push_str(&format!(
+                        "; its stderr ends with:\n{}",
+                        tail_lines(&tail, 20)
+                    ));
                 }
                 return Err(Ended::Crashed(why));
             }
             Ok(Ok(Err(e))) => return Err(Ended::Failed(plugin_error(&e))),
             Ok(Ok(Ok(output))) => output,
         };
-        let value: Value = serde_json::from_str(&output.value)
-            .map_err(|e| Ended::Failed(format!("the directive returned a value that is not JSON: {e}")))?;
+        let value: Value = serde_json::from_str(&output.value).map_err(|e| {
+            Ended::Failed(format!(
+                "the directive returned a value that is not JSON: {e}"
+            ))
+        })?;
         if let Some(code) = output.exit_code
             && code != 0
             && code != 100
@@ -688,9 +749,19 @@ fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), 
         bytes: u64,
         files: usize,
     }
-    fn walk(from: &Path, rel: &str, ws: &Workspace, budget: &mut Budget<'_>, log: &RunLog) -> Result<(), String> {
-        let failed = |e: std::io::Error| format!("copying the task's files from {}: {e}", from.display());
-        let mut entries: Vec<_> = std::fs::read_dir(from).map_err(failed)?.collect::<Result<_, _>>().map_err(failed)?;
+    fn walk(
+        from: &Path,
+        rel: &str,
+        ws: &Workspace,
+        budget: &mut Budget<'_>,
+        log: &RunLog,
+    ) -> Result<(), String> {
+        let failed =
+            |e: std::io::Error| format!("copying the task's files from {}: {e}", from.display());
+        let mut entries: Vec<_> = std::fs::read_dir(from)
+            .map_err(failed)?
+            .collect::<Result<_, _>>()
+            .map_err(failed)?;
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
             let name = entry.file_name();
@@ -700,7 +771,11 @@ fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), 
             if rel.is_empty() && name == ARTIFACTS {
                 continue;
             }
-            let target = if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+            let target = if rel.is_empty() {
+                name.to_string()
+            } else {
+                format!("{rel}/{name}")
+            };
             let kind = entry.file_type().map_err(failed)?;
             if kind.is_dir() {
                 ws.create_dir_all(&target).map_err(failed)?;
@@ -722,16 +797,28 @@ fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), 
                 let mut dst = ws.create_file(&target).map_err(failed)?;
                 std::io::copy(&mut src, &mut dst).map_err(failed)?;
             } else {
-                log.warn("formula", &format!("{target}: not a regular file or directory; not copied"));
+                log.warn(
+                    "formula",
+                    &format!("{target}: not a regular file or directory; not copied"),
+                );
             }
         }
         Ok(())
     }
-    let mut budget = Budget { root: dir, bytes: 0, files: 0 };
+    let mut budget = Budget {
+        root: dir,
+        bytes: 0,
+        files: 0,
+    };
     walk(dir, "", workspace, &mut budget, log)?;
     log.info(
         "formula",
-        &format!("copied {} files ({} bytes) of the task's directory {}", budget.files, budget.bytes, dir.display()),
+        &format!(
+            "copied {} files ({} bytes) of the task's directory {}",
+            budget.files,
+            budget.bytes,
+            dir.display()
+        ),
     );
     Ok(())
 }
@@ -739,7 +826,12 @@ fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), 
 /// Copies `artifacts/` out of the workspace into `dir` (regular files and
 /// directories only; symlinks are skipped), then writes `results.yaml` and
 /// `runtask.log` there. Returns the results file.
-fn keep_artifacts(workspace: &Workspace, dir: &Path, report: &Report, log: &RunLog) -> anyhow::Result<PathBuf> {
+fn keep_artifacts(
+    workspace: &Workspace,
+    dir: &Path,
+    report: &Report,
+    log: &RunLog,
+) -> anyhow::Result<PathBuf> {
     use cap_std::fs::Dir;
     std::fs::create_dir_all(dir)?;
     fn copy(from: &Dir, to: &Path, log: &RunLog, shown: &str) -> anyhow::Result<()> {
@@ -757,7 +849,10 @@ fn keep_artifacts(workspace: &Workspace, dir: &Path, report: &Report, log: &RunL
                 let mut dst = std::fs::File::create(&target)?;
                 std::io::copy(&mut src, &mut dst)?;
             } else {
-                log.warn("artifacts", &format!("{shown}: not a regular file or directory; not kept"));
+                log.warn(
+                    "artifacts",
+                    &format!("{shown}: not a regular file or directory; not kept"),
+                );
             }
         }
         Ok(())

@@ -30,9 +30,18 @@ enum Piece<'a> {
 /// the placeholder in the template.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TemplateError {
-    Invalid { offset: usize },
-    Undefined { offset: usize, name: String },
-    NoSuchKey { offset: usize, path: String, key: String },
+    Invalid {
+        offset: usize,
+    },
+    Undefined {
+        offset: usize,
+        name: String,
+    },
+    NoSuchKey {
+        offset: usize,
+        path: String,
+        key: String,
+    },
 }
 
 impl std::fmt::Display for TemplateError {
@@ -104,12 +113,14 @@ fn parse(template: &str) -> Result<Vec<(usize, Piece<'_>)>, TemplateError> {
             pieces.push((i, Piece::Dollar));
             i += 2;
         } else if let Some(inner) = after.strip_prefix('{') {
-            let close = inner.find('}').ok_or(TemplateError::Invalid { offset: i })?;
+            let close = inner
+                .find('}')
+                .ok_or(TemplateError::Invalid { offset: i })?;
             let path: Vec<&str> = inner[..close].split('.').collect();
             let valid = is_ident(path[0])
-                && path[1..]
-                    .iter()
-                    .all(|s| is_ident(s) || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())));
+                && path[1..].iter().all(|s| {
+                    is_ident(s) || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                });
             if !valid {
                 return Err(TemplateError::Invalid { offset: i });
             }
@@ -205,11 +216,20 @@ mod tests {
     fn substitutes_both_forms_and_dollar_dollar() {
         let v = vars();
         assert_eq!(substitute("$workdir/rpms", &v), Ok(json!("./rpms")));
-        assert_eq!(substitute("${koji_build}.log", &v), Ok(json!("xchat-0.5-1.fc20.log")));
-        assert_eq!(substitute("cost: $$5 $$HOME", &v), Ok(json!("cost: $5 $HOME")));
+        assert_eq!(
+            substitute("${koji_build}.log", &v),
+            Ok(json!("xchat-0.5-1.fc20.log"))
+        );
+        assert_eq!(
+            substitute("cost: $$5 $$HOME", &v),
+            Ok(json!("cost: $5 $HOME"))
+        );
         assert_eq!(substitute("no vars", &v), Ok(json!("no vars")));
         // `$name.x` is `$name` then text, as in Python.
-        assert_eq!(substitute("$koji_build.log", &v), Ok(json!("xchat-0.5-1.fc20.log")));
+        assert_eq!(
+            substitute("$koji_build.log", &v),
+            Ok(json!("xchat-0.5-1.fc20.log"))
+        );
     }
 
     #[test]
@@ -219,21 +239,35 @@ mod tests {
         assert_eq!(substitute("$rpms", &v), Ok(json!(["a.rpm", "b.rpm"])));
         assert_eq!(substitute("${out.n}", &v), Ok(json!(2)));
         assert_eq!(substitute("n=${out.n}", &v), Ok(json!("n=2")));
-        assert_eq!(substitute("${rpms} ", &v), Ok(json!("[\"a.rpm\",\"b.rpm\"] ")));
+        assert_eq!(
+            substitute("${rpms} ", &v),
+            Ok(json!("[\"a.rpm\",\"b.rpm\"] "))
+        );
     }
 
     #[test]
     fn dotted_access_reaches_into_maps_and_lists() {
         let v = vars();
-        assert_eq!(substitute("${out.downloaded_rpms.0}", &v), Ok(json!("x.rpm")));
+        assert_eq!(
+            substitute("${out.downloaded_rpms.0}", &v),
+            Ok(json!("x.rpm"))
+        );
         assert_eq!(substitute("${rpms.1}", &v), Ok(json!("b.rpm")));
         assert_eq!(
             substitute("x ${out.missing}", &v),
-            Err(TemplateError::NoSuchKey { offset: 2, path: "out".into(), key: "missing".into() })
+            Err(TemplateError::NoSuchKey {
+                offset: 2,
+                path: "out".into(),
+                key: "missing".into()
+            })
         );
         assert_eq!(
             substitute("${rpms.7}", &v),
-            Err(TemplateError::NoSuchKey { offset: 0, path: "rpms".into(), key: "7".into() })
+            Err(TemplateError::NoSuchKey {
+                offset: 0,
+                path: "rpms".into(),
+                key: "7".into()
+            })
         );
     }
 
@@ -242,15 +276,23 @@ mod tests {
         let v = vars();
         assert_eq!(
             substitute("a/${nope}/b", &v),
-            Err(TemplateError::Undefined { offset: 2, name: "nope".into() })
+            Err(TemplateError::Undefined {
+                offset: 2,
+                name: "nope".into()
+            })
         );
-        for bad in ["$", "a $ b", "$1", "${", "${a", "${}", "${a..b}", "${.a}", "${a-b}", "${0}"] {
+        for bad in [
+            "$", "a $ b", "$1", "${", "${a", "${}", "${a..b}", "${.a}", "${a-b}", "${0}",
+        ] {
             assert!(
                 matches!(substitute(bad, &v), Err(TemplateError::Invalid { .. })),
                 "{bad}"
             );
         }
-        assert_eq!(substitute("ok $", &v), Err(TemplateError::Invalid { offset: 3 }));
+        assert_eq!(
+            substitute("ok $", &v),
+            Err(TemplateError::Invalid { offset: 3 })
+        );
     }
 
     #[test]

@@ -429,15 +429,13 @@ impl Effective {
             }
         }
 
-        let names = [
-            (
-                &ENV,
-                &self.declared.env,
-                &g.env,
-                &g.deny_env,
-                &g.cli.deny_env,
-            ),
-        ];
+        let names = [(
+            &ENV,
+            &self.declared.env,
+            &g.env,
+            &g.deny_env,
+            &g.cli.deny_env,
+        )];
         for (kind, declared, granted, deny, cli_deny) in names {
             for name in dedup(declared) {
                 if deny.contains(name) {

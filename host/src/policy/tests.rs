@@ -362,10 +362,18 @@ urls = ["http://mirror.example/debian/"]"#,
     // A `*` host names nothing to grant up front: the preflight passes
     // and each URL is checked as it is used.
     assert_eq!(e.preflight(), Ok(()));
-    assert!(e.check_url(&url("http://mirror.example/debian/dists/x")).is_ok());
-    let d = e.check_url(&url("http://other.example/debian/")).unwrap_err();
+    assert!(
+        e.check_url(&url("http://mirror.example/debian/dists/x"))
+            .is_ok()
+    );
+    let d = e
+        .check_url(&url("http://other.example/debian/"))
+        .unwrap_err();
     assert_eq!(d.subject, "http://other.example/debian/");
-    assert!(d.hint.is_some_and(|h| h.contains("urls = [\"http://other.example/\"]")));
+    assert!(
+        d.hint
+            .is_some_and(|h| h.contains("urls = [\"http://other.example/\"]"))
+    );
     assert!(e.check_url(&url("http://mirror.example/other")).is_err());
 }
 
@@ -735,7 +743,10 @@ fn backends_are_alternatives_one_usable_is_enough_to_start() {
     assert!(denied.reason.starts_with("denied by"), "{denied:?}");
     assert_eq!(e.check_backend("local"), Ok(()));
     // Neither granted: both are named, each with its grant.
-    let e = effective("[plugins.blhc]\nexec = [\"blhc --debian **\"]\nenv = [\"LANG\"]\nurls = [\"https://deb.debian.org/debian/\"]\n", &Overrides::default());
+    let e = effective(
+        "[plugins.blhc]\nexec = [\"blhc --debian **\"]\nenv = [\"LANG\"]\nurls = [\"https://deb.debian.org/debian/\"]\n",
+        &Overrides::default(),
+    );
     let missing = e.preflight().unwrap_err();
     let subjects: Vec<&str> = missing.iter().map(|d| d.subject.as_str()).collect();
     assert_eq!(subjects, ["local", "unshare"]);
@@ -1112,10 +1123,19 @@ fn any_command_line_is_declarable_but_never_grantable() {
     assert!(!any.matches(&[]));
     // Grants (policy files, --allow-exec) always name their program.
     assert!(ExecPattern::parse("* **").is_err());
-    assert!(Policy::from_toml("[plugins.shell]\nexec = [\"* **\"]\n", Path::new(POLICY_PATH)).is_err());
+    assert!(
+        Policy::from_toml(
+            "[plugins.shell]\nexec = [\"* **\"]\n",
+            Path::new(POLICY_PATH)
+        )
+        .is_err()
+    );
     // Only exactly `* **` is special.
     assert!(ExecPattern::parse_declared("* foo").is_err());
-    assert_eq!(ExecPattern::parse_declared("echo **").expect("literal"), pat("echo **"));
+    assert_eq!(
+        ExecPattern::parse_declared("echo **").expect("literal"),
+        pat("echo **")
+    );
 }
 
 #[test]
@@ -1144,7 +1164,11 @@ deny-exec = ["echo secret **"]"#,
     let hint = d.hint.expect("a hint");
     assert!(hint.contains("exec = [\"rpm -qp a.rpm b.rpm\"]"), "{hint}");
     // A literal `*` in the command line is escaped in the suggestion.
-    let hint = e.check_exec(&argv("ls '*'")).unwrap_err().hint.expect("a hint");
+    let hint = e
+        .check_exec(&argv("ls '*'"))
+        .unwrap_err()
+        .hint
+        .expect("a hint");
     assert!(hint.contains(r#"exec = ["ls '\\*'"]"#), "{hint}");
     let d = e.check_exec(&argv("echo secret x")).unwrap_err();
     assert!(d.reason.contains("echo secret **"), "{}", d.reason);

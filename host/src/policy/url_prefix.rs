@@ -107,9 +107,7 @@ impl UrlPrefix {
         } else {
             self.same_origin(&other.url)
         };
-        origin
-            && (self.any_port || !other.any_port)
-            && path_within(&other.path, &self.path)
+        origin && (self.any_port || !other.any_port) && path_within(&other.path, &self.path)
     }
 
     fn same_origin(&self, url: &Url) -> bool {

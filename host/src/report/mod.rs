@@ -296,7 +296,11 @@ pub fn exit_code(report: &Report) -> ExitCode {
         Status::Skipped => ExitCode::Ok,
         Status::Success => {
             if let Some(code) = report.exit_code {
-                return if code == 0 { ExitCode::Ok } else { ExitCode::CheckFailed };
+                return if code == 0 {
+                    ExitCode::Ok
+                } else {
+                    ExitCode::CheckFailed
+                };
             }
             if report.results.iter().all(|r| r.outcome.is_ok()) {
                 ExitCode::Ok

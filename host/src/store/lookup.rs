@@ -21,10 +21,9 @@ pub struct Lookup {
 impl Lookup {
     /// True when `s` looks like a lookup rather than an id or a path.
     pub fn is_lookup(s: &str) -> bool {
-        s.split_once('/')
-            .is_some_and(|(collection, rest)| {
-                !collection.is_empty() && !collection.contains('.') && rest.starts_with("match:")
-            })
+        s.split_once('/').is_some_and(|(collection, rest)| {
+            !collection.is_empty() && !collection.contains('.') && rest.starts_with("match:")
+        })
     }
 
     /// Parses `COLLECTION/match:KEY=VALUE[:KEY=VALUE...]`.
@@ -117,7 +116,14 @@ mod tests {
                 ("architecture".into(), "amd64".into())
             ]
         );
-        for bad in ["debian", "/match:a=b", "debian/codename=x", "debian/match:", "debian/match:a", "debian/match:=b"] {
+        for bad in [
+            "debian",
+            "/match:a=b",
+            "debian/codename=x",
+            "debian/match:",
+            "debian/match:a",
+            "debian/match:=b",
+        ] {
             let e = Lookup::parse(bad).unwrap_err().to_string();
             assert!(e.contains("invalid lookup"), "{bad}: {e}");
         }
@@ -145,13 +151,28 @@ mod tests {
         let new = tarball("bookworm");
         let cats = vec!["debian:system-tarball".to_string()];
         assert_ne!(old, new);
-        assert_eq!(resolve(&store, "debian/match:codename=bookworm", &cats).unwrap(), new);
-        assert_eq!(resolve(&store, "debian/match:codename=trixie:with_init=true", &cats).unwrap(), trixie);
-        let e = resolve(&store, "ubuntu/match:codename=bookworm", &cats).unwrap_err().to_string();
-        assert!(e.contains("no debian:system-tarball artifact matches"), "{e}");
-        let e = resolve(&store, "debian/match:codename=bookworm", &["debian:system-image".into()])
+        assert_eq!(
+            resolve(&store, "debian/match:codename=bookworm", &cats).unwrap(),
+            new
+        );
+        assert_eq!(
+            resolve(&store, "debian/match:codename=trixie:with_init=true", &cats).unwrap(),
+            trixie
+        );
+        let e = resolve(&store, "ubuntu/match:codename=bookworm", &cats)
             .unwrap_err()
             .to_string();
+        assert!(
+            e.contains("no debian:system-tarball artifact matches"),
+            "{e}"
+        );
+        let e = resolve(
+            &store,
+            "debian/match:codename=bookworm",
+            &["debian:system-image".into()],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("debian:system-image"), "{e}");
     }
 }

@@ -342,7 +342,9 @@ impl Task for Lintian {
             (Backend::Local, _) | (Backend::Auto, None) => Environment::open("local")?,
             (_, Some(environment)) => Environment::open_with("unshare", environment.id()?)?,
             (backend, None) => {
-                return Err(Error::invalid(format!("backend: {backend:?} needs an environment")));
+                return Err(Error::invalid(format!(
+                    "backend: {backend:?} needs an environment"
+                )));
             }
         };
         let version = lintian_version(&env)?;

@@ -496,10 +496,13 @@ pub fn dearmor(text: &str) -> Result<Vec<u8>, String> {
         if !ended {
             return Err("the armored keyring has no END line".into());
         }
-        let packets =
-            B64.decode(&body).map_err(|e| format!("the armored keyring has bad base64: {e}"))?;
+        let packets = B64
+            .decode(&body)
+            .map_err(|e| format!("the armored keyring has bad base64: {e}"))?;
         if let Some(sum) = crc {
-            let want = B64.decode(&sum).map_err(|_| "bad armor checksum".to_string())?;
+            let want = B64
+                .decode(&sum)
+                .map_err(|_| "bad armor checksum".to_string())?;
             let got = crc24(&packets).to_be_bytes();
             if want != got[1..] {
                 return Err("the armored keyring's checksum does not match".into());

@@ -582,13 +582,26 @@ fn request(method: &str, url: &str, body: &[u8]) -> HttpRequest {
 async fn send_returns_status_headers_and_body_and_keeps_error_statuses() {
     let server = Server::start();
     let (_tmp, ctx) = files_context(&server);
-    let r = ctx.send(request("GET", &server.url("/files/hello.txt"), b"")).await.expect("sent");
+    let r = ctx
+        .send(request("GET", &server.url("/files/hello.txt"), b""))
+        .await
+        .expect("sent");
     assert_eq!((r.status, r.body.as_slice()), (200, HELLO));
-    assert!(r.headers.iter().any(|(k, _)| k == "content-length"), "{:?}", r.headers);
-    let r = ctx.send(request("POST", &server.url("/files/echo"), b"<call/>")).await.expect("sent");
+    assert!(
+        r.headers.iter().any(|(k, _)| k == "content-length"),
+        "{:?}",
+        r.headers
+    );
+    let r = ctx
+        .send(request("POST", &server.url("/files/echo"), b"<call/>"))
+        .await
+        .expect("sent");
     assert_eq!(String::from_utf8_lossy(&r.body), "POST [text/xml] <call/>");
     // A 404 is a response the plugin reads, not an error.
-    let r = ctx.send(request("GET", &server.url("/files/nothing"), b"")).await.expect("sent");
+    let r = ctx
+        .send(request("GET", &server.url("/files/nothing"), b""))
+        .await
+        .expect("sent");
     assert_eq!(r.status, 404);
 }
 
@@ -596,10 +609,16 @@ async fn send_returns_status_headers_and_body_and_keeps_error_statuses() {
 async fn send_follows_redirects_as_browsers_do() {
     let server = Server::start();
     let (_tmp, ctx) = files_context(&server);
-    let r = ctx.send(request("POST", &server.url("/files/post-303"), b"data")).await.expect("sent");
+    let r = ctx
+        .send(request("POST", &server.url("/files/post-303"), b"data"))
+        .await
+        .expect("sent");
     assert_eq!(String::from_utf8_lossy(&r.body), "GET [] ");
     assert_eq!(r.url, server.url("/files/echo"));
-    let r = ctx.send(request("POST", &server.url("/files/post-307"), b"data")).await.expect("sent");
+    let r = ctx
+        .send(request("POST", &server.url("/files/post-307"), b"data"))
+        .await
+        .expect("sent");
     assert_eq!(String::from_utf8_lossy(&r.body), "POST [text/xml] data");
 }
 
@@ -613,18 +632,30 @@ async fn send_refuses_ungranted_lookalike_and_outside_urls_and_redirects() {
     };
     // Straight to a path outside the granted prefix, and a lookalike host:
     // refused before any request.
-    let m = denied(ctx.send(request("GET", &server.url("/secret/hello.txt"), b"")).await);
+    let m = denied(
+        ctx.send(request("GET", &server.url("/secret/hello.txt"), b""))
+            .await,
+    );
     assert!(m.contains("/secret/hello.txt"), "{m}");
     let lookalike = format!("http://127.0.0.1.evil.test:{}/files/hello.txt", server.port);
     denied(ctx.send(request("GET", &lookalike, b"")).await);
     assert!(server.hits().is_empty(), "{:?}", server.hits());
     // Redirects to an ungranted host, a lookalike and outside the prefix:
     // the first hop is asked, the target never.
-    for path in ["/files/redirect-localhost", "/files/redirect-lookalike", "/files/redirect-outside", "/files/redirect-file"] {
+    for path in [
+        "/files/redirect-localhost",
+        "/files/redirect-lookalike",
+        "/files/redirect-outside",
+        "/files/redirect-file",
+    ] {
         let m = denied(ctx.send(request("GET", &server.url(path), b"")).await);
         assert!(m.contains("fetcher"), "{m}");
     }
-    assert!(!server.hits().iter().any(|h| h.starts_with("/secret")), "{:?}", server.hits());
+    assert!(
+        !server.hits().iter().any(|h| h.starts_with("/secret")),
+        "{:?}",
+        server.hits()
+    );
 }
 
 #[tokio::test]
@@ -643,6 +674,9 @@ async fn send_refuses_bad_methods_headers_and_schemes() {
     let mut r = request("GET", &url, b"");
     r.headers.push(("x-bad".into(), "a\nb".into()));
     assert!(invalid(ctx.send(r).await).contains("bad header"));
-    assert!(invalid(ctx.send(request("GET", "file:///etc/passwd", b"")).await).contains("http and https only"));
+    assert!(
+        invalid(ctx.send(request("GET", "file:///etc/passwd", b"")).await)
+            .contains("http and https only")
+    );
     assert!(server.hits().is_empty(), "{:?}", server.hits());
 }

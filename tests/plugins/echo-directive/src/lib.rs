@@ -39,11 +39,21 @@ impl Directive for Echo {
             Param::optional_without_default("data", ParamType::Any, "anything"),
             Param::optional("count", ParamType::Integer, 1, "a number"),
             Param::optional("flag", ParamType::Boolean, false, "a switch"),
-            Param::optional("mode", ParamType::String, "fast", "a choice").choices(&["fast", "slow"]),
-            Param::optional("arch", ParamType::StringOrList, ["noarch"], "one or more arches"),
+            Param::optional("mode", ParamType::String, "fast", "a choice")
+                .choices(&["fast", "slow"]),
+            Param::optional(
+                "arch",
+                ParamType::StringOrList,
+                ["noarch"],
+                "one or more arches",
+            ),
             Param::optional_without_default("exit", ParamType::Integer, "exit code to ask for"),
             Param::optional_without_default("fail", ParamType::String, "fail with this message"),
-            Param::optional_without_default("save", ParamType::String, "also write the value to this workspace file"),
+            Param::optional_without_default(
+                "save",
+                ParamType::String,
+                "also write the value to this workspace file",
+            ),
         ]
     }
 

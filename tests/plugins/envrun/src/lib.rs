@@ -31,7 +31,11 @@ pub enum Step {
         cwd: Option<String>,
     },
     /// Write `content` to workspace file `path`, then push it to `target`.
-    Push { content: String, path: String, target: String },
+    Push {
+        content: String,
+        path: String,
+        target: String,
+    },
     /// Pull `source` into workspace file `path` and report its content.
     Pull { source: String, path: String },
 }
@@ -64,13 +68,25 @@ impl Task for EnvRun {
                     match env.run(&cmd) {
                         Ok(exit) => {
                             let out = exit.read_stdout()? + &exit.read_stderr()?;
-                            let outcome = if exit.success() { Outcome::Passed } else { Outcome::Failed };
-                            (outcome, out, exit.code().map(|c| c.to_string()).unwrap_or_default())
+                            let outcome = if exit.success() {
+                                Outcome::Passed
+                            } else {
+                                Outcome::Failed
+                            };
+                            (
+                                outcome,
+                                out,
+                                exit.code().map(|c| c.to_string()).unwrap_or_default(),
+                            )
                         }
                         Err(e) => (Outcome::Failed, format!("error: {e:?}"), String::new()),
                     }
                 }
-                Step::Push { content, path, target } => {
+                Step::Push {
+                    content,
+                    path,
+                    target,
+                } => {
                     std::fs::write(path, content)?;
                     match env.push(path, target) {
                         Ok(()) => (Outcome::Passed, String::new(), String::new()),
@@ -78,7 +94,11 @@ impl Task for EnvRun {
                     }
                 }
                 Step::Pull { source, path } => match env.pull(source, path) {
-                    Ok(()) => (Outcome::Passed, std::fs::read_to_string(path)?, String::new()),
+                    Ok(()) => (
+                        Outcome::Passed,
+                        std::fs::read_to_string(path)?,
+                        String::new(),
+                    ),
                     Err(e) => (Outcome::Failed, format!("error: {e:?}"), String::new()),
                 },
             };
@@ -89,7 +109,11 @@ impl Task for EnvRun {
                 .keyval("backend", backend.clone())
                 .emit()?;
         }
-        Ok(if all_ok { Status::Success } else { Status::Failure })
+        Ok(if all_ok {
+            Status::Success
+        } else {
+            Status::Failure
+        })
     }
 }
 
