@@ -134,7 +134,7 @@ pub fn unknown<'a>(params: &[Param], keys: impl Iterator<Item = &'a str>) -> Opt
 }
 
 /// Required params that are missing.
-pub fn missing<'a>(params: &'a [Param], has: impl Fn(&str) -> bool) -> Option<String> {
+pub fn missing(params: &[Param], has: impl Fn(&str) -> bool) -> Option<String> {
     let missing: Vec<&str> = params
         .iter()
         .filter(|p| p.required && !has(&p.name))
