@@ -9,12 +9,16 @@ use serde_norway::{Mapping, Value};
 use super::{CheckResult, Outcome, ReportError, is_reserved_key};
 
 /// Writes `results` as ResultYAML. A keyval with a reserved key is an error.
+///
+/// Text that YAML 1.1 readers (PyYAML, so libtaskotron and its tools) take
+/// for a boolean, such as `yes` or `off`, is written quoted.
 pub fn to_string(results: &[CheckResult]) -> Result<String, ReportError> {
+    let mut quoted = Quoted::new();
     let mut list = Vec::with_capacity(results.len());
     for (index, r) in results.iter().enumerate() {
         let mut m = Mapping::new();
         let mut put = |k: &str, v: &str| {
-            m.insert(Value::String(k.to_owned()), Value::String(v.to_owned()));
+            m.insert(Value::String(quoted.mark(k)), Value::String(quoted.mark(v)));
         };
         put("item", &r.item);
         put("type", &r.item_type);
@@ -39,7 +43,46 @@ pub fn to_string(results: &[CheckResult]) -> Result<String, ReportError> {
     }
     let mut top = Mapping::new();
     top.insert(Value::String("results".into()), Value::Sequence(list));
-    serde_norway::to_string(&Value::Mapping(top)).map_err(ReportError::YamlWrite)
+    let text = serde_norway::to_string(&Value::Mapping(top)).map_err(ReportError::YamlWrite)?;
+    Ok(quoted.apply(text))
+}
+
+/// serde_norway writes YAML 1.2, where `yes` is text and stays unquoted.
+/// Such words are swapped for unique plain tokens before writing and for
+/// their single-quoted form after.
+struct Quoted {
+    token: String,
+    words: Vec<String>,
+}
+
+impl Quoted {
+    fn new() -> Self {
+        Quoted {
+            token: format!("taskhostq{}n", uuid::Uuid::new_v4().simple()),
+            words: Vec::new(),
+        }
+    }
+
+    /// `s`, or a token standing for it when a YAML 1.1 reader would take
+    /// it for a boolean.
+    fn mark(&mut self, s: &str) -> String {
+        const BOOLISH: &[&str] = &[
+            "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off",
+            "Off", "OFF",
+        ];
+        if !BOOLISH.contains(&s) {
+            return s.to_owned();
+        }
+        self.words.push(s.to_owned());
+        format!("{}{}x", self.token, self.words.len() - 1)
+    }
+
+    fn apply(&self, mut text: String) -> String {
+        for (i, word) in self.words.iter().enumerate() {
+            text = text.replace(&format!("{}{i}x", self.token), &format!("'{word}'"));
+        }
+        text
+    }
 }
 
 /// Parses ResultYAML into results.
@@ -171,6 +214,20 @@ fn parse_one(index: usize, v: &Value) -> Result<CheckResult, ReportError> {
 mod tests {
     use super::*;
     use crate::report::tests::result;
+
+    #[test]
+    fn yaml_1_1_booleans_are_quoted_and_read_back_as_text() {
+        let mut r = result(Outcome::Passed);
+        r.note = Some("yes".into());
+        r.keyvals.insert("on".into(), "off".into());
+        r.keyvals.insert("plain".into(), "no way".into());
+        let text = to_string(std::slice::from_ref(&r)).expect("written");
+        assert!(text.contains("note: 'yes'"), "{text}");
+        assert!(text.contains("'on': 'off'"), "{text}");
+        assert!(text.contains("plain: no way"), "{text}");
+        assert!(!text.contains("taskhostq"), "{text}");
+        assert_eq!(parse(&text).expect("read back"), vec![r]);
+    }
 
     #[test]
     fn round_trip_keeps_every_field_and_keyval() {
