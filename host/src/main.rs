@@ -38,7 +38,6 @@ Examples:
 #[command(
     name = "runtask",
     version,
-    args_conflicts_with_subcommands = true,
     about = "Run distribution QA and build tasks as sandboxed WebAssembly plugins",
     after_help = format!("{EXAMPLES}\n\n{EXIT_CODES_HELP}"),
 )]
@@ -275,7 +274,7 @@ enum ArtifactCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     init_tracing(cli.verbose, cli.debug);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -299,6 +298,44 @@ fn main() -> ExitCode {
             fail(code, &e)
         }
     }
+}
+
+/// Parses the command line. Formula options (`-i`, `-t`, `--policy`, ...)
+/// given before a subcommand are an error rather than silently ignored;
+/// the global `-v`, `-d` and `--store` go anywhere.
+fn parse_cli() -> Cli {
+    use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+    let mut command = Cli::command();
+    let matches = command.get_matches_mut();
+    if let Some((sub, _)) = matches.subcommand() {
+        let misplaced: Vec<String> = command
+            .get_arguments()
+            .filter(|a| !a.is_global_set())
+            .filter(|a| matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine))
+            .map(|a| match a.get_long() {
+                Some(long) => format!("--{long}"),
+                None => a.get_id().to_string().to_uppercase(),
+            })
+            .collect();
+        if !misplaced.is_empty() {
+            command
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "{} only {} task formulas (runtask -i ITEM -t TYPE FORMULA); \
+                         the options of `{sub}` go after it",
+                        misplaced.join(", "),
+                        if misplaced.len() == 1 {
+                            "applies to"
+                        } else {
+                            "apply to"
+                        },
+                    ),
+                )
+                .exit();
+        }
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// Bad input from the user (exit code 2).

@@ -371,3 +371,23 @@ fn a_task_directory_that_is_too_big_is_refused() {
         ran.stderr
     );
 }
+
+#[test]
+fn formula_options_and_subcommands_do_not_mix_but_globals_go_anywhere() {
+    let env = Env::new();
+    let store = env.path("other-store").display().to_string();
+    let ran = env.run(&["--store", &store, "artifact", "list", "--json"]);
+    ran.expect(0);
+    assert_eq!(ran.stdout.trim(), "[]");
+    assert!(env.path("other-store").is_dir());
+    let ran = env.run(&["--policy", "p.toml", "run", "blhc"]);
+    ran.expect(2);
+    assert!(
+        ran.stderr.contains("--policy only applies to task formulas (runtask -i ITEM -t TYPE FORMULA); the options of `run` go after it"),
+        "{}",
+        ran.stderr
+    );
+    let ran = env.run(&["task/runtask.yml"]);
+    ran.expect(2);
+    assert!(ran.stderr.contains("--item <ITEM>"), "{}", ran.stderr);
+}
