@@ -39,6 +39,7 @@ Examples:
     name = "runtask",
     version,
     about = "Run distribution QA and build tasks as sandboxed WebAssembly plugins",
+    override_usage = "runtask <COMMAND> [ARGS]\n       runtask [OPTIONS] -i ITEM -t TYPE FORMULA",
     after_help = format!("{EXAMPLES}\n\n{EXIT_CODES_HELP}"),
 )]
 struct Cli {
