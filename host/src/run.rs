@@ -9,7 +9,7 @@
 
 use crate::capabilities::RunContext;
 use crate::manifest::Manifest;
-use crate::policy::Effective;
+use crate::policy::{Denied, Effective};
 use crate::progress::{PluginProgress, Progress};
 use crate::report::{self, CheckResult, Outcome, Report, Status};
 use crate::runlog::RunLog;
@@ -100,6 +100,102 @@ fn rfc3339_now() -> String {
         .unwrap_or_default()
 }
 
+/// A report of a run that starts now with `status`, nothing else yet.
+pub(crate) fn new_report(run_id: &str, task: &str, status: Status) -> Report {
+    Report {
+        run_id: run_id.to_string(),
+        task: task.to_string(),
+        status,
+        results: Vec::new(),
+        artifacts: Vec::new(),
+        failed_stage: None,
+        error: None,
+        started_at: rfc3339_now(),
+        duration_ms: 0,
+        log_artifact: None,
+        results_file: None,
+        exit_code: None,
+    }
+}
+
+/// `report` refused by the policy: the missing grants, logged.
+pub(crate) fn refused(
+    mut report: Report,
+    log: &RunLog,
+    missing: &[Denied],
+    started: Instant,
+) -> Report {
+    let text = missing
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    log.error("policy", &text);
+    report.status = Status::Refused;
+    report.error = Some(text);
+    report.duration_ms = elapsed_ms(started);
+    report
+}
+
+/// The sandbox of one plugin instance under `grants`, from now; and its
+/// timeout.
+pub(crate) fn sandbox_limits(grants: &Effective) -> (SandboxLimits, Duration) {
+    let limits = grants.limits();
+    let timeout = limits.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let sandbox = SandboxLimits {
+        memory: limits.memory.unwrap_or(DEFAULT_MEMORY),
+        deadline: Instant::now() + timeout,
+        stdio_limit: STDIO_LIMIT,
+    };
+    (sandbox, timeout)
+}
+
+/// A fresh workspace for run `run_id`.
+pub(crate) fn create_workspace(
+    options: &RunOptions,
+    run_id: &str,
+) -> Result<Arc<Workspace>, RunError> {
+    Workspace::create(&options.workspace_parent, run_id, options.keep_workspace)
+        .map(Arc::new)
+        .map_err(|e| {
+            RunError::Internal(anyhow::anyhow!(
+                "creating a workspace in {}: {e}",
+                options.workspace_parent.display()
+            ))
+        })
+}
+
+/// The capabilities' context for one instance of `plugin` in a run.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_context(
+    run_id: &str,
+    plugin: &Plugin,
+    grants: Effective,
+    workspace: Arc<Workspace>,
+    store: &Arc<dyn ArtifactStore>,
+    options: &RunOptions,
+    log: &RunLog,
+    deadline: Instant,
+) -> RunContext {
+    let output_limit = grants.limits().output_limit.unwrap_or(DEFAULT_OUTPUT_LIMIT);
+    RunContext {
+        log: log.clone(),
+        progress: options.progress.clone(),
+        plugin_progress: PluginProgress::new(options.progress.clone()),
+        output_limit,
+        kill_grace: options.kill_grace,
+        env_cache: options.env_cache.clone(),
+        ..RunContext::new(
+            run_id.to_string(),
+            plugin.info.manifest.clone(),
+            grants,
+            workspace,
+            store.clone(),
+            deadline,
+        )
+    }
+}
+
 /// Runs `plugin` on `task_data` under `grants`.
 pub async fn run_task(
     runtime: &Runtime,
@@ -127,20 +223,7 @@ pub async fn run_task_in(
     let log = RunLog::new();
     let manifest = plugin.info.manifest.clone();
     let name = manifest.name.clone();
-    let mut report = Report {
-        run_id: run_id.clone(),
-        task: name.clone(),
-        status: Status::Error,
-        results: Vec::new(),
-        artifacts: Vec::new(),
-        failed_stage: None,
-        error: None,
-        started_at: rfc3339_now(),
-        duration_ms: 0,
-        log_artifact: None,
-        results_file: None,
-        exit_code: None,
-    };
+    let mut report = new_report(&run_id, &name, Status::Error);
     log.info(
         "run",
         &format!(
@@ -163,54 +246,23 @@ pub async fn run_task_in(
 
     // Policy: refuse before any plugin code runs.
     if let Err(missing) = grants.preflight() {
-        let text = missing
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join("\n");
-        log.error("policy", &text);
-        report.status = Status::Refused;
-        report.error = Some(text);
-        report.duration_ms = elapsed_ms(started);
-        return Ok(report);
+        return Ok(refused(report, &log, &missing, started));
     }
-    let limits = grants.limits().clone();
-    let timeout = limits.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let sandbox = SandboxLimits {
-        memory: limits.memory.unwrap_or(DEFAULT_MEMORY),
-        deadline: Instant::now() + timeout,
-        stdio_limit: STDIO_LIMIT,
-    };
-
+    let (sandbox, timeout) = sandbox_limits(&grants);
     let workspace = match shared {
         Some(workspace) => workspace,
-        None => Arc::new(
-            Workspace::create(&options.workspace_parent, &run_id, options.keep_workspace).map_err(
-                |e| {
-                    RunError::Internal(anyhow::anyhow!(
-                        "creating a workspace in {}: {e}",
-                        options.workspace_parent.display()
-                    ))
-                },
-            )?,
-        ),
+        None => create_workspace(options, &run_id)?,
     };
-    let context = RunContext {
-        log: log.clone(),
-        progress: options.progress.clone(),
-        plugin_progress: PluginProgress::new(options.progress.clone()),
-        output_limit: limits.output_limit.unwrap_or(DEFAULT_OUTPUT_LIMIT),
-        kill_grace: options.kill_grace,
-        env_cache: options.env_cache.clone(),
-        ..RunContext::new(
-            run_id.clone(),
-            manifest.clone(),
-            grants,
-            workspace,
-            store.clone(),
-            sandbox.deadline,
-        )
-    };
+    let context = run_context(
+        &run_id,
+        plugin,
+        grants,
+        workspace,
+        &store,
+        options,
+        &log,
+        sandbox.deadline,
+    );
     let mut instance = runtime
         .instantiate(plugin, context, sandbox)
         .await
@@ -423,14 +475,14 @@ fn log_plugin_output(log: &RunLog, stream: &str, bytes: &[u8]) {
 }
 
 /// The last lines a plugin wrote to stderr (a panic message lands here).
-fn stderr_tail(stderr: &[u8]) -> Option<String> {
+pub(crate) fn stderr_tail(stderr: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(4)..].join("\n");
     (!tail.is_empty()).then(|| tail.chars().take(2000).collect())
 }
 
-fn elapsed_ms(started: Instant) -> u64 {
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -464,7 +516,7 @@ fn synthesized_result(report: &Report) -> Option<CheckResult> {
     })
 }
 
-fn plugin_error(e: &PluginError) -> String {
+pub(crate) fn plugin_error(e: &PluginError) -> String {
     match e {
         PluginError::AccessDenied(m) => format!("access denied: {m}"),
         PluginError::Invalid(m) => m.clone(),

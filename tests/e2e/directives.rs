@@ -54,19 +54,6 @@ fn run_with(env: &Env, formula: &str, policy: &str, extra: &[&str]) -> Ran {
     env.run(&args)
 }
 
-/// A plugin directory holding the echo test directive, whose `save`
-/// writes what it was given to a workspace file.
-fn echo_plugin_dir(env: &Env) -> String {
-    let dir = env.path("plugins");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::copy(
-        env!("TASKHOST_TEST_PLUGIN_ECHO_DIRECTIVE"),
-        dir.join("echo.wasm"),
-    )
-    .expect("copy echo");
-    dir.display().to_string()
-}
-
 /// What the shell plugin may run in these tests: `echo granted ...` and
 /// copying `<env>/junit.xml` into the workspace's artifacts.
 fn shell_policy(env: &Env) -> String {
@@ -306,7 +293,7 @@ actions:
 ",
         url = rdb.url
     );
-    let plugins = echo_plugin_dir(&env);
+    let plugins = crate::formula::echo_plugin_dir(&env);
     let ran = run_with(
         &env,
         &formula,

@@ -6,8 +6,9 @@ use crate::{Env, Ran, report};
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// The echo directive, as `echo.wasm` in a plugin directory of `env`.
-fn plugin_dir(env: &Env) -> String {
+/// The echo directive, as `echo.wasm` in a plugin directory of `env`; its
+/// `save` writes what it was given to a workspace file.
+pub fn echo_plugin_dir(env: &Env) -> String {
     let dir = env.path("plugins");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::copy(
@@ -22,7 +23,7 @@ fn plugin_dir(env: &Env) -> String {
 /// `u1`; artifacts go to `<env>/art/u1`.
 fn formula(env: &Env, formula: &str, extra: &[&str]) -> Ran {
     let file = env.write("task/runtask.yml", formula);
-    let plugins = plugin_dir(env);
+    let plugins = echo_plugin_dir(env);
     let art = env.path("art").display().to_string();
     let mut args = vec![
         "-i",

@@ -211,7 +211,7 @@ fn action(file: &str, index: usize, node: &Node) -> Result<Action, FormulaError>
     };
     let export = match map.get_node("export") {
         None => None,
-        Some(Node::Scalar(s)) if is_var_name(s.as_str()) => Some(s.as_str().to_string()),
+        Some(Node::Scalar(s)) if template::is_name(s.as_str()) => Some(s.as_str().to_string()),
         Some(other) => {
             return Err(here(
                 other.span(),
@@ -250,10 +250,6 @@ fn action(file: &str, index: usize, node: &Node) -> Result<Action, FormulaError>
         params: params.clone(),
         export,
     })
-}
-
-fn is_var_name(s: &str) -> bool {
-    template::references(&format!("${{{s}}}")).is_ok_and(|r| r.len() == 1) && !s.contains('.')
 }
 
 fn unknown_keys(

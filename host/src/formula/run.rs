@@ -1,20 +1,16 @@
 //! Planning a formula (every check that needs no plugin code to run) and
 //! running its actions in one shared workspace.
 
-use super::FormulaError;
 use super::params;
 use super::parse::{self, Action, Formula};
 use super::template::{TemplateError, Vars};
-use crate::capabilities::RunContext;
+use super::{FormulaError, Pos};
 use crate::policy::{Denied, Effective};
-use crate::progress::PluginProgress;
 use crate::report::{self, CheckResult, Outcome, Report, Status};
-use crate::run::{
-    DEFAULT_MEMORY, DEFAULT_OUTPUT_LIMIT, DEFAULT_TIMEOUT, RunError, RunOptions, STDIO_LIMIT,
-};
+use crate::run::{self, RunError, RunOptions};
 use crate::runlog::RunLog;
 use crate::runtime::bindings::directive::{Context, Param};
-use crate::runtime::{Described, Plugin, Runtime, SandboxLimits};
+use crate::runtime::{Described, Plugin, Runtime};
 use crate::store::ArtifactStore;
 use crate::workspace::Workspace;
 use marked_yaml::Node;
@@ -97,9 +93,7 @@ pub async fn plan(
         vars.insert(k.to_string(), json!(v));
     }
     // `-t koji_build -i NVR` makes `${koji_build}` the NVR.
-    if super::template::references(&format!("${{{}}}", invocation.item_type)).is_ok()
-        && !invocation.item_type.contains('.')
-    {
+    if super::template::is_name(&invocation.item_type) {
         vars.insert(invocation.item_type.clone(), json!(invocation.item));
     }
 
@@ -223,51 +217,47 @@ fn as_mapping(params: &[Param], node: &Node) -> Option<(String, Node)> {
 /// Up-front checks of a directive's params: unknown and missing keys, and
 /// the type of every value that holds no variable.
 fn static_params(formula: &Formula, action: &Action, params: &[Param]) -> Result<(), FormulaError> {
+    let fail = |at, e| Err(formula.error(at, action, e));
+    // What the formula wrote: (param, where its key is, where its value
+    // is, value). A whole action value is placed at the directive's name.
     let at = action.directive_at;
-    if let Some((first, node)) = as_mapping(params, &action.params) {
-        if let Some(p) = params.iter().find(|p| p.name == first)
-            && parse::references(&node).is_empty()
-            && let Ok(value) = parse::fill(&node, &Vars::new())
-        {
-            params::check_value(p, value).map_err(|e| formula.error(at, action, e))?;
-        }
-        let rest: Vec<Param> = params.iter().skip(1).cloned().collect();
-        return match params::missing(&rest, |_| false) {
-            Some(e) => Err(formula.error(at, action, e)),
-            None => Ok(()),
+    let written: Vec<(String, Pos, Pos, Node)> =
+        match (as_mapping(params, &action.params), &action.params) {
+            (Some((first, node)), _) => vec![(first, at, at, node)],
+            (None, Node::Mapping(map)) => map
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        parse::pos(k.span()),
+                        parse::pos(v.span()),
+                        v.clone(),
+                    )
+                })
+                .collect(),
+            (None, _) => Vec::new(), // empty: no params
         };
-    }
-    let Node::Mapping(map) = &action.params else {
-        return match params::missing(params, |_| false) {
-            Some(e) => Err(formula.error(at, action, e)),
-            None => Ok(()),
-        };
-    };
-    let literal_keys: Vec<&str> = map
-        .keys()
-        .map(|k| k.as_str())
-        .filter(|k| !k.contains('$'))
-        .collect();
-    for key in map.keys().filter(|k| !k.as_str().contains('$')) {
+    // A key made by a variable may be any param: check keys once all are known.
+    let literal = |key: &str| !key.contains('$');
+    for (key, key_at, ..) in written.iter().filter(|(k, ..)| literal(k)) {
         if let Some(e) = params::unknown(params, std::iter::once(key.as_str())) {
-            return Err(formula.error(parse::pos(key.span()), action, e));
+            return fail(*key_at, e);
         }
     }
-    if literal_keys.len() == map.len()
-        && let Some(e) = params::missing(params, |k| literal_keys.contains(&k))
+    if written.iter().all(|(k, ..)| literal(k))
+        && let Some(e) = params::missing(params, |k| written.iter().any(|(w, ..)| w == k))
     {
-        return Err(formula.error(at, action, e));
+        return fail(at, e);
     }
-    for (key, value) in map.iter() {
-        let Some(p) = params.iter().find(|p| p.name == key.as_str()) else {
+    for (key, _, value_at, value) in &written {
+        let Some(p) = params.iter().find(|p| p.name == *key) else {
             continue;
         };
         if !parse::references(value).is_empty() {
             continue; // checked once substituted
         }
         if let Ok(v) = parse::fill(value, &Vars::new()) {
-            params::check_value(p, v)
-                .map_err(|e| formula.error(parse::pos(value.span()), action, e))?;
+            params::check_value(p, v).map_err(|e| formula.error(*value_at, action, e))?;
         }
     }
     Ok(())
@@ -332,9 +322,8 @@ async fn check_environment(formula: &Formula) -> Result<(), FormulaError> {
     }
 }
 
-/// How one action ended.
+/// How an action that did not succeed ended.
 enum Ended {
-    Ok,
     /// Its params, once substituted, are wrong (the message is complete).
     Invalid(String),
     Failed(String),
@@ -360,22 +349,7 @@ pub async fn run(
     } = planned;
     let run_id = crate::run::new_run_id();
     let log = RunLog::new();
-    let mut report = Report {
-        run_id: run_id.clone(),
-        task: formula.name.clone(),
-        status: Status::Success,
-        results: Vec::new(),
-        artifacts: Vec::new(),
-        failed_stage: None,
-        error: None,
-        started_at: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        duration_ms: 0,
-        log_artifact: None,
-        results_file: None,
-        exit_code: None,
-    };
+    let mut report = run::new_report(&run_id, &formula.name, Status::Success);
     log.info(
         "formula",
         &format!(
@@ -389,28 +363,10 @@ pub async fn run(
         ),
     );
     if !refused.is_empty() {
-        let text = refused
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join("\n");
-        log.error("policy", &text);
-        report.status = Status::Refused;
-        report.error = Some(text);
-        report.duration_ms = started.elapsed().as_millis() as u64;
-        return Ok(report);
+        return Ok(run::refused(report, &log, &refused, started));
     }
 
-    let workspace = Arc::new(
-        Workspace::create(&options.workspace_parent, &run_id, options.keep_workspace).map_err(
-            |e| {
-                RunError::Internal(anyhow::anyhow!(
-                    "creating a workspace in {}: {e}",
-                    options.workspace_parent.display()
-                ))
-            },
-        )?,
-    );
+    let workspace = run::create_workspace(options, &run_id)?;
     if let Some(dir) = &invocation.task_dir {
         copy_task_dir(dir, &workspace, &log).map_err(RunError::Invalid)?;
     }
@@ -431,117 +387,47 @@ pub async fn run(
                 action.directive
             ),
         );
-        let ended = match fill_params(&formula, action, loaded, &vars) {
-            Err(e) => Ended::Invalid(e.to_string()),
-            Ok(params) => match &loaded.params {
-                Some(_) => {
-                    let run = ActionRun {
-                        runtime,
-                        store: &store,
-                        loaded,
-                        workspace: &workspace,
-                        log: &log,
-                        options,
-                        run_id: &run_id,
-                    };
-                    match run.directive(&params, &context).await {
-                        Ok((output, results, created)) => {
-                            // `resultsdb` emits what a task action already
-                            // reported: keep one of each.
-                            for r in results {
-                                if !report.results.contains(&r) {
-                                    report.results.push(r);
-                                }
-                            }
-                            report.artifacts.extend(created);
-                            if let Some(code) = output.1 {
-                                exit_codes.push(code);
-                            }
-                            if let Some(export) = &action.export {
-                                vars.insert(export.clone(), output.0);
-                            }
-                            Ended::Ok
-                        }
-                        Err(ended) => ended,
-                    }
-                }
-                None => {
-                    let task = crate::run::run_task_in(
-                        runtime,
-                        store.clone(),
-                        &loaded.plugin,
-                        params,
-                        loaded.grants.clone(),
-                        options,
-                        Some(workspace.clone()),
-                    )
-                    .await;
-                    match task {
-                        Err(RunError::Invalid(m)) => Ended::Invalid(
-                            formula.error(action.directive_at, action, m).to_string(),
-                        ),
-                        Err(RunError::Internal(e)) => return Err(RunError::Internal(e)),
-                        Ok(task) => {
-                            log.info(
-                                "formula",
-                                &format!(
-                                    "task {} ended: {} (run {})",
-                                    task.task, task.status, task.run_id
-                                ),
-                            );
-                            report.results.extend(task.results.iter().cloned());
-                            report.artifacts.extend(task.artifacts.iter().copied());
-                            if let Some(export) = &action.export {
-                                vars.insert(export.clone(), task_export(&task));
-                            }
-                            match task.status {
-                                Status::Success | Status::Failure | Status::Skipped => Ended::Ok,
-                                Status::Crashed => Ended::Crashed(task.error.unwrap_or_default()),
-                                _ => Ended::Failed(
-                                    task.error
-                                        .unwrap_or_else(|| format!("task {}", task.status)),
-                                ),
-                            }
-                        }
-                    }
-                }
-            },
+        let run = ActionRun {
+            runtime,
+            store: &store,
+            loaded,
+            workspace: &workspace,
+            log: &log,
+            options,
+            run_id: &run_id,
         };
-        match ended {
-            Ended::Ok => {}
-            Ended::Failed(why) | Ended::Crashed(why) if why.is_empty() => {
-                report.status = Status::Error;
-                report.failed_stage = Some(action.name.clone());
-                break;
+        let done = match fill_params(&formula, action, loaded, &vars) {
+            Err(e) => Err(Ended::Invalid(e.to_string())),
+            Ok(params) if loaded.params.is_some() => run.directive(&params, &context).await,
+            Ok(params) => run.task(params, &formula, action).await?,
+        };
+        let (status, error) = match done {
+            Ok(done) => {
+                // `resultsdb` emits what a task action already reported:
+                // keep one of each.
+                for r in done.results {
+                    if !report.results.contains(&r) {
+                        report.results.push(r);
+                    }
+                }
+                report.artifacts.extend(done.created);
+                exit_codes.extend(done.exit_code);
+                if let Some(export) = &action.export {
+                    vars.insert(export.clone(), done.value);
+                }
+                continue;
             }
-            Ended::Invalid(why) => {
-                log.error("formula", &why);
-                report.status = Status::Error;
-                report.failed_stage = Some(action.name.clone());
-                report.error = Some(why);
-                break;
+            Err(Ended::Invalid(why)) => (Status::Error, why),
+            Err(Ended::Failed(why)) => (Status::Error, format!("action '{}': {why}", action.name)),
+            Err(Ended::Crashed(why)) => {
+                (Status::Crashed, format!("action '{}': {why}", action.name))
             }
-            Ended::Failed(why) => {
-                log.error(
-                    "formula",
-                    &format!("action '{}' failed: {why}", action.name),
-                );
-                report.status = Status::Error;
-                report.failed_stage = Some(action.name.clone());
-                report.error = Some(format!("action '{}': {why}", action.name));
-                break;
-            }
-            Ended::Crashed(why) => {
-                log.error(
-                    "formula",
-                    &format!("action '{}' crashed: {why}", action.name),
-                );
-                report.status = Status::Crashed;
-                report.failed_stage = Some(action.name.clone());
-                report.error = Some(format!("action '{}': {why}", action.name));
-                break;
-            }
-        }
+        };
+        log.error("formula", &error);
+        report.status = status;
+        report.failed_stage = Some(action.name.clone());
+        report.error = Some(error);
+        break;
     }
     report.exit_code = exit_codes.into_iter().max();
     if report.status != Status::Success && report.results.is_empty() {
@@ -559,7 +445,7 @@ pub async fn run(
             keyvals: BTreeMap::new(),
         });
     }
-    report.duration_ms = started.elapsed().as_millis() as u64;
+    report.duration_ms = run::elapsed_ms(started);
     log.info("formula", &format!("formula ended: {}", report.status));
 
     let dir = invocation.artifacts_root.join(&invocation.uuid);
@@ -630,7 +516,7 @@ fn fill_params(
     }
 }
 
-/// One directive action's run.
+/// One action's run, in the formula's workspace.
 struct ActionRun<'a> {
     runtime: &'a Runtime,
     store: &'a Arc<dyn ArtifactStore>,
@@ -641,38 +527,34 @@ struct ActionRun<'a> {
     run_id: &'a str,
 }
 
-/// (exported value, requested exit code), results, created artifacts.
-type DirectiveDone = ((Value, Option<u8>), Vec<CheckResult>, Vec<u64>);
+/// What a successful action gives the formula.
+struct Done {
+    /// What `export:` stores.
+    value: Value,
+    /// The exit code a directive asked for.
+    exit_code: Option<u8>,
+    results: Vec<CheckResult>,
+    created: Vec<u64>,
+}
 
 impl ActionRun<'_> {
-    async fn directive(&self, params: &Value, context: &Context) -> Result<DirectiveDone, Ended> {
-        let limits = self.loaded.grants.limits().clone();
-        let timeout = limits.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let sandbox = SandboxLimits {
-            memory: limits.memory.unwrap_or(DEFAULT_MEMORY),
-            deadline: Instant::now() + timeout,
-            stdio_limit: STDIO_LIMIT,
-        };
-        let manifest = self.loaded.plugin.info.manifest.clone();
-        let run = RunContext {
-            log: self.log.clone(),
-            progress: self.options.progress.clone(),
-            plugin_progress: PluginProgress::new(self.options.progress.clone()),
-            output_limit: limits.output_limit.unwrap_or(DEFAULT_OUTPUT_LIMIT),
-            kill_grace: self.options.kill_grace,
-            env_cache: self.options.env_cache.clone(),
-            ..RunContext::new(
-                self.run_id.to_string(),
-                manifest,
-                self.loaded.grants.clone(),
-                self.workspace.clone(),
-                self.store.clone(),
-                sandbox.deadline,
-            )
-        };
+    async fn directive(&self, params: &Value, context: &Context) -> Result<Done, Ended> {
+        let grants = self.loaded.grants.clone();
+        let (sandbox, timeout) = run::sandbox_limits(&grants);
+        let plugin = &self.loaded.plugin;
+        let context_of_run = run::run_context(
+            self.run_id,
+            plugin,
+            grants,
+            self.workspace.clone(),
+            self.store,
+            self.options,
+            self.log,
+            sandbox.deadline,
+        );
         let mut instance = self
             .runtime
-            .instantiate(&self.loaded.plugin, run, sandbox)
+            .instantiate(plugin, context_of_run, sandbox)
             .await
             .map_err(|e| Ended::Failed(format!("{e:#}")))?;
         let backstop = timeout + Duration::from_secs(30);
@@ -692,16 +574,12 @@ impl ActionRun<'_> {
             }
             Ok(Err(trap)) => {
                 let mut why = crate::runtime::describe_trap(&trap, &sandbox, timeout);
-                let tail = String::from_utf8_lossy(&stderr);
-                if !tail.trim().is_empty() {
-                    why.push_str(&format!(
-                        "; its stderr ends with:\n{}",
-                        tail_lines(&tail, 20)
-                    ));
+                if let Some(tail) = run::stderr_tail(&stderr) {
+                    why.push_str(&format!("; the plugin's stderr ends with:\n{tail}"));
                 }
                 return Err(Ended::Crashed(why));
             }
-            Ok(Ok(Err(e))) => return Err(Ended::Failed(plugin_error(&e))),
+            Ok(Ok(Err(e))) => return Err(Ended::Failed(run::plugin_error(&e))),
             Ok(Ok(Ok(output))) => output,
         };
         let value: Value = serde_json::from_str(&output.value).map_err(|e| {
@@ -717,27 +595,59 @@ impl ActionRun<'_> {
                 "the directive asked for exit code {code}; a formula's exit code is 0 or 100"
             )));
         }
-        Ok((
-            (value, output.exit_code),
-            state.run.results.clone(),
-            state.run.created.clone(),
-        ))
+        Ok(Done {
+            value,
+            exit_code: output.exit_code,
+            results: state.run.results.clone(),
+            created: state.run.created.clone(),
+        })
     }
-}
 
-fn tail_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn plugin_error(e: &crate::runtime::bindings::Error) -> String {
-    use crate::runtime::bindings::Error;
-    match e {
-        Error::AccessDenied(m) => format!("access denied: {m}"),
-        Error::Invalid(m) => m.clone(),
-        Error::NotFound(m) => format!("not found: {m}"),
-        Error::Failed(m) => m.clone(),
-        Error::TimedOut => "timed out".into(),
+    /// A task plugin as an action, `params` its task_data. Only a host
+    /// failure is an `Err` of the outer result.
+    async fn task(
+        &self,
+        params: Value,
+        formula: &Formula,
+        action: &Action,
+    ) -> Result<Result<Done, Ended>, RunError> {
+        let task = run::run_task_in(
+            self.runtime,
+            self.store.clone(),
+            &self.loaded.plugin,
+            params,
+            self.loaded.grants.clone(),
+            self.options,
+            Some(self.workspace.clone()),
+        )
+        .await;
+        let task = match task {
+            Ok(task) => task,
+            Err(RunError::Invalid(m)) => {
+                let e = formula.error(action.directive_at, action, m);
+                return Ok(Err(Ended::Invalid(e.to_string())));
+            }
+            Err(internal) => return Err(internal),
+        };
+        self.log.info(
+            "formula",
+            &format!(
+                "task {} ended: {} (run {})",
+                task.task, task.status, task.run_id
+            ),
+        );
+        Ok(match task.status {
+            Status::Success | Status::Failure | Status::Skipped => Ok(Done {
+                value: task_export(&task),
+                exit_code: None,
+                results: task.results,
+                created: task.artifacts,
+            }),
+            Status::Crashed => Err(Ended::Crashed(task.error.unwrap_or_default())),
+            other => Err(Ended::Failed(
+                task.error.unwrap_or_else(|| format!("task {other}")),
+            )),
+        })
     }
 }
 

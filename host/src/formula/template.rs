@@ -71,7 +71,8 @@ impl TemplateError {
     }
 }
 
-fn is_ident(s: &str) -> bool {
+/// A variable name: a letter or `_`, then letters, digits or `_`.
+pub fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
@@ -117,9 +118,9 @@ fn parse(template: &str) -> Result<Vec<(usize, Piece<'_>)>, TemplateError> {
                 .find('}')
                 .ok_or(TemplateError::Invalid { offset: i })?;
             let path: Vec<&str> = inner[..close].split('.').collect();
-            let valid = is_ident(path[0])
+            let valid = is_name(path[0])
                 && path[1..].iter().all(|s| {
-                    is_ident(s) || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                    is_name(s) || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
                 });
             if !valid {
                 return Err(TemplateError::Invalid { offset: i });

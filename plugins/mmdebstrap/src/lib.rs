@@ -450,8 +450,8 @@ const ARMOR_END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
 pub fn armor(packets: &[u8]) -> String {
     let b64 = B64.encode(packets);
     let mut out = format!("{ARMOR_BEGIN}\n\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
         out.push('\n');
     }
     let crc = crc24(packets).to_be_bytes();
