@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use taskhost::capabilities::RunContext;
-use taskhost::policy::{Effective, Overrides, Policy};
+use taskhost::policy::{Overrides, Permit, Policy};
 use taskhost::report::CheckResult;
 use taskhost::run::{DEFAULT_MEMORY, STDIO_LIMIT};
 use taskhost::runtime::{Plugin, Runtime, RuntimeConfig, SandboxLimits};
@@ -84,7 +84,7 @@ struct Fixture {
     dir: tempfile::TempDir,
     runtime: Runtime,
     plugin: Plugin,
-    grants: Effective,
+    grants: Permit,
     store: Arc<dyn ArtifactStore>,
     input: PathBuf,
     tags: usize,
@@ -109,11 +109,11 @@ impl Fixture {
         let plugin = runtime.load(&wasm, "lintian-parse").unwrap();
         assert!(plugin.cached);
         let name = plugin.name();
-        let grants = Effective::new(
+        let grants = Policy::empty().permit_trusted(
             name,
+            &plugin.sha256,
             plugin.info.manifest.declared().unwrap(),
-            Policy::empty().grants_for(name, &Overrides::default()),
-            None,
+            &Overrides::default(),
         );
         let store: Arc<dyn ArtifactStore> =
             Arc::new(LocalStore::open(dir.path().join("store")).unwrap());
@@ -141,8 +141,8 @@ impl Fixture {
     }
 
     fn context(&self, workspace: Workspace, deadline: Instant) -> RunContext {
-        RunContext::new(
-            "bench".into(),
+        RunContext::bare(
+            "bench",
             self.plugin.info.manifest.clone(),
             self.grants.clone(),
             workspace,
@@ -156,6 +156,7 @@ impl Fixture {
     /// result the guest emitted.
     async fn call(&self, task_data: &str) -> (Duration, CheckResult) {
         let limits = SandboxLimits {
+            handles: 1000,
             memory: DEFAULT_MEMORY,
             deadline: Instant::now() + Duration::from_secs(600),
             stdio_limit: STDIO_LIMIT,
@@ -168,15 +169,16 @@ impl Fixture {
             .await
             .unwrap();
         let status = instance.execute(black_box(task_data)).await.unwrap();
-        let mut run = instance.into_state().run;
+        let run = instance.into_state().run;
         let took = start.elapsed();
         assert!(
             matches!(status, Ok(taskhost::runtime::bindings::Status::Success)),
             "{status:?}"
         );
-        let result = run.results.pop().expect("the plugin emitted no result");
+        let mut harvest = run.harvest();
+        let result = harvest.results.pop().expect("the plugin emitted no result");
         assert_eq!(result.keyvals["tags"], self.tags.to_string());
-        drop(run); // removes the workspace, untimed
+        drop(harvest); // removes the workspace, untimed
         (took, result)
     }
 }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use taskhost::capabilities::RunContext;
-use taskhost::policy::{Effective, ExecPattern, Overrides, Policy};
+use taskhost::policy::{ExecPattern, Overrides, Permit, Policy};
 use taskhost::progress::Progress;
 use taskhost::run::{DEFAULT_MEMORY, RunOptions, STDIO_LIMIT, run_task};
 use taskhost::runtime::{Plugin, Runtime, RuntimeConfig, SandboxLimits};
@@ -53,7 +53,7 @@ const GRANTS: &[&str] = &[
     "HOSTILE_VAR",
 ];
 
-fn grants(plugin: &Plugin) -> Effective {
+fn grants(plugin: &Plugin) -> Permit {
     let name = plugin.name();
     let overrides = Overrides {
         allow_backend: vec!["local".into()],
@@ -65,12 +65,7 @@ fn grants(plugin: &Plugin) -> Effective {
         ..Overrides::default()
     };
     let declared = plugin.info.manifest.declared().unwrap();
-    Effective::new(
-        name,
-        declared,
-        Policy::empty().grants_for(name, &overrides),
-        None,
-    )
+    Policy::empty().permit_trusted(name, &plugin.sha256, declared, &overrides)
 }
 
 /// The in-process fixture: a runtime with a warm cache and the plugin.
@@ -78,7 +73,7 @@ struct Fixture {
     dir: tempfile::TempDir,
     runtime: Runtime,
     plugin: Plugin,
-    grants: Effective,
+    grants: Permit,
     store: Arc<dyn ArtifactStore>,
     workspaces: PathBuf,
     next: AtomicU64,
@@ -120,8 +115,8 @@ impl Fixture {
 
     /// The context `run_task` builds, around `workspace`.
     fn context(&self, workspace: Workspace, deadline: Instant) -> RunContext {
-        RunContext::new(
-            "bench".into(),
+        RunContext::bare(
+            "bench",
             self.plugin.info.manifest.clone(),
             self.grants.clone(),
             workspace,
@@ -132,6 +127,7 @@ impl Fixture {
 
     fn limits(&self) -> SandboxLimits {
         SandboxLimits {
+            handles: 1000,
             memory: DEFAULT_MEMORY,
             deadline: Instant::now() + Duration::from_secs(60),
             stdio_limit: STDIO_LIMIT,

@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use taskhost::capabilities::RunContext;
-use taskhost::policy::{Effective, ExecPattern, Overrides, Policy};
+use taskhost::policy::{ExecPattern, Overrides, Permit, Policy};
 use taskhost::progress::Progress;
 use taskhost::run::{DEFAULT_MEMORY, RunOptions, STDIO_LIMIT, run_task};
 use taskhost::runtime::{Plugin, Runtime, RuntimeConfig, SandboxLimits};
@@ -56,7 +56,7 @@ fn map_count() -> usize {
         .unwrap_or(0)
 }
 
-fn grants(plugin: &Plugin) -> Effective {
+fn grants(plugin: &Plugin) -> Permit {
     let name = plugin.name();
     let overrides = Overrides {
         allow_backend: vec!["local".into()],
@@ -68,12 +68,7 @@ fn grants(plugin: &Plugin) -> Effective {
         ..Overrides::default()
     };
     let declared = plugin.info.manifest.declared().unwrap();
-    Effective::new(
-        name,
-        declared,
-        Policy::empty().grants_for(name, &overrides),
-        None,
-    )
+    Policy::empty().permit_trusted(name, &plugin.sha256, declared, &overrides)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -129,11 +124,12 @@ fn main() -> anyhow::Result<()> {
                     set.spawn(async move {
                         let result = async {
                             let limits = SandboxLimits {
+                                handles: 1000,
                                 memory: DEFAULT_MEMORY,
                                 deadline: Instant::now() + Duration::from_secs(600),
                                 stdio_limit: STDIO_LIMIT,
                             };
-                            let run = RunContext::new(
+                            let run = RunContext::bare(
                                 format!("run{i}"),
                                 plugin.info.manifest.clone(),
                                 grants,

@@ -182,7 +182,7 @@ fn main() -> anyhow::Result<()> {
 /// `Instance::into_state` (the Store's drop), per step.
 fn host_runtime(iters: usize) -> anyhow::Result<()> {
     use taskhost::capabilities::RunContext;
-    use taskhost::policy::{Effective, Policy};
+    use taskhost::policy::Policy;
 
     use taskhost::runtime::{Runtime, RuntimeConfig, SandboxLimits};
     use taskhost::workspace::Workspace;
@@ -198,11 +198,11 @@ fn host_runtime(iters: usize) -> anyhow::Result<()> {
     let store: std::sync::Arc<dyn taskhost::store::ArtifactStore> =
         std::sync::Arc::new(taskhost::store::LocalStore::open(dir.path().join("store"))?);
     let name = plugin.name().to_string();
-    let grants = Effective::new(
+    let grants = Policy::empty().permit_trusted(
         &name,
+        &plugin.sha256,
         plugin.info.manifest.declared()?,
-        Policy::empty().grants_for(&name, &Default::default()),
-        None,
+        &Default::default(),
     );
     println!("host runtime: iters={iters}");
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -213,12 +213,13 @@ fn host_runtime(iters: usize) -> anyhow::Result<()> {
     rt.block_on(async {
         for i in 0..iters + iters / 10 {
             let limits = SandboxLimits {
+                handles: 1000,
                 memory: 512 << 20,
                 deadline: Instant::now() + Duration::from_secs(60),
                 stdio_limit: 4 << 20,
             };
-            let run = RunContext::new(
-                "x".into(),
+            let run = RunContext::bare(
+                "x",
                 plugin.info.manifest.clone(),
                 grants.clone(),
                 Workspace::create(dir.path(), &format!("w{i}"), false)?,

@@ -7,7 +7,8 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use taskhost::policy::{Effective, ExecPattern, Overrides, Policy, UrlPrefix};
+use taskhost::formula::LoadError;
+use taskhost::policy::{ExecPattern, LookupPattern, Overrides, Permit, Policy, UrlPrefix};
 use taskhost::report::{self, EXIT_CODES_HELP, ExitCode as Code};
 use taskhost::run::{RunError, RunOptions};
 use taskhost::runtime::{Described, Runtime, RuntimeConfig};
@@ -190,6 +191,9 @@ struct GrantArgs {
     /// Deny a URL prefix
     #[arg(long, value_name = "PREFIX")]
     deny_url: Vec<String>,
+    /// Grant store lookups matching a pattern (e.g. 'debian/match:*')
+    #[arg(long, value_name = "PATTERN")]
+    allow_lookup: Vec<String>,
     /// Memory limit of the plugin (e.g. 256MiB)
     #[arg(long, value_name = "SIZE")]
     memory: Option<String>,
@@ -292,9 +296,12 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code.into(),
         Err(e) => {
-            let code = match e.downcast_ref::<UsageError>() {
-                Some(_) => Code::Usage,
-                None => Code::TaskError,
+            let code = if e.downcast_ref::<UsageError>().is_some() {
+                Code::Usage
+            } else if e.downcast_ref::<Refusal>().is_some() {
+                Code::PolicyRefused
+            } else {
+                Code::TaskError
             };
             fail(code, &e)
         }
@@ -346,6 +353,39 @@ struct UsageError(String);
 
 fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
+}
+
+/// A plugin the policy does not trust (exit code 3).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Refusal(String);
+
+fn refusal(message: impl Into<String>) -> anyhow::Error {
+    Refusal(message.into()).into()
+}
+
+/// Who `plugin` is, found at `origin`, and what the policy lets it do.
+fn permit(
+    policy: &Policy,
+    plugin: &taskhost::runtime::Plugin,
+    origin: taskhost::policy::Origin,
+    overrides: &Overrides,
+) -> Result<Permit> {
+    let declared = plugin
+        .info
+        .manifest
+        .declared()
+        .map_err(|e| usage(e.to_string()))?;
+    policy
+        .permit(
+            plugin.name(),
+            &plugin.sha256,
+            origin,
+            declared,
+            overrides,
+            &taskhost::plugins::shipped_names(),
+        )
+        .map_err(|e| refusal(e.to_string()))
 }
 
 fn fail(code: Code, e: &anyhow::Error) -> ExitCode {
@@ -402,28 +442,16 @@ async fn run(args: RunArgs, store_dir: &Path) -> Result<Code> {
     let overrides = overrides(&args.grants)?;
 
     let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
-    let (wasm, origin) =
-        taskhost::plugins::find(&args.task, &dirs).map_err(|e| usage(e.to_string()))?;
+    let found = taskhost::plugins::find(&args.task, &dirs).map_err(|e| usage(e.to_string()))?;
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(xdg("XDG_CACHE_HOME", ".cache").join("taskhost/compiled")),
         max_instances: 4,
         ..RuntimeConfig::default()
     })?;
     let plugin = runtime
-        .load(&wasm, origin)
+        .load(&found.wasm, found.origin_name(&args.task))
         .map_err(|e| usage(format!("plugin {}: {e}", args.task)))?;
-    let name = plugin.name().to_string();
-    let declared = plugin
-        .info
-        .manifest
-        .declared()
-        .map_err(|e| usage(e.to_string()))?;
-    let grants = Effective::new(
-        &name,
-        declared,
-        policy.grants_for(&name, &overrides),
-        policy.source().map(Path::to_path_buf),
-    );
+    let permit = permit(&policy, &plugin, found.origin, &overrides)?;
 
     let store: Arc<dyn ArtifactStore> = Arc::new(open_store(store_dir)?);
     let options = RunOptions {
@@ -436,7 +464,7 @@ async fn run(args: RunArgs, store_dir: &Path) -> Result<Code> {
     };
     // On SIGINT/SIGTERM the run is dropped: its commands' process groups
     // are killed and its workspace removed.
-    let running = taskhost::run::run_task(&runtime, store, &plugin, task_data, grants, &options);
+    let running = taskhost::run::run_task(&runtime, store, &plugin, task_data, permit, &options);
     let Some(report) = until_signal(running, "run", |m| format!("{}: {m}", args.task)).await?
     else {
         return Ok(Code::TaskError);
@@ -529,22 +557,32 @@ async fn formula(args: FormulaArgs, store_dir: &Path) -> Result<Code> {
             _ => PathBuf::from("."),
         }),
     };
-    let mut load = |name: &str| -> std::result::Result<_, String> {
-        let (wasm, origin) = match taskhost::plugins::find(name, &dirs) {
+    let shipped = taskhost::plugins::shipped_names();
+    let mut load = |name: &str| -> std::result::Result<_, LoadError> {
+        let found = match taskhost::plugins::find(name, &dirs) {
             Ok(found) => found,
             Err(taskhost::plugins::FindError::Unknown { .. }) => return Ok(None),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(LoadError::Broken(e.to_string())),
         };
-        let plugin = runtime.load(&wasm, origin).map_err(|e| e.to_string())?;
-        let declared = plugin.info.manifest.declared().map_err(|e| e.to_string())?;
-        let plugin_name = plugin.name().to_string();
-        let grants = Effective::new(
-            &plugin_name,
-            declared,
-            policy.grants_for(&plugin_name, &overrides),
-            policy.source().map(Path::to_path_buf),
-        );
-        Ok(Some((plugin, grants)))
+        let plugin = runtime
+            .load(&found.wasm, found.origin_name(name))
+            .map_err(|e| LoadError::Broken(e.to_string()))?;
+        let declared = plugin
+            .info
+            .manifest
+            .declared()
+            .map_err(|e| LoadError::Broken(e.to_string()))?;
+        let permit = policy
+            .permit(
+                plugin.name(),
+                &plugin.sha256,
+                found.origin,
+                declared,
+                &overrides,
+                &shipped,
+            )
+            .map_err(LoadError::Untrusted)?;
+        Ok(Some((plugin, permit)))
     };
     let planned = taskhost::formula::plan(
         &runtime,
@@ -555,7 +593,10 @@ async fn formula(args: FormulaArgs, store_dir: &Path) -> Result<Code> {
         &options,
     )
     .await
-    .map_err(|e| usage(e.to_string()))?;
+    .map_err(|e| match e {
+        taskhost::formula::FormulaError::Untrusted(m) => refusal(m),
+        other => usage(other.to_string()),
+    })?;
 
     let running = taskhost::formula::run(&runtime, store, planned, &options);
     let Some(report) = until_signal(running, "formula", |m| m).await? else {
@@ -653,6 +694,13 @@ fn overrides(g: &GrantArgs) -> Result<Overrides> {
         deny_env: g.deny_env.clone(),
         allow_url: urls(&g.allow_url)?,
         deny_url: urls(&g.deny_url)?,
+        allow_lookup: g
+            .allow_lookup
+            .iter()
+            .map(|l| {
+                LookupPattern::parse(l).map_err(|e| usage(format!("lookup pattern {l:?}: {e}")))
+            })
+            .collect::<Result<_>>()?,
         memory: g
             .memory
             .as_deref()
@@ -677,14 +725,14 @@ fn overrides(g: &GrantArgs) -> Result<Overrides> {
 
 async fn describe(task: &str, plugins: &PluginDirs, store_dir: &Path) -> Result<Code> {
     let dirs = taskhost::plugins::search_path(&plugins.plugin_dir);
-    let (wasm, origin) = taskhost::plugins::find(task, &dirs).map_err(|e| usage(e.to_string()))?;
+    let found = taskhost::plugins::find(task, &dirs).map_err(|e| usage(e.to_string()))?;
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(xdg("XDG_CACHE_HOME", ".cache").join("taskhost/compiled")),
         max_instances: 2,
         ..RuntimeConfig::default()
     })?;
     let plugin = runtime
-        .load(&wasm, origin)
+        .load(&found.wasm, found.origin_name(task))
         .map_err(|e| usage(format!("plugin {task}: {e}")))?;
     let store: Arc<dyn ArtifactStore> = Arc::new(open_store(store_dir)?);
     let info = taskhost::run::describe(&runtime, store, &plugin, &RunOptions::default()).await?;
@@ -706,12 +754,15 @@ async fn plugin(cmd: PluginCommand, store_dir: &Path) -> Result<Code> {
     match cmd {
         PluginCommand::Describe { plugin, plugins } => describe(&plugin, &plugins, store_dir).await,
         PluginCommand::List(dirs) => {
-            for (origin, info) in
-                taskhost::plugins::list(&taskhost::plugins::search_path(&dirs.plugin_dir))
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            for listed in taskhost::plugins::list(&taskhost::plugins::search_path(&dirs.plugin_dir))
             {
-                match info {
-                    Ok(info) => println!(
-                        "{:<16} {:<9} {:<8} {}  ({origin})",
+                let origin = &listed.origin;
+                let digest = listed.sha256.as_deref().map_or("?", |d| &d[..12]);
+                let line = match listed.info {
+                    Ok(info) => format!(
+                        "{:<16} {:<9} {:<8} {digest}  {}  ({origin})",
                         info.manifest.name,
                         match info.manifest.kind {
                             taskhost::manifest::Kind::Task => "task",
@@ -720,7 +771,14 @@ async fn plugin(cmd: PluginCommand, store_dir: &Path) -> Result<Code> {
                         info.manifest.version,
                         info.manifest.summary
                     ),
-                    Err(e) => println!("{:<16} {:<9} {:<8} broken: {e}  ({origin})", "?", "?", "?"),
+                    Err(e) => format!(
+                        "{:<16} {:<9} {:<8} {digest}  broken: {e}  ({origin})",
+                        "?", "?", "?"
+                    ),
+                };
+                // A closed pipe (`| head -1`) ends the listing quietly.
+                if writeln!(out, "{line}").is_err() {
+                    break;
                 }
             }
             Ok(Code::Ok)
@@ -731,14 +789,20 @@ async fn plugin(cmd: PluginCommand, store_dir: &Path) -> Result<Code> {
             json,
         } => {
             let dirs = taskhost::plugins::search_path(&plugins.plugin_dir);
-            let (wasm, origin) =
+            let found =
                 taskhost::plugins::find(&plugin, &dirs).map_err(|e| usage(e.to_string()))?;
-            let info =
-                taskhost::manifest::read(&wasm).map_err(|e| usage(format!("{origin}: {e}")))?;
+            let origin = found.origin_name(&plugin);
+            let sha256 = taskhost::manifest::digest(&found.wasm);
+            let info = taskhost::manifest::read(&found.wasm)
+                .map_err(|e| usage(format!("{origin}: {e}")))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&info)?);
+                let mut value = serde_json::to_value(&info)?;
+                value["sha256"] = serde_json::Value::from(sha256);
+                value["origin"] = serde_json::Value::from(origin);
+                println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 println!("origin:   {origin}");
+                println!("sha256:   {sha256}");
                 print!("{info}");
             }
             Ok(Code::Ok)

@@ -1,7 +1,7 @@
 //! A plugin's manifest: what it declares it needs, read from the custom
 //! sections of its `.wasm` without running any of its code.
 
-use crate::policy::{Declared, ExecPattern, UrlPrefix};
+use crate::policy::{Declared, ExecPattern, LookupPattern, UrlPrefix};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -78,6 +78,9 @@ pub struct Manifest {
     /// URL prefixes it may reach.
     #[serde(default)]
     pub urls: Vec<String>,
+    /// Store lookups it may make (`debian/match:*`).
+    #[serde(default)]
+    pub lookups: Vec<String>,
     /// Artifact categories it may create.
     #[serde(default)]
     pub creates: Vec<String>,
@@ -111,11 +114,20 @@ impl Manifest {
                 UrlPrefix::parse(u).map_err(|e| ManifestError::Invalid(format!("url {u:?}: {e}")))
             })
             .collect::<Result<_, _>>()?;
+        let lookups = self
+            .lookups
+            .iter()
+            .map(|l| {
+                LookupPattern::parse(l)
+                    .map_err(|e| ManifestError::Invalid(format!("lookup {l:?}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Declared {
             exec,
             backends: self.backends.clone(),
             env: self.env.clone(),
             urls,
+            lookups,
         })
     }
 }
@@ -153,8 +165,33 @@ pub fn read(wasm: &[u8]) -> Result<PluginInfo, ManifestError> {
     if !compatible(&api) {
         return Err(ManifestError::ApiMismatch { found: api });
     }
+    check_name(&manifest.name)?;
     manifest.declared()?;
     Ok(PluginInfo { manifest, api })
+}
+
+/// A plugin name: what policy tables, logs and reports show, so plain
+/// (`[a-z0-9][a-z0-9._-]*`, at most 64 bytes).
+fn check_name(name: &str) -> Result<(), ManifestError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ManifestError::Invalid(format!(
+            "name {name:?}: a plugin name is 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+        )))
+    }
+}
+
+/// The sha256 of a plugin's `.wasm`, lowercase hex: its identity.
+pub fn digest(wasm: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(wasm))
 }
 
 /// 0.x versions are compatible within a minor version; later ones within
@@ -197,6 +234,7 @@ impl fmt::Display for PluginInfo {
         writeln!(f, "exec:     {}", list(&m.exec))?;
         writeln!(f, "env:      {}", list(&m.env))?;
         writeln!(f, "urls:     {}", list(&m.urls))?;
+        writeln!(f, "lookups:  {}", list(&m.lookups))?;
         writeln!(f, "creates:  {}", list(&m.creates))?;
         for input in &m.inputs {
             writeln!(
@@ -221,6 +259,25 @@ mod tests {
         assert!(!compatible("9.0.0"));
         assert!(!compatible("0.1.99"));
         assert!(!compatible("garbage"));
+    }
+
+    #[test]
+    fn plugin_names_are_plain() {
+        for good in ["blhc", "my-plugin", "a.b_c", "7z"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Blhc",
+            "-x",
+            "a b",
+            "a\nb",
+            "x\u{1b}[31m",
+            "../x",
+            &"a".repeat(65),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

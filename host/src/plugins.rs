@@ -2,6 +2,7 @@
 //! or a path to a `.wasm` file.
 
 use crate::manifest::{self, PluginInfo};
+use crate::policy::Origin;
 use std::path::{Path, PathBuf};
 
 mod builtin {
@@ -11,6 +12,27 @@ mod builtin {
 /// Plugins shipped inside runtask: (name, component bytes).
 pub fn builtin() -> &'static [(&'static str, &'static [u8])] {
     builtin::BUILTIN
+}
+
+/// The shipped plugins' names: reserved for them.
+pub fn shipped_names() -> Vec<&'static str> {
+    builtin().iter().map(|(name, _)| *name).collect()
+}
+
+/// A plugin file found, and where.
+pub struct Found {
+    pub wasm: Vec<u8>,
+    pub origin: Origin,
+}
+
+impl Found {
+    /// `builtin:NAME` or the file's path.
+    pub fn origin_name(&self, name: &str) -> String {
+        match &self.origin {
+            Origin::Builtin => format!("builtin:{name}"),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Why a plugin could not be found.
@@ -47,36 +69,40 @@ pub fn search_path(extra: &[PathBuf]) -> Vec<PathBuf> {
     dirs
 }
 
-/// Finds `task`: a path (contains `/` or ends in `.wasm`), a shipped
-/// plugin's name, or `NAME.wasm` in `dirs`. Returns bytes and origin.
-pub fn find(task: &str, dirs: &[PathBuf]) -> Result<(Vec<u8>, String), FindError> {
+/// Finds `task`: a path (contains `/` or ends in `.wasm`; named on the
+/// command line), a shipped plugin's name, or `NAME.wasm` in `dirs`.
+pub fn find(task: &str, dirs: &[PathBuf]) -> Result<Found, FindError> {
     let read = |path: &Path| {
-        std::fs::read(path)
-            .map(|b| (b, path.display().to_string()))
-            .map_err(|source| FindError::Read {
-                path: path.to_path_buf(),
-                source,
-            })
+        std::fs::read(path).map_err(|source| FindError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
     };
     if task.contains('/') || task.ends_with(".wasm") {
-        return read(Path::new(task));
+        let path = Path::new(task);
+        return Ok(Found {
+            wasm: read(path)?,
+            origin: Origin::CommandLine(path.to_path_buf()),
+        });
     }
     if let Some((_, bytes)) = builtin().iter().find(|(name, _)| *name == task) {
-        return Ok((bytes.to_vec(), format!("builtin:{task}")));
+        return Ok(Found {
+            wasm: bytes.to_vec(),
+            origin: Origin::Builtin,
+        });
     }
     for dir in dirs {
         let path = dir.join(format!("{task}.wasm"));
         if path.is_file() {
-            return read(&path);
+            return Ok(Found {
+                wasm: read(&path)?,
+                origin: Origin::PluginDir(path),
+            });
         }
     }
     Err(FindError::Unknown {
         name: task.to_string(),
-        shipped: builtin()
-            .iter()
-            .map(|(n, _)| *n)
-            .collect::<Vec<_>>()
-            .join(", "),
+        shipped: shipped_names().join(", "),
         searched: dirs
             .iter()
             .map(|d| d.display().to_string())
@@ -85,11 +111,24 @@ pub fn find(task: &str, dirs: &[PathBuf]) -> Result<(Vec<u8>, String), FindError
     })
 }
 
+/// A plugin `list` shows.
+pub struct Listed {
+    /// `builtin:NAME` or the file's path.
+    pub origin: String,
+    /// Its sha256, when the file could be read.
+    pub sha256: Option<String>,
+    pub info: Result<PluginInfo, manifest::ManifestError>,
+}
+
 /// Every plugin runtask can see, with its manifest (or why it is broken).
-pub fn list(dirs: &[PathBuf]) -> Vec<(String, Result<PluginInfo, manifest::ManifestError>)> {
-    let mut all: Vec<_> = builtin()
+pub fn list(dirs: &[PathBuf]) -> Vec<Listed> {
+    let mut all: Vec<Listed> = builtin()
         .iter()
-        .map(|(name, bytes)| (format!("builtin:{name}"), manifest::read(bytes)))
+        .map(|(name, bytes)| Listed {
+            origin: format!("builtin:{name}"),
+            sha256: Some(manifest::digest(bytes)),
+            info: manifest::read(bytes),
+        })
         .collect();
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -102,10 +141,14 @@ pub fn list(dirs: &[PathBuf]) -> Vec<(String, Result<PluginInfo, manifest::Manif
             .collect();
         files.sort();
         for path in files {
-            let info = std::fs::read(&path)
-                .map_err(|e| manifest::ManifestError::NotWasm(e.to_string()))
-                .and_then(|b| manifest::read(&b));
-            all.push((path.display().to_string(), info));
+            let bytes = std::fs::read(&path);
+            all.push(Listed {
+                origin: path.display().to_string(),
+                sha256: bytes.as_ref().ok().map(|b| manifest::digest(b)),
+                info: bytes
+                    .map_err(|e| manifest::ManifestError::NotWasm(e.to_string()))
+                    .and_then(|b| manifest::read(&b)),
+            });
         }
     }
     all

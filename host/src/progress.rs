@@ -111,6 +111,11 @@ impl PluginProgress {
         }
     }
 
+    /// Whether `label` has been seen.
+    pub fn has(&self, label: &str) -> bool {
+        self.bars.lock().is_ok_and(|bars| bars.contains_key(label))
+    }
+
     /// Updates `label`; returns a line to log in plain mode (rate-limited).
     pub fn update(&self, label: &str, done: u64, total: Option<u64>) -> Option<String> {
         let Ok(mut bars) = self.bars.lock() else {

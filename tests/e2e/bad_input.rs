@@ -368,7 +368,7 @@ fn a_policy_file_with_an_unknown_key_names_the_key() {
         2,
         &[
             &format!("{policy}: TOML parse error at line 3"),
-            "unknown field `allow-everything`, expected one of `exec`",
+            "unknown field `allow-everything`, expected one of `sha256`, `exec`",
         ],
         0,
     );

@@ -221,13 +221,13 @@ fn a_command_past_its_timeout_is_killed_with_its_whole_process_group() {
 mod in_process {
     use std::sync::Arc;
     use std::time::Duration;
-    use taskhost::policy::{Effective, ExecPattern, Overrides, Policy};
+    use taskhost::policy::{ExecPattern, Overrides, Permit, Policy};
     use taskhost::report::{Report, Status};
     use taskhost::run::{RunOptions, run_task};
     use taskhost::runtime::{Plugin, Runtime, RuntimeConfig};
     use taskhost::store::{ArtifactStore, LocalStore};
 
-    fn grants(plugin: &Plugin, memory: Option<u64>, timeout: Option<Duration>) -> Effective {
+    fn grants(plugin: &Plugin, memory: Option<u64>, timeout: Option<Duration>) -> Permit {
         let exec = ["echo hello *", "cat **", "sleep *", "sh -c *"];
         let overrides = Overrides {
             allow_exec: exec
@@ -241,12 +241,7 @@ mod in_process {
             ..Overrides::default()
         };
         let declared = plugin.info.manifest.declared().expect("declared");
-        Effective::new(
-            plugin.name(),
-            declared,
-            Policy::empty().grants_for(plugin.name(), &overrides),
-            None,
-        )
+        Policy::empty().permit_trusted(plugin.name(), &plugin.sha256, declared, &overrides)
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -273,7 +268,7 @@ mod in_process {
 
         let mib64 = Some(64 << 20);
         let secs2 = Some(Duration::from_secs(2));
-        let mut jobs: Vec<(&str, serde_json::Value, Effective)> = vec![
+        let mut jobs: Vec<(&str, serde_json::Value, Permit)> = vec![
             (
                 "loop",
                 serde_json::json!({"action": "loop-forever"}),

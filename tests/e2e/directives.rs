@@ -28,7 +28,8 @@ fn run(env: &Env, formula: &str, policy: &str) -> Ran {
 }
 
 fn run_with(env: &Env, formula: &str, policy: &str, extra: &[&str]) -> Ran {
-    let policy = env.write("policy.toml", policy).display().to_string();
+    let policy = format!("{policy}\n{}", crate::echo_pin());
+    let policy = env.write("policy.toml", &policy).display().to_string();
     let file = env.write("task/runtask.yml", formula).display().to_string();
     let art = env.path("art").display().to_string();
     let mut args = vec![
@@ -526,9 +527,9 @@ actions:
     ran.expect(0);
     let log = std::fs::read_to_string(env.path("art/u1/runtask.log")).expect("runtask.log");
     for printed in [
-        "commands[0] printed:\ngranted a;b\n",
-        "commands[1] printed:\ngranted x | cat > out && $(id)\n",
-        "commands[2] printed:\ngranted one arg *\n",
+        "commands[0] printed:\n    | granted a;b\n",
+        "commands[1] printed:\n    | granted x | cat > out && $(id)\n",
+        "commands[2] printed:\n    | granted one arg *\n",
     ] {
         assert!(log.contains(printed), "{printed:?} not in\n{log}");
     }

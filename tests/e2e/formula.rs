@@ -6,8 +6,9 @@ use crate::{Env, Ran, report};
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// The echo directive, as `echo.wasm` in a plugin directory of `env`; its
-/// `save` writes what it was given to a workspace file.
+/// The echo directive, as `echo.wasm` in a plugin directory of `env`,
+/// pinned by the user's policy; its `save` writes what it was given to a
+/// workspace file.
 pub fn echo_plugin_dir(env: &Env) -> String {
     let dir = env.path("plugins");
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -16,6 +17,7 @@ pub fn echo_plugin_dir(env: &Env) -> String {
         dir.join("echo.wasm"),
     )
     .expect("copy the echo plugin");
+    env.write("config/taskhost/policy.toml", &crate::echo_pin());
     dir.display().to_string()
 }
 
@@ -343,7 +345,7 @@ fn the_task_directory_is_copied_into_the_workspace() {
     ran.expect(0);
     let log = std::fs::read_to_string(artifacts(&env).join("runtask.log")).expect("log");
     let listing = &log[log.find("commands[0] printed:").expect("the listing")..];
-    for copied in ["check.txt", "runtask.yml", "./sub:\ninner.txt"] {
+    for copied in ["check.txt", "runtask.yml", "./sub:\n    | inner.txt"] {
         assert!(listing.contains(copied), "{copied} missing in\n{listing}");
     }
     for skipped in [".hidden", "link", "old.txt"] {

@@ -44,7 +44,7 @@ impl Formulas {
 
     /// Writes a policy granting each plugin its URL prefixes.
     pub fn policy(&self, grants: &[(&str, Vec<String>)]) -> PathBuf {
-        let mut text = String::new();
+        let mut text = crate::echo_pin();
         for (plugin, urls) in grants {
             let list: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
             text.push_str(&format!(

@@ -158,6 +158,16 @@ impl Env {
     }
 }
 
+/// The policy table that trusts the echo test directive (a third-party
+/// plugin: only its pinned digest gets grants).
+pub fn echo_pin() -> String {
+    let wasm = std::fs::read(env!("TASKHOST_TEST_PLUGIN_ECHO_DIRECTIVE")).expect("echo plugin");
+    format!(
+        "[plugins.echo]\nsha256 = [\"{}\"]\n\n",
+        taskhost::manifest::digest(&wasm)
+    )
+}
+
 /// Compiled plugins are cached once for the whole test run.
 fn shared_cache() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtask-cache");

@@ -91,8 +91,10 @@ backends = ["local"]
 urls = ["{mirror}/", "{keyring_server}/", "file:///usr/share/keyrings/", "file:///usr/local/share/keyrings/"]
 
 [plugins.envrun]
+sha256 = ["{envrun}"]
 exec = ["cat **", "id **", "ls **", "sh **", "touch **", "stat **", "true **"]
 backends = ["local", "unshare"]
+lookups = ["debian/match:*", "hostile/match:*"]
 
 [plugins.lintian]
 exec = [
@@ -100,11 +102,14 @@ exec = [
     "dpkg-query -W -f=${{Version}} lintian",
 ]
 backends = ["local", "unshare"]
+lookups = ["debian/match:*"]
 
 [plugins.blhc]
 exec = ["blhc --debian **"]
 backends = ["local", "unshare"]
-"#
+lookups = ["debian/match:*"]
+"#,
+            envrun = taskhost::manifest::digest(&std::fs::read(ENVRUN).expect("envrun plugin")),
         ),
     )
 }

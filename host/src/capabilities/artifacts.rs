@@ -1,12 +1,12 @@
-//! `taskhost:plugin/artifacts`: the run sees its input artifacts and the
-//! ones it creates, nothing else; it creates only declared categories.
+//! `taskhost:plugin/artifacts`: the run sees its input artifacts, the ones
+//! it creates and those its granted lookups find, nothing else; it creates
+//! only declared categories, within its quotas.
 
-use super::bad_path;
-use crate::runtime::RunState;
-use crate::runtime::bindings::Error;
-use crate::runtime::bindings::taskhost::plugin::artifacts::{
+use super::bindings::Error;
+use super::bindings::taskhost::plugin::artifacts::{
     self, Artifact, FileInfo, NewArtifact, RelationType,
 };
+use super::{RunState, bad_path};
 use crate::store::{self, ArtifactId, NewFile, Relation, StoreError};
 
 fn store_error(e: StoreError) -> Error {
@@ -18,13 +18,10 @@ fn store_error(e: StoreError) -> Error {
 }
 
 impl RunState {
-    /// The grant check of every artifact read: inputs and creations only.
-    fn visible(&self, call: &str, id: ArtifactId) -> Result<(), Error> {
-        if self.run.visible.contains(&id) {
-            Ok(())
-        } else {
-            Err(self.run.denied_artifact(call, id))
-        }
+    /// The grant check of every artifact read.
+    fn visible(&mut self, call: &str, id: ArtifactId) -> Result<(), Error> {
+        let run = &mut self.run;
+        run.granter.read(call, id).map_err(|d| run.denied(call, d))
     }
 }
 
@@ -95,18 +92,11 @@ impl artifacts::Host for RunState {
     }
 
     async fn create(&mut self, new: NewArtifact) -> Result<ArtifactId, Error> {
-        let run = &self.run;
-        if !run.manifest.creates.contains(&new.category) {
-            let message = format!(
-                "plugin '{}' may not create '{}' artifacts: its manifest declares creates = {:?}",
-                run.plugin(),
-                new.category,
-                run.manifest.creates
-            );
-            run.log
-                .warn("capability", &format!("denied artifacts.create: {message}"));
-            return Err(Error::AccessDenied(message));
-        }
+        let run = &mut self.run;
+        let files = u64::try_from(new.files.len()).unwrap_or(u64::MAX);
+        run.granter
+            .create(&new.category, files)
+            .map_err(|d| run.denied("artifacts.create", d))?;
         let data: serde_json::Value = serde_json::from_str(&new.data)
             .map_err(|e| Error::Invalid(format!("artifact data is not JSON: {e}")))?;
         let mut files = Vec::with_capacity(new.files.len());
@@ -139,26 +129,19 @@ impl artifacts::Host for RunState {
             "artifacts",
             &format!("created artifact {} ({})", artifact.id, artifact.category),
         );
-        self.run.created.push(artifact.id);
-        self.run.visible.insert(artifact.id);
+        self.run.granter.note_created(artifact.id);
         Ok(artifact.id)
     }
 
     async fn lookup(&mut self, query: String, category: String) -> Result<ArtifactId, Error> {
-        // A lookup reaches beyond the run's inputs, so it is limited to the
-        // categories the manifest declares as inputs.
-        let declared = self
-            .run
-            .manifest
-            .inputs
-            .iter()
-            .any(|input| input.categories.contains(&category));
-        if !declared {
-            return Err(self.run.denied_lookup(&query, &category));
-        }
+        let run = &mut self.run;
         let id = match query.parse::<ArtifactId>() {
+            // A bare id is one the run was given (or created, or found).
             Ok(id) => {
-                let a = self.run.store.get(id).map_err(store_error)?;
+                run.granter
+                    .read("artifacts.lookup", id)
+                    .map_err(|d| run.denied("artifacts.lookup", d))?;
+                let a = run.store.get(id).map_err(store_error)?;
                 if a.category != category {
                     return Err(Error::Invalid(format!(
                         "artifact {id} is a {}, not a {category}",
@@ -167,13 +150,18 @@ impl artifacts::Host for RunState {
                 }
                 id
             }
-            Err(_) => store::lookup(&*self.run.store, &query, std::slice::from_ref(&category))
-                .map_err(store_error)?,
+            Err(_) => {
+                run.granter
+                    .lookup(&query, &category)
+                    .map_err(|d| run.denied("artifacts.lookup", d))?;
+                let id = store::lookup(&*run.store, &query, std::slice::from_ref(&category))
+                    .map_err(store_error)?;
+                run.granter.add_found(id);
+                id
+            }
         };
-        self.run
-            .log
+        run.log
             .info("artifacts", &format!("lookup {query} -> artifact {id}"));
-        self.run.visible.insert(id);
         Ok(id)
     }
 
@@ -183,23 +171,19 @@ impl artifacts::Host for RunState {
         target: ArtifactId,
         relation: RelationType,
     ) -> Result<(), Error> {
-        if !self.run.created.contains(&source) {
-            return Err(self.run.denied_artifact(
-                "artifacts.relate (source must be created by this run)",
-                source,
-            ));
-        }
-        self.visible("artifacts.relate", target)?;
         let relation = match relation {
             RelationType::RelatesTo => Relation::RelatesTo,
             RelationType::Extends => Relation::Extends,
             RelationType::BuiltUsing => Relation::BuiltUsing,
         };
-        self.run
-            .store
+        let run = &mut self.run;
+        run.granter
+            .relate(source, target, relation.as_str())
+            .map_err(|d| run.denied("artifacts.relate", d))?;
+        run.store
             .relate(source, target, relation)
             .map_err(store_error)?;
-        self.run.log.info(
+        run.log.info(
             "artifacts",
             &format!("artifact {source} {relation} {target}"),
         );

@@ -1,12 +1,18 @@
 //! `taskhost:plugin/http`: downloads into the workspace and API requests,
 //! checked against the URL grants.
 //!
-//! Every URL is checked before it is used: the one the plugin gave, each
-//! redirect target (the client follows no redirect itself; this module
-//! does, hop by hop, at most [`MAX_REDIRECTS`]), and for `file:` URLs the
-//! canonical path, with symlinks and `..` resolved on the host. Both
-//! `download` and `send` go through the same check and the same redirect
-//! loop.
+//! Every URL is checked before it is used, in the canonical form a server
+//! acts on ([`url_canon`]): the one the plugin gave, each redirect target
+//! (the client follows no redirect itself; this module does, hop by hop,
+//! at most [`MAX_REDIRECTS`]), and for `file:` URLs the canonical path,
+//! with symlinks and `..` resolved on the host. Both `download` and `send`
+//! go through the same check and the same redirect loop.
+//!
+//! A URL allowed only by a `*`-host grant may not reach loopback,
+//! link-local or private addresses: IP literals are checked here, names
+//! when they resolve (the connection only ever gets the checked
+//! addresses, so DNS rebinding cannot swap them), and the address a
+//! response came from is checked again.
 //!
 //! `download` streams into a temporary file beside the target, hashed as
 //! it goes, and renames it into place only when complete and matching the
@@ -14,12 +20,11 @@
 //! a dropped call) the temporary file is removed: no file is left.
 //! `send` reads a whole response into memory, at most [`MAX_RESPONSE`].
 
-use super::{RunContext, bad_path};
-use crate::policy::Denied;
+use super::bindings::Error;
+use super::bindings::taskhost::plugin::http::{self, Fetched, HttpRequest, HttpResponse};
+use super::{RunContext, RunState, bad_path};
+use crate::policy::url_canon::{self, is_public};
 use crate::progress::Step;
-use crate::runtime::RunState;
-use crate::runtime::bindings::Error;
-use crate::runtime::bindings::taskhost::plugin::http::{self, Fetched, HttpRequest, HttpResponse};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
 use sha2::{Digest, Sha256};
@@ -43,19 +48,74 @@ pub const MAX_RESPONSE: u64 = 64 << 20;
 /// Bytes read at a time from a `file:` URL.
 const FILE_CHUNK: usize = 256 << 10;
 
-/// One client per process. No automatic redirects (each hop is checked
-/// here) and no decompression (the bytes hashed are the bytes served).
-static CLIENT: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| {
-    // reqwest comes without a crypto provider (aws-lc-rs needs cmake):
-    // use ring, unless something in the process already chose one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("taskhost/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| error_chain(&e))
-});
+/// What a URL's grant lets it reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// A grant names the host: any address it has.
+    Any,
+    /// Only a `*`-host grant allows it: public addresses only.
+    PublicOnly,
+}
+
+/// Two clients per process, one for each [`Reach`]. No automatic
+/// redirects (each hop is checked here) and no decompression (the bytes
+/// hashed are the bytes served).
+static CLIENTS: LazyLock<Result<(reqwest::Client, reqwest::Client), String>> =
+    LazyLock::new(|| {
+        // reqwest comes without a crypto provider (aws-lc-rs needs cmake):
+        // use ring, unless something in the process already chose one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let builder = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("taskhost/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(30))
+        };
+        let any = builder().build().map_err(|e| error_chain(&e))?;
+        // No proxy: the address checked must be the one connected to.
+        let public = builder()
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(PublicResolver))
+            .build()
+            .map_err(|e| error_chain(&e))?;
+        Ok((any, public))
+    });
+
+fn client(reach: Reach) -> Result<&'static reqwest::Client, Error> {
+    let (any, public) = CLIENTS
+        .as_ref()
+        .map_err(|e| Error::Failed(format!("setting up the HTTP client: {e}")))?;
+    Ok(match reach {
+        Reach::Any => any,
+        Reach::PublicOnly => public,
+    })
+}
+
+/// Resolves names to their public addresses only.
+struct PublicResolver;
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let all: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> =
+                all.iter().copied().filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                let shown: Vec<String> = all.iter().map(|a| a.ip().to_string()).collect();
+                return Err(format!(
+                    "{host} resolves only to non-public addresses ({}), which a `*`-host URL \
+                     grant does not reach; grant the host itself to allow it",
+                    shown.join(", ")
+                )
+                .into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
 
 impl http::Host for RunState {
     async fn send(&mut self, request: HttpRequest) -> Result<HttpResponse, Error> {
@@ -76,7 +136,7 @@ impl http::Host for RunState {
 
 /// Where the content comes from, once its URL has been allowed.
 enum Source {
-    Http(Url),
+    Http(Url, Reach),
     /// The canonical `file:` URL and the path it names.
     File(Url, PathBuf),
 }
@@ -84,7 +144,7 @@ enum Source {
 impl RunContext {
     /// `http.download`: checks, fetches, verifies and places one file.
     pub(crate) async fn download(
-        &self,
+        &mut self,
         url: &str,
         path: &str,
         sha256: Option<&str>,
@@ -101,7 +161,7 @@ impl RunContext {
     }
 
     async fn try_download(
-        &self,
+        &mut self,
         url: &str,
         path: &str,
         sha256: Option<&str>,
@@ -112,10 +172,8 @@ impl RunContext {
         // The grant comes first: a refused URL is never touched.
         let source = match parsed.scheme() {
             "http" | "https" => {
-                self.grants
-                    .check_url(&parsed)
-                    .map_err(|d| self.denied(&call, d))?;
-                Source::Http(parsed)
+                let (url, reach) = self.allow_url(&call, &parsed)?;
+                Source::Http(url, reach)
             }
             "file" => {
                 let (canonical, real) = self.resolve_file(&call, &parsed)?;
@@ -133,8 +191,8 @@ impl RunContext {
         self.log
             .info("http", &format!("downloading {url} to {path}"));
         let (from, mut sink) = match source {
-            Source::Http(first) => {
-                self.fetch_http(&call, first, &mut partial, deadline)
+            Source::Http(first, reach) => {
+                self.fetch_http(&call, first, reach, &mut partial, deadline)
                     .await?
             }
             Source::File(canonical, real) => {
@@ -169,9 +227,49 @@ impl RunContext {
         })
     }
 
+    /// The grant check of an http(s) URL: its canonical form, then the
+    /// granter; a `*`-host grant may not name a non-public address.
+    /// Returns the canonical URL (the one to request) and its reach.
+    fn allow_url(&mut self, call: &str, url: &Url) -> Result<(Url, Reach), Error> {
+        let canonical = match url_canon::canonical(url) {
+            Ok(canonical) => canonical,
+            Err(why) => {
+                let denied = self.granter.refuse_url(url.as_str(), why, None);
+                return Err(self.denied(call, denied));
+            }
+        };
+        let grant = match self.granter.url(&canonical) {
+            Ok(grant) => grant,
+            Err(denied) => return Err(self.denied(call, denied)),
+        };
+        if !grant.any_host {
+            return Ok((canonical, Reach::Any));
+        }
+        let literal = match canonical.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        if let Some(ip) = literal.filter(|ip| !is_public(*ip)) {
+            let grant = format!("{}/", canonical.origin().ascii_serialization());
+            let denied = self.granter.refuse_url(
+                canonical.as_str(),
+                format!(
+                    "{ip} is not a public address, and only a `*`-host grant allows this URL; \
+                     such grants do not reach loopback, link-local or private networks"
+                ),
+                Some(format!(
+                    "to allow it, grant it by address: --allow-url {grant}"
+                )),
+            );
+            return Err(self.denied(call, denied));
+        }
+        Ok((canonical, Reach::PublicOnly))
+    }
+
     /// Resolves a `file:` URL to its canonical path and checks that.
     /// Returns the canonical URL and path.
-    fn resolve_file(&self, call: &str, url: &Url) -> Result<(Url, PathBuf), Error> {
+    fn resolve_file(&mut self, call: &str, url: &Url) -> Result<(Url, PathBuf), Error> {
         let path = url.to_file_path().map_err(|()| {
             Error::Invalid(format!(
                 "'{url}' names no local file (write file:///path, without a host)"
@@ -180,17 +278,17 @@ impl RunContext {
         match std::fs::canonicalize(&path) {
             Ok(real) => {
                 let canonical = file_url(&real)?;
-                self.grants
-                    .check_url(&canonical)
-                    .map_err(|d| self.denied(call, d))?;
+                if let Err(d) = self.granter.url(&canonical) {
+                    return Err(self.denied(call, d));
+                }
                 Ok((canonical, real))
             }
             Err(e) => {
                 // Say whether a path exists only where the plugin may look.
                 let lexical = file_url(&lexical_normalize(&path))?;
-                self.grants
-                    .check_url(&lexical)
-                    .map_err(|d| self.denied(call, d))?;
+                if let Err(d) = self.granter.url(&lexical) {
+                    return Err(self.denied(call, d));
+                }
                 Err(Error::NotFound(format!("{url}: {e}")))
             }
         }
@@ -199,13 +297,16 @@ impl RunContext {
     /// Follows redirects (each checked) and streams the final response.
     /// Returns the URL the content came from and the filled sink.
     async fn fetch_http(
-        &self,
+        &mut self,
         call: &str,
         first: Url,
+        reach: Reach,
         partial: &mut Partial,
         deadline: Instant,
     ) -> Result<(Url, Sink), Error> {
-        let (url, mut response) = self.follow(call, Outgoing::get(first), deadline).await?;
+        let (url, mut response) = self
+            .follow(call, Outgoing::get(first), reach, deadline)
+            .await?;
         let status = response.status();
         if !status.is_success() {
             return Err(Error::Failed(format!("{url}: HTTP {status}")));
@@ -228,18 +329,16 @@ impl RunContext {
     /// be http(s) and allowed. Returns the URL that answered and its
     /// response.
     async fn follow(
-        &self,
+        &mut self,
         call: &str,
         mut request: Outgoing,
+        mut reach: Reach,
         deadline: Instant,
     ) -> Result<(Url, reqwest::Response), Error> {
-        let client = CLIENT
-            .as_ref()
-            .map_err(|e| Error::Failed(format!("setting up the HTTP client: {e}")))?;
         let mut hops = 0;
         loop {
             let url = request.url.clone();
-            let mut builder = client
+            let mut builder = client(reach)?
                 .request(request.method.clone(), url.clone())
                 .headers(request.headers.clone());
             if !request.body.is_empty() {
@@ -251,6 +350,17 @@ impl RunContext {
                 Ok(Err(e)) => return Err(Error::Failed(format!("{url}: {}", error_chain(&e)))),
                 Ok(Ok(r)) => r,
             };
+            // The resolver gave only public addresses; check what answered.
+            if reach == Reach::PublicOnly
+                && let Some(peer) = response.remote_addr().filter(|a| !is_public(a.ip()))
+            {
+                let denied = self.granter.refuse_url(
+                    url.as_str(),
+                    format!("the connection went to {}, not a public address", peer.ip()),
+                    None,
+                );
+                return Err(self.denied(call, denied));
+            }
             let status = response.status();
             if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
                 return Ok((url, response));
@@ -264,20 +374,15 @@ impl RunContext {
             hops += 1;
             let hop = format!("{call} (redirected by {url} to {next})");
             if !matches!(next.scheme(), "http" | "https") {
-                return Err(self.denied(
-                    &hop,
-                    Denied {
-                        plugin: self.plugin().to_string(),
-                        capability: "url".into(),
-                        subject: next.to_string(),
-                        reason: "a redirect may only lead to an http or https URL".into(),
-                        hint: None,
-                    },
-                ));
+                let denied = self.granter.refuse_url(
+                    next.as_str(),
+                    "a redirect may only lead to an http or https URL".into(),
+                    None,
+                );
+                return Err(self.denied(&hop, denied));
             }
-            self.grants
-                .check_url(&next)
-                .map_err(|d| self.denied(&hop, d))?;
+            let (next, next_reach) = self.allow_url(&hop, &next)?;
+            reach = next_reach;
             self.log
                 .info("http", &format!("{url} redirects ({status}) to {next}"));
             request.redirect(status.as_u16(), next);
@@ -285,7 +390,7 @@ impl RunContext {
     }
 
     /// `http.send`: one API request, the whole response in memory.
-    pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+    pub(crate) async fn send(&mut self, request: HttpRequest) -> Result<HttpResponse, Error> {
         let call = format!("http.send {} {}", request.method, request.url);
         let result = self.try_send(&call, request).await;
         match &result {
@@ -297,7 +402,7 @@ impl RunContext {
         result
     }
 
-    async fn try_send(&self, call: &str, request: HttpRequest) -> Result<HttpResponse, Error> {
+    async fn try_send(&mut self, call: &str, request: HttpRequest) -> Result<HttpResponse, Error> {
         let url = Url::parse(&request.url)
             .map_err(|e| Error::Invalid(format!("bad URL '{}': {e}", request.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -305,13 +410,11 @@ impl RunContext {
                 "'{url}': http.send speaks http and https only (download reads file URLs)"
             )));
         }
-        self.grants
-            .check_url(&url)
-            .map_err(|d| self.denied(call, d))?;
+        let (url, reach) = self.allow_url(call, &url)?;
         let outgoing = Outgoing::new(&request, url)?;
         let deadline = Instant::from_std(self.deadline);
         self.log.debug("http", call);
-        let (url, mut response) = self.follow(call, outgoing, deadline).await?;
+        let (url, mut response) = self.follow(call, outgoing, reach, deadline).await?;
         let status = response.status().as_u16();
         if let Some(len) = response.content_length().filter(|&l| l > MAX_RESPONSE) {
             return Err(Error::Failed(format!(
@@ -349,7 +452,7 @@ impl RunContext {
 
     /// Streams a local file (already resolved and allowed) into the sink.
     async fn copy_file(
-        &self,
+        &mut self,
         call: &str,
         real: &Path,
         partial: &mut Partial,
@@ -367,10 +470,9 @@ impl RunContext {
         // swapped between the two shows up here.
         if let Ok(opened) = std::fs::read_link(format!("/proc/self/fd/{}", fd(&file)))
             && opened != real
+            && let Err(d) = self.granter.url(&file_url(&opened)?)
         {
-            self.grants
-                .check_url(&file_url(&opened)?)
-                .map_err(|d| self.denied(call, d))?;
+            return Err(self.denied(call, d));
         }
         let meta = file
             .metadata()

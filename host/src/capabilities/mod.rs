@@ -1,7 +1,12 @@
-//! Host side of the WIT imports: one module per interface. Each module
-//! owns its grant check, and every privileged function starts with it.
+//! Host side of the WIT imports: one module per interface. Every
+//! privileged function starts with a decision of the run's
+//! [`Granter`], which checks the grant and audits it.
+//!
+//! [`RunState`] is what a wasmtime Store holds for one plugin instance;
+//! [`RunContext`] is the capabilities' view of the run inside it.
 
 mod artifacts;
+pub mod bindings;
 mod http;
 mod log;
 mod process;
@@ -9,112 +14,250 @@ mod results;
 mod types;
 
 use crate::manifest::Manifest;
-use crate::policy::{Denied, Effective};
+use crate::policy::{Denied, Granter, Quota};
 use crate::progress::{PluginProgress, Progress};
 use crate::report::CheckResult;
 use crate::runlog::RunLog;
-use crate::runtime::bindings::Error;
 use crate::store::{ArtifactId, ArtifactStore};
 use crate::workspace::Workspace;
-use std::collections::HashSet;
+use bindings::Error;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// What the capabilities know about the run they serve.
-pub struct RunContext {
-    pub run_id: String,
-    pub manifest: Manifest,
-    pub grants: Effective,
-    /// Shared by the actions of a formula; removed with its last holder.
-    pub workspace: Arc<Workspace>,
-    pub store: Arc<dyn ArtifactStore>,
-    /// Artifacts the plugin may read: the run's inputs and its creations.
-    pub visible: HashSet<ArtifactId>,
-    /// Artifacts created by this run, in order.
-    pub created: Vec<ArtifactId>,
-    pub results: Vec<CheckResult>,
-    pub log: RunLog,
-    pub progress: Progress,
-    pub plugin_progress: PluginProgress,
-    /// The run's deadline; commands never outlive it.
-    pub deadline: Instant,
-    /// Cap on each command's stdout and stderr files.
+pub use process::SYSTEM_TARBALL;
+
+/// Default cap on each command's stdout and stderr files.
+pub const DEFAULT_OUTPUT_LIMIT: u64 = 64 << 20;
+
+/// The default cache of unpacked environments: a directory in TMPDIR.
+pub fn default_env_cache() -> PathBuf {
+    std::env::temp_dir().join("taskhost-environments")
+}
+
+/// Everything a Store holds for one plugin instance.
+pub struct RunState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    /// The capabilities' view of the run.
+    pub run: RunContext,
+}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl RunState {
+    /// A state for `run`: WASI context, a resource table capped at the
+    /// run's `handles` quota, and memory limits.
+    pub fn new(wasi: WasiCtx, limits: StoreLimits, run: RunContext) -> Self {
+        let mut table = ResourceTable::new();
+        let handles = run.granter.quota(Quota::Handles);
+        table.set_max_capacity(usize::try_from(handles).unwrap_or(usize::MAX));
+        RunState {
+            wasi,
+            table,
+            limits,
+            run,
+        }
+    }
+
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    pub fn limits(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
+}
+
+/// How commands of a run are run.
+#[derive(Clone, Debug)]
+pub struct CommandSettings {
+    /// Cap on each command's stdout and stderr.
     pub output_limit: u64,
-    /// Time between SIGTERM and SIGKILL for commands.
+    /// Time between SIGTERM and SIGKILL.
     pub kill_grace: Duration,
-    /// Commands run so far (names default output files).
-    pub commands: u32,
     /// Where the unshare backend keeps unpacked system tarballs.
-    pub env_cache: std::path::PathBuf,
-    /// Environments opened so far (names their scratch directories).
-    pub environments: u32,
+    pub env_cache: PathBuf,
+}
+
+impl Default for CommandSettings {
+    fn default() -> Self {
+        CommandSettings {
+            output_limit: DEFAULT_OUTPUT_LIMIT,
+            kill_grace: Duration::from_secs(5),
+            env_cache: default_env_cache(),
+        }
+    }
+}
+
+/// An environment a run opened, for its provenance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opened {
+    pub backend: String,
+    /// The environment artifact and its tarball's sha256.
+    pub environment: Option<(ArtifactId, String)>,
+}
+
+/// What a finished instance leaves: results, the granter (created
+/// artifacts, quota use, audit) and the environments it opened.
+pub struct Harvest {
+    pub results: Vec<CheckResult>,
+    pub granter: Granter,
+    pub opened: Vec<Opened>,
+}
+
+/// The capabilities' view of one run.
+pub struct RunContext {
+    run_id: String,
+    manifest: Manifest,
+    granter: Granter,
+    /// Shared by the actions of a formula; removed with its last holder.
+    workspace: Arc<Workspace>,
+    store: Arc<dyn ArtifactStore>,
+    results: Vec<CheckResult>,
+    log: RunLog,
+    progress: Progress,
+    plugin_progress: PluginProgress,
+    /// The run's deadline; commands never outlive it.
+    deadline: Instant,
+    settings: CommandSettings,
+    /// Commands run so far (names default output files).
+    commands: u32,
+    opened: Vec<Opened>,
+    /// A quota cut the plugin's log or progress (noted once).
+    log_cut: bool,
+    progress_cut: bool,
 }
 
 impl RunContext {
-    /// A context with nothing seen, created or logged yet, plain progress,
-    /// the default output cap and a 5 s kill grace.
+    /// A context with nothing logged or emitted yet, plain progress and
+    /// default command settings.
     pub fn new(
-        run_id: String,
+        run_id: &str,
         manifest: Manifest,
-        grants: Effective,
-        workspace: impl Into<Arc<Workspace>>,
+        granter: Granter,
+        workspace: Arc<Workspace>,
         store: Arc<dyn ArtifactStore>,
         deadline: Instant,
     ) -> Self {
         RunContext {
-            run_id,
+            run_id: run_id.to_owned(),
             manifest,
-            grants,
-            workspace: workspace.into(),
+            granter,
+            workspace,
             store,
-            visible: HashSet::new(),
-            created: Vec::new(),
             results: Vec::new(),
             log: RunLog::new(),
             progress: Progress::Plain,
             plugin_progress: PluginProgress::new(Progress::Plain),
             deadline,
-            output_limit: crate::run::DEFAULT_OUTPUT_LIMIT,
-            kill_grace: Duration::from_secs(5),
+            settings: CommandSettings::default(),
             commands: 0,
-            env_cache: crate::run::default_env_cache(),
-            environments: 0,
+            opened: Vec::new(),
+            log_cut: false,
+            progress_cut: false,
         }
     }
 
-    pub fn plugin(&self) -> &str {
+    /// A context under `permit` that audits nothing, for benchmarks and
+    /// embedders driving instances themselves.
+    pub fn bare(
+        run_id: impl AsRef<str>,
+        manifest: Manifest,
+        permit: crate::policy::Permit,
+        workspace: impl Into<Arc<Workspace>>,
+        store: Arc<dyn ArtifactStore>,
+        deadline: Instant,
+    ) -> Self {
+        let creates = manifest.creates.clone();
+        let granter = Granter::new(permit, creates, crate::policy::audit::Audit::none());
+        Self::new(
+            run_id.as_ref(),
+            manifest,
+            granter,
+            workspace.into(),
+            store,
+            deadline,
+        )
+    }
+
+    /// Logs into `log` (shared with the rest of the run).
+    pub fn with_log(mut self, log: RunLog) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// Shows progress (bars on a terminal) through `progress`.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.plugin_progress = PluginProgress::new(progress.clone());
+        self.progress = progress;
+        self
+    }
+
+    pub fn with_settings(mut self, settings: CommandSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn workspace(&self) -> &Arc<Workspace> {
+        &self.workspace
+    }
+
+    pub fn kill_grace(&self) -> Duration {
+        self.settings.kill_grace
+    }
+
+    pub fn granter(&mut self) -> &mut Granter {
+        &mut self.granter
+    }
+
+    /// The run's inputs become readable.
+    pub fn add_inputs(&mut self, ids: &[ArtifactId]) {
+        self.granter.add_inputs(ids.iter().copied());
+    }
+
+    /// Results, granter and environments, once the instance is done.
+    pub fn harvest(self) -> Harvest {
+        Harvest {
+            results: self.results,
+            granter: self.granter,
+            opened: self.opened,
+        }
+    }
+
+    fn plugin(&self) -> &str {
         &self.manifest.name
     }
 
-    /// Logs a refused call and turns it into the WIT error.
+    /// Logs a refused call and turns it into the WIT error. Refusals of an
+    /// exceeded quota are logged once.
     fn denied(&self, call: &str, denied: Denied) -> Error {
         let message = denied.to_string();
-        self.log
-            .warn("capability", &format!("denied {call}: {message}"));
-        Error::AccessDenied(message)
-    }
-
-    /// Logs a refused artifact access (outside the run's scope).
-    fn denied_artifact(&self, call: &str, id: ArtifactId) -> Error {
-        let message = format!(
-            "plugin '{}' may not use artifact {id}: it is neither an input of this run nor created by it",
-            self.plugin()
-        );
-        self.log
-            .warn("capability", &format!("denied {call}: {message}"));
-        Error::AccessDenied(message)
-    }
-}
-
-impl RunContext {
-    /// Logs a refused lookup (a category the manifest does not take as input).
-    fn denied_lookup(&self, query: &str, category: &str) -> Error {
-        let message = format!(
-            "plugin '{}' may not look up {category} artifacts ('{query}'): its manifest declares no [[inputs]] of that category",
-            self.plugin()
-        );
-        self.log
-            .warn("capability", &format!("denied artifacts.lookup: {message}"));
+        let repeated = denied.capability == "quota"
+            && self
+                .granter
+                .usage()
+                .exceeded()
+                .any(|(q, n)| q.key() == denied.subject && n > 1);
+        if !repeated {
+            self.log
+                .warn("capability", &format!("denied {call}: {message}"));
+        }
         Error::AccessDenied(message)
     }
 }

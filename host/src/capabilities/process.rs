@@ -1,12 +1,11 @@
 //! `taskhost:plugin/process`: environments and commands. Every call
 //! checks the backend grant, and `run` checks argv and env names.
 
-use super::bad_path;
+use super::bindings::Error;
+use super::bindings::taskhost::plugin::process::{self, Command, ExitStatus};
+use super::bindings::taskhost::plugin::types::ArtifactId;
+use super::{Opened, RunState, bad_path};
 use crate::backends::{self, Backend, Environment, ProcessSpec};
-use crate::runtime::RunState;
-use crate::runtime::bindings::Error;
-use crate::runtime::bindings::taskhost::plugin::process::{self, Command, ExitStatus};
-use crate::runtime::bindings::taskhost::plugin::types::ArtifactId;
 use std::time::{Duration, Instant};
 use wasmtime::component::Resource;
 
@@ -34,9 +33,10 @@ impl RunState {
     /// into the cache on first use.
     async fn open_unshare(&mut self, id: ArtifactId) -> Result<backends::unshare::Session, Error> {
         use backends::unshare::{self, ImageCache, Session};
-        if !self.run.visible.contains(&id) {
-            return Err(self.run.denied_artifact("process.environment.open", id));
-        }
+        let run = &mut self.run;
+        run.granter
+            .read("process.environment.open", id)
+            .map_err(|d| run.denied("process.environment.open", d))?;
         let artifact = self
             .run
             .store
@@ -65,13 +65,16 @@ impl RunState {
         let ids = unshare::check_available().map_err(|e| Error::Failed(e.to_string()))?;
         let started = Instant::now();
         let step = self.run.progress.spinner("preparing the environment");
-        let cache = ImageCache::new(&self.run.env_cache);
+        let cache = ImageCache::new(&self.run.settings.env_cache);
         let lower = cache
             .ensure(ids, &file.sha256, &tarball)
             .await
             .map_err(|e| Error::Failed(e.to_string()))?;
-        self.run.environments += 1;
-        let scratch = format!(".taskhost/env-{}", self.run.environments);
+        self.run.opened.push(Opened {
+            backend: Backend::Unshare.name().into(),
+            environment: Some((id, file.sha256.clone())),
+        });
+        let scratch = format!(".taskhost/env-{}", self.run.opened.len());
         let ws = &self.run.workspace;
         ws.create_dir_all(&scratch)
             .map_err(|e| Error::Failed(format!("creating {scratch}: {e}")))?;
@@ -154,7 +157,7 @@ impl RunState {
             stderr,
             timeout: remaining,
             output_limit: u64::MAX,
-            grace: self.run.kill_grace,
+            grace: self.run.settings.kill_grace,
         };
         let session = self
             .table()
@@ -194,23 +197,23 @@ impl RunState {
             .map_err(|e| Error::Invalid(format!("bad environment handle: {e}")))?
             .backend;
         // The grant may not have changed, but every call checks it again.
-        self.run
-            .grants
-            .check_backend(backend.name())
-            .map_err(|d| self.run.denied("process.environment", d))?;
+        let run = &mut self.run;
+        run.granter
+            .backend(backend.name())
+            .map_err(|d| run.denied("process.environment", d))?;
         Ok(backend)
     }
 
     /// Builds a spec for `command`, checking the grants first.
     fn spec(&mut self, command: &Command) -> Result<(ProcessSpec, String, String), Error> {
-        let run = &self.run;
+        let run = &mut self.run;
         let argv_text = shell_words::join(&command.argv);
-        run.grants
-            .check_exec(&command.argv)
+        run.granter
+            .exec(&command.argv)
             .map_err(|d| run.denied(&format!("run `{argv_text}`"), d))?;
         for (name, _) in &command.env {
-            run.grants
-                .check_env(name)
+            run.granter
+                .env(name)
                 .map_err(|d| run.denied(&format!("run `{argv_text}` with ${name}"), d))?;
         }
         let ws = &run.workspace;
@@ -272,8 +275,8 @@ impl RunState {
             stdout,
             stderr,
             timeout,
-            output_limit: self.run.output_limit,
-            grace: self.run.kill_grace,
+            output_limit: self.run.settings.output_limit,
+            grace: self.run.settings.kill_grace,
         };
         Ok((spec, stdout_path, stderr_path))
     }
@@ -292,13 +295,11 @@ impl process::HostEnvironment for RunState {
             } else {
                 Backend::Local
             };
-            self.run
-                .grants
-                .check_backend(want.name())
-                .map_err(|mut d| {
-                    d.subject = format!("auto ({})", want.name());
-                    self.run.denied("process.environment.open(auto)", d)
-                })?;
+            let run = &mut self.run;
+            run.granter.backend(want.name()).map_err(|mut d| {
+                d.subject = format!("auto ({})", want.name());
+                run.denied("process.environment.open(auto)", d)
+            })?;
             want
         } else {
             let known = Backend::from_name(&backend).ok_or_else(|| {
@@ -307,10 +308,10 @@ impl process::HostEnvironment for RunState {
                     Backend::ALL.join(", ")
                 ))
             })?;
-            self.run
-                .grants
-                .check_backend(&backend)
-                .map_err(|d| self.run.denied("process.environment.open", d))?;
+            let run = &mut self.run;
+            run.granter
+                .backend(&backend)
+                .map_err(|d| run.denied("process.environment.open", d))?;
             known
         };
         let session = match (chosen.takes_environment(), environment) {
@@ -327,7 +328,13 @@ impl process::HostEnvironment for RunState {
                 )));
             }
             (true, Some(id)) => Some(self.open_unshare(id).await?),
-            (false, None) => None,
+            (false, None) => {
+                self.run.opened.push(Opened {
+                    backend: chosen.name().into(),
+                    environment: None,
+                });
+                None
+            }
         };
         self.run
             .log

@@ -1,17 +1,35 @@
-//! `taskhost:plugin/results`: always allowed; checked for shape.
+//! `taskhost:plugin/results`: always allowed, within the run's `results`
+//! and `result-bytes` quotas; checked for shape.
 
-use crate::report::{self, CheckResult, Outcome};
-use crate::runtime::RunState;
-use crate::runtime::bindings::Error;
-use crate::runtime::bindings::taskhost::plugin::results::{
+use super::RunState;
+use super::bindings::Error;
+use super::bindings::taskhost::plugin::results::{
     self, CheckResult as WitResult, Outcome as WitOutcome,
 };
+use crate::policy::Quota;
+use crate::report::{self, CheckResult, Outcome};
 
 impl results::Host for RunState {
     async fn emit(&mut self, check: WitResult) -> Result<(), Error> {
         if check.item.is_empty() || check.type_.is_empty() {
             return Err(Error::Invalid("a result needs an item and a type".into()));
         }
+        let run = &mut self.run;
+        let bytes = [
+            check.item.len(),
+            check.type_.len(),
+            check.checkname.as_ref().map_or(0, String::len),
+            check.note.as_ref().map_or(0, String::len),
+            check.artifact.as_ref().map_or(0, String::len),
+        ]
+        .into_iter()
+        .chain(check.keyvals.iter().map(|(k, v)| k.len() + v.len()))
+        .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+        .fold(0u64, u64::saturating_add);
+        run.granter
+            .charge(Quota::Results, 1)
+            .and_then(|()| run.granter.charge(Quota::ResultBytes, bytes))
+            .map_err(|d| run.denied("results.emit", d))?;
         let mut keyvals = std::collections::BTreeMap::new();
         for (key, value) in check.keyvals {
             if report::is_reserved_key(&key) {
@@ -30,9 +48,7 @@ impl results::Host for RunState {
             WitOutcome::Crashed => Outcome::Crashed,
         };
         let result = CheckResult {
-            checkname: check
-                .checkname
-                .unwrap_or_else(|| self.run.plugin().to_string()),
+            checkname: check.checkname.unwrap_or_else(|| run.plugin().to_string()),
             item: check.item,
             item_type: check.type_,
             outcome,
@@ -40,11 +56,11 @@ impl results::Host for RunState {
             artifact: check.artifact,
             keyvals,
         };
-        self.run.log.info(
+        run.log.info(
             "results",
             &format!("{} {} {}", result.outcome, result.checkname, result.item),
         );
-        self.run.results.push(result);
+        run.results.push(result);
         Ok(())
     }
 }

@@ -23,7 +23,7 @@ mod run;
 pub mod template;
 
 pub use parse::{Action, Formula};
-pub use run::{Invocation, PlannedFormula, plan, run};
+pub use run::{Invocation, LoadError, PlannedFormula, plan, run};
 
 use crate::runtime::bindings::directive::DirectiveInfo;
 use std::fmt::{self, Write as _};
@@ -48,6 +48,9 @@ pub enum FormulaError {
     /// About the run as a whole (missing dependencies, input args).
     #[error("{0}")]
     Run(String),
+    /// The policy does not trust a plugin the formula uses.
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 impl FormulaError {

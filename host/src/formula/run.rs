@@ -5,11 +5,12 @@ use super::params;
 use super::parse::{self, Action, Formula};
 use super::template::{TemplateError, Vars};
 use super::{FormulaError, Pos};
-use crate::policy::{Denied, Effective};
+use crate::capabilities::bindings::directive::{Context, Param};
+use crate::policy::{Denied, Permit};
 use crate::report::{self, CheckResult, Outcome, Report, Status};
+use crate::run::instance::{Sandbox, Setup, Stopped};
 use crate::run::{self, RunError, RunOptions};
 use crate::runlog::RunLog;
-use crate::runtime::bindings::directive::{Context, Param};
 use crate::runtime::{Described, Plugin, Runtime};
 use crate::store::ArtifactStore;
 use crate::workspace::Workspace;
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What `runtask -i ITEM -t TYPE -a ARCH -j JOBID --uuid UUID` gave.
 #[derive(Clone, Debug)]
@@ -46,7 +47,7 @@ const ARTIFACTS: &str = "artifacts";
 /// A plugin an action calls, loaded, with its grants.
 struct Loaded {
     plugin: Plugin,
-    grants: Effective,
+    permit: Permit,
     /// A directive's params; `None` for a task plugin.
     params: Option<Vec<Param>>,
 }
@@ -62,8 +63,17 @@ pub struct PlannedFormula {
     refused: Vec<Denied>,
 }
 
-/// Finds a plugin by name with its grants; `Ok(None)`: no such plugin.
-pub type Loader<'a> = dyn FnMut(&str) -> Result<Option<(Plugin, Effective)>, String> + 'a;
+/// Finds a plugin by name with its permit; `Ok(None)`: no such plugin.
+pub type Loader<'a> = dyn FnMut(&str) -> Result<Option<(Plugin, Permit)>, LoadError> + 'a;
+
+/// Why a formula's plugin cannot be used.
+#[derive(Debug)]
+pub enum LoadError {
+    /// It is broken or unreadable.
+    Broken(String),
+    /// The policy does not trust it.
+    Untrusted(crate::policy::Untrusted),
+}
 
 /// Checks `formula` for this invocation: input args, environment
 /// packages, directive names, variables, the params that need no
@@ -117,12 +127,15 @@ pub async fn plan(
         if plugins.contains_key(&action.directive) {
             continue;
         }
-        let Some((plugin, grants)) = load(&action.directive).map_err(|e| {
-            formula.error(
+        let Some((plugin, permit)) = load(&action.directive).map_err(|e| match e {
+            LoadError::Broken(e) => formula.error(
                 action.directive_at,
                 action,
                 format!("plugin '{}': {e}", action.directive),
-            )
+            ),
+            LoadError::Untrusted(e) => {
+                FormulaError::Untrusted(format!("{}: action '{}': {e}", formula.file, action.name))
+            }
         })?
         else {
             return Err(formula.error(
@@ -151,7 +164,7 @@ pub async fn plan(
             action.directive.clone(),
             Loaded {
                 plugin,
-                grants,
+                permit,
                 params,
             },
         );
@@ -180,7 +193,7 @@ pub async fn plan(
 
     let refused = plugins
         .values()
-        .filter_map(|l| l.grants.preflight().err())
+        .filter_map(|l| l.permit.effective.preflight().err())
         .flatten()
         .collect();
     let context = Context {
@@ -350,6 +363,10 @@ pub async fn run(
     let run_id = crate::run::new_run_id();
     let log = RunLog::new();
     let mut report = run::new_report(&run_id, &formula.name, Status::Success);
+    report.plugins = plugins
+        .values()
+        .map(|l| run::plugin_ref(&l.plugin, &l.permit))
+        .collect();
     log.info(
         "formula",
         &format!(
@@ -363,7 +380,7 @@ pub async fn run(
         ),
     );
     if !refused.is_empty() {
-        return Ok(run::refused(report, &log, &refused, started));
+        return Ok(run::refused(report, &log, &refused, started, None));
     }
 
     let workspace = run::create_workspace(options, &run_id)?;
@@ -411,6 +428,7 @@ pub async fn run(
                     }
                 }
                 report.artifacts.extend(done.created);
+                report.quotas_exceeded.extend(done.quotas);
                 exit_codes.extend(done.exit_code);
                 if let Some(export) = &action.export {
                     vars.insert(export.clone(), done.value);
@@ -535,52 +553,34 @@ struct Done {
     exit_code: Option<u8>,
     results: Vec<CheckResult>,
     created: Vec<u64>,
+    quotas: Vec<report::QuotaHit>,
 }
 
 impl ActionRun<'_> {
     async fn directive(&self, params: &Value, context: &Context) -> Result<Done, Ended> {
-        let grants = self.loaded.grants.clone();
-        let (sandbox, timeout) = run::sandbox_limits(&grants);
-        let plugin = &self.loaded.plugin;
-        let context_of_run = run::run_context(
-            self.run_id,
-            plugin,
-            grants,
-            self.workspace.clone(),
-            self.store,
-            self.options,
-            self.log,
-            sandbox.deadline,
-        );
-        let mut instance = self
-            .runtime
-            .instantiate(plugin, context_of_run, sandbox)
-            .await
-            .map_err(|e| Ended::Failed(format!("{e:#}")))?;
-        let backstop = timeout + Duration::from_secs(30);
-        let called = tokio::time::timeout(
-            backstop,
-            instance.run_directive(&params.to_string(), context),
-        )
-        .await;
-        let (_, stderr) = instance.stdio();
-        let state = instance.into_state();
+        let mut sandbox = Sandbox::start(Setup {
+            runtime: self.runtime,
+            plugin: &self.loaded.plugin,
+            permit: self.loaded.permit.clone(),
+            run_id: self.run_id,
+            workspace: self.workspace.clone(),
+            store: self.store,
+            options: self.options,
+            log: self.log,
+        })
+        .await
+        .map_err(|e| Ended::Failed(e.to_string()))?;
+        let called = sandbox.directive(&params.to_string(), context).await;
+        let mut harvest = sandbox.finish().harvest;
+        if let Err(e) = harvest.granter.write_audit() {
+            self.log
+                .error("formula", &format!("writing the audit log: {e}"));
+        }
         let output = match called {
-            Err(_) => {
-                return Err(Ended::Crashed(format!(
-                    "ran past its deadline ({}s)",
-                    timeout.as_secs()
-                )));
-            }
-            Ok(Err(trap)) => {
-                let mut why = crate::runtime::describe_trap(&trap, &sandbox, timeout);
-                if let Some(tail) = run::stderr_tail(&stderr) {
-                    why.push_str(&format!("; the plugin's stderr ends with:\n{tail}"));
-                }
-                return Err(Ended::Crashed(why));
-            }
-            Ok(Ok(Err(e))) => return Err(Ended::Failed(run::plugin_error(&e))),
-            Ok(Ok(Ok(output))) => output,
+            Err(Stopped::Crashed(why)) => return Err(Ended::Crashed(why)),
+            Err(Stopped::Quota(why)) => return Err(Ended::Failed(why)),
+            Ok(Err(e)) => return Err(Ended::Failed(run::plugin_error(&e))),
+            Ok(Ok(output)) => output,
         };
         let value: Value = serde_json::from_str(&output.value).map_err(|e| {
             Ended::Failed(format!(
@@ -598,8 +598,9 @@ impl ActionRun<'_> {
         Ok(Done {
             value,
             exit_code: output.exit_code,
-            results: state.run.results.clone(),
-            created: state.run.created.clone(),
+            quotas: run::quota_hits(&harvest.granter),
+            created: harvest.granter.created().to_vec(),
+            results: harvest.results,
         })
     }
 
@@ -616,7 +617,7 @@ impl ActionRun<'_> {
             self.store.clone(),
             &self.loaded.plugin,
             params,
-            self.loaded.grants.clone(),
+            self.loaded.permit.clone(),
             self.options,
             Some(self.workspace.clone()),
         )
@@ -642,6 +643,7 @@ impl ActionRun<'_> {
                 exit_code: None,
                 results: task.results,
                 created: task.artifacts,
+                quotas: task.quotas_exceeded,
             }),
             Status::Crashed => Err(Ended::Crashed(task.error.unwrap_or_default())),
             other => Err(Ended::Failed(

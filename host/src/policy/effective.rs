@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{ExecPattern, UrlPrefix};
+use super::{ExecPattern, Identity, LookupPattern, Quotas, UrlPrefix};
 
 /// Resource limits of one run. `None` leaves the host's built-in default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -17,6 +17,10 @@ pub struct Limits {
     pub timeout: Option<Duration>,
     /// Cap on each command's captured stdout/stderr, in bytes.
     pub output_limit: Option<u64>,
+    /// Memory limit of the programs a run spawns.
+    pub command_memory: Option<u64>,
+    /// Per-run quotas.
+    pub quotas: Quotas,
 }
 
 impl Limits {
@@ -26,6 +30,8 @@ impl Limits {
             memory: over.memory.or(self.memory),
             timeout: over.timeout.or(self.timeout),
             output_limit: over.output_limit.or(self.output_limit),
+            command_memory: over.command_memory.or(self.command_memory),
+            quotas: self.quotas.overlay(&over.quotas),
         }
     }
 }
@@ -41,6 +47,8 @@ pub struct Grants {
     pub deny_env: Vec<String>,
     pub urls: Vec<UrlPrefix>,
     pub deny_urls: Vec<UrlPrefix>,
+    pub lookups: Vec<LookupPattern>,
+    pub deny_lookups: Vec<LookupPattern>,
     pub limits: Limits,
     /// The CLI overrides already merged into the lists above, kept only to
     /// attribute a refusal to a flag rather than to the policy file.
@@ -59,6 +67,7 @@ pub struct Overrides {
     pub deny_env: Vec<String>,
     pub allow_url: Vec<UrlPrefix>,
     pub deny_url: Vec<UrlPrefix>,
+    pub allow_lookup: Vec<LookupPattern>,
     pub memory: Option<u64>,
     pub timeout: Option<Duration>,
     pub output_limit: Option<u64>,
@@ -71,6 +80,17 @@ pub struct Declared {
     pub backends: Vec<String>,
     pub env: Vec<String>,
     pub urls: Vec<UrlPrefix>,
+    pub lookups: Vec<LookupPattern>,
+}
+
+/// A URL allowed by a grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlGrant {
+    /// The grant, for the audit log.
+    pub rule: String,
+    /// Allowed only through a `*`-host grant: such a URL may not reach
+    /// loopback, link-local or private addresses.
+    pub any_host: bool,
 }
 
 /// A refused capability, with the reason and, when granting would help,
@@ -82,7 +102,8 @@ pub struct Declared {
 pub struct Denied {
     /// The plugin that asked.
     pub plugin: String,
-    /// `"exec"`, `"backend"`, `"env"` or `"url"`.
+    /// `"exec"`, `"backend"`, `"env"`, `"url"`, `"lookup"`, `"read"`,
+    /// `"create"`, `"relate"` or `"quota"`.
     pub capability: String,
     /// What was asked for: a shell-quoted argv, a program, a name or a URL.
     pub subject: String,
@@ -98,6 +119,9 @@ impl fmt::Display for Denied {
             "backend" => "use backend",
             "env" => "read environment variable",
             "url" => "access",
+            "lookup" => "look up",
+            "read" => "use artifact",
+            "quota" => "go past quota",
             other => other,
         };
         write!(
@@ -119,6 +143,13 @@ pub struct Effective {
     declared: Declared,
     grants: Grants,
     policy_source: Option<PathBuf>,
+    /// The `[plugins.TABLE]` hints name.
+    table: String,
+    /// A digest hints must pin (`sha256 = [...]`): no table grants the
+    /// plugin yet.
+    pin: Option<String>,
+    /// The policy file's sha256.
+    policy_digest: Option<String>,
 }
 
 /// Capability kind: its name, the policy key, and the CLI flags.
@@ -158,6 +189,13 @@ const URL: Kind = Kind {
     allow_flag: "--allow-url",
     deny_flag: "--deny-url",
 };
+const LOOKUP: Kind = Kind {
+    capability: "lookup",
+    key: "lookups",
+    deny_key: "deny-lookups",
+    allow_flag: "--allow-lookup",
+    deny_flag: "deny-lookups",
+};
 
 impl Effective {
     /// Combines a plugin's manifest with what the operator granted it.
@@ -173,6 +211,61 @@ impl Effective {
             declared,
             grants,
             policy_source,
+            table: plugin.to_owned(),
+            pin: None,
+            policy_digest: None,
+        }
+    }
+
+    /// Records the policy file's digest (for provenance).
+    pub fn with_policy_digest(mut self, digest: Option<String>) -> Self {
+        self.policy_digest = digest;
+        self
+    }
+
+    /// The policy file and its sha256, when there is one.
+    pub fn policy(&self) -> (Option<&std::path::Path>, Option<&str>) {
+        (self.policy_source.as_deref(), self.policy_digest.as_deref())
+    }
+
+    /// What the run may do, as JSON: declared ∩ granted − denied names, the
+    /// grant patterns of declared programs, URL and lookup grants, limits.
+    pub fn summary(&self) -> serde_json::Value {
+        let g = &self.grants;
+        let programs: Vec<&str> = self.declared.exec.iter().map(|p| p.program()).collect();
+        let any_program = self.declared.exec.iter().any(|p| p.is_any_program());
+        let strings = |v: &mut dyn Iterator<Item = String>| v.collect::<Vec<_>>();
+        let l = &g.limits;
+        serde_json::json!({
+            "exec": strings(&mut g.exec.iter().filter(|p| any_program || programs.contains(&p.program())).map(|p| p.to_string())),
+            "deny_exec": strings(&mut g.deny_exec.iter().map(|p| p.to_string())),
+            "backends": self.granted_backends(),
+            "env": self.granted_env(),
+            "urls": strings(&mut g.urls.iter().map(|p| p.to_string())),
+            "deny_urls": strings(&mut g.deny_urls.iter().map(|p| p.to_string())),
+            "lookups": strings(&mut g.lookups.iter().map(|p| p.to_string())),
+            "limits": {
+                "memory": l.memory,
+                "timeout_s": l.timeout.map(|t| t.as_secs()),
+                "output_limit": l.output_limit,
+                "command_memory": l.command_memory,
+                "quotas": super::Quota::ALL.iter().map(|q| (q.key().to_owned(), serde_json::json!(l.quotas.limit(*q)))).collect::<serde_json::Map<_, _>>(),
+            },
+        })
+    }
+
+    /// [`Effective::new`] for a resolved plugin: hints name its table, and
+    /// pin its digest when no table grants it yet.
+    pub fn for_identity(
+        identity: &Identity,
+        declared: Declared,
+        grants: Grants,
+        policy_source: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            table: identity.hint_table().to_owned(),
+            pin: identity.needs_pin().then(|| identity.sha256.clone()),
+            ..Self::new(&identity.name, declared, grants, policy_source)
         }
     }
 
@@ -192,8 +285,9 @@ impl Effective {
     }
 
     /// Allows `argv` only if it matches a declared pattern, a granted
-    /// pattern and no denied pattern. An empty argv is refused.
-    pub fn check_exec(&self, argv: &[String]) -> Result<(), Denied> {
+    /// pattern and no denied pattern. An empty argv is refused. Returns the
+    /// rule that allowed it.
+    pub fn check_exec(&self, argv: &[String]) -> Result<String, Denied> {
         let subject = shell_words::join(argv);
         if argv.is_empty() {
             return Err(self.denied(&EXEC, "", "empty command line".into(), None));
@@ -210,7 +304,7 @@ impl Effective {
             );
             return Err(self.denied(&EXEC, &subject, reason, None));
         }
-        if !self.grants.exec.iter().any(|p| p.matches(argv)) {
+        let Some(grant) = self.grants.exec.iter().find(|p| p.matches(argv)) else {
             // Under `* **`, suggest exactly this command line.
             let grant = match ExecPattern::exact(argv).filter(|_| declared.is_any_program()) {
                 Some(exact) => exact.to_string(),
@@ -223,45 +317,47 @@ impl Effective {
                 "declared but not granted".into(),
                 Some(hint),
             ));
-        }
-        Ok(())
+        };
+        Ok(self.granted_by(
+            &EXEC,
+            &grant.to_string(),
+            self.grants.cli.allow_exec.contains(grant),
+        ))
     }
 
     /// Allows a declared, granted and not denied backend.
-    pub fn check_backend(&self, name: &str) -> Result<(), Denied> {
-        let cli = &self.grants.cli.deny_backend;
+    pub fn check_backend(&self, name: &str) -> Result<String, Denied> {
+        let g = &self.grants;
         self.check_name(
             &BACKEND,
             name,
             &self.declared.backends,
-            &self.grants.backends,
-            &self.grants.deny_backends,
-            cli,
+            (&g.backends, &g.cli.allow_backend),
+            (&g.deny_backends, &g.cli.deny_backend),
         )
     }
 
     /// Allows a declared, granted and not denied environment variable.
-    pub fn check_env(&self, name: &str) -> Result<(), Denied> {
-        let cli = &self.grants.cli.deny_env;
+    pub fn check_env(&self, name: &str) -> Result<String, Denied> {
+        let g = &self.grants;
         self.check_name(
             &ENV,
             name,
             &self.declared.env,
-            &self.grants.env,
-            &self.grants.deny_env,
-            cli,
+            (&g.env, &g.cli.allow_env),
+            (&g.deny_env, &g.cli.deny_env),
         )
     }
 
+    /// Each pair: (all, those from the CLI).
     fn check_name(
         &self,
         kind: &Kind,
         name: &str,
         declared: &[String],
-        granted: &[String],
-        denied: &[String],
-        cli_denied: &[String],
-    ) -> Result<(), Denied> {
+        (granted, cli_granted): (&[String], &[String]),
+        (denied, cli_denied): (&[String], &[String]),
+    ) -> Result<String, Denied> {
         if !declared.iter().any(|d| d == name) {
             let reason = not_declared(declared.iter().cloned());
             return Err(self.denied(kind, name, reason, None));
@@ -275,12 +371,41 @@ impl Effective {
             let hint = self.hint(kind, &[name.to_owned()]);
             return Err(self.denied(kind, name, "declared but not granted".into(), Some(hint)));
         }
-        Ok(())
+        Ok(self.granted_by(kind, name, cli_granted.iter().any(|g| g == name)))
+    }
+
+    /// Allows a store lookup matching a declared, a granted and no denied
+    /// pattern.
+    pub fn check_lookup(&self, query: &str) -> Result<String, Denied> {
+        let g = &self.grants;
+        let Some(declared) = self.declared.lookups.iter().find(|p| p.matches(query)) else {
+            let reason = not_declared(self.declared.lookups.iter().map(|p| format!("`{p}`")));
+            return Err(self.denied(&LOOKUP, query, reason, None));
+        };
+        if let Some(deny) = g.deny_lookups.iter().find(|p| p.matches(query)) {
+            let reason = self.denied_by(&LOOKUP, deny.to_string(), false);
+            return Err(self.denied(&LOOKUP, query, reason, None));
+        }
+        let Some(grant) = g.lookups.iter().find(|p| p.matches(query)) else {
+            let hint = self.hint(&LOOKUP, &[declared.to_string()]);
+            return Err(self.denied(
+                &LOOKUP,
+                query,
+                "declared but not granted".into(),
+                Some(hint),
+            ));
+        };
+        Ok(self.granted_by(
+            &LOOKUP,
+            &grant.to_string(),
+            g.cli.allow_lookup.contains(grant),
+        ))
     }
 
     /// Allows a URL under a declared prefix and a granted prefix, under no
-    /// denied prefix, and carrying no user info.
-    pub fn check_url(&self, url: &Url) -> Result<(), Denied> {
+    /// denied prefix, and carrying no user info. The URL must already be in
+    /// canonical form (see `policy::url_prefix::canonical`).
+    pub fn check_url(&self, url: &Url) -> Result<UrlGrant, Denied> {
         if !url.username().is_empty() || url.password().is_some() {
             let mut shown = url.clone();
             // Never echo credentials; both calls only fail for URLs without a host.
@@ -302,7 +427,14 @@ impl Effective {
             );
             return Err(self.denied(&URL, subject, reason, None));
         }
-        if !self.grants.urls.iter().any(|p| p.matches(url)) {
+        let granted: Vec<&UrlPrefix> = self.grants.urls.iter().filter(|p| p.matches(url)).collect();
+        // A grant naming the host beats a `*` one: it may reach private
+        // addresses.
+        let Some(grant) = granted
+            .iter()
+            .find(|p| !p.any_host())
+            .or_else(|| granted.first())
+        else {
             // Under a `*` host declaration, suggest this URL's own host.
             let grant = if declared.any_host() {
                 format!("{}/", url.origin().ascii_serialization())
@@ -311,8 +443,15 @@ impl Effective {
             };
             let hint = self.hint(&URL, &[grant]);
             return Err(self.denied(&URL, subject, "declared but not granted".into(), Some(hint)));
-        }
-        Ok(())
+        };
+        Ok(UrlGrant {
+            rule: self.granted_by(
+                &URL,
+                &grant.to_string(),
+                self.grants.cli.allow_url.contains(grant),
+            ),
+            any_host: grant.any_host(),
+        })
     }
 
     /// Declared ∩ granted − denied backends, in declared order.
@@ -355,7 +494,7 @@ impl Effective {
     pub fn missing_grants_snippet(&self) -> Option<String> {
         let missing = self.missing();
         let mut lines = Vec::new();
-        for kind in [&EXEC, &BACKEND, &ENV, &URL] {
+        for kind in [&EXEC, &BACKEND, &ENV, &URL, &LOOKUP] {
             let values: Vec<String> = missing
                 .iter()
                 .filter(|(d, _)| d.capability == kind.capability)
@@ -369,8 +508,8 @@ impl Effective {
             return None;
         }
         Some(format!(
-            "[plugins.{}]\n{}\n",
-            toml_key(&self.plugin),
+            "{}\n{}\n",
+            self.table_lines().replace("\n  ", "\n"),
             lines.join("\n")
         ))
     }
@@ -460,6 +599,10 @@ impl Effective {
                 missing.push(self.not_granted(&URL, &subject, vec![subject.clone()]));
             }
         }
+
+        // Lookups are checked as they are made (a plugin that may be given
+        // a lookup in its task_data need not always make one); the refusal
+        // names the grant.
         missing
     }
 
@@ -486,7 +629,7 @@ impl Effective {
         }
     }
 
-    fn policy_name(&self) -> String {
+    pub(crate) fn policy_name(&self) -> String {
         match &self.policy_source {
             Some(p) => p.display().to_string(),
             None => "the policy".to_owned(),
@@ -505,6 +648,33 @@ impl Effective {
         }
     }
 
+    /// Names the grant that allowed a request, for the audit log.
+    fn granted_by(&self, kind: &Kind, rule: &str, from_cli: bool) -> String {
+        if from_cli {
+            format!("{} {}", kind.allow_flag, shell_words::quote(rule))
+        } else {
+            format!(
+                "{} = [{}] in [plugins.{}] of {}",
+                kind.key,
+                toml_string(rule),
+                toml_key(&self.table),
+                self.policy_name()
+            )
+        }
+    }
+
+    /// The table header (and the digest pin it needs) of a hint.
+    fn table_lines(&self) -> String {
+        match &self.pin {
+            Some(pin) => format!(
+                "[plugins.{}]\n  sha256 = [{}]",
+                toml_key(&self.table),
+                toml_string(pin)
+            ),
+            None => format!("[plugins.{}]", toml_key(&self.table)),
+        }
+    }
+
     fn hint(&self, kind: &Kind, values: &[String]) -> String {
         let file = match &self.policy_source {
             Some(p) => p.display().to_string(),
@@ -515,8 +685,8 @@ impl Effective {
             .map(|v| format!("{} {}", kind.allow_flag, shell_words::quote(v)))
             .collect();
         format!(
-            "to grant it add to {file}:\n  [plugins.{}]\n  {} = [{}]\n or pass {}",
-            toml_key(&self.plugin),
+            "to grant it add to {file}:\n  {}\n  {} = [{}]\n or pass {}",
+            self.table_lines(),
             kind.key,
             toml_list(values),
             flags.join(" ")

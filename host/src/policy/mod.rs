@@ -1,5 +1,7 @@
 //! What a plugin may do: its manifest declares capabilities, the operator
 //! grants them, and a plugin gets only the intersection, minus denials.
+//! Every decision of a run goes through one [`Granter`], which writes one
+//! audit line per decision ([`audit`]).
 //!
 //! # Capabilities
 //!
@@ -14,10 +16,20 @@
 //!   `http://127.0.0.1:*/` (any port), `https://*/` (any host; for
 //!   manifests whose hosts the operator picks) and `file:///dir/` (local
 //!   files under a directory, checked after symlinks are resolved).
+//! * `lookups`: store lookups ([`LookupPattern`], `"debian/match:*"`).
 //!
-//! A command, backend, variable or URL is allowed only when it is declared
-//! by the manifest, granted by the policy file or a CLI `--allow-*` flag,
-//! and not denied by any `deny-*` key or `--deny-*` flag. Deny always wins.
+//! A command, backend, variable, URL or lookup is allowed only when it is
+//! declared by the manifest, granted by the policy file or a CLI
+//! `--allow-*` flag, and not denied by any `deny-*` key or `--deny-*`
+//! flag. Deny always wins.
+//!
+//! # Who gets a table
+//!
+//! Grants belong to a plugin's content ([`identity`](Identity)): a table
+//! without `sha256` grants the plugin shipped with runtask under that
+//! name; any other plugin is granted only by a table whose `sha256` list
+//! holds its digest. A `.wasm` named on the command line also gets that
+//! command line's `--allow-*` flags.
 //!
 //! # Policy file
 //!
@@ -31,30 +43,44 @@
 //! timeout = "2h"           # wall-clock deadline of a run
 //! output-limit = "64 MiB"  # cap on each command's captured stdout/stderr
 //! deny-exec = ["rm **"]    # deny-* here apply to every plugin, always
+//! disk = "20 GiB"          # quotas: see below
 //!
-//! [plugins.blhc]
+//! [plugins.blhc]                       # the shipped blhc
 //! exec = ["blhc --debian **"]          # strings (shell-words) or arrays
 //! backends = ["local", "unshare"]
 //! env = ["LANG"]
 //! urls = ["https://deb.debian.org/debian/"]
+//! lookups = ["debian/match:*"]
 //! memory = "256 MiB"
 //! timeout = "30m"
 //! deny-exec = ["blhc --debian --all **"]
+//!
+//! [plugins.shellcheck]                 # a third-party plugin, pinned
+//! sha256 = ["3f1c...", "a07e..."]      # `runtask plugin install` prints it
+//! exec = ["shellcheck --format=json1 **"]
 //! ```
 //!
-//! `[defaults]` takes `memory`, `timeout`, `output-limit` and the `deny-*`
-//! keys; grants are per plugin only. `[plugins.NAME]` takes `exec`,
-//! `backends`, `env`, `urls`, their `deny-exec`, `deny-backends`,
-//! `deny-env`, `deny-urls`, and the three limits. Sizes are byte counts or
-//! strings like `"512 MiB"`, `"1G"` ([`parse_size`]); durations are strings
-//! like `"30m"`, `"1h30m"` ([`parse_duration`]). Unknown keys are errors.
+//! Every table takes the limits `memory`, `timeout`, `output-limit`,
+//! `command-memory` (memory of the programs a run spawns) and the
+//! [`Quota`]s `results`, `result-bytes`, `log-bytes`, `progress-labels`,
+//! `artifacts`, `artifact-files`, `handles`, `disk`, `disk-inodes`;
+//! `[defaults]` also takes the `deny-*` keys. Grants are per plugin only.
+//! Sizes are byte counts or strings like `"512 MiB"`, `"1G"`
+//! ([`parse_size`]); durations are strings like `"30m"`, `"1h30m"`
+//! ([`parse_duration`]). Unknown keys are errors.
 //!
 //! CLI flags then apply on top ([`Overrides`]): `--allow-*` add grants,
 //! `--deny-*` add denials, `--memory`/`--timeout` replace limits.
 
+pub mod audit;
 mod effective;
 mod exec;
+mod granter;
+mod identity;
+mod lookup_pattern;
+pub mod quota;
 mod units;
+pub mod url_canon;
 mod url_prefix;
 
 #[cfg(test)]
@@ -69,8 +95,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-pub use effective::{Declared, Denied, Effective, Grants, Limits, Overrides};
+pub use effective::{Declared, Denied, Effective, Grants, Limits, Overrides, UrlGrant};
 pub use exec::ExecPattern;
+pub use granter::Granter;
+pub use identity::{Identity, Origin, Untrusted};
+pub use lookup_pattern::LookupPattern;
+pub use quota::{Quota, Quotas};
 pub use units::{parse_duration, parse_size};
 pub use url_prefix::UrlPrefix;
 
@@ -102,8 +132,26 @@ pub enum PolicyError {
 pub struct Policy {
     /// Only `limits` and `deny_*` are used.
     defaults: Grants,
-    plugins: BTreeMap<String, Grants>,
+    plugins: BTreeMap<String, Table>,
     source: Option<PathBuf>,
+    /// sha256 of the file's text.
+    digest: Option<String>,
+}
+
+/// A plugin the policy lets run: who it is, and what it may do.
+#[derive(Clone, Debug)]
+pub struct Permit {
+    pub identity: Identity,
+    pub effective: Effective,
+}
+
+/// One `[plugins.NAME]` table.
+#[derive(Clone, Debug, Default)]
+struct Table {
+    grants: Grants,
+    /// `sha256`: the table grants the plugins with these digests; empty:
+    /// the shipped plugin of its name.
+    pins: Vec<String>,
 }
 
 impl Policy {
@@ -119,45 +167,63 @@ impl Policy {
             message: e.to_string().trim_end().to_owned(),
         })?;
         let d = raw.defaults;
+        let limits = d.limits();
         let defaults = Grants {
             deny_exec: d.deny_exec,
             deny_backends: d.deny_backends,
             deny_env: d.deny_env,
             deny_urls: d.deny_urls,
-            limits: Limits {
-                memory: d.memory,
-                timeout: d.timeout,
-                output_limit: d.output_limit,
-            },
+            deny_lookups: d.deny_lookups,
+            limits,
             ..Grants::default()
         };
-        let plugins = raw
-            .plugins
-            .into_iter()
-            .map(|(name, p)| {
-                let grants = Grants {
-                    exec: p.exec,
-                    deny_exec: p.deny_exec,
-                    backends: p.backends,
-                    deny_backends: p.deny_backends,
-                    env: p.env,
-                    deny_env: p.deny_env,
-                    urls: p.urls,
-                    deny_urls: p.deny_urls,
-                    limits: Limits {
-                        memory: p.memory,
-                        timeout: p.timeout,
-                        output_limit: p.output_limit,
-                    },
-                    cli: Overrides::default(),
-                };
-                (name, grants)
-            })
-            .collect();
+        let mut plugins = BTreeMap::new();
+        let mut pinned: BTreeMap<String, String> = BTreeMap::new();
+        for (name, p) in raw.plugins {
+            for pin in &p.sha256 {
+                if let Some(other) = pinned.insert(pin.clone(), name.clone()) {
+                    return Err(PolicyError::Invalid {
+                        path: Some(source.to_path_buf()),
+                        message: format!(
+                            "sha256 {pin} is pinned by both [plugins.{}] and [plugins.{}]; a plugin's content belongs to one table",
+                            effective::toml_key(&other),
+                            effective::toml_key(&name)
+                        ),
+                    });
+                }
+            }
+            let limits = p.limits();
+            let grants = Grants {
+                exec: p.exec,
+                deny_exec: p.deny_exec,
+                backends: p.backends,
+                deny_backends: p.deny_backends,
+                env: p.env,
+                deny_env: p.deny_env,
+                urls: p.urls,
+                deny_urls: p.deny_urls,
+                lookups: p.lookups,
+                deny_lookups: p.deny_lookups,
+                limits,
+                cli: Overrides::default(),
+            };
+            plugins.insert(
+                name,
+                Table {
+                    grants,
+                    pins: p.sha256,
+                },
+            );
+        }
+        let digest = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        };
         Ok(Self {
             defaults,
             plugins,
             source: Some(source.to_path_buf()),
+            digest: Some(digest),
         })
     }
 
@@ -218,26 +284,145 @@ impl Policy {
         self.source.as_deref()
     }
 
+    /// The sha256 of the policy file's text; `None` for [`Policy::empty`].
+    pub fn digest(&self) -> Option<&str> {
+        self.digest.as_deref()
+    }
+
+    /// Who a plugin is and what it may do (see [`Policy::resolve`]).
+    pub fn permit(
+        &self,
+        name: &str,
+        sha256: &str,
+        origin: Origin,
+        declared: Declared,
+        overrides: &Overrides,
+        shipped: &[&str],
+    ) -> Result<Permit, Untrusted> {
+        let (identity, grants) = self.resolve(name, sha256, origin, overrides, shipped)?;
+        let effective = Effective::for_identity(&identity, declared, grants, self.source.clone())
+            .with_policy_digest(self.digest.clone());
+        Ok(Permit {
+            identity,
+            effective,
+        })
+    }
+
+    /// A permit from the table named `name`, as for a shipped plugin: for
+    /// library users and tests that establish identity themselves.
+    pub fn permit_trusted(
+        &self,
+        name: &str,
+        sha256: &str,
+        declared: Declared,
+        overrides: &Overrides,
+    ) -> Permit {
+        let identity = Identity::trusted(name, sha256);
+        let grants = self.grants_for(name, overrides);
+        let effective = Effective::for_identity(&identity, declared, grants, self.source.clone())
+            .with_policy_digest(self.digest.clone());
+        Permit {
+            identity,
+            effective,
+        }
+    }
+
     /// Plugins that have a `[plugins.NAME]` table.
     pub fn plugin_names(&self) -> impl Iterator<Item = &str> {
         self.plugins.keys().map(String::as_str)
     }
 
-    /// The plugin's grants: `[defaults]` limits and denials, then
-    /// `[plugins.NAME]`, then the CLI overrides.
+    /// The table pinning `sha256`, if any.
+    pub fn table_pinning(&self, sha256: &str) -> Option<&str> {
+        self.plugins
+            .iter()
+            .find(|(_, t)| t.pins.iter().any(|p| p == sha256))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Decides who a plugin is and what the policy grants it (module
+    /// [`identity`] gives the rules). `shipped` are the builtin plugins'
+    /// names. A plugin the policy does not trust is refused.
+    pub fn resolve(
+        &self,
+        name: &str,
+        sha256: &str,
+        origin: Origin,
+        overrides: &Overrides,
+        shipped: &[&str],
+    ) -> Result<(Identity, Grants), Untrusted> {
+        let source = self.source.as_deref();
+        let table = if origin == Origin::Builtin {
+            match self.plugins.get(name) {
+                Some(t) if !t.pins.is_empty() => {
+                    return Err(Untrusted::PinnedShippedTable {
+                        name: name.to_owned(),
+                        policy: identity::policy_name(source),
+                    });
+                }
+                Some(_) => Some(name.to_owned()),
+                None => None,
+            }
+        } else if shipped.contains(&name) {
+            return Err(Untrusted::ClaimsShippedName {
+                name: name.to_owned(),
+                origin: origin.to_string(),
+                sha256: sha256.to_owned(),
+            });
+        } else if let Some(table) = self.table_pinning(sha256) {
+            Some(table.to_owned())
+        } else if matches!(origin, Origin::CommandLine(_)) {
+            // Named on this command line: its --allow-* flags only.
+            None
+        } else {
+            let same_name = self.plugins.get(name).is_some_and(|t| t.pins.is_empty());
+            return Err(Untrusted::not_pinned(
+                name, &origin, sha256, source, same_name,
+            ));
+        };
+        let mut grants = table
+            .as_deref()
+            .and_then(|t| self.plugins.get(t))
+            .map(|t| t.grants.clone())
+            .unwrap_or_default();
+        self.apply_defaults(&mut grants, overrides);
+        let identity = Identity {
+            name: name.to_owned(),
+            sha256: sha256.to_owned(),
+            origin,
+            table,
+        };
+        Ok((identity, grants))
+    }
+
+    /// The grants of the table named `plugin` (builtin semantics), with
+    /// `[defaults]` and the CLI overrides: for tests and library users who
+    /// resolve identity themselves.
     pub fn grants_for(&self, plugin: &str, overrides: &Overrides) -> Grants {
-        let mut g = self.plugins.get(plugin).cloned().unwrap_or_default();
+        let mut g = self
+            .plugins
+            .get(plugin)
+            .map(|t| t.grants.clone())
+            .unwrap_or_default();
+        self.apply_defaults(&mut g, overrides);
+        g
+    }
+
+    /// `[defaults]` limits and denials, then the CLI overrides.
+    fn apply_defaults(&self, g: &mut Grants, overrides: &Overrides) {
         let d = &self.defaults;
         let cli_limits = Limits {
             memory: overrides.memory,
             timeout: overrides.timeout,
             output_limit: overrides.output_limit,
+            ..Limits::default()
         };
         g.limits = d.limits.overlay(&g.limits).overlay(&cli_limits);
         g.deny_exec.extend(d.deny_exec.iter().cloned());
         g.deny_backends.extend(d.deny_backends.iter().cloned());
         g.deny_env.extend(d.deny_env.iter().cloned());
         g.deny_urls.extend(d.deny_urls.iter().cloned());
+        g.deny_lookups.extend(d.deny_lookups.iter().cloned());
         g.exec.extend(overrides.allow_exec.iter().cloned());
         g.deny_exec.extend(overrides.deny_exec.iter().cloned());
         g.backends.extend(overrides.allow_backend.iter().cloned());
@@ -247,8 +432,8 @@ impl Policy {
         g.deny_env.extend(overrides.deny_env.iter().cloned());
         g.urls.extend(overrides.allow_url.iter().cloned());
         g.deny_urls.extend(overrides.deny_url.iter().cloned());
+        g.lookups.extend(overrides.allow_lookup.iter().cloned());
         g.cli = overrides.clone();
-        g
     }
 }
 
@@ -277,51 +462,94 @@ struct RawPolicy {
     plugins: BTreeMap<String, RawPlugin>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawDefaults {
-    #[serde(default, deserialize_with = "de_memory")]
-    memory: Option<u64>,
-    #[serde(default, deserialize_with = "de_timeout")]
-    timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "de_output_limit")]
-    output_limit: Option<u64>,
-    #[serde(default, deserialize_with = "de_deny_exec")]
-    deny_exec: Vec<ExecPattern>,
-    #[serde(default, deserialize_with = "de_deny_backends")]
-    deny_backends: Vec<String>,
-    #[serde(default, deserialize_with = "de_deny_env")]
-    deny_env: Vec<String>,
-    #[serde(default, deserialize_with = "de_deny_urls")]
-    deny_urls: Vec<UrlPrefix>,
+/// A policy table: its own keys, then the limits and quotas that
+/// `[defaults]` and every plugin table take. (serde's `flatten` would lose
+/// `deny_unknown_fields`, so the shared keys are spelled out by a macro.)
+macro_rules! table {
+    ($name:ident { $($field:ident: $ty:ty = $de:literal,)* }) => {
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        struct $name {
+            $(#[serde(default, deserialize_with = $de)] $field: $ty,)*
+            #[serde(default, deserialize_with = "de_memory")]
+            memory: Option<u64>,
+            #[serde(default, deserialize_with = "de_timeout")]
+            timeout: Option<Duration>,
+            #[serde(default, deserialize_with = "de_output_limit")]
+            output_limit: Option<u64>,
+            #[serde(default, deserialize_with = "de_command_memory")]
+            command_memory: Option<u64>,
+            #[serde(default, deserialize_with = "de_results")]
+            results: Option<u64>,
+            #[serde(default, deserialize_with = "de_result_bytes")]
+            result_bytes: Option<u64>,
+            #[serde(default, deserialize_with = "de_log_bytes")]
+            log_bytes: Option<u64>,
+            #[serde(default, deserialize_with = "de_progress_labels")]
+            progress_labels: Option<u64>,
+            #[serde(default, deserialize_with = "de_artifacts")]
+            artifacts: Option<u64>,
+            #[serde(default, deserialize_with = "de_artifact_files")]
+            artifact_files: Option<u64>,
+            #[serde(default, deserialize_with = "de_handles")]
+            handles: Option<u64>,
+            #[serde(default, deserialize_with = "de_disk")]
+            disk: Option<u64>,
+            #[serde(default, deserialize_with = "de_disk_inodes")]
+            disk_inodes: Option<u64>,
+        }
+
+        impl $name {
+            fn limits(&self) -> Limits {
+                let mut quotas = Quotas::default();
+                for (quota, value) in [
+                    (Quota::Results, self.results),
+                    (Quota::ResultBytes, self.result_bytes),
+                    (Quota::LogBytes, self.log_bytes),
+                    (Quota::ProgressLabels, self.progress_labels),
+                    (Quota::Artifacts, self.artifacts),
+                    (Quota::ArtifactFiles, self.artifact_files),
+                    (Quota::Handles, self.handles),
+                    (Quota::Disk, self.disk),
+                    (Quota::DiskInodes, self.disk_inodes),
+                ] {
+                    if let Some(v) = value {
+                        quotas.set(quota, v);
+                    }
+                }
+                Limits {
+                    memory: self.memory,
+                    timeout: self.timeout,
+                    output_limit: self.output_limit,
+                    command_memory: self.command_memory,
+                    quotas,
+                }
+            }
+        }
+    };
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawPlugin {
-    #[serde(default, deserialize_with = "de_exec")]
-    exec: Vec<ExecPattern>,
-    #[serde(default, deserialize_with = "de_deny_exec")]
-    deny_exec: Vec<ExecPattern>,
-    #[serde(default, deserialize_with = "de_backends")]
-    backends: Vec<String>,
-    #[serde(default, deserialize_with = "de_deny_backends")]
-    deny_backends: Vec<String>,
-    #[serde(default, deserialize_with = "de_env")]
-    env: Vec<String>,
-    #[serde(default, deserialize_with = "de_deny_env")]
-    deny_env: Vec<String>,
-    #[serde(default, deserialize_with = "de_urls")]
-    urls: Vec<UrlPrefix>,
-    #[serde(default, deserialize_with = "de_deny_urls")]
-    deny_urls: Vec<UrlPrefix>,
-    #[serde(default, deserialize_with = "de_memory")]
-    memory: Option<u64>,
-    #[serde(default, deserialize_with = "de_timeout")]
-    timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "de_output_limit")]
-    output_limit: Option<u64>,
-}
+table!(RawDefaults {
+    deny_exec: Vec<ExecPattern> = "de_deny_exec",
+    deny_backends: Vec<String> = "de_deny_backends",
+    deny_env: Vec<String> = "de_deny_env",
+    deny_urls: Vec<UrlPrefix> = "de_deny_urls",
+    deny_lookups: Vec<LookupPattern> = "de_deny_lookups",
+});
+
+table!(RawPlugin {
+    sha256: Vec<String> = "de_sha256",
+    exec: Vec<ExecPattern> = "de_exec",
+    deny_exec: Vec<ExecPattern> = "de_deny_exec",
+    backends: Vec<String> = "de_backends",
+    deny_backends: Vec<String> = "de_deny_backends",
+    env: Vec<String> = "de_env",
+    deny_env: Vec<String> = "de_deny_env",
+    urls: Vec<UrlPrefix> = "de_urls",
+    deny_urls: Vec<UrlPrefix> = "de_deny_urls",
+    lookups: Vec<LookupPattern> = "de_lookups",
+    deny_lookups: Vec<LookupPattern> = "de_deny_lookups",
+});
 
 /// One `deserialize_with` function per key, so errors can name the key.
 macro_rules! keyed {
@@ -343,6 +571,18 @@ keyed! {
     de_deny_env => names("deny-env") -> Vec<String>;
     de_memory => size("memory") -> Option<u64>;
     de_output_limit => size("output-limit") -> Option<u64>;
+    de_command_memory => size("command-memory") -> Option<u64>;
+    de_result_bytes => size("result-bytes") -> Option<u64>;
+    de_log_bytes => size("log-bytes") -> Option<u64>;
+    de_disk => size("disk") -> Option<u64>;
+    de_results => count("results") -> Option<u64>;
+    de_progress_labels => count("progress-labels") -> Option<u64>;
+    de_artifacts => count("artifacts") -> Option<u64>;
+    de_artifact_files => count("artifact-files") -> Option<u64>;
+    de_handles => count("handles") -> Option<u64>;
+    de_disk_inodes => count("disk-inodes") -> Option<u64>;
+    de_lookups => list("lookups") -> Vec<LookupPattern>;
+    de_deny_lookups => list("deny-lookups") -> Vec<LookupPattern>;
     de_timeout => duration("timeout") -> Option<Duration>;
 }
 
@@ -367,6 +607,23 @@ fn names<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Vec<String>, D::E
         }
     }
     Ok(names)
+}
+
+/// `sha256` pins.
+fn de_sha256<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let pins: Vec<String> = list(d, "sha256")?;
+    pins.iter()
+        .map(|p| identity::parse_pin(p).map_err(|e| keyed_error("sha256", e)))
+        .collect()
+}
+
+/// A positive count.
+fn count<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Option<u64>, D::Error> {
+    let n = u64::deserialize(d).map_err(|e| keyed_error(key, e))?;
+    if n == 0 {
+        return Err(keyed_error(key, "must be greater than zero"));
+    }
+    Ok(Some(n))
 }
 
 fn size<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Option<u64>, D::Error> {

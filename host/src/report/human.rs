@@ -37,6 +37,16 @@ pub fn render(report: &Report, color: bool) -> String {
     );
     let _ = writeln!(out, "{}    {}", paint(BOLD, "Task:"), safe(&report.task));
     let _ = writeln!(out, "Run:     {}", safe(&report.run_id));
+    for p in &report.plugins {
+        let _ = writeln!(
+            out,
+            "Plugin:  {} {} {} ({})",
+            safe(&p.name),
+            safe(&p.version),
+            safe(&p.digest),
+            safe(&p.origin)
+        );
+    }
     let _ = writeln!(out, "Status:  {status} (exit {code}, {secs})");
     if !report.started_at.is_empty() {
         let _ = writeln!(out, "Started: {}", safe(&report.started_at));
@@ -74,6 +84,16 @@ pub fn render(report: &Report, color: bool) -> String {
             }
             let _ = writeln!(out, "{}", line.trim_end());
         }
+    }
+
+    for q in &report.quotas_exceeded {
+        let _ = writeln!(
+            out,
+            "Quota:   {} ({}) reached: {} request(s) refused",
+            safe(&q.quota),
+            safe(&q.limit),
+            q.refused
+        );
     }
 
     if !report.artifacts.is_empty() {

@@ -225,6 +225,41 @@ pub struct Report {
     /// Exit code a formula's `exitcode` directive asked for (0 or 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<u8>,
+    /// The plugins that ran, with their digests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginRef>,
+    /// Quotas the run hit, and what was refused past them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quotas_exceeded: Vec<QuotaHit>,
+    /// Where the run's audit log was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_file: Option<PathBuf>,
+    /// The run's provenance: an in-toto Statement v1 with a SLSA
+    /// Provenance v1 predicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<serde_json::Value>,
+}
+
+/// A plugin as a report names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginRef {
+    pub name: String,
+    pub version: String,
+    /// `sha256:HEX` of its `.wasm`.
+    pub digest: String,
+    /// `builtin:NAME` or the file it came from.
+    pub origin: String,
+}
+
+/// A quota a run hit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaHit {
+    /// The policy key, e.g. `results`.
+    pub quota: String,
+    /// The limit, e.g. `10000` or `16 MiB`.
+    pub limit: String,
+    /// Requests refused past it.
+    pub refused: u64,
 }
 
 impl Report {
@@ -350,6 +385,10 @@ pub(crate) mod tests {
 
     pub(crate) fn report(status: Status, outcomes: &[Outcome]) -> Report {
         Report {
+            plugins: Vec::new(),
+            quotas_exceeded: Vec::new(),
+            audit_file: None,
+            provenance: None,
             run_id: "run-1".into(),
             task: "rpmlint".into(),
             status,

@@ -2,10 +2,10 @@
 //! per plugin, a Store per run with memory limits and a wall-clock
 //! deadline, and a WASI context that sees only the run's workspace.
 
-pub mod bindings;
 mod cache;
 
-use crate::capabilities::RunContext;
+pub use crate::capabilities::bindings;
+use crate::capabilities::{RunContext, RunState};
 use crate::manifest::{self, Kind, ManifestError, PluginInfo};
 use anyhow::Result;
 use bindings::directive::{DirectivePlugin, DirectivePluginPre};
@@ -14,13 +14,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder, UpdateDeadline,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder,
+    UpdateDeadline,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx};
 
 pub use cache::CompileCache;
 
@@ -74,6 +74,8 @@ pub struct Plugin {
     pub info: PluginInfo,
     /// Where it came from (builtin name or file path).
     pub origin: String,
+    /// Lowercase hex sha256 of its `.wasm`: its identity.
+    pub sha256: String,
     /// The compiled form came from the on-disk cache.
     pub cached: bool,
     pre: Pre,
@@ -97,30 +99,6 @@ pub enum Described {
     Directive(bindings::directive::DirectiveInfo),
 }
 
-/// Everything a Store holds for one run.
-pub struct RunState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limits: StoreLimits,
-    /// The capabilities' view of the run.
-    pub run: RunContext,
-}
-
-impl WasiView for RunState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl RunState {
-    pub(crate) fn table(&mut self) -> &mut ResourceTable {
-        &mut self.table
-    }
-}
-
 /// The limits of one run's sandbox.
 #[derive(Clone, Copy, Debug)]
 pub struct SandboxLimits {
@@ -128,6 +106,8 @@ pub struct SandboxLimits {
     pub deadline: Instant,
     /// Cap on what the plugin writes to its own stdout and stderr.
     pub stdio_limit: usize,
+    /// Most resource handles the plugin may hold (its `handles` quota).
+    pub handles: u64,
 }
 
 /// Error raised inside the store when the deadline passes.
@@ -223,6 +203,7 @@ impl Runtime {
         Ok(Plugin {
             info,
             origin: origin.into(),
+            sha256: manifest::digest(wasm),
             cached,
             pre,
         })
@@ -244,22 +225,17 @@ impl Runtime {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .preopened_dir(run.workspace.root(), ".", FsPerms::ReadWrite)
+            .preopened_dir(run.workspace().root(), ".", FsPerms::ReadWrite)
             .map_err(|e| anyhow::anyhow!("opening the workspace for the plugin: {e:#}"))?;
-        let state = RunState {
-            wasi: wasi.build(),
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(
-                    usize::try_from(limits.memory.min(self.config.max_memory))
-                        .unwrap_or(usize::MAX),
-                )
-                .trap_on_grow_failure(true)
-                .build(),
-            run,
-        };
+        let memory = StoreLimitsBuilder::new()
+            .memory_size(
+                usize::try_from(limits.memory.min(self.config.max_memory)).unwrap_or(usize::MAX),
+            )
+            .trap_on_grow_failure(true)
+            .build();
+        let state = RunState::new(wasi.build(), memory, run);
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| s.limits());
         let deadline = limits.deadline;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
@@ -366,6 +342,19 @@ pub fn describe_trap(error: &wasmtime::Error, limits: &SandboxLimits, timeout: D
         return format!("the task ran past its deadline ({})", humanize(timeout));
     }
     let text = format!("{error:#}");
+    let full = error.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    });
+    if full {
+        return format!(
+            "the plugin held more than {} handles (files, streams, environments) at once: \
+             the run's `handles` quota",
+            limits.handles
+        );
+    }
     if text.contains("forcing trap when growing memory") || text.contains("memory allocation") {
         return format!(
             "the task went past its memory limit ({} MiB): {text}",

@@ -138,13 +138,22 @@ fn context_with(
     };
     let declared = manifest.declared().expect("declared");
     let effective = Effective::new("fetcher", declared, grants, None);
+    let identity = crate::policy::Identity::trusted("fetcher", &"0".repeat(64));
+    let granter = crate::policy::Granter::new(
+        crate::policy::Permit {
+            identity,
+            effective,
+        },
+        Vec::new(),
+        crate::policy::audit::Audit::none(),
+    );
     let workspace = Workspace::create(&tmp.path().join("ws"), "run", false).expect("workspace");
     let store = Arc::new(LocalStore::open(tmp.path().join("store")).expect("store"));
     let ctx = RunContext::new(
-        "run".into(),
+        "run",
         manifest,
-        effective,
-        workspace,
+        granter,
+        Arc::new(workspace),
         store,
         std::time::Instant::now() + timeout,
     );
@@ -174,7 +183,7 @@ fn workspace_files(ctx: &RunContext) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    walk(ctx.workspace.root(), ctx.workspace.root(), &mut out);
+    walk(ctx.workspace().root(), ctx.workspace().root(), &mut out);
     out.sort();
     out
 }
@@ -197,7 +206,7 @@ fn assert_denied(result: Result<Fetched, Error>, needle: &str) -> String {
 #[tokio::test]
 async fn a_granted_download_lands_with_its_sha256() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     let url = server.url("/files/hello.txt");
     let got = ctx
         .download(
@@ -210,7 +219,7 @@ async fn a_granted_download_lands_with_its_sha256() {
     assert_eq!(got.size, HELLO.len() as u64);
     assert_eq!(got.sha256, sha256_hex(HELLO));
     assert_eq!(got.url, url);
-    let on_disk = std::fs::read(ctx.workspace.root().join("dl/hello.txt")).expect("file");
+    let on_disk = std::fs::read(ctx.workspace().root().join("dl/hello.txt")).expect("file");
     assert_eq!(on_disk, HELLO);
     assert_eq!(workspace_files(&ctx), ["dl/hello.txt"]);
     assert_eq!(server.hits(), ["/files/hello.txt"]);
@@ -225,7 +234,7 @@ async fn a_granted_download_lands_with_its_sha256() {
 #[tokio::test]
 async fn a_wrong_sha256_leaves_no_file_and_keeps_an_older_one() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     let url = server.url("/files/hello.txt");
     let wrong = "0".repeat(64);
     match ctx.download(&url, "hello.txt", Some(&wrong)).await {
@@ -238,10 +247,10 @@ async fn a_wrong_sha256_leaves_no_file_and_keeps_an_older_one() {
     }
     assert_eq!(workspace_files(&ctx), Vec::<String>::new());
 
-    std::fs::write(ctx.workspace.root().join("hello.txt"), b"old").expect("write");
+    std::fs::write(ctx.workspace().root().join("hello.txt"), b"old").expect("write");
     assert!(ctx.download(&url, "hello.txt", Some(&wrong)).await.is_err());
     assert_eq!(workspace_files(&ctx), ["hello.txt"]);
-    let kept = std::fs::read(ctx.workspace.root().join("hello.txt")).expect("read");
+    let kept = std::fs::read(ctx.workspace().root().join("hello.txt")).expect("read");
     assert_eq!(kept, b"old");
     assert!(ctx.log.contents().contains("sha256 mismatch"));
 }
@@ -249,7 +258,7 @@ async fn a_wrong_sha256_leaves_no_file_and_keeps_an_older_one() {
 #[tokio::test]
 async fn a_malformed_sha256_is_refused_before_any_request() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     for bad in ["abc", &"g".repeat(64), &"0".repeat(65)] {
         let r = ctx
             .download(&server.url("/files/hello.txt"), "x", Some(bad))
@@ -262,7 +271,7 @@ async fn a_malformed_sha256_is_refused_before_any_request() {
 #[tokio::test]
 async fn an_ungranted_url_is_refused_before_any_request() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     for url in [
         server.url("/secret/hello.txt"),
         server.url("/filesx"),
@@ -286,7 +295,7 @@ async fn an_ungranted_url_is_refused_before_any_request() {
 #[tokio::test]
 async fn a_denied_prefix_wins_over_a_grant() {
     let server = Server::start();
-    let (_tmp, ctx) = context_with(
+    let (_tmp, mut ctx) = context_with(
         &[server.url("/")],
         &[server.url("/secret/")],
         Duration::from_secs(60),
@@ -308,7 +317,7 @@ async fn a_denied_prefix_wins_over_a_grant() {
 #[tokio::test]
 async fn a_redirect_within_the_grant_is_followed() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     let got = ctx
         .download(&server.url("/files/redirect-ok"), "hello.txt", None)
         .await
@@ -323,7 +332,7 @@ async fn a_redirect_within_the_grant_is_followed() {
 async fn a_redirect_outside_the_grant_is_refused_and_not_followed() {
     let server = Server::start();
     // deb.debian.org is granted too, so the lookalikes are near misses.
-    let (_tmp, ctx) = context(&[server.url("/files/"), "http://deb.debian.org/".to_string()]);
+    let (_tmp, mut ctx) = context(&[server.url("/files/"), "http://deb.debian.org/".to_string()]);
     let port = server.port;
     let cases = [
         (
@@ -356,7 +365,7 @@ async fn a_redirect_outside_the_grant_is_refused_and_not_followed() {
 #[tokio::test]
 async fn redirects_are_capped() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     match ctx.download(&server.url("/files/loop"), "x", None).await {
         Err(Error::Failed(m)) => assert!(m.contains("more than 10 redirects"), "{m}"),
         other => panic!("expected a redirect cap, got {other:?}"),
@@ -368,7 +377,7 @@ async fn redirects_are_capped() {
 #[tokio::test]
 async fn an_error_status_fails_and_names_status_and_url() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     let url = server.url("/files/missing");
     match ctx.download(&url, "x", None).await {
         Err(Error::Failed(m)) => {
@@ -399,7 +408,7 @@ async fn a_failed_tls_handshake_is_an_ordinary_failure() {
         }
     });
     let base = format!("https://127.0.0.1:{port}/");
-    let (_tmp, ctx) = context(std::slice::from_ref(&base));
+    let (_tmp, mut ctx) = context(std::slice::from_ref(&base));
     match ctx.download(&format!("{base}x"), "x", None).await {
         Err(Error::Failed(m)) => assert!(m.contains(&base), "{m}"),
         other => panic!("expected a TLS failure, got {other:?}"),
@@ -413,7 +422,8 @@ async fn the_run_deadline_bounds_a_download() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = silent.local_addr().expect("addr").port();
     let base = format!("http://127.0.0.1:{port}/");
-    let (_tmp, ctx) = context_with(std::slice::from_ref(&base), &[], Duration::from_millis(300));
+    let (_tmp, mut ctx) =
+        context_with(std::slice::from_ref(&base), &[], Duration::from_millis(300));
     let started = std::time::Instant::now();
     let r = ctx.download(&format!("{base}slow"), "x", None).await;
     assert!(matches!(r, Err(Error::TimedOut)), "{r:?}");
@@ -424,7 +434,7 @@ async fn the_run_deadline_bounds_a_download() {
 #[tokio::test]
 async fn bad_workspace_paths_and_schemes_are_invalid() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     let url = server.url("/files/hello.txt");
     for path in ["../x", "/tmp/x", "", "a/../../x", "."] {
         let r = ctx.download(&url, path, None).await;
@@ -440,9 +450,9 @@ async fn bad_workspace_paths_and_schemes_are_invalid() {
 #[tokio::test]
 async fn a_symlink_planted_in_the_workspace_is_not_followed() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     let outside = tempfile::tempdir().expect("tempdir");
-    std::os::unix::fs::symlink(outside.path(), ctx.workspace.root().join("out")).expect("ln");
+    std::os::unix::fs::symlink(outside.path(), ctx.workspace().root().join("out")).expect("ln");
     let r = ctx
         .download(&server.url("/files/hello.txt"), "out/hello.txt", None)
         .await;
@@ -461,7 +471,7 @@ const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 #[tokio::test]
 async fn a_granted_keyring_is_copied() {
     let content = std::fs::read(KEYRING).expect("debian-archive-keyring is installed");
-    let (_tmp, ctx) = context(&["file:///usr/share/keyrings/".to_string()]);
+    let (_tmp, mut ctx) = context(&["file:///usr/share/keyrings/".to_string()]);
     let got = ctx
         .download(
             &format!("file://{KEYRING}"),
@@ -472,7 +482,7 @@ async fn a_granted_keyring_is_copied() {
         .expect("copy");
     assert_eq!(got.size, content.len() as u64);
     assert_eq!(got.url, format!("file://{KEYRING}"));
-    let copied = std::fs::read(ctx.workspace.root().join("keyring.gpg")).expect("copy");
+    let copied = std::fs::read(ctx.workspace().root().join("keyring.gpg")).expect("copy");
     assert_eq!(copied, content);
 }
 
@@ -494,7 +504,7 @@ fn file_tree() -> (tempfile::TempDir, PathBuf) {
 async fn file_urls_are_checked_on_their_canonical_path() {
     let (_files, root) = file_tree();
     let allowed = format!("file://{}/allowed/", root.display());
-    let (_tmp, ctx) = context(std::slice::from_ref(&allowed));
+    let (_tmp, mut ctx) = context(std::slice::from_ref(&allowed));
     let secret = format!("file://{}/outside/secret", root.display());
 
     // A symlink inside the allowed dir that leads out of it.
@@ -523,7 +533,7 @@ async fn file_urls_are_checked_on_their_canonical_path() {
 async fn missing_files_say_not_found_only_where_the_plugin_may_look() {
     let (_files, root) = file_tree();
     let allowed = format!("file://{}/allowed/", root.display());
-    let (_tmp, ctx) = context(std::slice::from_ref(&allowed));
+    let (_tmp, mut ctx) = context(std::slice::from_ref(&allowed));
     let r = ctx.download(&format!("{allowed}nope"), "x", None).await;
     assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
     let r = ctx
@@ -541,7 +551,7 @@ async fn missing_files_say_not_found_only_where_the_plugin_may_look() {
 
 #[tokio::test]
 async fn file_urls_outside_the_grant_are_refused() {
-    let (_tmp, ctx) = context(&["file:///usr/share/keyrings/".to_string()]);
+    let (_tmp, mut ctx) = context(&["file:///usr/share/keyrings/".to_string()]);
     for (url, named) in [
         ("file:///etc/passwd", "file:///etc/passwd"),
         (
@@ -581,7 +591,7 @@ fn request(method: &str, url: &str, body: &[u8]) -> HttpRequest {
 #[tokio::test]
 async fn send_returns_status_headers_and_body_and_keeps_error_statuses() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     let r = ctx
         .send(request("GET", &server.url("/files/hello.txt"), b""))
         .await
@@ -608,7 +618,7 @@ async fn send_returns_status_headers_and_body_and_keeps_error_statuses() {
 #[tokio::test]
 async fn send_follows_redirects_as_browsers_do() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     let r = ctx
         .send(request("POST", &server.url("/files/post-303"), b"data"))
         .await
@@ -625,7 +635,7 @@ async fn send_follows_redirects_as_browsers_do() {
 #[tokio::test]
 async fn send_refuses_ungranted_lookalike_and_outside_urls_and_redirects() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     let denied = |r: Result<HttpResponse, Error>| match r {
         Err(Error::AccessDenied(m)) => m,
         other => panic!("expected access-denied, got {other:?}"),
@@ -661,7 +671,7 @@ async fn send_refuses_ungranted_lookalike_and_outside_urls_and_redirects() {
 #[tokio::test]
 async fn send_refuses_bad_methods_headers_and_schemes() {
     let server = Server::start();
-    let (_tmp, ctx) = files_context(&server);
+    let (_tmp, mut ctx) = files_context(&server);
     let url = server.url("/files/echo");
     let invalid = |r: Result<HttpResponse, Error>| match r {
         Err(Error::Invalid(m)) => m,

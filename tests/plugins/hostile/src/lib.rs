@@ -50,6 +50,39 @@ pub enum Data {
     Input {
         artifact: ArtifactRef,
     },
+    /// Emit `count` results with `note_bytes`-byte notes; report how many
+    /// the host took and its first refusal.
+    Results {
+        count: usize,
+        note_bytes: usize,
+    },
+    /// Log `count` messages of `bytes` bytes each.
+    Logs {
+        count: usize,
+        bytes: usize,
+    },
+    /// Report progress under `count` distinct labels.
+    Labels {
+        count: usize,
+    },
+    /// Log one message as given (forgery attempts).
+    Say {
+        message: String,
+    },
+    /// Keep `count` WASI file handles open at once.
+    Handles {
+        count: usize,
+    },
+    /// Look up `query` in the store.
+    Lookup {
+        query: String,
+        category: String,
+    },
+    /// Write `mib` MiB into workspace file `file`, 1 MiB at a time.
+    Fill {
+        file: String,
+        mib: usize,
+    },
 }
 
 pub struct Hostile;
@@ -166,6 +199,69 @@ impl Task for Hostile {
                     Outcome::Passed,
                     format!("{} {} {first}", a.category, files.join(",")),
                 )
+            }
+            Data::Results { count, note_bytes } => {
+                let note = "n".repeat(note_bytes);
+                let mut taken = 0;
+                let mut refused = None;
+                for i in 0..count {
+                    match CheckResult::new(format!("r{i}"), "test", Outcome::Passed)
+                        .note(note.clone())
+                        .emit()
+                    {
+                        Ok(()) => taken += 1,
+                        Err(e) => {
+                            refused.get_or_insert_with(|| format!("{e:?}"));
+                        }
+                    }
+                }
+                taskhost_sdk::log::info(format!(
+                    "taken={taken} refused={}",
+                    refused.unwrap_or_default()
+                ));
+                Ok(Status::Success)
+            }
+            Data::Logs { count, bytes } => {
+                let message = "m".repeat(bytes);
+                for _ in 0..count {
+                    taskhost_sdk::log::info(&message);
+                }
+                report(Outcome::Passed, format!("logged {count}"))
+            }
+            Data::Labels { count } => {
+                for i in 0..count {
+                    taskhost_sdk::log::progress(&format!("label-{i}-{}", "x".repeat(100)), 1, Some(2));
+                }
+                report(Outcome::Passed, format!("labels {count}"))
+            }
+            Data::Say { message } => {
+                taskhost_sdk::log::info(&message);
+                report(Outcome::Passed, "said")
+            }
+            Data::Handles { count } => {
+                std::fs::write("handle.txt", b"x")?;
+                let mut open = Vec::new();
+                for _ in 0..count {
+                    open.push(std::fs::File::open("handle.txt")?);
+                }
+                report(Outcome::Passed, format!("holding {}", open.len()))
+            }
+            Data::Lookup { query, category } => match artifacts::lookup(&query, &category) {
+                Ok(id) => report(Outcome::Failed, format!("found {id}")),
+                Err(e) => report(Outcome::Passed, format!("{e:?}")),
+            },
+            Data::Fill { file, mib } => {
+                use std::io::Write;
+                let chunk = vec![7u8; 1 << 20];
+                let mut out = std::fs::File::create(&file)?;
+                let mut written = 0;
+                for _ in 0..mib {
+                    if out.write_all(&chunk).is_err() {
+                        break;
+                    }
+                    written += 1;
+                }
+                report(Outcome::Passed, format!("wrote {written} MiB"))
             }
         }
     }

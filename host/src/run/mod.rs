@@ -1,36 +1,39 @@
-//! One task run, as one library call: task + task_data + grants → report.
+//! One task run, as one library call: task + task_data + permit → report.
 //!
 //! Before any stage: the policy preflight (a missing grant refuses the run
 //! before plugin code starts) and the plugin's strict task_data check.
 //! Then, in order: fetch inputs → configure → run → upload artifacts →
 //! cleanup. Cleanup always happens. Each stage is logged, and a failure
 //! names its stage. The run's log becomes a
-//! `debusine:work-request-debug-logs` artifact.
+//! `debusine:work-request-debug-logs` artifact; its audit log and
+//! provenance go to `RUNS_DIR/RUN-ID/`.
 
-use crate::capabilities::RunContext;
-use crate::manifest::Manifest;
-use crate::policy::{Denied, Effective};
-use crate::progress::{PluginProgress, Progress};
-use crate::report::{self, CheckResult, Outcome, Report, Status};
+mod disk;
+mod inputs;
+pub(crate) mod instance;
+pub mod provenance;
+
+use crate::capabilities::Harvest;
+use crate::capabilities::bindings::{self, Error as PluginError};
+use crate::policy::audit::{Audit, Decision};
+use crate::policy::{Denied, Granter, Permit};
+use crate::progress::Progress;
+use crate::report::{self, CheckResult, Outcome, PluginRef, QuotaHit, Report, Status};
 use crate::runlog::RunLog;
-use crate::runtime::bindings::{self, Error as PluginError};
-use crate::runtime::{Plugin, Runtime, SandboxLimits};
+use crate::runtime::{Plugin, Runtime};
 use crate::store::{self, ArtifactId, ArtifactStore, Relation, RelationEntry};
 use crate::workspace::Workspace;
+use instance::{Sandbox, Setup, Stopped};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use crate::capabilities::{DEFAULT_OUTPUT_LIMIT, default_env_cache};
+pub use instance::{DEFAULT_MEMORY, DEFAULT_TIMEOUT, STDIO_LIMIT};
+
 /// Category of the run's own log artifact (debusine's name).
 pub const DEBUG_LOGS: &str = "debusine:work-request-debug-logs";
-
-/// Defaults when the policy sets no limit.
-pub const DEFAULT_MEMORY: u64 = 512 << 20;
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
-pub const DEFAULT_OUTPUT_LIMIT: u64 = 64 << 20;
-/// Cap on what a plugin prints to its own stdout/stderr.
-pub const STDIO_LIMIT: usize = 4 << 20;
 
 /// How to run.
 #[derive(Clone)]
@@ -48,11 +51,6 @@ pub struct RunOptions {
     pub check_deps: bool,
     /// Where the unshare backend keeps unpacked system tarballs.
     pub env_cache: PathBuf,
-}
-
-/// The default cache of unpacked environments: a directory in TMPDIR.
-pub fn default_env_cache() -> PathBuf {
-    std::env::temp_dir().join("taskhost-environments")
 }
 
 impl Default for RunOptions {
@@ -115,15 +113,21 @@ pub(crate) fn new_report(run_id: &str, task: &str, status: Status) -> Report {
         log_artifact: None,
         results_file: None,
         exit_code: None,
+        plugins: Vec::new(),
+        quotas_exceeded: Vec::new(),
+        audit_file: None,
+        provenance: None,
     }
 }
 
-/// `report` refused by the policy: the missing grants, logged.
+/// `report` refused by the policy: the missing grants, logged and
+/// audited.
 pub(crate) fn refused(
     mut report: Report,
     log: &RunLog,
     missing: &[Denied],
     started: Instant,
+    audit: Option<&mut Audit>,
 ) -> Report {
     let text = missing
         .iter()
@@ -131,23 +135,46 @@ pub(crate) fn refused(
         .collect::<Vec<_>>()
         .join("\n");
     log.error("policy", &text);
+    if let Some(audit) = audit {
+        for d in missing {
+            audit.record(
+                &d.capability,
+                Value::from(d.subject.clone()),
+                Decision::Deny,
+                &format!("preflight: {}", d.reason),
+            );
+        }
+        if let Err(e) = audit.write() {
+            log.error("policy", &format!("writing the audit log: {e}"));
+        }
+    }
     report.status = Status::Refused;
     report.error = Some(text);
     report.duration_ms = elapsed_ms(started);
     report
 }
 
-/// The sandbox of one plugin instance under `grants`, from now; and its
-/// timeout.
-pub(crate) fn sandbox_limits(grants: &Effective) -> (SandboxLimits, Duration) {
-    let limits = grants.limits();
-    let timeout = limits.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let sandbox = SandboxLimits {
-        memory: limits.memory.unwrap_or(DEFAULT_MEMORY),
-        deadline: Instant::now() + timeout,
-        stdio_limit: STDIO_LIMIT,
-    };
-    (sandbox, timeout)
+/// How a plugin is named in reports.
+pub(crate) fn plugin_ref(plugin: &Plugin, permit: &Permit) -> PluginRef {
+    PluginRef {
+        name: plugin.name().to_owned(),
+        version: plugin.info.manifest.version.clone(),
+        digest: permit.identity.digest(),
+        origin: permit.identity.origin_name(),
+    }
+}
+
+/// The quotas a run hit, for its report.
+pub(crate) fn quota_hits(granter: &Granter) -> Vec<QuotaHit> {
+    granter
+        .usage()
+        .exceeded()
+        .map(|(quota, refused)| QuotaHit {
+            quota: quota.key().to_owned(),
+            limit: quota.amount(granter.quota(quota)),
+            refused,
+        })
+        .collect()
 }
 
 /// A fresh workspace for run `run_id`.
@@ -165,47 +192,16 @@ pub(crate) fn create_workspace(
         })
 }
 
-/// The capabilities' context for one instance of `plugin` in a run.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn run_context(
-    run_id: &str,
-    plugin: &Plugin,
-    grants: Effective,
-    workspace: Arc<Workspace>,
-    store: &Arc<dyn ArtifactStore>,
-    options: &RunOptions,
-    log: &RunLog,
-    deadline: Instant,
-) -> RunContext {
-    let output_limit = grants.limits().output_limit.unwrap_or(DEFAULT_OUTPUT_LIMIT);
-    RunContext {
-        log: log.clone(),
-        progress: options.progress.clone(),
-        plugin_progress: PluginProgress::new(options.progress.clone()),
-        output_limit,
-        kill_grace: options.kill_grace,
-        env_cache: options.env_cache.clone(),
-        ..RunContext::new(
-            run_id.to_string(),
-            plugin.info.manifest.clone(),
-            grants,
-            workspace,
-            store.clone(),
-            deadline,
-        )
-    }
-}
-
-/// Runs `plugin` on `task_data` under `grants`.
+/// Runs `plugin` on `task_data` under `permit`.
 pub async fn run_task(
     runtime: &Runtime,
     store: Arc<dyn ArtifactStore>,
     plugin: &Plugin,
     task_data: Value,
-    grants: Effective,
+    permit: Permit,
     options: &RunOptions,
 ) -> Result<Report, RunError> {
-    run_task_in(runtime, store, plugin, task_data, grants, options, None).await
+    run_task_in(runtime, store, plugin, task_data, permit, options, None).await
 }
 
 /// [`run_task`] in an existing workspace (a formula's), when given one.
@@ -214,7 +210,7 @@ pub async fn run_task_in(
     store: Arc<dyn ArtifactStore>,
     plugin: &Plugin,
     task_data: Value,
-    grants: Effective,
+    permit: Permit,
     options: &RunOptions,
     shared: Option<Arc<Workspace>>,
 ) -> Result<Report, RunError> {
@@ -224,11 +220,14 @@ pub async fn run_task_in(
     let manifest = plugin.info.manifest.clone();
     let name = manifest.name.clone();
     let mut report = new_report(&run_id, &name, Status::Error);
+    report.plugins.push(plugin_ref(plugin, &permit));
     log.info(
         "run",
         &format!(
-            "run {run_id}: task {name} {} from {}",
-            manifest.version, plugin.origin
+            "run {run_id}: task {name} {} from {} ({})",
+            manifest.version,
+            permit.identity.origin_name(),
+            permit.identity.digest()
         ),
     );
 
@@ -245,60 +244,69 @@ pub async fn run_task_in(
     }
 
     // Policy: refuse before any plugin code runs.
-    if let Err(missing) = grants.preflight() {
-        return Ok(refused(report, &log, &missing, started));
+    if let Err(missing) = permit.effective.preflight() {
+        let mut audit = Audit::new(
+            &run_id,
+            &name,
+            &permit.identity.digest(),
+            options.runs_dir.as_deref(),
+        );
+        report.audit_file = audit.path().map(Path::to_path_buf);
+        return Ok(refused(report, &log, &missing, started, Some(&mut audit)));
     }
-    let (sandbox, timeout) = sandbox_limits(&grants);
+    let started_on = rfc3339_now();
     let workspace = match shared {
         Some(workspace) => workspace,
         None => create_workspace(options, &run_id)?,
     };
-    let context = run_context(
-        &run_id,
+    let effective = permit.effective.clone();
+    let mut sandbox = Sandbox::start(Setup {
+        runtime,
         plugin,
-        grants,
-        workspace,
-        &store,
+        permit,
+        run_id: &run_id,
+        workspace: workspace.clone(),
+        store: &store,
         options,
-        &log,
-        sandbox.deadline,
-    );
-    let mut instance = runtime
-        .instantiate(plugin, context, sandbox)
-        .await
-        .map_err(RunError::Internal)?;
+        log: &log,
+    })
+    .await?;
 
     // Strict task_data check, by the plugin, on the data as given.
     let given = task_data.to_string();
-    match instance.validate(&given).await {
+    match sandbox.validate(&given).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(RunError::Invalid(plugin_error(&e))),
-        Err(trap) => {
-            let why = crate::runtime::describe_trap(&trap, &sandbox, timeout);
-            return Ok(crashed(report, &log, "validate", why, started));
-        }
+        Err(Stopped::Crashed(why)) => return Ok(crashed(report, &log, "validate", why, started)),
+        Err(Stopped::Quota(why)) => return Err(RunError::Invalid(why)),
     }
 
-    // Stage 1: fetch inputs (resolve ids, import local files).
+    // Stage 1: fetch inputs (resolve ids and lookups, import local files).
     log.info("stage", "fetch-inputs");
+    for (query, categories) in inputs::lookups(&manifest, &task_data) {
+        let category = categories.join(" | ");
+        let granter = sandbox.context().granter();
+        if let Err(denied) = granter.lookup(&query, &category) {
+            report.audit_file = options
+                .runs_dir
+                .as_ref()
+                .map(|d| d.join(&run_id).join(crate::policy::audit::FILE));
+            return Ok(refused(report, &log, &[denied], started, None));
+        }
+    }
     // Imports hash and fsync: off the async threads.
     let (inputs, task_data) = {
         let (manifest, store, run_id, log) =
             (manifest.clone(), store.clone(), run_id.clone(), log.clone());
         tokio::task::spawn_blocking(move || {
             let mut task_data = task_data;
-            resolve_inputs(&manifest, &mut task_data, store.as_ref(), &run_id, &log)
+            inputs::resolve_inputs(&manifest, &mut task_data, store.as_ref(), &run_id, &log)
                 .map(|ids| (ids, task_data))
         })
         .await
         .map_err(|e| RunError::Internal(e.into()))??
     };
-    instance
-        .store
-        .data_mut()
-        .run
-        .visible
-        .extend(inputs.iter().copied());
+    sandbox.context().add_inputs(&inputs);
 
     // Stage 2: configure (tool dependencies).
     log.info("stage", "configure");
@@ -316,30 +324,23 @@ pub async fn run_task_in(
     // Stage 3: run.
     if outcome.is_none() {
         log.info("stage", "run");
-        let backstop = timeout + Duration::from_secs(30);
-        outcome = Some(
-            match tokio::time::timeout(backstop, instance.execute(&task_data.to_string())).await {
-                Ok(Ok(Ok(status))) => StageEnd::Done(status),
-                Ok(Ok(Err(e))) => StageEnd::Failed("run", plugin_error(&e)),
-                Ok(Err(trap)) => {
-                    StageEnd::Crashed(crate::runtime::describe_trap(&trap, &sandbox, timeout))
-                }
-                Err(_) => StageEnd::Crashed(format!(
-                    "the task ran past its deadline ({}s)",
-                    timeout.as_secs()
-                )),
-            },
-        );
+        outcome = Some(match sandbox.execute(&task_data.to_string()).await {
+            Ok(Ok(status)) => StageEnd::Done(status),
+            Ok(Err(e)) => StageEnd::Failed("run", plugin_error(&e)),
+            Err(Stopped::Crashed(why)) => StageEnd::Crashed(why),
+            Err(Stopped::Quota(why)) => StageEnd::Failed("run", why),
+        });
     }
 
-    let (stdout, stderr) = instance.stdio();
+    let finished = sandbox.finish();
+    let (stdout, stderr) = (finished.stdout, finished.stderr);
     log_plugin_output(&log, "stdout", &stdout);
     log_plugin_output(&log, "stderr", &stderr);
-    if let (Some(StageEnd::Crashed(why)), Some(tail)) = (&mut outcome, stderr_tail(&stderr)) {
-        why.push_str(&format!("; the plugin's stderr ends with:\n{tail}"));
-    }
-    let mut state = instance.into_state();
-    let run = &mut state.run;
+    let Harvest {
+        results,
+        mut granter,
+        opened,
+    } = finished.harvest;
     match outcome {
         Some(StageEnd::Done(status)) => {
             report.status = match status {
@@ -364,25 +365,76 @@ pub async fn run_task_in(
         }
         None => {}
     }
-    report.results = std::mem::take(&mut run.results);
+    report.results = results;
+    report.quotas_exceeded = quota_hits(&granter);
+    for hit in &report.quotas_exceeded {
+        log.warn(
+            "quota",
+            &format!(
+                "{} ({}) reached: {} request(s) refused",
+                hit.quota, hit.limit, hit.refused
+            ),
+        );
+    }
     if report.results.is_empty() {
         report.results.extend(synthesized_result(&report));
     }
 
-    // Stage 4: upload artifacts (results file, the run's own log).
+    // Stage 4: upload artifacts (results file, audit, provenance, the
+    // run's own log). Failing to keep any of them is a run error.
     log.info("stage", "upload-artifacts");
+    let mut upload_errors = Vec::new();
     if let Some(dir) = &options.runs_dir {
         match write_results(dir, &run_id, &report.results) {
             Ok(path) => report.results_file = Some(path),
-            Err(e) => log.error("upload-artifacts", &format!("writing results.yaml: {e}")),
+            Err(e) => upload_errors.push(format!("writing results.yaml: {e:#}")),
         }
     }
-    report.artifacts = run.created.clone();
+    if let Err(e) = granter.write_audit() {
+        upload_errors.push(format!("writing the audit log: {e}"));
+    }
+    report.audit_file = options
+        .runs_dir
+        .as_ref()
+        .map(|d| d.join(&run_id).join(crate::policy::audit::FILE));
+    report.artifacts = granter.created().to_vec();
+    let packages = provenance::host_versions(&manifest.packages).await;
+    let statement = {
+        let store = store.clone();
+        let (input_ids, output_ids) = (inputs.clone(), report.artifacts.clone());
+        let artifacts = tokio::task::spawn_blocking(move || {
+            let get = |ids: &[ArtifactId]| -> Vec<store::Artifact> {
+                ids.iter().filter_map(|id| store.get(*id).ok()).collect()
+            };
+            (get(&input_ids), get(&output_ids))
+        })
+        .await
+        .map_err(|e| RunError::Internal(e.into()))?;
+        provenance::statement(&provenance::Facts {
+            run_id: &run_id,
+            task: &name,
+            task_data: &task_data,
+            plugin: &report.plugins[0],
+            effective: &effective,
+            inputs: &artifacts.0,
+            outputs: &artifacts.1,
+            opened: &opened,
+            packages: &packages,
+            started_on: &started_on,
+            finished_on: &rfc3339_now(),
+        })
+    };
+    if let Some(dir) = &options.runs_dir
+        && let Err(e) = write_run_file(dir, &run_id, provenance::FILE, &statement)
+    {
+        upload_errors.push(format!("writing the provenance: {e:#}"));
+    }
+    report.provenance = Some(statement);
     report.duration_ms = elapsed_ms(started);
     let mut related: Vec<ArtifactId> = inputs
         .iter()
         .copied()
-        .chain(run.created.iter().copied())
+        .chain(report.artifacts.iter().copied())
         .collect();
     related.dedup();
     let upload = {
@@ -402,19 +454,29 @@ pub async fn run_task_in(
     };
     match upload.await {
         Ok(Ok(id)) => report.log_artifact = Some(id),
-        Ok(Err(e)) => tracing::error!("storing the run log failed: {e}"),
-        Err(e) => tracing::error!("storing the run log failed: {e}"),
+        Ok(Err(e)) => upload_errors.push(format!("storing the run log: {e:#}")),
+        Err(e) => upload_errors.push(format!("storing the run log: {e}")),
+    }
+    if !upload_errors.is_empty() {
+        let why = upload_errors.join("; ");
+        log.error("upload-artifacts", &why);
+        report.status = Status::Error;
+        report.failed_stage = Some("upload-artifacts".into());
+        report.error = Some(match report.error.take() {
+            Some(earlier) => format!("{earlier}; then {why}"),
+            None => why,
+        });
     }
 
-    // Stage 5: cleanup (the workspace goes with the state).
+    // Stage 5: cleanup (the workspace goes with its last holder).
     log.info("stage", "cleanup");
-    if run.workspace.kept() {
+    if workspace.kept() {
         log.info(
             "cleanup",
-            &format!("workspace kept at {}", run.workspace.root().display()),
+            &format!("workspace kept at {}", workspace.root().display()),
         );
     }
-    drop(state);
+    drop(workspace);
     Ok(report)
 }
 
@@ -427,24 +489,33 @@ pub async fn describe(
     options: &RunOptions,
 ) -> anyhow::Result<crate::runtime::Described> {
     let run_id = new_run_id();
-    let mut manifest = plugin.info.manifest.clone();
-    manifest.creates.clear();
-    let grants = Effective::new(&manifest.name, Default::default(), Default::default(), None);
-    let sandbox = SandboxLimits {
+    let manifest = plugin.info.manifest.clone();
+    let identity = crate::policy::Identity::trusted(&manifest.name, &plugin.sha256);
+    let granter = Granter::nothing(identity);
+    let limits = crate::runtime::SandboxLimits {
         memory: 64 << 20,
         deadline: Instant::now() + Duration::from_secs(10),
         stdio_limit: 64 << 10,
+        handles: 100,
     };
-    let workspace = Workspace::create(&options.workspace_parent, &run_id, false)?;
-    let context = RunContext {
-        output_limit: 0,
-        ..RunContext::new(run_id, manifest, grants, workspace, store, sandbox.deadline)
-    };
-    let mut instance = runtime.instantiate(plugin, context, sandbox).await?;
+    let workspace = Arc::new(Workspace::create(
+        &options.workspace_parent,
+        &run_id,
+        false,
+    )?);
+    let context = crate::capabilities::RunContext::new(
+        &run_id,
+        manifest,
+        granter,
+        workspace,
+        store,
+        limits.deadline,
+    );
+    let mut instance = runtime.instantiate(plugin, context, limits).await?;
     instance.describe().await.map_err(|e| {
         anyhow::anyhow!(
             "{}",
-            crate::runtime::describe_trap(&e, &sandbox, Duration::from_secs(10))
+            crate::runtime::describe_trap(&e, &limits, Duration::from_secs(10))
         )
     })
 }
@@ -526,114 +597,15 @@ pub(crate) fn plugin_error(e: &PluginError) -> String {
     }
 }
 
-/// Replaces each declared input key's value with an artifact id: ids are
-/// checked, local files are imported as the input's first category.
-fn resolve_inputs(
-    manifest: &Manifest,
-    task_data: &mut Value,
-    store: &dyn ArtifactStore,
-    run_id: &str,
-    log: &RunLog,
-) -> Result<Vec<ArtifactId>, RunError> {
-    let mut ids = Vec::new();
-    for input in &manifest.inputs {
-        let pointer = format!("/{}", input.key.replace('.', "/"));
-        let Some(slot) = task_data.pointer_mut(&pointer) else {
-            continue;
-        };
-        let slots: Vec<&mut Value> = match slot {
-            Value::Array(items) if input.multiple => items.iter_mut().collect(),
-            other => vec![other],
-        };
-        for value in slots {
-            let id = resolve_one(&input.key, &input.categories, value, store, run_id, log)?;
-            *value = Value::from(id);
-            ids.push(id);
-        }
-    }
-    Ok(ids)
-}
-
-fn resolve_one(
-    key: &str,
-    categories: &[String],
-    value: &Value,
-    store: &dyn ArtifactStore,
-    run_id: &str,
-    log: &RunLog,
-) -> Result<ArtifactId, RunError> {
-    let by_id = |id: ArtifactId| -> Result<ArtifactId, RunError> {
-        let artifact = store
-            .get(id)
-            .map_err(|e| RunError::Invalid(format!("{key}: {e}")))?;
-        if !categories.contains(&artifact.category) {
-            return Err(RunError::Invalid(format!(
-                "{key}: unexpected artifact category: '{}'. Valid categories: {categories:?}",
-                artifact.category
-            )));
-        }
-        log.info(
-            "fetch-inputs",
-            &format!("{key}: artifact {id} ({})", artifact.category),
-        );
-        Ok(id)
-    };
-    match value {
-        Value::Number(n) => by_id(
-            n.as_u64()
-                .ok_or_else(|| RunError::Invalid(format!("{key}: {n} is not an artifact id")))?,
-        ),
-        Value::String(s) if s.parse::<ArtifactId>().is_ok() => by_id(s.parse().unwrap_or_default()),
-        Value::String(s) if crate::store::Lookup::is_lookup(s) && !Path::new(s).exists() => {
-            let id = crate::store::lookup(store, s, categories)
-                .map_err(|e| RunError::Invalid(format!("{key}: {e}")))?;
-            log.info("fetch-inputs", &format!("{key}: {s} is artifact {id}"));
-            by_id(id)
-        }
-        Value::String(s) => {
-            let path = Path::new(s);
-            let meta = std::fs::metadata(path).map_err(|e| {
-                RunError::Invalid(format!(
-                    "{key}: '{s}' is neither an artifact id nor a readable file: {e}"
-                ))
-            })?;
-            if !meta.is_file() {
-                return Err(RunError::Invalid(format!(
-                    "{key}: '{s}' is not a regular file"
-                )));
-            }
-            // The file's kind picks the category (a .dsc is a source
-            // package); it must be one this input accepts.
-            let category = match crate::import::category_for(path) {
-                Some(implied) if categories.iter().any(|c| c == implied) => implied.to_string(),
-                Some(implied) => {
-                    return Err(RunError::Invalid(format!(
-                        "{key}: unexpected artifact category: '{implied}' (from '{s}'). Valid categories: {categories:?}"
-                    )));
-                }
-                None => categories.first().cloned().unwrap_or_default(),
-            };
-            let artifact = crate::import::import(
-                store,
-                &[path.to_path_buf()],
-                &category,
-                None,
-                Some(run_id.to_string()),
-            )
-            .map_err(|e| RunError::Invalid(format!("{key}: importing '{s}': {e}")))?;
-            log.info(
-                "fetch-inputs",
-                &format!(
-                    "{key}: imported {s} as artifact {} ({category})",
-                    artifact.id
-                ),
-            );
-            Ok(artifact.id)
-        }
-        other => Err(RunError::Invalid(format!(
-            "{key}: expected an artifact id, a lookup or a file path, got {other}"
-        ))),
-    }
+/// Writes `value` as `RUNS_DIR/RUN-ID/NAME` (JSON), atomically.
+fn write_run_file(dir: &Path, run_id: &str, name: &str, value: &Value) -> anyhow::Result<PathBuf> {
+    let dir = dir.join(run_id);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
+    let tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    std::fs::write(tmp.path(), serde_json::to_vec_pretty(value)?)?;
+    tmp.persist(&path)?;
+    Ok(path)
 }
 
 fn write_results(dir: &Path, run_id: &str, results: &[CheckResult]) -> anyhow::Result<PathBuf> {
@@ -668,7 +640,9 @@ fn upload_log(
         });
         Ok(())
     };
-    add("taskhost.log", log.contents().as_bytes())?;
+    let jsonl = log.jsonl();
+    add("taskhost.log", crate::runlog::render(&jsonl).as_bytes())?;
+    add("taskhost.jsonl", jsonl.as_bytes())?;
     if !stdout.is_empty() {
         add("plugin-stdout.log", stdout)?;
     }
@@ -686,6 +660,8 @@ fn upload_log(
             "task": report.task,
             "status": report.status.to_string(),
             "failed_stage": report.failed_stage,
+            "plugins": report.plugins,
+            "provenance": report.provenance,
         }),
         files,
         created_by: Some(run_id.to_string()),

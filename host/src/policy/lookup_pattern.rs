@@ -1,0 +1,123 @@
+//! Lookup patterns: which store lookups (`debian/match:codename=bookworm`)
+//! a plugin may make.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+
+use super::PolicyError;
+
+/// A lookup query pattern: `*` matches any run of characters, everything
+/// else itself (`debian/match:*`, `debian/match:codename=*`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LookupPattern(String);
+
+impl LookupPattern {
+    /// A pattern of `COLLECTION/match:...`: no bare `*` collection, no
+    /// control characters.
+    pub fn parse(s: &str) -> Result<Self, PolicyError> {
+        let bad = |why: &str| PolicyError::Invalid {
+            path: None,
+            message: format!("invalid lookup pattern `{s}`: {why} (e.g. \"debian/match:*\")"),
+        };
+        let Some((collection, rest)) = s.split_once('/') else {
+            return Err(bad("expected COLLECTION/match:..."));
+        };
+        if collection.is_empty() || collection.contains('*') {
+            return Err(bad("the collection is named whole"));
+        }
+        if !rest.starts_with("match:") {
+            return Err(bad("only match: lookups exist"));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(bad("control characters"));
+        }
+        Ok(LookupPattern(s.to_owned()))
+    }
+
+    /// The collection named before the `/`.
+    pub fn collection(&self) -> &str {
+        self.0.split_once('/').map_or("", |(c, _)| c)
+    }
+
+    pub fn matches(&self, query: &str) -> bool {
+        glob(self.0.as_bytes(), query.as_bytes())
+    }
+}
+
+/// `*`-only glob, iterative (no exponential backtracking).
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+impl fmt::Display for LookupPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for LookupPattern {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for LookupPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        LookupPattern::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stars_match_any_run_of_characters() {
+        let p = LookupPattern::parse("debian/match:codename=*").unwrap();
+        assert!(p.matches("debian/match:codename=bookworm"));
+        assert!(p.matches("debian/match:codename=bookworm:variant=minbase"));
+        assert!(!p.matches("debian/match:variant=minbase"));
+        assert!(!p.matches("fedora/match:codename=x"));
+        let any = LookupPattern::parse("debian/match:*").unwrap();
+        assert!(any.matches("debian/match:a=b"));
+        assert!(!any.matches("debianx/match:a=b"));
+    }
+
+    #[test]
+    fn bad_patterns_are_refused() {
+        for bad in [
+            "*",
+            "*/match:*",
+            "debian/latest",
+            "debian",
+            "debian/match:\n",
+        ] {
+            assert!(LookupPattern::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn many_stars_do_not_explode() {
+        let p = LookupPattern::parse(&format!("d/match:{}b", "*a".repeat(30))).unwrap();
+        assert!(!p.matches(&format!("d/match:{}", "a".repeat(5000))));
+    }
+}
