@@ -133,6 +133,18 @@ enum Command {
     /// Work with the artifact store
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+    /// Print a run's audit log: every grant decision, allowed or denied,
+    /// with the rule that decided (STORE/runs/RUN-ID/audit.jsonl)
+    Audit {
+        /// The run's id (printed by `runtask run`, in its report)
+        run_id: String,
+        /// Only the denied decisions
+        #[arg(long)]
+        denied: bool,
+        /// Print the JSON lines as stored
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -236,7 +248,7 @@ enum PluginCommand {
         #[command(flatten)]
         plugins: PluginDirs,
     },
-    /// Print a plugin's manifest without running its code
+    /// Print a plugin's manifest and sha256 without running its code
     Inspect {
         /// Plugin name or .wasm path
         plugin: String,
@@ -245,6 +257,22 @@ enum PluginCommand {
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Copy a .wasm plugin into the plugin directory and print the policy
+    /// table that trusts it (its sha256 pin and the grants it asks for)
+    Install {
+        /// The .wasm file
+        file: PathBuf,
+        /// Install into DIR [default: $XDG_DATA_HOME/taskhost/plugins]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Also write the table into the policy file (a table of that name
+        /// that exists gains the digest, its grants unchanged)
+        #[arg(long)]
+        trust: bool,
+        /// The policy file --trust writes [default: $XDG_CONFIG_HOME/taskhost/policy.toml]
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
 }
 
@@ -418,6 +446,11 @@ async fn dispatch(cli: Cli) -> Result<Code> {
         Some(Command::Run(args)) => run(*args, &store_dir).await,
         Some(Command::Plugin(cmd)) => plugin(cmd, &store_dir).await,
         Some(Command::Artifact(cmd)) => artifact(cmd, &store_dir),
+        Some(Command::Audit {
+            run_id,
+            denied,
+            json,
+        }) => audit(&store_dir, &run_id, denied, json),
         None => formula(*cli.formula, &store_dir).await,
     }
 }
@@ -753,6 +786,12 @@ async fn describe(task: &str, plugins: &PluginDirs, store_dir: &Path) -> Result<
 async fn plugin(cmd: PluginCommand, store_dir: &Path) -> Result<Code> {
     match cmd {
         PluginCommand::Describe { plugin, plugins } => describe(&plugin, &plugins, store_dir).await,
+        PluginCommand::Install {
+            file,
+            dir,
+            trust,
+            policy,
+        } => install(&file, dir.as_deref(), trust, policy.as_deref()),
         PluginCommand::List(dirs) => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
@@ -808,6 +847,83 @@ async fn plugin(cmd: PluginCommand, store_dir: &Path) -> Result<Code> {
             Ok(Code::Ok)
         }
     }
+}
+
+/// `runtask audit RUN-ID`: the run's decisions, one per line.
+fn audit(store_dir: &Path, run_id: &str, denied: bool, json: bool) -> Result<Code> {
+    use std::io::Write;
+    use taskhost::policy::audit::{self, Decision};
+    if run_id.is_empty() || run_id.contains(['/', '\0']) || run_id.starts_with('.') {
+        return Err(usage(format!("'{run_id}' is not a run id")));
+    }
+    let path = store_dir.join("runs").join(run_id).join(audit::FILE);
+    let events = audit::read(&path).map_err(|e| {
+        usage(format!(
+            "no audit log for run {run_id} ({}: {e}); `runtask run` prints the run id, and a run refused before any decision has none",
+            path.display()
+        ))
+    })?;
+    let mut out = std::io::stdout().lock();
+    for e in events
+        .iter()
+        .filter(|e| !denied || e.decision == Decision::Deny)
+    {
+        let line = if json {
+            serde_json::to_string(e)?
+        } else {
+            let decision = match e.decision {
+                Decision::Allow => "allow",
+                Decision::Deny => "DENY ",
+            };
+            let request = match &e.request {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            taskhost::runlog::escape(&format!(
+                "{}  {decision}  {:<8} {request}  ({})",
+                e.time, e.capability, e.rule
+            ))
+            .into_owned()
+        };
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    Ok(Code::Ok)
+}
+
+/// `runtask plugin install FILE`.
+fn install(file: &Path, dir: Option<&Path>, trust: bool, policy: Option<&Path>) -> Result<Code> {
+    let dir = dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| xdg("XDG_DATA_HOME", ".local/share").join("taskhost/plugins"));
+    let installed = taskhost::plugins::install(file, &dir).map_err(|e| usage(e.to_string()))?;
+    println!(
+        "installed {} as {} (sha256 {})",
+        installed.name,
+        installed.path.display(),
+        installed.sha256
+    );
+    if trust {
+        let path =
+            match policy {
+                Some(p) => p.to_path_buf(),
+                None => taskhost::policy::user_policy_path(|k| std::env::var(k).ok()).ok_or_else(
+                    || usage("--trust: no policy file to write (set HOME, or pass --policy FILE)"),
+                )?,
+            };
+        let done =
+            taskhost::policy::trust(&path, &installed.name, &installed.sha256, &installed.table)
+                .map_err(|e| usage(e.to_string()))?;
+        println!("{done}");
+    } else {
+        println!(
+            "\nIt runs only once a policy table pins its digest. To trust it, add to your policy \
+             (or rerun with --trust):\n\n{}",
+            installed.table
+        );
+    }
+    Ok(Code::Ok)
 }
 
 fn artifact(cmd: ArtifactCommand, store_dir: &Path) -> Result<Code> {

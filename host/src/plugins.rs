@@ -153,3 +153,110 @@ pub fn list(dirs: &[PathBuf]) -> Vec<Listed> {
     }
     all
 }
+
+/// A plugin copied into a plugin directory, and the policy table that
+/// would trust it.
+pub struct Installed {
+    pub path: PathBuf,
+    pub name: String,
+    pub sha256: String,
+    /// `[plugins.NAME]` with its `sha256` pin and the grants its manifest
+    /// asks for, as TOML.
+    pub table: String,
+}
+
+/// Why a plugin could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Manifest {
+        path: PathBuf,
+        source: manifest::ManifestError,
+    },
+    #[error(
+        "{path} calls itself '{name}', the name of a plugin shipped with runtask; shipped names are reserved: rename it in its taskhost.toml"
+    )]
+    Shipped { path: PathBuf, name: String },
+    #[error("cannot install into {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Copies the plugin `file` into `dir` as `NAME.wasm` (atomically), after
+/// checking its manifest; returns where, its digest and the table that
+/// would trust it.
+pub fn install(file: &Path, dir: &Path) -> Result<Installed, InstallError> {
+    let wasm = std::fs::read(file).map_err(|source| InstallError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let info = manifest::read(&wasm).map_err(|source| InstallError::Manifest {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let name = info.manifest.name.clone();
+    if shipped_names().contains(&name.as_str()) {
+        return Err(InstallError::Shipped {
+            path: file.to_path_buf(),
+            name,
+        });
+    }
+    let sha256 = manifest::digest(&wasm);
+    let declared = info
+        .manifest
+        .declared()
+        .map_err(|source| InstallError::Manifest {
+            path: file.to_path_buf(),
+            source,
+        })?;
+    let identity = crate::policy::Identity {
+        name: name.clone(),
+        sha256: sha256.clone(),
+        origin: Origin::PluginDir(dir.join(format!("{name}.wasm"))),
+        table: None,
+    };
+    let any_host: Vec<String> = declared
+        .urls
+        .iter()
+        .filter(|u| u.any_host())
+        .map(|u| u.to_string())
+        .collect();
+    let effective =
+        crate::policy::Effective::for_identity(&identity, declared, Default::default(), None);
+    let mut table = effective
+        .missing_grants_snippet()
+        .unwrap_or_else(|| format!("[plugins.{name}]\nsha256 = [\"{sha256}\"]\n",));
+    if !any_host.is_empty() {
+        table.push_str(&format!(
+            "# it may reach any host of {}: grant the ones you allow, e.g.\n# urls = [\"https://host.example/\"]\n",
+            any_host.join(", ")
+        ));
+    }
+    let write_error = |source| InstallError::Write {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(write_error)?;
+    let path = dir.join(format!("{name}.wasm"));
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
+    std::fs::write(tmp.path(), &wasm).map_err(write_error)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(write_error)?;
+    }
+    tmp.persist(&path).map_err(|e| write_error(e.error))?;
+    Ok(Installed {
+        path,
+        name,
+        sha256,
+        table,
+    })
+}

@@ -81,7 +81,6 @@ fn a_plugin_that_panics_crashes_and_its_panic_message_is_kept_in_the_log() {
 fn a_plugin_that_writes_gigabytes_to_stdout_is_cut_off() {
     let env = Env::new();
     let data = env.write("task.json", r#"{"action":"spew","mib":4096}"#);
-    let (out, err) = (env.path("runtask.stdout"), env.path("runtask.stderr"));
     let mut args = vec![
         "run",
         HOSTILE,
@@ -92,28 +91,8 @@ fn a_plugin_that_writes_gigabytes_to_stdout_is_cut_off() {
     ];
     args.extend_from_slice(HOSTILE_GRANTS);
     let started = Instant::now();
-    // Reaped by wait4 below, which also reports peak memory.
-    #[allow(clippy::zombie_processes)]
-    let child = env
-        .cmd(&args)
-        .stdout(std::fs::File::create(&out).expect("stdout file"))
-        .stderr(std::fs::File::create(&err).expect("stderr file"))
-        .spawn()
-        .expect("spawn runtask");
-    // wait4 rather than Child::wait, for runtask's own peak memory.
-    let pid = i32::try_from(child.id()).expect("pid");
-    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
-    // SAFETY: waits for our own child, with valid out-pointers.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+    let (ran, peak) = env.run_measured(&args);
     let took = started.elapsed();
-    let exit =
-        <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status);
-    let ran = Ran {
-        code: exit.code().unwrap_or(-1),
-        stdout: std::fs::read_to_string(&out).expect("stdout"),
-        stderr: std::fs::read_to_string(&err).expect("stderr"),
-    };
 
     assert!(took < Duration::from_secs(60), "took {took:?}");
     assert!(
@@ -121,7 +100,6 @@ fn a_plugin_that_writes_gigabytes_to_stdout_is_cut_off() {
         "runtask printed {} bytes",
         ran.stdout.len()
     );
-    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) << 10;
     assert!(peak < 512 << 20, "runtask peaked at {} MiB", peak >> 20);
     let r = report(&ran);
     match ran.code {

@@ -49,6 +49,7 @@ fn route(port: u16, path: &str) -> Reply {
             "http://127.0.0.1.evil.test:{port}/files/hello.txt"
         )),
         "/files/redirect-outside" => redirect("/secret/hello.txt"),
+        "/files/redirect-encoded" => redirect("/files/..%2fsecret/hello.txt"),
         "/secret/hello.txt" => data(b"secret\n".to_vec()),
         _ => data(b"not found\n".to_vec()).with_status_code(404),
     }
@@ -292,10 +293,12 @@ fn an_ungranted_url_is_refused_before_any_request_is_sent() {
     let f = Fetch::new();
     let secret = f.server.url("/secret/hello.txt");
     let other_host = format!("http://localhost:{}/files/hello.txt", f.server.port);
+    let other_scheme = format!("https://127.0.0.1:{}/files/hello.txt", f.server.port);
     let ran = f.run(
         json!([
             {"url": secret, "path": "a"},
             {"url": other_host, "path": "b"},
+            {"url": other_scheme, "path": "c"},
         ]),
         &[],
     );
@@ -310,12 +313,24 @@ fn an_ungranted_url_is_refused_before_any_request_is_sent() {
             "declared but not granted",
         ],
     );
-    // Not even declared.
+    // Declared by `http://*/` (any host), granted only for the hosts an
+    // operator names: the hint names this URL's origin.
     assert_failed(
         &ran,
         1,
         "access denied",
-        &[&format!("`{other_host}`"), "not declared in its manifest"],
+        &[
+            &format!("`{other_host}`"),
+            "declared but not granted",
+            &format!("--allow-url http://localhost:{}/", f.server.port),
+        ],
+    );
+    // Not even declared.
+    assert_failed(
+        &ran,
+        2,
+        "access denied",
+        &[&format!("`{other_scheme}`"), "not declared in its manifest"],
     );
     assert_eq!(f.server.hits(), Vec::<String>::new(), "a request was sent");
     assert_eq!(f.workspace_files(), Vec::<String>::new());
@@ -541,4 +556,99 @@ fn file_urls_that_resolve_outside_the_granted_directories_are_refused() {
         );
     }
     assert_eq!(f.workspace_files(), Vec::<String>::new());
+}
+
+#[test]
+fn encoded_separators_and_dot_segments_are_refused_before_any_request() {
+    let f = Fetch::new();
+    let bad = [
+        ("/files/..%2fsecret/hello.txt", "an encoded '/'"),
+        ("/files/%2e%2e%2fsecret/hello.txt", "an encoded '/'"),
+        ("/files/..%5Csecret/hello.txt", "an encoded '\\'"),
+        // The parser resolves this one to /secret/hello.txt: not granted.
+        ("/files/.%2e/secret/hello.txt", "declared but not granted"),
+    ];
+    let mut downloads: Vec<Value> = bad
+        .iter()
+        .enumerate()
+        .map(|(i, (path, _))| json!({"url": f.server.url(path), "path": format!("f{i}")}))
+        .collect();
+    // A redirect to an encoded path is checked the same way.
+    downloads.push(json!({"url": f.server.url("/files/redirect-encoded"), "path": "r"}));
+    // Encoded unreserved characters are decoded and the canonical URL sent.
+    downloads.push(json!({"url": f.server.url("/files/%68ello%2Etxt"), "path": "ok"}));
+    let ran = f.run(Value::Array(downloads), &[]);
+    ran.expect(100);
+    for (i, (_, why)) in bad.iter().enumerate() {
+        assert_failed(&ran, i, "access denied", &[why]);
+    }
+    assert_failed(&ran, bad.len(), "access denied", &["an encoded '/'"]);
+    let log = debug_log(&f.env, &ran, "taskhost.log").expect("taskhost.log");
+    assert!(
+        log.contains(&format!(
+            "(redirected by {} to",
+            f.server.url("/files/redirect-encoded")
+        )),
+        "{log}"
+    );
+    let kv = assert_passed(&ran, bad.len() + 1, &sha256_hex(HELLO));
+    assert_eq!(kv["url"], f.server.url("/files/hello.txt"));
+    assert_eq!(
+        f.server.hits(),
+        ["/files/redirect-encoded", "/files/hello.txt"],
+        "a refused URL reached the server"
+    );
+}
+
+#[test]
+fn an_any_host_grant_does_not_reach_loopback_or_private_addresses() {
+    let f = Fetch::new();
+    let port = f.server.port;
+    // The fetcher's file: prefixes, and any http host.
+    let mut any_host: Vec<String> = f.grants()[2..].to_vec();
+    any_host.extend(["--allow-url".to_string(), "http://*/".to_string()]);
+    let downloads = json!([
+        {"url": f.server.url("/files/hello.txt"), "path": "literal"},
+        {"url": format!("http://localhost:{port}/files/hello.txt"), "path": "name"},
+        {"url": format!("http://10.255.255.1:{port}/files/hello.txt"), "path": "private"},
+        {"url": format!("http://[::ffff:127.0.0.1]:{port}/files/hello.txt"), "path": "mapped"},
+    ]);
+    let ran = f.run_with(downloads.clone(), &any_host);
+    ran.expect(100);
+    assert_failed(
+        &ran,
+        0,
+        "access denied",
+        &["127.0.0.1 is not a public address", "--allow-url"],
+    );
+    assert_failed(
+        &ran,
+        1,
+        "access denied",
+        &["localhost resolves only to non-public addresses"],
+    );
+    assert_failed(
+        &ran,
+        2,
+        "access denied",
+        &["10.255.255.1 is not a public address"],
+    );
+    assert_failed(&ran, 3, "access denied", &["is not a public address"]);
+    assert_eq!(
+        f.server.hits(),
+        Vec::<String>::new(),
+        "a private address was reached"
+    );
+    // Granted by address, the same loopback URL is fine.
+    let by_address = [
+        any_host.clone(),
+        vec!["--allow-url".to_string(), f.server.url("/files/")],
+    ]
+    .concat();
+    let ran = f.run_with(
+        json!([{"url": f.server.url("/files/hello.txt"), "path": "ok"}]),
+        &by_address,
+    );
+    ran.expect(0);
+    assert_eq!(f.server.hits(), ["/files/hello.txt"]);
 }

@@ -560,3 +560,68 @@ fn an_upload_serves_as_source_and_binaries() {
     assert_eq!(uploads.len(), 2, "the .changes imported once per input key");
     assert!(uploads.contains(&analyses["source"]["relations"][0]["target"]));
 }
+
+#[test]
+fn the_provenance_names_the_plugin_digest_the_input_sha256_and_lintians_version() {
+    use sha2::Digest;
+    let env = Env::new();
+    let built = Package::new("lt-prov").build(&env, false);
+    let deb_path = deb(&built, "lt-prov");
+    let (ran, r) = run(
+        &env,
+        json!({"input": {"binary_artifacts_ids": [deb_path.clone()]}}),
+    );
+    ran.expect(0);
+    let statement = &r["provenance"];
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    let subjects = statement["subject"].as_array().expect("subjects");
+    assert!(
+        subjects.iter().any(|s| s["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("/lintian.txt"))
+            && s["digest"]["sha256"]
+                .as_str()
+                .is_some_and(|d| d.len() == 64)),
+        "{subjects:?}"
+    );
+    let deps = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .expect("resolvedDependencies");
+    let plugin_digest = r["plugins"][0]["digest"].as_str().expect("digest");
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            deps[0]["digest"]["sha256"].as_str().unwrap_or_default()
+        ),
+        plugin_digest
+    );
+    assert_eq!(deps[0]["name"], "plugin:lintian");
+    let deb_sha = hex::encode(sha2::Sha256::digest(std::fs::read(&deb_path).expect("deb")));
+    assert!(
+        deps.iter()
+            .any(|d| d["digest"]["sha256"] == deb_sha.as_str()
+                && d["annotations"]["role"] == "input"),
+        "the input .deb ({deb_sha}) is not listed: {deps:#?}"
+    );
+    let out = std::process::Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", "lintian"])
+        .output()
+        .expect("dpkg-query");
+    let version = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        deps.iter()
+            .any(|d| d["name"] == "deb:lintian" && d["annotations"]["version"] == version.as_str()),
+        "lintian {version} is not listed: {deps:#?}"
+    );
+    // The same statement is stored with the run.
+    let stored = env
+        .store()
+        .join("runs")
+        .join(r["run_id"].as_str().expect("run id"))
+        .join("provenance.json");
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(stored).expect("provenance.json"))
+            .expect("JSON");
+    assert_eq!(&stored, statement);
+}

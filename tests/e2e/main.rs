@@ -5,6 +5,7 @@ mod bad_input;
 mod blhc;
 mod bodhi;
 mod contained;
+mod containment;
 mod deny;
 mod directives;
 mod formula;
@@ -109,6 +110,39 @@ impl Env {
         Ran::from(self.cmd(args).output().expect("spawn runtask"))
     }
 
+    /// Runs `runtask ARGS` with its output in files; returns what it did
+    /// and its peak resident memory in bytes (from wait4).
+    pub fn run_measured(&self, args: &[&str]) -> (Ran, u64) {
+        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (out, err) = (
+            self.path(&format!("measured-{n}.stdout")),
+            self.path(&format!("measured-{n}.stderr")),
+        );
+        // Reaped by wait4 below, which also reports peak memory.
+        #[allow(clippy::zombie_processes)]
+        let child = self
+            .cmd(args)
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stderr(std::fs::File::create(&err).expect("stderr file"))
+            .spawn()
+            .expect("spawn runtask");
+        let pid = i32::try_from(child.id()).expect("pid");
+        // SAFETY: rusage is plain old data; zeroes are a valid value.
+        let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+        // SAFETY: waits for our own child, with valid out-pointers.
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+        let exit =
+            <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status);
+        let ran = Ran {
+            code: exit.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(&out).expect("stdout"),
+            stderr: std::fs::read_to_string(&err).expect("stderr"),
+        };
+        let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) << 10;
+        (ran, peak)
+    }
+
     /// Runs `runtask` with `stdin` as its standard input.
     pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Ran {
         use std::io::Write;
@@ -167,6 +201,9 @@ pub fn echo_pin() -> String {
         taskhost::manifest::digest(&wasm)
     )
 }
+
+/// Numbers measured runs' output files.
+static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Compiled plugins are cached once for the whole test run.
 fn shared_cache() -> PathBuf {

@@ -94,6 +94,17 @@ fn client(reach: Reach) -> Result<&'static reqwest::Client, Error> {
 /// Resolves names to their public addresses only.
 struct PublicResolver;
 
+/// A name that resolves only to addresses a `*`-host grant may not reach.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{host} resolves only to non-public addresses ({addresses}), which a `*`-host URL grant \
+     does not reach"
+)]
+struct NotPublic {
+    host: String,
+    addresses: String,
+}
+
 impl reqwest::dns::Resolve for PublicResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
@@ -104,12 +115,11 @@ impl reqwest::dns::Resolve for PublicResolver {
                 all.iter().copied().filter(|a| is_public(a.ip())).collect();
             if public.is_empty() {
                 let shown: Vec<String> = all.iter().map(|a| a.ip().to_string()).collect();
-                return Err(format!(
-                    "{host} resolves only to non-public addresses ({}), which a `*`-host URL \
-                     grant does not reach; grant the host itself to allow it",
-                    shown.join(", ")
-                )
-                .into());
+                return Err(Box::new(NotPublic {
+                    host,
+                    addresses: shown.join(", "),
+                })
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
             Ok(addrs)
@@ -347,7 +357,20 @@ impl RunContext {
             let response = match timeout_at(deadline, builder.send()).await {
                 Err(_) => return Err(Error::TimedOut),
                 Ok(Err(e)) if e.is_timeout() => return Err(Error::TimedOut),
-                Ok(Err(e)) => return Err(Error::Failed(format!("{url}: {}", error_chain(&e)))),
+                Ok(Err(e)) => {
+                    if let Some(not_public) = find_source::<NotPublic>(&e) {
+                        let grant = format!("{}/", url.origin().ascii_serialization());
+                        let denied = self.granter.refuse_url(
+                            url.as_str(),
+                            not_public.to_string(),
+                            Some(format!(
+                                "to allow it, grant the host itself: --allow-url {grant}"
+                            )),
+                        );
+                        return Err(self.denied(call, denied));
+                    }
+                    return Err(Error::Failed(format!("{url}: {}", error_chain(&e))));
+                }
                 Ok(Ok(r)) => r,
             };
             // The resolver gave only public addresses; check what answered.
@@ -507,6 +530,20 @@ impl RunContext {
         }
         Ok(sink)
     }
+}
+
+/// The first error of type `T` in `e`'s source chain.
+fn find_source<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = err.source();
+    }
+    None
 }
 
 /// The next piece of a response body, within the deadline.

@@ -476,4 +476,168 @@ mod tests {
                 .contains("artifact files")
         );
     }
+
+    /// Every capability × {declared and granted, declared not granted,
+    /// granted not declared, denied by a deny rule}: the decision and the
+    /// audit line it writes.
+    #[test]
+    fn deny_matrix() {
+        use crate::policy::{LookupPattern, UrlPrefix};
+        let dir = tempfile::tempdir().unwrap();
+        let declared = Declared {
+            exec: vec![ExecPattern::parse("tool **").unwrap()],
+            backends: vec!["local".into(), "unshare".into()],
+            env: vec!["LANG".into(), "TZ".into()],
+            urls: vec![
+                UrlPrefix::parse("https://a.example/").unwrap(),
+                UrlPrefix::parse("https://b.example/").unwrap(),
+            ],
+            lookups: vec![LookupPattern::parse("debian/match:*").unwrap()],
+        };
+        let policy = r#"
+[defaults]
+deny-exec = ["tool --rm **"]
+deny-backends = ["unshare"]
+deny-env = ["TZ"]
+deny-urls = ["https://b.example/"]
+deny-lookups = ["debian/match:codename=sid*"]
+
+[plugins.p]
+exec = ["tool **", "other **"]
+backends = ["local", "unshare", "qemu"]
+env = ["LANG", "TZ", "HOME"]
+urls = ["https://a.example/", "https://b.example/", "https://c.example/"]
+lookups = ["debian/match:*", "fedora/match:*"]
+"#;
+        let mut g = granter(dir.path(), policy, declared);
+        let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let url = |s: &str| Url::parse(s).unwrap();
+        // (capability, decision, rule fragment)
+        let mut expected: Vec<(&str, Decision, &str)> = Vec::new();
+        let mut check = |cap: &'static str, ok: bool, rule: &'static str| {
+            let decision = if ok { Decision::Allow } else { Decision::Deny };
+            expected.push((cap, decision, rule));
+        };
+        // exec
+        assert!(g.exec(&argv("tool x")).is_ok());
+        check("exec", true, "exec = [\"tool **\"] in [plugins.p]");
+        assert!(g.exec(&argv("tool --rm x")).is_err());
+        check("exec", false, "denied by deny-exec `tool --rm **`");
+        assert!(g.exec(&argv("other x")).is_err());
+        check("exec", false, "not declared in its manifest");
+        // env
+        assert!(g.env("LANG").is_ok());
+        check("env", true, "env = [\"LANG\"]");
+        assert!(g.env("TZ").is_err());
+        check("env", false, "denied by deny-env `TZ`");
+        assert!(g.env("HOME").is_err());
+        check("env", false, "not declared");
+        // backend
+        assert!(g.backend("local").is_ok());
+        check("backend", true, "backends = [\"local\"]");
+        assert!(g.backend("unshare").is_err());
+        check("backend", false, "denied by deny-backends `unshare`");
+        assert!(g.backend("qemu").is_err());
+        check("backend", false, "not declared");
+        // url
+        assert!(g.url(&url("https://a.example/x")).is_ok());
+        check("url", true, "urls = [\"https://a.example/\"]");
+        assert!(g.url(&url("https://b.example/x")).is_err());
+        check("url", false, "denied by deny-urls `https://b.example/`");
+        assert!(g.url(&url("https://c.example/x")).is_err());
+        check("url", false, "not declared");
+        // lookup
+        assert!(g.lookup("debian/match:codename=trixie", "c").is_ok());
+        check("lookup", true, "lookups = [\"debian/match:*\"]");
+        assert!(g.lookup("debian/match:codename=sid", "c").is_err());
+        check("lookup", false, "denied by deny-lookups");
+        assert!(g.lookup("fedora/match:release=40", "c").is_err());
+        check("lookup", false, "not declared");
+        // read, create, relate (decided by the run's scope and manifest)
+        g.add_inputs([1]);
+        check("read", true, "an input of this run (task_data)");
+        assert!(g.read("artifacts.get", 1).is_ok());
+        check("read", true, "an input of this run");
+        assert!(g.read("artifacts.get", 2).is_err());
+        check(
+            "read",
+            false,
+            "neither an input of this run nor created by it",
+        );
+        assert!(g.create("test:x", 1).is_ok());
+        check("create", true, "creates = [\"test:x\"] in its manifest");
+        assert!(g.create("test:y", 1).is_err());
+        check("create", false, "its manifest declares creates");
+        g.note_created(3);
+        assert!(g.relate(3, 1, "relates-to").is_ok());
+        check("relate", true, "source created by this run");
+        assert!(g.relate(1, 3, "relates-to").is_err());
+        check("relate", false, "was not created by this run");
+        assert!(g.relate(3, 2, "relates-to").is_err());
+        check(
+            "relate",
+            false,
+            "neither an input of this run nor created by it",
+        );
+        let events = events(dir.path(), g);
+        assert_eq!(events.len(), expected.len(), "{events:#?}");
+        for (event, (cap, decision, rule)) in events.iter().zip(&expected) {
+            assert_eq!(event.capability, *cap, "{event:?}");
+            assert_eq!(event.decision, *decision, "{event:?}");
+            assert!(event.rule.contains(rule), "{:?} lacks {rule:?}", event.rule);
+        }
+    }
+
+    /// Declared, not granted: each capability's refusal names the policy
+    /// line that would grant it.
+    #[test]
+    fn declared_but_not_granted_names_the_line_to_add() {
+        use crate::policy::{LookupPattern, UrlPrefix};
+        let dir = tempfile::tempdir().unwrap();
+        let declared = Declared {
+            exec: vec![ExecPattern::parse("tool **").unwrap()],
+            backends: vec!["local".into()],
+            env: vec!["LANG".into()],
+            urls: vec![UrlPrefix::parse("https://a.example/").unwrap()],
+            lookups: vec![LookupPattern::parse("debian/match:*").unwrap()],
+        };
+        let mut g = granter(dir.path(), "", declared);
+        let hints = [
+            g.exec(&["tool".into()]).unwrap_err(),
+            g.env("LANG").unwrap_err(),
+            g.backend("local").unwrap_err(),
+            g.url(&Url::parse("https://a.example/x").unwrap())
+                .unwrap_err(),
+            g.lookup("debian/match:a=b", "c").unwrap_err(),
+        ];
+        for (denied, line) in hints.iter().zip([
+            "exec = [\"tool **\"]",
+            "env = [\"LANG\"]",
+            "backends = [\"local\"]",
+            "urls = [\"https://a.example/\"]",
+            "lookups = [\"debian/match:*\"]",
+        ]) {
+            assert_eq!(denied.reason, "declared but not granted");
+            let text = denied.to_string();
+            assert!(
+                text.contains("[plugins.p]") && text.contains(line),
+                "{text}"
+            );
+        }
+        // Every quota refuses past its limit, naming the key to raise.
+        for quota in Quota::ALL {
+            let limit = g.quota(quota);
+            assert!(g.charge(quota, limit).is_ok(), "{quota}");
+            let denied = g.charge(quota, 1).unwrap_err();
+            assert!(
+                denied
+                    .to_string()
+                    .contains(&format!("  {} = ", quota.key())),
+                "{denied}"
+            );
+        }
+        let events = events(dir.path(), g);
+        let quota_lines = events.iter().filter(|e| e.capability == "quota").count();
+        assert_eq!(quota_lines, Quota::ALL.len());
+    }
 }

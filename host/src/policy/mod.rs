@@ -79,6 +79,7 @@ mod granter;
 mod identity;
 mod lookup_pattern;
 pub mod quota;
+mod trust;
 mod units;
 pub mod url_canon;
 mod url_prefix;
@@ -101,6 +102,7 @@ pub use granter::Granter;
 pub use identity::{Identity, Origin, Untrusted};
 pub use lookup_pattern::LookupPattern;
 pub use quota::{Quota, Quotas};
+pub use trust::trust;
 pub use units::{parse_duration, parse_size};
 pub use url_prefix::UrlPrefix;
 

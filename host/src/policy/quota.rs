@@ -81,13 +81,13 @@ impl Quota {
     pub fn what(self) -> &'static str {
         match self {
             Quota::Results => "results",
-            Quota::ResultBytes => "bytes of results",
-            Quota::LogBytes => "bytes of log messages",
+            Quota::ResultBytes => "of results",
+            Quota::LogBytes => "of log messages",
             Quota::ProgressLabels => "progress labels",
             Quota::Artifacts => "artifacts",
             Quota::ArtifactFiles => "artifact files",
             Quota::Handles => "open handles",
-            Quota::Disk => "bytes of workspace disk",
+            Quota::Disk => "of disk in its workspace",
             Quota::DiskInodes => "workspace files",
         }
     }

@@ -197,6 +197,24 @@ impl Sandbox {
         }
     }
 
+    /// Measures the workspace once more when a call returns: a run that
+    /// wrote past its disk quota between two walks is still stopped.
+    async fn check_disk(&mut self) -> Result<(), Stopped> {
+        let root = self.context().workspace().root().to_path_buf();
+        let (bytes, inodes) = (
+            self.instance_quota(Quota::Disk),
+            self.instance_quota(Quota::DiskInodes),
+        );
+        let measured =
+            tokio::task::spawn_blocking(move || disk::measure(&root, bytes, inodes)).await;
+        match measured {
+            Ok((used, true)) => {
+                Err(self.stopped((Stopped::Quota(String::new()), Some(used), false)))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn instance_quota(&mut self, quota: Quota) -> u64 {
         self.context().granter().quota(quota)
     }
@@ -213,7 +231,9 @@ impl Sandbox {
             } = self;
             Self::guard(limits, *timeout, disk, grace, instance.validate(data)).await
         };
-        called.map_err(|stop| self.stopped(stop))
+        let called = called.map_err(|stop| self.stopped(stop))?;
+        self.check_disk().await?;
+        Ok(called)
     }
 
     pub async fn execute(
@@ -231,7 +251,9 @@ impl Sandbox {
             } = self;
             Self::guard(limits, *timeout, disk, grace, instance.execute(data)).await
         };
-        called.map_err(|stop| self.stopped(stop))
+        let called = called.map_err(|stop| self.stopped(stop))?;
+        self.check_disk().await?;
+        Ok(called)
     }
 
     pub async fn directive(
@@ -257,7 +279,9 @@ impl Sandbox {
             )
             .await
         };
-        called.map_err(|stop| self.stopped(stop))
+        let called = called.map_err(|stop| self.stopped(stop))?;
+        self.check_disk().await?;
+        Ok(called)
     }
 
     /// Ends the instance: its results, granter (with the quotas the

@@ -230,7 +230,11 @@ impl Task for Hostile {
             }
             Data::Labels { count } => {
                 for i in 0..count {
-                    taskhost_sdk::log::progress(&format!("label-{i}-{}", "x".repeat(100)), 1, Some(2));
+                    taskhost_sdk::log::progress(
+                        &format!("label-{i}-{}", "x".repeat(100)),
+                        1,
+                        Some(2),
+                    );
                 }
                 report(Outcome::Passed, format!("labels {count}"))
             }
