@@ -4,20 +4,24 @@
 //!
 //! A size-limited filesystem per run would need loop devices or project
 //! quotas, which a host cannot be assumed to have; a watcher works
-//! everywhere. It walks the tree on its own thread (never on the async
-//! workers), without following symlinks or crossing into other
+//! everywhere. One thread per process walks every watched tree (never on
+//! the async workers), without following symlinks or crossing into other
 //! filesystems, and stops counting as soon as a limit is passed, so a
 //! huge tree cannot make a walk slow. Between two walks a run may overshoot
-//! by what it writes in one interval.
+//! by what it writes in one interval; the run measures once more when a
+//! plugin call returns.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Shortest pause between two walks.
+/// Shortest pause between two walks of one tree.
 const INTERVAL: Duration = Duration::from_millis(250);
+
+/// How often the watcher thread looks at its list.
+const TICK: Duration = Duration::from_millis(50);
 
 /// Disk use of a tree.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,7 +37,58 @@ pub enum Exceeded {
     Inodes(Used),
 }
 
-/// A running watcher; it stops when dropped.
+/// One watched tree.
+struct Watched {
+    root: PathBuf,
+    bytes: u64,
+    inodes: u64,
+    tx: tokio::sync::watch::Sender<Option<Exceeded>>,
+    stop: Arc<AtomicBool>,
+    due: Instant,
+}
+
+/// Every tree watched in this process, walked by one thread.
+static WATCHED: Mutex<Vec<Watched>> = Mutex::new(Vec::new());
+static THREAD: OnceLock<std::io::Result<()>> = OnceLock::new();
+
+/// The watcher thread: walks each tree when it is due, drops the ones
+/// whose watch is gone or that passed a limit.
+fn watch_all() {
+    loop {
+        std::thread::sleep(TICK);
+        let now = Instant::now();
+        // Take the due entries out, so no lock is held while walking.
+        let due: Vec<Watched> = {
+            let Ok(mut all) = WATCHED.lock() else {
+                return;
+            };
+            all.retain(|w| !w.stop.load(Ordering::Relaxed));
+            let (due, later): (Vec<_>, Vec<_>) = all.drain(..).partition(|w| w.due <= now);
+            *all = later;
+            due
+        };
+        for mut w in due {
+            let started = Instant::now();
+            let (used, over) = measure(&w.root, w.bytes, w.inodes);
+            if over {
+                let exceeded = if used.bytes > w.bytes {
+                    Exceeded::Bytes(used)
+                } else {
+                    Exceeded::Inodes(used)
+                };
+                let _ = w.tx.send(Some(exceeded));
+                continue;
+            }
+            // A big tree is walked less often.
+            w.due = Instant::now() + INTERVAL.max(started.elapsed() * 4);
+            if let Ok(mut all) = WATCHED.lock() {
+                all.push(w);
+            }
+        }
+    }
+}
+
+/// A watch on one tree; it ends when dropped.
 pub struct Watch {
     stop: Arc<AtomicBool>,
     rx: tokio::sync::watch::Receiver<Option<Exceeded>>,
@@ -42,32 +97,28 @@ pub struct Watch {
 impl Watch {
     /// Watches `root` against `bytes` and `inodes`.
     pub fn start(root: PathBuf, bytes: u64, inodes: u64) -> std::io::Result<Watch> {
+        let started = THREAD.get_or_init(|| {
+            std::thread::Builder::new()
+                .name("taskhost-disk".into())
+                .spawn(watch_all)
+                .map(drop)
+        });
+        if let Err(e) = started {
+            return Err(std::io::Error::new(e.kind(), e.to_string()));
+        }
         let (tx, rx) = tokio::sync::watch::channel(None);
         let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        std::thread::Builder::new()
-            .name("taskhost-disk".into())
-            .spawn(move || {
-                while !stopped.load(Ordering::Relaxed) {
-                    let started = Instant::now();
-                    let (used, over) = measure(&root, bytes, inodes);
-                    if over {
-                        let exceeded = if used.bytes > bytes {
-                            Exceeded::Bytes(used)
-                        } else {
-                            Exceeded::Inodes(used)
-                        };
-                        let _ = tx.send(Some(exceeded));
-                        return;
-                    }
-                    // A big tree is walked less often.
-                    let pause = INTERVAL.max(started.elapsed() * 4);
-                    let until = Instant::now() + pause;
-                    while Instant::now() < until && !stopped.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                }
-            })?;
+        let mut all = WATCHED
+            .lock()
+            .map_err(|_| std::io::Error::other("the disk watch list is poisoned"))?;
+        all.push(Watched {
+            root,
+            bytes,
+            inodes,
+            tx,
+            stop: stop.clone(),
+            due: Instant::now(),
+        });
         Ok(Watch { stop, rx })
     }
 
@@ -80,7 +131,7 @@ impl Watch {
                 return exceeded;
             }
             if rx.changed().await.is_err() {
-                // The watcher thread is gone without finding anything.
+                // The watch ended without finding anything.
                 return std::future::pending().await;
             }
         }
