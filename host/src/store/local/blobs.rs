@@ -8,12 +8,15 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
 
 use crate::store::{ArtifactId, FileEntry, Source, StoreError};
 
 pub(super) const FILES_DIR: &str = "files";
 pub(super) const TMP_DIR: &str = "tmp";
 pub(super) const COPY_BUF_LEN: usize = 64 * 1024;
+/// Content up to this size is hashed in memory before anything is written.
+pub(super) const IN_MEMORY_LEN: usize = 1 << 20;
 
 /// The blob directories of a store.
 pub(super) struct Blobs {
@@ -42,8 +45,8 @@ impl Blobs {
         self.root.join(FILES_DIR).join(shard).join(sha256)
     }
 
-    /// Streams `source` into `tmp/` while hashing, fsyncs, and renames it to
-    /// its content address (unless an identical blob is already there).
+    /// Stores the content of `source` at its content address: hashed while
+    /// read; if new, written to `tmp/`, fsynced and renamed into place.
     pub(super) fn store(&self, name: &str, source: &Source) -> Result<FileEntry, StoreError> {
         let read_err = |e| {
             StoreError::io(
@@ -77,6 +80,9 @@ impl Blobs {
             }
         }
 
+        // Hash first, keeping small content in memory: content the store
+        // already holds is then neither written nor synced. Larger content
+        // spills to a temp file, which is only synced if it is new.
         let tmp_dir = self.root.join(TMP_DIR);
         let tmp_err = |e| {
             StoreError::io(
@@ -84,12 +90,16 @@ impl Blobs {
                 e,
             )
         };
-        let mut tmp = tempfile::Builder::new()
-            .prefix("blob-")
-            .tempfile_in(&tmp_dir)
-            .map_err(tmp_err)?;
+        let new_tmp = || {
+            tempfile::Builder::new()
+                .prefix("blob-")
+                .tempfile_in(&tmp_dir)
+                .map_err(tmp_err)
+        };
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
+        let mut head = Vec::new();
+        let mut spilled: Option<NamedTempFile> = None;
         let mut buf = vec![0u8; COPY_BUF_LEN];
         loop {
             let n = match src.read(&mut buf) {
@@ -98,10 +108,45 @@ impl Blobs {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(read_err(e)),
             };
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(tmp_err)?;
+            let chunk = &buf[..n];
+            hasher.update(chunk);
             size += n as u64;
+            match &mut spilled {
+                Some(tmp) => tmp.write_all(chunk).map_err(tmp_err)?,
+                None if head.len() + n <= IN_MEMORY_LEN => head.extend_from_slice(chunk),
+                None => {
+                    let mut tmp = new_tmp()?;
+                    tmp.write_all(&head).map_err(tmp_err)?;
+                    tmp.write_all(chunk).map_err(tmp_err)?;
+                    head = Vec::new();
+                    spilled = Some(tmp);
+                }
+            }
         }
+        let sha256 = hex::encode(hasher.finalize());
+        let entry = FileEntry {
+            name: name.to_string(),
+            size,
+            sha256,
+        };
+
+        let dest = self.path(&entry.sha256);
+        if let Ok(m) = fs::symlink_metadata(&dest)
+            && m.is_file()
+            && m.len() == size
+        {
+            // Deduplicated: blobs only reach files/ whole and synced, so
+            // this one can be referenced; a spilled temp file goes unsynced.
+            return Ok(entry);
+        }
+        let tmp = match spilled {
+            Some(tmp) => tmp,
+            None => {
+                let mut tmp = new_tmp()?;
+                tmp.write_all(&head).map_err(tmp_err)?;
+                tmp
+            }
+        };
         tmp.as_file().sync_all().map_err(tmp_err)?;
         #[cfg(unix)]
         {
@@ -110,9 +155,6 @@ impl Blobs {
                 .set_permissions(fs::Permissions::from_mode(0o444))
                 .map_err(tmp_err)?;
         }
-        let sha256 = hex::encode(hasher.finalize());
-
-        let dest = self.path(&sha256);
         let shard = dest.parent().unwrap_or(&self.root).to_path_buf();
         if !shard.is_dir() {
             fs::create_dir_all(&shard).map_err(|e| {
@@ -123,25 +165,14 @@ impl Blobs {
             })?;
             sync_dir(&self.root.join(FILES_DIR))?;
         }
-        match fs::symlink_metadata(&dest) {
-            Ok(m) if m.is_file() && m.len() == size => {
-                // Deduplicated: the same content is already stored; the temp file goes away.
-            }
-            _ => {
-                tmp.persist(&dest).map_err(|e| {
-                    StoreError::io(
-                        format!("cannot move blob into place at {}", dest.display()),
-                        e.error,
-                    )
-                })?;
-                sync_dir(&shard)?;
-            }
-        }
-        Ok(FileEntry {
-            name: name.to_string(),
-            size,
-            sha256,
-        })
+        tmp.persist(&dest).map_err(|e| {
+            StoreError::io(
+                format!("cannot move blob into place at {}", dest.display()),
+                e.error,
+            )
+        })?;
+        sync_dir(&shard)?;
+        Ok(entry)
     }
 
     /// Copies the blob of `file` (of artifact `id`) to a new file `dest`,

@@ -1,4 +1,4 @@
-use super::blobs::{COPY_BUF_LEN, FILES_DIR, TMP_DIR};
+use super::blobs::{self, COPY_BUF_LEN, FILES_DIR, TMP_DIR};
 use super::index::{DB_FILE, SCHEMA_VERSION};
 use super::*;
 use crate::store::{NewArtifact, RelationEntry};
@@ -440,6 +440,47 @@ fn dedups_identical_blobs() {
     assert_eq!(p, store.file_path(b.id, "two/copy").unwrap());
     let (files, _) = snapshot(&store);
     assert_eq!(files, vec![p], "one blob, no temp files");
+}
+
+#[test]
+fn content_the_store_holds_is_not_written_again() {
+    let (dir, store) = new_store();
+    let a = store.create(log_artifact(dir.path(), b"known")).unwrap();
+    // Without a usable tmp/, only content already stored can be added.
+    let tmp = store.root().join(TMP_DIR);
+    fs::remove_dir(&tmp).unwrap();
+    fs::write(&tmp, b"not a directory").unwrap();
+    let b = store.create(log_artifact(dir.path(), b"known")).unwrap();
+    assert_eq!(b.files, a.files);
+    let err = store.create(log_artifact(dir.path(), b"new")).unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err}");
+    assert_eq!(store.list(&ListFilter::default()).unwrap().len(), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn content_larger_than_memory_is_stored_whole_and_once() {
+    use std::os::unix::fs::MetadataExt;
+    let (dir, store) = new_store();
+    let big: Vec<u8> = (0..(2 * blobs::IN_MEMORY_LEN + 3 * COPY_BUF_LEN + 5))
+        .map(|i| (i * 13 % 241) as u8)
+        .collect();
+    let new =
+        || NewArtifact::new("t:big", json!({})).with_file("big", write(dir.path(), "big", &big));
+    let a = store.create(new()).unwrap();
+    let blob = store.file_path(a.id, "big").unwrap();
+    assert_eq!(fs::read(&blob).unwrap(), big);
+    assert_eq!(a.files[0].sha256, sha(&big));
+    let inode = fs::metadata(&blob).unwrap().ino();
+    let b = store.create(new()).unwrap();
+    assert_eq!(b.files, a.files);
+    assert_eq!(
+        fs::metadata(&blob).unwrap().ino(),
+        inode,
+        "the blob was not replaced"
+    );
+    assert_eq!(fs::read_dir(store.root().join(TMP_DIR)).unwrap().count(), 0);
+    assert!(store.verify().unwrap().is_empty());
 }
 
 #[test]
