@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
+use super::Stage;
 use crate::store::{ArtifactId, FileEntry, Source, StoreError};
 
 pub(super) const FILES_DIR: &str = "files";
@@ -47,7 +48,12 @@ impl Blobs {
 
     /// Stores the content of `source` at its content address: hashed while
     /// read; if new, written to `tmp/`, fsynced and renamed into place.
-    pub(super) fn store(&self, name: &str, source: &Source) -> Result<FileEntry, StoreError> {
+    pub(super) fn store(
+        &self,
+        name: &str,
+        source: &Source,
+        hook: &dyn Fn(Stage) -> Result<(), StoreError>,
+    ) -> Result<FileEntry, StoreError> {
         let read_err = |e| {
             StoreError::io(
                 format!("cannot read {source} (for artifact file {name:?})"),
@@ -120,6 +126,7 @@ impl Blobs {
                     tmp.write_all(chunk).map_err(tmp_err)?;
                     head = Vec::new();
                     spilled = Some(tmp);
+                    hook(Stage::BlobPartial)?;
                 }
             }
         }

@@ -19,6 +19,7 @@ use super::{
 };
 
 mod blobs;
+mod fault;
 mod index;
 #[cfg(test)]
 mod tests;
@@ -31,10 +32,24 @@ const LOCK_FILE: &str = "lock";
 /// Points in `create` where tests inject failures to simulate a crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
+    /// Content too large to hash in memory has started to spill into a
+    /// temp file in `tmp/`.
+    BlobPartial,
     /// A blob has been moved into `files/`.
     BlobStored,
     /// All rows are inserted, the transaction is not yet committed.
     BeforeCommit,
+}
+
+impl Stage {
+    /// The name `TASKHOST_FAULT_PAUSE` takes (see [`fault`]).
+    fn name(self) -> &'static str {
+        match self {
+            Stage::BlobPartial => "blob-partial",
+            Stage::BlobStored => "blob-stored",
+            Stage::BeforeCommit => "before-commit",
+        }
+    }
 }
 
 /// An artifact store in a local directory, safe to share between threads
@@ -80,8 +95,12 @@ impl LocalStore {
                 StoreError::io(format!("cannot create lock file {}", lock.display()), e)
             })?;
         let index = Index::open(&root)?;
-        tracing::debug!(root = %root.display(), "opened artifact store");
-        Ok(LocalStore { root, blobs, index })
+        let store = LocalStore { root, blobs, index };
+        if let Err(e) = store.remove_leftovers() {
+            tracing::warn!(root = %store.root.display(), "cannot clean up the artifact store: {e}");
+        }
+        tracing::debug!(root = %store.root.display(), "opened artifact store");
+        Ok(store)
     }
 
     /// The store's root directory (absolute).
@@ -145,21 +164,51 @@ impl LocalStore {
         Ok(removed)
     }
 
+    /// Removes the temp files of creates that a crash interrupted. Skipped
+    /// while a create runs (in any process): the next open does it then.
+    fn remove_leftovers(&self) -> Result<(), StoreError> {
+        let file = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(()),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::io(
+                    format!("cannot lock {}", self.root.join(LOCK_FILE).display()),
+                    e,
+                ));
+            }
+        }
+        let removed = self.blobs.remove_temp_files()?;
+        if removed > 0 {
+            tracing::info!(removed, root = %self.root.display(), "removed temp files left by an interrupted create");
+        }
+        Ok(())
+    }
+
     /// Takes the store-wide lock; released when the returned file is dropped.
     fn flock(&self, exclusive: bool) -> Result<File, StoreError> {
-        let path = self.root.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(|e| StoreError::io(format!("cannot open lock file {}", path.display()), e))?;
+        let file = self.lock_file()?;
         let locked = if exclusive {
             file.lock()
         } else {
             file.lock_shared()
         };
-        locked.map_err(|e| StoreError::io(format!("cannot lock {}", path.display()), e))?;
+        locked.map_err(|e| {
+            StoreError::io(
+                format!("cannot lock {}", self.root.join(LOCK_FILE).display()),
+                e,
+            )
+        })?;
         Ok(file)
+    }
+
+    fn lock_file(&self) -> Result<File, StoreError> {
+        let path = self.root.join(LOCK_FILE);
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(format!("cannot open lock file {}", path.display()), e))
     }
 
     fn create_with(
@@ -192,7 +241,7 @@ impl LocalStore {
         let _lock = self.flock(false)?;
         let mut entries = Vec::with_capacity(new.files.len());
         for f in &new.files {
-            entries.push(self.blobs.store(&f.name, &f.source)?);
+            entries.push(self.blobs.store(&f.name, &f.source, hook)?);
             hook(Stage::BlobStored)?;
         }
         let row = NewRow {
@@ -232,7 +281,10 @@ impl LocalStore {
 
 impl ArtifactStore for LocalStore {
     fn create(&self, new: NewArtifact) -> Result<Artifact, StoreError> {
-        self.create_with(new, &|_| Ok(()))
+        self.create_with(new, &|stage| {
+            fault::pause_at(stage.name());
+            Ok(())
+        })
     }
 
     fn get(&self, id: ArtifactId) -> Result<Artifact, StoreError> {

@@ -403,6 +403,61 @@ fn a_failed_create_leaves_no_artifact() {
 }
 
 #[test]
+fn a_failure_mid_blob_leaves_no_temp_file() {
+    let (dir, store) = new_store();
+    let big = vec![7u8; blobs::IN_MEMORY_LEN + 2 * COPY_BUF_LEN];
+    let new = NewArtifact::new("t:x", json!({})).with_file("big", write(dir.path(), "big", &big));
+    let hook = |s: Stage| {
+        if s == Stage::BlobPartial {
+            // The temp file holds part of the content at this point.
+            let tmp: Vec<_> = fs::read_dir(store.root().join(TMP_DIR))
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len())
+                .collect();
+            assert!(
+                tmp.len() == 1 && tmp[0] > 0 && tmp[0] < big.len() as u64,
+                "{tmp:?}"
+            );
+            Err(StoreError::Db("simulated crash".into()))
+        } else {
+            Ok(())
+        }
+    };
+    assert!(matches!(
+        store.create_with(new, &hook),
+        Err(StoreError::Db(_))
+    ));
+    assert_eq!(snapshot(&store), (vec![], vec![]));
+}
+
+#[test]
+fn opening_removes_temp_files_left_by_a_crash() {
+    let (dir, store) = new_store();
+    let a = store.create(log_artifact(dir.path(), b"kept")).unwrap();
+    fs::write(store.root().join("tmp/blob-leftover"), b"partial").unwrap();
+    fs::create_dir(store.root().join("tmp/leftover-dir")).unwrap();
+    let reopened = LocalStore::open(store.root()).unwrap();
+    assert_eq!(fs::read_dir(store.root().join(TMP_DIR)).unwrap().count(), 0);
+    assert_eq!(
+        fs::read(reopened.file_path(a.id, "build.log").unwrap()).unwrap(),
+        b"kept"
+    );
+}
+
+#[test]
+fn opening_leaves_the_temp_files_of_a_running_create_alone() {
+    let (_dir, store) = new_store();
+    let leftover = store.root().join("tmp/blob-in-progress");
+    fs::write(&leftover, b"partial").unwrap();
+    let creating = store.flock(false).unwrap();
+    LocalStore::open(store.root()).unwrap();
+    assert!(leftover.exists(), "removed under a running create");
+    drop(creating);
+    LocalStore::open(store.root()).unwrap();
+    assert!(!leftover.exists());
+}
+
+#[test]
 fn gc_removes_the_blobs_of_a_failed_create() {
     let (dir, store) = new_store();
     let kept = store.create(log_artifact(dir.path(), b"kept")).unwrap();
