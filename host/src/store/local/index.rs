@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -288,6 +289,11 @@ fn init_schema(conn: &mut Connection, db_path: &Path) -> Result<(), StoreError> 
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(ctx)?;
     conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(ctx)?;
+    // Keep the WAL when the last connection closes: no checkpoint and
+    // fsync of the database at every exit, no new WAL (and directory
+    // fsync) at every start. SQLite checkpoints as the WAL grows.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
         .map_err(ctx)?;
 
     let tx = conn

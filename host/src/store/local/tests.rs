@@ -865,6 +865,21 @@ fn reopening_keeps_everything() {
 }
 
 #[test]
+fn closing_keeps_the_wal_for_the_next_open() {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path().join("s");
+    let id = {
+        let store = LocalStore::open(&root).unwrap();
+        store.create(log_artifact(dir.path(), b"wal")).unwrap().id
+    };
+    let wal = root.join(format!("{DB_FILE}-wal"));
+    assert!(wal.metadata().unwrap().len() > 0, "no checkpoint on close");
+    let store = LocalStore::open(&root).unwrap();
+    assert_eq!(store.get(id).unwrap().files[0].sha256, sha(b"wal"));
+    assert!(store.verify().unwrap().is_empty());
+}
+
+#[test]
 fn root_is_the_absolute_store_directory() {
     let dir = TempDir::new().unwrap();
     let root = dir.path().join("nested/store");
