@@ -1,6 +1,6 @@
 //! `runtask run lintian` against plain `lintian` with the same options on
 //! the same package, alternating, in one process (docs/performance.md,
-//! "lintian (issue 3)").
+//! "lintian (issue 3)" and "Host overhead around a lintian run (issue 9)").
 //!
 //!     cargo build --profile bench -p taskhost --bin runtask --examples
 //!     target/release/examples/lintian_overhead [ROUNDS]     # default 3

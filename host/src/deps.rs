@@ -1,6 +1,8 @@
 //! Tool dependencies: the Debian packages a plugin's programs come from.
 
+use std::collections::BTreeMap;
 use std::process::Stdio;
+use std::sync::{Mutex, PoisonError};
 
 /// Why the dependencies are not in place.
 #[derive(Debug, thiserror::Error)]
@@ -24,20 +26,86 @@ pub enum DepsError {
 
 /// Packages of `packages` that dpkg does not list as installed.
 pub async fn missing(packages: &[String]) -> Result<Vec<String>, DepsError> {
+    let state = dpkg_state();
     let mut missing = Vec::new();
     for package in packages {
-        let out = tokio::process::Command::new("dpkg-query")
-            .args(["-W", "-f", "${db:Status-Abbrev}", "--"])
-            .arg(package)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(DepsError::Query)?;
-        if !out.status.success() || !String::from_utf8_lossy(&out.stdout).starts_with("ii") {
+        if !is_installed(package, state).await? {
             missing.push(package.clone());
         }
     }
     Ok(missing)
+}
+
+/// dpkg-query's answers in this process (a formula or a worker checks the
+/// same packages again and again).
+static ANSWERS: Mutex<Answers> = Mutex::new(Answers::new());
+
+async fn is_installed(package: &str, state: Option<DpkgState>) -> Result<bool, DepsError> {
+    let answers = || ANSWERS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = answers().get(package, state) {
+        return Ok(known);
+    }
+    let out = tokio::process::Command::new("dpkg-query")
+        .args(["-W", "-f", "${db:Status-Abbrev}", "--"])
+        .arg(package)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(DepsError::Query)?;
+    let installed = out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("ii");
+    answers().put(package, installed, state);
+    Ok(installed)
+}
+
+/// A version of dpkg's database: dpkg replaces `status` (by rename) and
+/// journals into `updates/` whenever a package changes.
+type DpkgState = [FileState; 2];
+/// Device, inode, size, mtime (s, ns).
+type FileState = (u64, u64, u64, i64, i64);
+
+const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+const DPKG_UPDATES: &str = "/var/lib/dpkg/updates";
+
+/// `None` if dpkg's database cannot be looked at: then nothing is cached.
+fn dpkg_state() -> Option<DpkgState> {
+    use std::os::unix::fs::MetadataExt;
+    let state = |path: &str| {
+        let m = std::fs::metadata(path).ok()?;
+        Some((m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+    };
+    Some([state(DPKG_STATUS)?, state(DPKG_UPDATES)?])
+}
+
+/// Installed or not, per package, for one state of dpkg's database.
+struct Answers {
+    at: Option<DpkgState>,
+    known: BTreeMap<String, bool>,
+}
+
+impl Answers {
+    const fn new() -> Self {
+        Answers {
+            at: None,
+            known: BTreeMap::new(),
+        }
+    }
+
+    fn get(&self, package: &str, now: Option<DpkgState>) -> Option<bool> {
+        match (self.at, now) {
+            (Some(at), Some(now)) if at == now => self.known.get(package).copied(),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, package: &str, installed: bool, now: Option<DpkgState>) {
+        if self.at != now {
+            self.at = now;
+            self.known.clear();
+        }
+        if now.is_some() {
+            self.known.insert(package.to_string(), installed);
+        }
+    }
 }
 
 /// Installs `packages` with apt-get, as libtaskotron's `--local` did.
@@ -105,6 +173,36 @@ mod tests {
     #[tokio::test]
     async fn an_installed_package_is_not_missing() {
         assert!(missing(&["dpkg".to_string()]).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn answers_are_kept_for_the_process() {
+        let pkgs = ["dpkg".to_string(), "no-such-package-taskhost".to_string()];
+        let now = dpkg_state();
+        assert!(now.is_some(), "{DPKG_STATUS} and {DPKG_UPDATES} exist here");
+        assert_eq!(missing(&pkgs).await.unwrap(), &pkgs[1..]);
+        if dpkg_state() != now {
+            return; // apt ran meanwhile
+        }
+        let answers = ANSWERS.lock().unwrap();
+        assert_eq!(answers.get("dpkg", now), Some(true));
+        assert_eq!(answers.get("no-such-package-taskhost", now), Some(false));
+    }
+
+    #[test]
+    fn answers_are_dropped_when_dpkg_changes() {
+        let (old, new) = ([(1, 2, 3, 4, 5); 2], [(1, 9, 3, 6, 5); 2]);
+        let mut answers = Answers::new();
+        answers.put("lintian", true, Some(old));
+        assert_eq!(answers.get("lintian", Some(old)), Some(true));
+        assert_eq!(answers.get("blhc", Some(old)), None);
+        assert_eq!(answers.get("lintian", Some(new)), None, "dpkg changed");
+        assert_eq!(answers.get("lintian", None), None, "state unknown");
+        answers.put("blhc", false, Some(new));
+        assert_eq!(answers.get("lintian", Some(new)), None);
+        assert_eq!(answers.get("blhc", Some(new)), Some(false));
+        answers.put("blhc", true, None);
+        assert_eq!(answers.get("blhc", None), None, "nothing cached blind");
     }
 
     #[tokio::test]

@@ -193,10 +193,12 @@ fn sha256_of(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// A `.deb` with the fields of its control file (read by `dpkg-deb -f`).
+/// A `.deb` with the fields of its control file. `dpkg-deb --ctrl-tarfile`
+/// decompresses the control archive in-process; `dpkg-deb -f` would also
+/// run tar and rm.
 fn binary_package(path: &Path) -> Result<(Value, Vec<NewFile>), ImportError> {
     let out = std::process::Command::new("dpkg-deb")
-        .arg("-f")
+        .arg("--ctrl-tarfile")
         .arg(path)
         .stdin(std::process::Stdio::null())
         .output()
@@ -210,11 +212,14 @@ fn binary_package(path: &Path) -> Result<(Value, Vec<NewFile>), ImportError> {
             ),
         ));
     }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let control = control_member(&out.stdout)
+        .map_err(|e| invalid(path, format!("unreadable control archive: {e}")))?
+        .ok_or_else(|| invalid(path, "its control archive has no control file"))?;
+    let text = String::from_utf8_lossy(&control);
     let paragraph = deb822_lossless::Deb822::from_str(&text)
         .ok()
         .and_then(|d| d.paragraphs().next())
-        .ok_or_else(|| invalid(path, "dpkg-deb printed no control fields"))?;
+        .ok_or_else(|| invalid(path, "its control file has no fields"))?;
     let package = paragraph.get("Package").unwrap_or_default();
     let version = paragraph.get("Version").unwrap_or_default();
     // Source: NAME [(VERSION)]; defaults to the binary's own.
@@ -238,6 +243,22 @@ fn binary_package(path: &Path) -> Result<(Value, Vec<NewFile>), ImportError> {
             source: path.to_path_buf().into(),
         }],
     ))
+}
+
+/// The `control` file of a .deb's control tarball.
+fn control_member(tarball: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    for entry in tar::Archive::new(tarball).entries()? {
+        let mut entry = entry?;
+        if matches!(&*entry.path_bytes(), b"./control" | b"control")
+            && entry.header().entry_type().is_file()
+        {
+            let mut control = Vec::new();
+            entry.read_to_end(&mut control)?;
+            return Ok(Some(control));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -285,6 +306,35 @@ mod tests {
             "{e}"
         );
         assert!(store.list(&Default::default()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_deb_brings_the_fields_of_its_control_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(tmp.path().join("store")).unwrap();
+        let root = tmp.path().join("pkg");
+        std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
+        std::fs::write(
+            root.join("DEBIAN/control"),
+            "Package: hello-bin\nSource: hello (2.0-1)\nVersion: 2.0-1+b1\nArchitecture: all\n\
+             Maintainer: T <t@example.org>\nDescription: test\n multi-line\n",
+        )
+        .unwrap();
+        let deb = tmp.path().join("hello-bin_2.0-1+b1_all.deb");
+        let built = std::process::Command::new("dpkg-deb")
+            .args(["--build", "--root-owner-group", "-Zxz"])
+            .arg(&root)
+            .arg(&deb)
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "{built:?}");
+        let a = import(&store, &[deb], BINARY_PACKAGE, None, None).unwrap();
+        assert_eq!(a.data["srcpkg_name"], "hello");
+        assert_eq!(a.data["srcpkg_version"], "2.0-1");
+        assert_eq!(a.data["deb_fields"]["Package"], "hello-bin");
+        assert_eq!(a.data["deb_fields"]["Version"], "2.0-1+b1");
+        assert_eq!(a.data["deb_fields"]["Description"], "test\nmulti-line");
+        assert_eq!(a.files[0].name, "hello-bin_2.0-1+b1_all.deb");
     }
 
     #[test]

@@ -1,15 +1,24 @@
-//! The store survives a runtask killed at any moment.
+//! The store survives a runtask killed in the middle of a create. Each test
+//! pauses runtask at a known point with the store's fault hook (debug
+//! builds only: `TASKHOST_FAULT_PAUSE`, host/src/store/local/fault.rs),
+//! SIGKILLs it there, and checks the store with the real binary.
 
 use crate::{Env, HOSTILE, HOSTILE_GRANTS};
+use sha2::Digest;
 use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-/// A file big enough that storing it takes a while (hashing, fsync).
-fn big_file(env: &Env, mib: usize) -> std::path::PathBuf {
+/// Larger than what the store hashes in memory, so it spills to `tmp/`.
+const BIG_MIB: usize = 4;
+
+/// A text file of `mib` MiB, each MiB different.
+fn big_file(env: &Env, mib: usize) -> PathBuf {
     let path = env.path("big.bin");
     let mut f = std::fs::File::create(&path).unwrap();
     for i in 0..mib {
-        // Text, so the plugin can read it back; each MiB differs.
         let mut block = format!("{i:08}\n").into_bytes();
         block.resize(1 << 20, b'x');
         f.write_all(&block).unwrap();
@@ -17,7 +26,86 @@ fn big_file(env: &Env, mib: usize) -> std::path::PathBuf {
     path
 }
 
-fn assert_whole(env: &Env) -> usize {
+fn sha256_hex(content: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(content))
+}
+
+/// Kills and reaps the child if the test fails before it does.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `runtask ARGS` until it pauses at `point` (`NAME` or `NAME:N`),
+/// SIGKILLs it there, and checks that the kill is what ended it.
+fn kill_at(env: &Env, args: &[&str], point: &str) {
+    let marker = env.path("paused-at");
+    let _ = std::fs::remove_file(&marker);
+    let mut child = Running(
+        env.cmd(args)
+            .env("TASKHOST_FAULT_PAUSE", point)
+            .env("TASKHOST_FAULT_MARKER", &marker)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.id();
+    let name = point.split(':').next().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        // waitpid(WNOHANG): runtask must not end before it reaches the point.
+        if let Some(status) = child.0.try_wait().unwrap() {
+            panic!("runtask {args:?} ended ({status}) without reaching {point}");
+        }
+        if let Ok(text) = std::fs::read_to_string(&marker) {
+            assert_eq!(text, format!("{pid} {name}\n"), "marker of {point}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "runtask did not reach {point} in 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "runtask went on past {point}"
+    );
+    child.0.kill().unwrap();
+    let status = child.0.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "runtask paused at {point} should die of the SIGKILL, not {status}"
+    );
+}
+
+/// The files in the store's `tmp/`, with their sizes.
+fn temp_files(env: &Env) -> Vec<(String, u64)> {
+    std::fs::read_dir(env.store().join("tmp"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect()
+}
+
+fn blob(env: &Env, sha256: &str) -> PathBuf {
+    env.store().join("files").join(&sha256[..2]).join(sha256)
+}
+
+/// Checks with `runtask artifact verify` and by exporting every file that
+/// the store is whole; returns its artifacts (`runtask artifact list`).
+fn assert_whole(env: &Env) -> Vec<serde_json::Value> {
     let verify = env.run(&["artifact", "verify"]);
     assert_eq!(
         verify.code, 0,
@@ -26,7 +114,6 @@ fn assert_whole(env: &Env) -> usize {
     );
     let artifacts = env.artifacts();
     for a in &artifacts {
-        // Every listed file can be exported with its recorded size.
         let dir = env.path(&format!("check-{}", a["id"]));
         env.run(&[
             "artifact",
@@ -36,25 +123,83 @@ fn assert_whole(env: &Env) -> usize {
         ])
         .expect(0);
         for f in a["files"].as_array().unwrap() {
-            let len = std::fs::metadata(dir.join(f["name"].as_str().unwrap()))
-                .unwrap()
-                .len();
+            let content = std::fs::read(dir.join(f["name"].as_str().unwrap())).unwrap();
             assert_eq!(
-                serde_json::json!(len),
-                f["size"],
+                (serde_json::json!(content.len()), sha256_hex(&content)),
+                (f["size"].clone(), f["sha256"].as_str().unwrap().to_string()),
                 "artifact {} file {}",
                 a["id"],
                 f["name"]
             );
         }
     }
-    artifacts.len()
+    artifacts
+}
+
+fn categories(artifacts: &[serde_json::Value]) -> Vec<&str> {
+    artifacts
+        .iter()
+        .map(|a| a["category"].as_str().unwrap())
+        .collect()
 }
 
 #[test]
-fn sigkill_during_a_run_leaves_no_half_artifact() {
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the store's fault hook exists in debug builds only"
+)]
+fn sigkill_at_each_step_of_an_import_leaves_no_half_artifact() {
     let env = Env::new();
-    let big = big_file(&env, 128);
+    let small = env.write("small.txt", "before\n");
+    env.import(&small, "test:before");
+    let big = big_file(&env, BIG_MIB);
+    let content = std::fs::read(&big).unwrap();
+    let sha = sha256_hex(&content);
+    let args = [
+        "artifact",
+        "import",
+        big.to_str().unwrap(),
+        "--category",
+        "test:input",
+    ];
+
+    // Mid-way through the blob: a partial temp file, no blob.
+    kill_at(&env, &args, "blob-partial");
+    let tmp = temp_files(&env);
+    assert!(
+        tmp.len() == 1 && tmp[0].1 > 0 && tmp[0].1 < content.len() as u64,
+        "one partial temp blob: {tmp:?}"
+    );
+    assert!(!blob(&env, &sha).exists());
+    assert_eq!(categories(&assert_whole(&env)), ["test:before"]);
+    assert_eq!(temp_files(&env), [], "opening the store removes them");
+
+    // The blob is whole in files/, but no artifact refers to it.
+    kill_at(&env, &args, "blob-stored");
+    assert_eq!(std::fs::read(blob(&env, &sha)).unwrap(), content);
+    assert_eq!(temp_files(&env), []);
+    assert_eq!(categories(&assert_whole(&env)), ["test:before"]);
+
+    // The rows are written but not committed.
+    kill_at(&env, &args, "before-commit");
+    assert_eq!(categories(&assert_whole(&env)), ["test:before"]);
+    assert_eq!(temp_files(&env), []);
+
+    // A whole import still works, and uses the blob already there.
+    env.run(&args).expect(0);
+    let artifacts = assert_whole(&env);
+    assert_eq!(categories(&artifacts), ["test:before", "test:input"]);
+    assert_eq!(artifacts[1]["files"][0]["sha256"], sha.as_str());
+}
+
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the store's fault hook exists in debug builds only"
+)]
+fn sigkill_at_each_step_of_a_run_leaves_no_half_artifact() {
+    let env = Env::new();
+    let big = big_file(&env, BIG_MIB);
     let data = env.write(
         "input.json",
         &format!(
@@ -72,73 +217,30 @@ fn sigkill_during_a_run_leaves_no_half_artifact() {
     ];
     args.extend_from_slice(HOSTILE_GRANTS);
 
-    // One undisturbed run tells how long a whole run takes.
-    let started = Instant::now();
-    let whole = env.run(&args);
-    whole.expect(0);
-    let full = started.elapsed();
-    assert_eq!(
-        assert_whole(&env),
-        2,
-        "the input and the debug log: {:?}",
-        env.artifacts()
-    );
+    // While importing the input file: mid-blob, then before the commit.
+    kill_at(&env, &args, "blob-partial");
+    assert_eq!(temp_files(&env).len(), 1);
+    assert_eq!(assert_whole(&env), Vec::<serde_json::Value>::new());
+    assert_eq!(temp_files(&env), []);
+    kill_at(&env, &args, "before-commit");
+    assert_eq!(assert_whole(&env), Vec::<serde_json::Value>::new());
 
-    // Then kill runs at points spread over that time.
-    let mut seen = std::collections::BTreeSet::new();
-    for step in 1..=8u32 {
-        let at = full * step / 9;
-        let mut child = env
-            .cmd(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(at);
-        let killed = child.kill().is_ok();
-        child.wait().unwrap();
-        seen.insert(killed);
-        assert_whole(&env);
-    }
-    assert!(
-        seen.contains(&true),
-        "no run was killed mid-way (runs took {full:?})"
-    );
-    // Leftovers of the killed runs are only unreferenced blobs and temp files.
-    assert!(env.path("store/tmp").exists());
-}
+    // While storing the run's log, after the input was imported: the
+    // input artifact is whole, the log is not there at all.
+    kill_at(&env, &args, "before-commit:2");
+    let artifacts = assert_whole(&env);
+    assert_eq!(categories(&artifacts), ["test:input"]);
+    assert_eq!(temp_files(&env), []);
 
-#[test]
-fn sigkill_during_an_import_leaves_no_half_artifact() {
-    let env = Env::new();
-    let big = big_file(&env, 256);
-    let args = [
-        "artifact",
-        "import",
-        big.to_str().unwrap(),
-        "--category",
-        "test:input",
-    ];
-    let started = Instant::now();
+    // An undisturbed run afterwards stores its input and its log.
     env.run(&args).expect(0);
-    let full = started.elapsed().max(Duration::from_millis(50));
-    let mut count = assert_whole(&env);
-    assert_eq!(count, 1);
-    for step in 1..=6u32 {
-        let mut child = env
-            .cmd(&args)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(full * step / 7);
-        let _ = child.kill();
-        let status = child.wait().unwrap();
-        let now = assert_whole(&env);
-        // Either the import finished (one more) or it left nothing.
-        assert!(now == count || now == count + 1, "{count} -> {now}");
-        if status.success() {
-            assert_eq!(now, count + 1);
-        }
-        count = now;
-    }
+    let artifacts = assert_whole(&env);
+    assert_eq!(
+        categories(&artifacts),
+        [
+            "test:input",
+            "test:input",
+            "debusine:work-request-debug-logs"
+        ]
+    );
 }
