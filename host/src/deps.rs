@@ -26,36 +26,56 @@ pub enum DepsError {
 
 /// Packages of `packages` that dpkg does not list as installed.
 pub async fn missing(packages: &[String]) -> Result<Vec<String>, DepsError> {
+    Ok(versions(packages)
+        .await?
+        .into_iter()
+        .filter(|(_, version)| version.is_none())
+        .map(|(package, _)| package)
+        .collect())
+}
+
+/// The installed version of each of `packages` (`None`: not installed),
+/// from one dpkg-query for those not known yet in this process.
+pub async fn versions(packages: &[String]) -> Result<Vec<(String, Option<String>)>, DepsError> {
     let state = dpkg_state();
-    let mut missing = Vec::new();
-    for package in packages {
-        if !is_installed(package, state).await? {
-            missing.push(package.clone());
+    let answers = || ANSWERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let unknown: Vec<&String> = {
+        let known = answers();
+        packages
+            .iter()
+            .filter(|p| known.get(p, state).is_none())
+            .collect()
+    };
+    if !unknown.is_empty() {
+        let out = tokio::process::Command::new("dpkg-query")
+            .args(["-W", "-f", "${Package}\t${db:Status-Abbrev}\t${Version}\n", "--"])
+            .args(&unknown)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .await
+            .map_err(DepsError::Query)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut known = answers();
+        for package in unknown {
+            let version = text.lines().find_map(|line| {
+                let mut fields = line.split('\t');
+                let (name, status, version) = (fields.next()?, fields.next()?, fields.next()?);
+                (name == package && status.starts_with("ii")).then(|| version.to_owned())
+            });
+            known.put(package, version, state);
         }
     }
-    Ok(missing)
+    let known = answers();
+    Ok(packages
+        .iter()
+        .map(|p| (p.clone(), known.get(p, state).flatten()))
+        .collect())
 }
 
 /// dpkg-query's answers in this process (a formula or a worker checks the
 /// same packages again and again).
 static ANSWERS: Mutex<Answers> = Mutex::new(Answers::new());
-
-async fn is_installed(package: &str, state: Option<DpkgState>) -> Result<bool, DepsError> {
-    let answers = || ANSWERS.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(known) = answers().get(package, state) {
-        return Ok(known);
-    }
-    let out = tokio::process::Command::new("dpkg-query")
-        .args(["-W", "-f", "${db:Status-Abbrev}", "--"])
-        .arg(package)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(DepsError::Query)?;
-    let installed = out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("ii");
-    answers().put(package, installed, state);
-    Ok(installed)
-}
 
 /// A version of dpkg's database: dpkg replaces `status` (by rename) and
 /// journals into `updates/` whenever a package changes.
@@ -76,10 +96,11 @@ fn dpkg_state() -> Option<DpkgState> {
     Some([state(DPKG_STATUS)?, state(DPKG_UPDATES)?])
 }
 
-/// Installed or not, per package, for one state of dpkg's database.
+/// The installed version (or none), per package, for one state of dpkg's
+/// database.
 struct Answers {
     at: Option<DpkgState>,
-    known: BTreeMap<String, bool>,
+    known: BTreeMap<String, Option<String>>,
 }
 
 impl Answers {
@@ -90,14 +111,14 @@ impl Answers {
         }
     }
 
-    fn get(&self, package: &str, now: Option<DpkgState>) -> Option<bool> {
+    fn get(&self, package: &str, now: Option<DpkgState>) -> Option<Option<String>> {
         match (self.at, now) {
-            (Some(at), Some(now)) if at == now => self.known.get(package).copied(),
+            (Some(at), Some(now)) if at == now => self.known.get(package).cloned(),
             _ => None,
         }
     }
 
-    fn put(&mut self, package: &str, installed: bool, now: Option<DpkgState>) {
+    fn put(&mut self, package: &str, installed: Option<String>, now: Option<DpkgState>) {
         if self.at != now {
             self.at = now;
             self.known.clear();
@@ -176,6 +197,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn versions_come_from_dpkg() {
+        let got = versions(&["dpkg".to_string(), "no-such-package-taskhost".to_string()])
+            .await
+            .unwrap();
+        let out = std::process::Command::new("dpkg-query")
+            .args(["-W", "-f=${Version}", "dpkg"])
+            .output()
+            .unwrap();
+        let dpkg = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(got[0], ("dpkg".to_string(), Some(dpkg)));
+        assert_eq!(got[1].1, None);
+    }
+
+    #[tokio::test]
     async fn answers_are_kept_for_the_process() {
         let pkgs = ["dpkg".to_string(), "no-such-package-taskhost".to_string()];
         let now = dpkg_state();
@@ -185,23 +220,24 @@ mod tests {
             return; // apt ran meanwhile
         }
         let answers = ANSWERS.lock().unwrap();
-        assert_eq!(answers.get("dpkg", now), Some(true));
-        assert_eq!(answers.get("no-such-package-taskhost", now), Some(false));
+        assert!(matches!(answers.get("dpkg", now), Some(Some(v)) if !v.is_empty()));
+        assert_eq!(answers.get("no-such-package-taskhost", now), Some(None));
     }
 
     #[test]
     fn answers_are_dropped_when_dpkg_changes() {
         let (old, new) = ([(1, 2, 3, 4, 5); 2], [(1, 9, 3, 6, 5); 2]);
         let mut answers = Answers::new();
-        answers.put("lintian", true, Some(old));
-        assert_eq!(answers.get("lintian", Some(old)), Some(true));
+        let v = || Some("2.116".to_string());
+        answers.put("lintian", v(), Some(old));
+        assert_eq!(answers.get("lintian", Some(old)), Some(v()));
         assert_eq!(answers.get("blhc", Some(old)), None);
         assert_eq!(answers.get("lintian", Some(new)), None, "dpkg changed");
         assert_eq!(answers.get("lintian", None), None, "state unknown");
-        answers.put("blhc", false, Some(new));
+        answers.put("blhc", None, Some(new));
         assert_eq!(answers.get("lintian", Some(new)), None);
-        assert_eq!(answers.get("blhc", Some(new)), Some(false));
-        answers.put("blhc", true, None);
+        assert_eq!(answers.get("blhc", Some(new)), Some(None));
+        answers.put("blhc", v(), None);
         assert_eq!(answers.get("blhc", None), None, "nothing cached blind");
     }
 

@@ -398,7 +398,10 @@ pub async fn run_task_in(
         .as_ref()
         .map(|d| d.join(&run_id).join(crate::policy::audit::FILE));
     report.artifacts = granter.created().to_vec();
-    let packages = provenance::host_versions(&manifest.packages).await;
+    // The host's versions (cached from the configure stage's check).
+    let packages = crate::deps::versions(&manifest.packages)
+        .await
+        .unwrap_or_else(|_| manifest.packages.iter().map(|p| (p.clone(), None)).collect());
     let statement = {
         let store = store.clone();
         let (input_ids, output_ids) = (inputs.clone(), report.artifacts.clone());

@@ -138,40 +138,6 @@ pub fn statement(facts: &Facts<'_>) -> Value {
     })
 }
 
-/// The installed version of each of `packages` on this host (dpkg), in
-/// one query; `None` for one not installed, all `None` without dpkg.
-pub async fn host_versions(packages: &[String]) -> Vec<(String, Option<String>)> {
-    if packages.is_empty() {
-        return Vec::new();
-    }
-    let out = tokio::process::Command::new("dpkg-query")
-        .args([
-            "-W",
-            "-f",
-            "${Package}\\t${db:Status-Abbrev}\\t${Version}\\n",
-            "--",
-        ])
-        .args(packages)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .await;
-    let text = out
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    packages
-        .iter()
-        .map(|p| {
-            let version = text.lines().find_map(|line| {
-                let mut fields = line.split('\t');
-                let (name, status, version) = (fields.next()?, fields.next()?, fields.next()?);
-                (name == p && status.starts_with("ii")).then(|| version.to_owned())
-            });
-            (p.clone(), version)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
