@@ -275,6 +275,8 @@ enum ArtifactCommand {
 }
 
 fn main() -> ExitCode {
+    // runtask is also the reaper of commands on hosts without cgroups.
+    taskhost::backends::reaper::serve_if_asked();
     let cli = parse_cli();
     init_tracing(cli.verbose, cli.debug);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

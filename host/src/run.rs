@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub check_deps: bool,
     /// Where the unshare backend keeps unpacked system tarballs.
     pub env_cache: PathBuf,
+    /// How commands' processes are contained (cgroup, or reaper program).
+    pub containment: crate::backends::Containment,
 }
 
 /// The default cache of unpacked environments: a directory in TMPDIR.
@@ -66,6 +68,7 @@ impl Default for RunOptions {
             kill_grace: Duration::from_secs(5),
             check_deps: true,
             env_cache: default_env_cache(),
+            containment: crate::backends::Containment::default(),
         }
     }
 }
@@ -185,6 +188,7 @@ pub(crate) fn run_context(
         output_limit,
         kill_grace: options.kill_grace,
         env_cache: options.env_cache.clone(),
+        containment: options.containment.clone(),
         ..RunContext::new(
             run_id.to_string(),
             plugin.info.manifest.clone(),

@@ -48,6 +48,8 @@ pub struct RunContext {
     pub env_cache: std::path::PathBuf,
     /// Environments opened so far (names their scratch directories).
     pub environments: u32,
+    /// How commands' processes are contained.
+    pub containment: crate::backends::Containment,
 }
 
 impl RunContext {
@@ -79,6 +81,7 @@ impl RunContext {
             commands: 0,
             env_cache: crate::run::default_env_cache(),
             environments: 0,
+            containment: crate::backends::Containment::default(),
         }
     }
 

@@ -155,6 +155,8 @@ impl RunState {
             timeout: remaining,
             output_limit: u64::MAX,
             grace: self.run.kill_grace,
+            memory_limit: None,
+            containment: self.run.containment.clone(),
         };
         let session = self
             .table()
@@ -274,6 +276,8 @@ impl RunState {
             timeout,
             output_limit: self.run.output_limit,
             grace: self.run.kill_grace,
+            memory_limit: None,
+            containment: self.run.containment.clone(),
         };
         Ok((spec, stdout_path, stderr_path))
     }
