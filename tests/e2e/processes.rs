@@ -1,10 +1,13 @@
-//! What a run starts ends with it.
+//! What a run starts ends with it, and nothing a plugin names can hang it.
 //!
-//! Every process a command starts, including a `setsid`-ed, double-forked
-//! grandchild, is gone when the command ends, at its timeout and when
-//! runtask is told to stop; with a cgroup per command (the default here)
-//! and with the reaper (`TASKHOST_CONTAINMENT=reaper`). Processes are
+//! Processes: every process a command starts, including a `setsid`-ed,
+//! double-forked grandchild, is gone when the command ends, at its timeout
+//! and when runtask is told to stop; with a cgroup per command (the default
+//! here) and with the reaper (`TASKHOST_CONTAINMENT=reaper`). Processes are
 //! checked by pid and start time, never by command line.
+//!
+//! Blocking: a FIFO as a command's stdin or stdout, or as the target of an
+//! artifact fetch, is refused at once.
 
 use crate::{Env, HOSTILE, HOSTILE_GRANTS, Ran, first_note, report};
 use std::path::{Path, PathBuf};
@@ -383,4 +386,98 @@ fn a_daemon_in_an_unshare_environment_dies_with_the_environment() {
     // The reaper does not see a daemon that the namespace's init adopted;
     // the namespace ends it when the environment closes.
     assert_eq!(a_daemon_in_an_environment(Mode::Reaper), "alive");
+}
+
+// ---- nothing a plugin names may block the host --------------------------
+
+/// Runs `data` with a 5 s deadline; the run must end within 20 s.
+fn run_briefly(env: &Env, data: serde_json::Value, extra: &[&str]) -> (Ran, Duration) {
+    let started = Instant::now();
+    let args = [&["--timeout", "5s"], extra].concat();
+    let child = start(env, Mode::Cgroup, &data, &args);
+    let (ran, ended) = wait_at_most(child, Duration::from_secs(20));
+    let took = started.elapsed();
+    assert!(
+        ended,
+        "runtask hung past its 5 s deadline (killed after {took:?})\n{}",
+        ran.stderr
+    );
+    (ran, took)
+}
+
+/// Asserts a run that failed at once with an error saying `message`.
+#[track_caller]
+fn assert_refused(ran: &Ran, took: Duration, message: &str) {
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    ran.expect(1);
+    let r = report(ran);
+    let error = r["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(message),
+        "error does not say {message:?}: {error}"
+    );
+}
+
+#[test]
+fn a_fifo_as_a_commands_stdin_is_refused_at_once() {
+    let env = Env::new();
+    let (ran, took) = run_briefly(
+        &env,
+        serde_json::json!({
+            "action": "exec",
+            "before": ["sh", "-c", "mkfifo fifo"],
+            "argv": ["cat"],
+            "stdin": "fifo",
+        }),
+        &[],
+    );
+    assert_refused(
+        &ran,
+        took,
+        "stdin 'fifo': 'fifo' is a named pipe (FIFO), not a regular file",
+    );
+    assert_eq!(workspaces(&env), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_fifo_as_a_commands_stdout_is_refused_at_once() {
+    let env = Env::new();
+    let (ran, took) = run_briefly(
+        &env,
+        serde_json::json!({
+            "action": "exec",
+            "before": ["sh", "-c", "mkfifo out"],
+            "argv": ["echo", "hello", "fifo"],
+            "stdout": "out",
+        }),
+        &[],
+    );
+    assert_refused(
+        &ran,
+        took,
+        "stdout 'out': 'out' is a named pipe (FIFO), not a regular file",
+    );
+}
+
+#[test]
+fn a_fifo_as_the_target_of_an_artifact_fetch_is_refused_at_once() {
+    let env = Env::new();
+    let input = env.write("input.txt", "first line\n");
+    let id = env.import(&input, "test:input");
+    let (ran, took) = run_briefly(
+        &env,
+        serde_json::json!({
+            "action": "exec",
+            "before": ["sh", "-c", "mkdir in && mkfifo in/input.txt"],
+            "argv": ["echo", "hello", "fetch"],
+            "artifact": id.parse::<u64>().expect("artifact id"),
+            "fetch_into": "in",
+        }),
+        &[],
+    );
+    assert_refused(
+        &ran,
+        took,
+        "'in/input.txt' is a named pipe (FIFO), not a regular file",
+    );
 }
