@@ -320,7 +320,8 @@ pub async fn run_task_in(
     // Stage 3: run.
     if outcome.is_none() {
         log.info("stage", "run");
-        let backstop = timeout + Duration::from_secs(30);
+        // A plugin stuck in a host call ends with the run's grace period.
+        let backstop = timeout + options.kill_grace;
         outcome = Some(
             match tokio::time::timeout(backstop, instance.execute(&task_data.to_string())).await {
                 Ok(Ok(Ok(status))) => StageEnd::Done(status),

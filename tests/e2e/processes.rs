@@ -7,7 +7,8 @@
 //! checked by pid and start time, never by command line.
 //!
 //! Blocking: a FIFO as a command's stdin or stdout, or as the target of an
-//! artifact fetch, is refused at once.
+//! artifact fetch, is refused at once; a plugin stuck in a system call does
+//! not keep runtask from stopping.
 
 use crate::{Env, HOSTILE, HOSTILE_GRANTS, Ran, first_note, report};
 use std::path::{Path, PathBuf};
@@ -480,4 +481,84 @@ fn a_fifo_as_the_target_of_an_artifact_fetch_is_refused_at_once() {
         took,
         "'in/input.txt' is a named pipe (FIFO), not a regular file",
     );
+}
+
+/// A plugin stuck in a WASI read of a FIFO (wasmtime's blocking thread
+/// never returns) after running `script`, which makes the FIFO.
+fn stuck_plugin(script: &str) -> serde_json::Value {
+    serde_json::json!({
+        "action": "exec",
+        "argv": ["sh", "-c", script],
+        "wasi_read": "stuck",
+    })
+}
+
+/// Waits until a thread of `child` waits in the kernel for the other end
+/// of a FIFO.
+fn wait_until_stuck(child: &mut Child) {
+    let started = Instant::now();
+    let tasks = format!("/proc/{}/task", child.id());
+    loop {
+        let stuck = std::fs::read_dir(&tasks)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|t| {
+                std::fs::read_to_string(t.path().join("wchan"))
+                    .is_ok_and(|w| w == "wait_for_partner")
+            });
+        if stuck {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("runtask ended ({status}) before its plugin got stuck");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the plugin never got stuck in its read"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigterm_stops_runtask_while_its_plugin_is_stuck_in_a_system_call() {
+    let env = Env::new();
+    let pids = env.path("pids");
+    // The command leaves a daemon behind (killed when it ends).
+    let plugin = stuck_plugin(&escaping(&pids, "mkfifo stuck"));
+    let mut child = start(&env, Mode::Cgroup, &plugin, &["--timeout", "10m"]);
+    wait_for_lines(&pids, 3, &mut child);
+    wait_until_stuck(&mut child);
+    let started = Instant::now();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let (ran, ended) = wait_at_most(child, Duration::from_secs(20));
+    let took = started.elapsed();
+    assert!(ended, "runtask hung after SIGTERM\n{}", ran.stderr);
+    assert!(took < Duration::from_secs(7), "took {took:?}");
+    assert!(ran.stderr.contains("terminated"), "{}", ran.stderr);
+    assert_eq!(
+        alive_after(&pids, Duration::from_secs(2)),
+        Vec::<String>::new()
+    );
+    assert_eq!(workspaces(&env), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn the_deadline_ends_a_run_whose_plugin_is_stuck_in_a_system_call() {
+    let env = Env::new();
+    let (ran, took) = run_briefly(&env, stuck_plugin("mkfifo stuck"), &[]);
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    ran.expect(4);
+    let r = report(&ran);
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ran past its deadline"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(workspaces(&env), Vec::<PathBuf>::new());
 }
