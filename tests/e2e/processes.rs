@@ -232,12 +232,12 @@ fn a_daemon_left_by_a_command_is_killed_when_it_ends_by_the_reaper() {
 
 #[test]
 fn every_process_of_a_command_is_killed_at_its_timeout_in_a_cgroup() {
-    killed_when_the_command_ends(Mode::Cgroup, "sleep 300", Some(1500));
+    killed_when_the_command_ends(Mode::Cgroup, "sleep 300", Some(3000));
 }
 
 #[test]
 fn every_process_of_a_command_is_killed_at_its_timeout_by_the_reaper() {
-    killed_when_the_command_ends(Mode::Reaper, "sleep 300", Some(1500));
+    killed_when_the_command_ends(Mode::Reaper, "sleep 300", Some(3000));
 }
 
 /// runtask gets SIGTERM while the command runs.

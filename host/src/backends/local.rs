@@ -3,7 +3,7 @@
 //! in its own cgroup, or under a reaper, and in its own process group.
 
 use super::cgroup::{CgroupError, CommandCgroup, Usage};
-use super::{Containment, PATH, ProcessExit, ProcessSpec, reaper};
+use super::{CONTAINMENT_ENV, Containment, PATH, ProcessExit, ProcessSpec, reaper};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
@@ -47,7 +47,7 @@ impl Running {
                 Err(e) => return Err(io::Error::other(e.to_string())),
             }
         } else {
-            "cgroups are turned off".to_string()
+            format!("cgroups are turned off (Containment::cgroups, or {CONTAINMENT_ENV}=reaper)")
         };
         let Some(reaper_program) = &containment.reaper else {
             return Err(io::Error::other(format!(

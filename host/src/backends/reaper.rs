@@ -302,7 +302,7 @@ impl Reaper {
                 break;
             }
         }
-        self.kill_all(&mut status);
+        self.kill_rest(&mut status);
         if orphaned {
             return 0;
         }
@@ -367,7 +367,7 @@ impl Reaper {
     }
 
     /// SIGKILLs every descendant until none is left.
-    fn kill_all(&self, status: &mut Option<i32>) {
+    fn kill_rest(&self, status: &mut Option<i32>) {
         loop {
             signal_all(self.me, libc::SIGKILL);
             if !self.reap(true, status) {
