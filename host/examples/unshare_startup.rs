@@ -57,6 +57,8 @@ async fn first_command(
         timeout: Duration::from_secs(60),
         output_limit: 1 << 20,
         grace: Duration::from_secs(1),
+        memory_limit: None,
+        containment: Default::default(),
     };
     let exit = session.run(spec, false).await.expect("run");
     assert_eq!(exit.code, Some(0));

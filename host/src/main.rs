@@ -307,6 +307,8 @@ enum ArtifactCommand {
 }
 
 fn main() -> ExitCode {
+    // runtask is also the reaper of commands on hosts without cgroups.
+    taskhost::backends::reaper::serve_if_asked();
     let cli = parse_cli();
     init_tracing(cli.verbose, cli.debug);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -321,7 +323,11 @@ fn main() -> ExitCode {
             );
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    let result = runtime.block_on(dispatch(cli));
+    // A thread stuck in a system call (a plugin's WASI open of a FIFO, say)
+    // must not keep runtask alive: dropping the runtime would wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(code) => code.into(),
         Err(e) => {
             let code = if e.downcast_ref::<UsageError>().is_some() {
@@ -638,23 +644,48 @@ async fn formula(args: FormulaArgs, store_dir: &Path) -> Result<Code> {
     print_report(&report, args.format, args.results.as_deref())
 }
 
-/// Awaits a run; on SIGINT or SIGTERM drops it (its commands' process
-/// groups are killed, its workspace removed) and returns `None`. Bad input
+/// How long a run may take to stop after SIGINT or SIGTERM before runtask
+/// kills its commands, removes its workspace and exits without it.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Awaits a run; on SIGINT or SIGTERM drops it (every process of its
+/// commands is killed, its workspace removed) and returns `None`. Bad input
 /// becomes a usage error, worded by `invalid`.
+///
+/// The signal is watched by a task of its own, so a run stuck in a system
+/// call cannot hide it: if the run does not stop within [`STOP_GRACE`],
+/// the watcher kills every command, removes the workspaces and exits.
 async fn until_signal(
     running: impl std::future::Future<Output = std::result::Result<report::Report, RunError>>,
     what: &str,
     invalid: impl FnOnce(String) -> String,
 ) -> Result<Option<report::Report>> {
+    let (tell, told) = tokio::sync::oneshot::channel();
+    let stuck = format!(
+        "runtask: {what} did not stop within {}s",
+        STOP_GRACE.as_secs()
+    );
+    let signalled = interrupted();
+    let watcher = tokio::spawn(async move {
+        let signal = signalled.await;
+        let _ = tell.send(signal);
+        tokio::time::sleep(STOP_GRACE).await;
+        eprintln!("{stuck}: killing its commands and removing its workspace");
+        taskhost::backends::kill_all(std::time::Duration::from_secs(1));
+        taskhost::workspace::remove_all();
+        std::process::exit(i32::from(Code::TaskError.code()));
+    });
     let mut running = Box::pin(running);
     let finished = tokio::select! {
         result = &mut running => result,
-        signal = interrupted() => {
+        Ok(signal) = told => {
             drop(running);
+            watcher.abort();
             eprintln!("runtask: {signal}: {what} stopped, its commands killed and its workspace removed");
             return Ok(None);
         }
     };
+    watcher.abort();
     match finished {
         Ok(report) => Ok(Some(report)),
         Err(RunError::Invalid(message)) => Err(usage(invalid(message))),
@@ -662,18 +693,22 @@ async fn until_signal(
     }
 }
 
-/// Resolves on SIGINT or SIGTERM, naming it.
-async fn interrupted() -> &'static str {
+/// Handles SIGINT and SIGTERM from now on; the future resolves on either,
+/// naming it.
+fn interrupted() -> impl std::future::Future<Output = &'static str> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
+    let streams = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut int), Ok(mut term)) => tokio::select! {
-            _ = int.recv() => "interrupted",
-            _ = term.recv() => "terminated",
-        },
-        _ => std::future::pending().await,
+    );
+    async move {
+        match streams {
+            (Ok(mut int), Ok(mut term)) => tokio::select! {
+                _ = int.recv() => "interrupted",
+                _ = term.recv() => "terminated",
+            },
+            _ => std::future::pending().await,
+        }
     }
 }
 

@@ -1,41 +1,33 @@
 //! A run's life cycle seen from outside: interruption and cleanup.
 
+use crate::processes::{alive_after, wait_at_most, wait_for_lines};
 use crate::{Env, HOSTILE, HOSTILE_GRANTS};
-use std::time::{Duration, Instant};
-
-fn processes_matching(marker: &str) -> usize {
-    let out = std::process::Command::new("pgrep")
-        .args(["-f", marker])
-        .output()
-        .expect("pgrep");
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
+use std::time::Duration;
 
 #[test]
 fn sigterm_stops_the_run_kills_its_commands_and_removes_the_workspace() {
     let env = Env::new();
-    let marker = format!("taskhost-lifecycle-{}", std::process::id());
+    let pids = env.path("pids");
+    // The shell and the `sleep` it forks record their pid and start time.
+    let script = format!(
+        "rec() {{ echo \"$1 $(cut -d' ' -f22 /proc/$1/stat)\" >> '{}'; }}; \
+         rec $$; sleep 300 & rec $!; wait",
+        pids.display()
+    );
     let data = env.write(
         "task.json",
-        &serde_json::json!({"action": "exec", "argv": ["sh", "-c", format!("sleep 300; echo {marker}")]}).to_string(),
+        &serde_json::json!({"action": "exec", "argv": ["sh", "-c", script]}).to_string(),
     );
     let mut args = vec!["run", HOSTILE, "--data", data.to_str().unwrap()];
     args.extend_from_slice(HOSTILE_GRANTS);
-    let child = env
+    let mut child = env
         .cmd(&args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
 
-    let started = Instant::now();
-    while processes_matching(&marker) == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the command never started"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_lines(&pids, 2, &mut child);
     let workspaces = env.path("taskhost-workspaces");
     assert_eq!(
         std::fs::read_dir(&workspaces).unwrap().count(),
@@ -45,18 +37,18 @@ fn sigterm_stops_the_run_kills_its_commands_and_removes_the_workspace() {
 
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
-    assert_ne!(out.status.code(), Some(0));
+    let (ran, ended) = wait_at_most(child, Duration::from_secs(20));
+    assert!(ended, "runtask did not stop on SIGTERM");
+    assert_ne!(ran.code, 0);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("terminated: run stopped"),
+        ran.stderr.contains("terminated: run stopped"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ran.stderr
     );
-    std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
-        processes_matching(&marker),
-        0,
-        "the command outlived runtask"
+        alive_after(&pids, Duration::from_secs(2)),
+        Vec::<String>::new(),
+        "a process of the command outlived runtask"
     );
     assert_eq!(
         std::fs::read_dir(&workspaces).unwrap().count(),

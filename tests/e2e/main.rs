@@ -14,6 +14,7 @@ mod koji;
 mod lifecycle;
 mod lintian;
 mod pkg;
+mod processes;
 mod servers;
 mod store;
 mod taskotron;

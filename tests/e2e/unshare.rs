@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The envrun test plugin (tests/plugins/envrun).
-const ENVRUN: &str = env!("TASKHOST_TEST_PLUGIN_ENVRUN");
+pub(crate) const ENVRUN: &str = env!("TASKHOST_TEST_PLUGIN_ENVRUN");
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
-fn slow() -> bool {
+pub(crate) fn slow() -> bool {
     if std::env::var_os("TASKHOST_SLOW_TESTS").is_some_and(|v| v == "1") {
         return true;
     }
@@ -158,14 +158,14 @@ fn serve_one(mut stream: std::net::TcpStream, body: &[u8]) {
 }
 
 /// One store for all these tests, holding the bootstrapped tarballs.
-struct Shared {
-    env: Env,
-    policy: PathBuf,
+pub(crate) struct Shared {
+    pub(crate) env: Env,
+    pub(crate) policy: PathBuf,
     /// The minbase tarball's artifact.
     minbase: Value,
 }
 
-fn shared() -> &'static Shared {
+pub(crate) fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
         let env = Env::new();
@@ -259,7 +259,7 @@ fn unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-fn note(report: &Value, i: usize) -> String {
+pub(crate) fn note(report: &Value, i: usize) -> String {
     report["results"][i]["note"]
         .as_str()
         .unwrap_or_default()

@@ -4,12 +4,54 @@
 //! A spawned program is outside the wasm sandbox: it can do whatever the
 //! backend lets it. The local backend isolates nothing; it only enforces
 //! argv-only spawning, a cleared environment, time limits and output caps.
+//!
+//! Every process a command starts ends with it, whatever it does to its
+//! session or process group: each command runs in its own cgroup v2 where
+//! the host allows it ([`cgroup`]), otherwise under a reaper process that
+//! is a child subreaper ([`reaper`]). When the command ends or times out,
+//! everything left in its cgroup or below its reaper is killed.
 
+pub mod cgroup;
 pub mod local;
+pub mod reaper;
 pub mod unshare;
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// How commands' processes are contained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Containment {
+    /// A program that serves as a command's reaper (runtask itself, see
+    /// [`reaper::serve_if_asked`]); used where no cgroup can be made.
+    pub reaper: Option<PathBuf>,
+    /// Give each command a cgroup where the host allows it; false always
+    /// uses the reaper.
+    pub cgroups: bool,
+}
+
+/// Setting this environment variable to `reaper` makes
+/// [`Containment::default`] skip cgroups (tests of the fallback).
+pub const CONTAINMENT_ENV: &str = "TASKHOST_CONTAINMENT";
+
+impl Default for Containment {
+    /// cgroups unless [`CONTAINMENT_ENV`] says `reaper`; this program as
+    /// the reaper if it serves as one.
+    fn default() -> Self {
+        Containment {
+            reaper: reaper::program(),
+            cgroups: std::env::var_os(CONTAINMENT_ENV).is_none_or(|v| v != "reaper"),
+        }
+    }
+}
+
+/// Kills every process of every running command, waiting at most
+/// `patience` (for an exit that cannot wait for the commands' own
+/// cleanup, e.g. when a run is stuck).
+pub fn kill_all(patience: Duration) {
+    cgroup::kill_all();
+    reaper::kill_all(patience);
+}
 
 /// The `environment` resource handed to plugins.
 #[derive(Debug)]
@@ -66,6 +108,10 @@ pub struct ProcessSpec {
     pub output_limit: u64,
     /// Time between SIGTERM and SIGKILL.
     pub grace: Duration,
+    /// Memory limit of the command's processes together, in bytes. A
+    /// limit this host cannot enforce fails the command.
+    pub memory_limit: Option<u64>,
+    pub containment: Containment,
 }
 
 /// How a command ended.
@@ -76,6 +122,13 @@ pub struct ProcessExit {
     pub timed_out: bool,
     pub truncated: bool,
     pub duration: Duration,
+    /// CPU time of all the command's processes, where known.
+    pub cpu_time: Option<Duration>,
+    /// Peak memory of the command's processes together (cgroup), or of
+    /// its largest process (reaper), where known.
+    pub peak_memory: Option<u64>,
+    /// Whether the memory limit killed a process.
+    pub oom_killed: bool,
 }
 
 /// PATH given to every command.

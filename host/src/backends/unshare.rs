@@ -16,6 +16,10 @@
 //!   `nobody`, in a directory under `/workspace`.
 //! - Host paths reach namespaced tools as inherited descriptors
 //!   (`/proc/self/fd/N`), so a private workspace or store stays private.
+//! - A command's processes are contained like local ones (its cgroup is
+//!   killed when it ends). Under the reaper, a daemon that the namespace's
+//!   init adopted lives until the environment closes: the holder then
+//!   dies, and with pid 1 gone the kernel kills everything in the namespace.
 //!
 //! What remains exposed: setting up runs the environment's own `umount`
 //! once while the host tree is still mounted (as an unprivileged subuid),

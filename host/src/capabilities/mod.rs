@@ -89,6 +89,10 @@ pub struct CommandSettings {
     pub kill_grace: Duration,
     /// Where the unshare backend keeps unpacked system tarballs.
     pub env_cache: PathBuf,
+    /// How commands' processes are contained (cgroup, or reaper program).
+    pub containment: crate::backends::Containment,
+    /// Memory limit of the programs a run spawns (`command-memory`).
+    pub command_memory: Option<u64>,
 }
 
 impl Default for CommandSettings {
@@ -97,6 +101,8 @@ impl Default for CommandSettings {
             output_limit: DEFAULT_OUTPUT_LIMIT,
             kill_grace: Duration::from_secs(5),
             env_cache: default_env_cache(),
+            containment: crate::backends::Containment::default(),
+            command_memory: None,
         }
     }
 }

@@ -158,6 +158,8 @@ impl RunState {
             timeout: remaining,
             output_limit: u64::MAX,
             grace: self.run.settings.kill_grace,
+            memory_limit: None,
+            containment: self.run.settings.containment.clone(),
         };
         let session = self
             .table()
@@ -277,6 +279,8 @@ impl RunState {
             timeout,
             output_limit: self.run.settings.output_limit,
             grace: self.run.settings.kill_grace,
+            memory_limit: self.run.settings.command_memory,
+            containment: self.run.settings.containment.clone(),
         };
         Ok((spec, stdout_path, stderr_path))
     }

@@ -96,6 +96,8 @@ impl Sandbox {
                 .unwrap_or(crate::capabilities::DEFAULT_OUTPUT_LIMIT),
             kill_grace: options.kill_grace,
             env_cache: options.env_cache.clone(),
+            containment: options.containment.clone(),
+            command_memory: permit.effective.limits().command_memory,
         };
         let audit = Audit::new(
             run_id,

@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub check_deps: bool,
     /// Where the unshare backend keeps unpacked system tarballs.
     pub env_cache: PathBuf,
+    /// How commands' processes are contained (cgroup, or reaper program).
+    pub containment: crate::backends::Containment,
 }
 
 impl Default for RunOptions {
@@ -64,6 +66,7 @@ impl Default for RunOptions {
             kill_grace: Duration::from_secs(5),
             check_deps: true,
             env_cache: default_env_cache(),
+            containment: crate::backends::Containment::default(),
         }
     }
 }

@@ -17,6 +17,20 @@ pub enum Data {
         #[serde(default)]
         env: Vec<(String, String)>,
         timeout_ms: Option<u64>,
+        /// Workspace paths of the command's stdin, stdout and stderr.
+        stdin: Option<String>,
+        stdout: Option<String>,
+        stderr: Option<String>,
+        cwd: Option<String>,
+        /// A command run first (to prepare the workspace).
+        before: Option<Vec<String>>,
+        /// A command run once the first has ended.
+        then: Option<Vec<String>>,
+        /// After the commands, fetch input `artifact` into this directory.
+        fetch_into: Option<String>,
+        artifact: Option<ArtifactRef>,
+        /// After the commands, read this workspace file through WASI.
+        wasi_read: Option<String>,
     },
     /// Read a file through WASI and report its size.
     Read {
@@ -110,7 +124,20 @@ impl Task for Hostile {
                 argv,
                 env,
                 timeout_ms,
+                stdin,
+                stdout,
+                stderr,
+                cwd,
+                before,
+                then,
+                fetch_into,
+                artifact,
+                wasi_read,
             } => {
+                let local = Environment::open("local")?;
+                if let Some(argv) = before {
+                    local.run(&Command::new(argv[0].clone()).args(argv[1..].iter().cloned()))?;
+                }
                 let mut cmd = Command::new(argv[0].clone()).args(argv[1..].iter().cloned());
                 for (k, v) in env {
                     cmd = cmd.env(k, v);
@@ -118,13 +145,42 @@ impl Task for Hostile {
                 if let Some(ms) = timeout_ms {
                     cmd = cmd.timeout(std::time::Duration::from_millis(ms));
                 }
-                let exit = Environment::open("local")?.run(&cmd)?;
-                let note = format!(
+                if let Some(path) = stdin {
+                    cmd = cmd.stdin(path);
+                }
+                if let Some(path) = stdout {
+                    cmd = cmd.stdout(path);
+                }
+                if let Some(path) = stderr {
+                    cmd = cmd.stderr(path);
+                }
+                if let Some(dir) = cwd {
+                    cmd = cmd.cwd(dir);
+                }
+                let exit = local.run(&cmd)?;
+                let mut note = format!(
                     "code={:?} timed_out={} stdout={}",
                     exit.code(),
                     exit.timed_out(),
                     exit.read_stdout()?.trim()
                 );
+                if let Some(argv) = then {
+                    let cmd = Command::new(argv[0].clone()).args(argv[1..].iter().cloned());
+                    let exit = local.run(&cmd)?;
+                    note.push_str(&format!(
+                        " then: code={:?} stdout={}",
+                        exit.code(),
+                        exit.read_stdout()?.trim()
+                    ));
+                }
+                if let (Some(dir), Some(artifact)) = (fetch_into, artifact) {
+                    let files = artifacts::fetch(artifact.id()?, &dir)?;
+                    note.push_str(&format!(" fetched: {}", files.join(",")));
+                }
+                if let Some(path) = wasi_read {
+                    let bytes = std::fs::read(&path)?;
+                    note.push_str(&format!(" read {} bytes", bytes.len()));
+                }
                 report(Outcome::Passed, note)
             }
             Data::Read { path } => match std::fs::read(&path) {
