@@ -48,7 +48,12 @@ pub async fn versions(packages: &[String]) -> Result<Vec<(String, Option<String>
     };
     if !unknown.is_empty() {
         let out = tokio::process::Command::new("dpkg-query")
-            .args(["-W", "-f", "${Package}\t${db:Status-Abbrev}\t${Version}\n", "--"])
+            .args([
+                "-W",
+                "-f",
+                "${Package}\t${db:Status-Abbrev}\t${Version}\n",
+                "--",
+            ])
             .args(&unknown)
             .stdin(Stdio::null())
             .stderr(Stdio::null())

@@ -559,3 +559,41 @@ fn runtask_audit_shows_each_decision_with_its_rule() {
     }
     env.run(&["audit", "no-such-run"]).expect(2);
 }
+
+// ---- Processes: command-memory ----
+
+#[test]
+fn command_memory_from_the_policy_bounds_the_programs_a_run_spawns() {
+    let env = Env::new();
+    let dir = env.path("data/taskhost/plugins");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(HOSTILE, dir.join("hostile.wasm")).expect("copy");
+    let policy = pinned_policy(&env, "command-memory = \"64 MiB\"");
+    // A shell holding 200 MB in a variable.
+    let hog = r#"x=$(head -c 200000000 /dev/zero | tr '\0' a); echo ${#x}"#;
+    let file = env.write(
+        "hog.json",
+        &serde_json::json!({"action": "exec", "argv": ["sh", "-c", hog]}).to_string(),
+    );
+    let ran = env.run(&[
+        "run",
+        "hostile",
+        "--data",
+        file.to_str().expect("utf-8"),
+        "--policy",
+        &policy,
+        "--format",
+        "json",
+    ]);
+    ran.expect(0);
+    let note = first_note(&report(&ran));
+    assert!(
+        !note.contains("stdout=200000000"),
+        "the command got its 200 MB: {note}"
+    );
+    let log = debug_log(&env, &ran, "taskhost.log").expect("taskhost.log");
+    assert!(
+        log.contains("killed past its memory limit (64 MiB, `command-memory` in the policy)"),
+        "{log}"
+    );
+}

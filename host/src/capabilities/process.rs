@@ -401,10 +401,30 @@ impl process::HostEnvironment for RunState {
             _ => "unknown status".to_string(),
         };
         let timed = if exit.timed_out { " (timed out)" } else { "" };
+        let mut used = Vec::new();
+        if let Some(cpu) = exit.cpu_time {
+            used.push(format!("{:.1}s CPU", cpu.as_secs_f64()));
+        }
+        if let Some(peak) = exit.peak_memory {
+            used.push(format!("{} MiB peak memory", peak >> 20));
+        }
+        let used = if used.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", used.join(", "))
+        };
+        let oom = match (exit.oom_killed, self.run.settings.command_memory) {
+            (true, Some(limit)) => format!(
+                "; killed past its memory limit ({}, `command-memory` in the policy)",
+                crate::policy::quota::human_size(limit)
+            ),
+            (true, None) => "; killed for lack of memory".to_string(),
+            _ => String::new(),
+        };
         self.run.log.info(
             "process",
             &format!(
-                "`{argv_text}` ended with {how}{timed} after {:.1}s",
+                "`{argv_text}` ended with {how}{timed} after {:.1}s{used}{oom}",
                 exit.duration.as_secs_f64()
             ),
         );

@@ -404,7 +404,13 @@ pub async fn run_task_in(
     // The host's versions (cached from the configure stage's check).
     let packages = crate::deps::versions(&manifest.packages)
         .await
-        .unwrap_or_else(|_| manifest.packages.iter().map(|p| (p.clone(), None)).collect());
+        .unwrap_or_else(|_| {
+            manifest
+                .packages
+                .iter()
+                .map(|p| (p.clone(), None))
+                .collect()
+        });
     let statement = {
         let store = store.clone();
         let (input_ids, output_ids) = (inputs.clone(), report.artifacts.clone());
