@@ -1,0 +1,336 @@
+//! runtask's arguments (clap): the global flags, the formula form, and
+//! each subcommand with its help.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use taskhost::report::EXIT_CODES_HELP;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Check a build log for missing hardening flags (blhc ships with runtask)
+  runtask run blhc --data examples/blhc/task.yaml --allow-exec 'blhc --debian **' --allow-backend local
+
+  # The same with the operator's policy file, installing blhc if missing
+  runtask run blhc --policy examples/policy.toml --data examples/blhc/task.yaml --install-deps
+
+  # task_data from stdin, results as JUnit XML
+  echo '{input: {artifact: hello.build}}' | runtask run blhc --data - --format junit
+
+  # A Taskotron task formula for a koji build (libtaskotron's runtask)
+  runtask -i xchat-0.5-1.fc20 -t koji_build -a x86_64 --policy policy.toml runtask.yml
+
+  # What does a plugin ask for? (runs none of its code)
+  runtask plugin inspect ./my-plugin.wasm
+
+  # Import a file as an artifact, then use its id as input
+  runtask artifact import hello_1.0_amd64.build --category debian:package-build-log
+  runtask artifact list";
+
+#[derive(Parser)]
+#[command(
+    name = "runtask",
+    version,
+    about = "Run distribution QA and build tasks as sandboxed WebAssembly plugins",
+    override_usage = "runtask <COMMAND> [ARGS]\n       runtask [OPTIONS] -i ITEM -t TYPE FORMULA",
+    after_help = format!("{EXAMPLES}\n\n{EXIT_CODES_HELP}"),
+)]
+pub(crate) struct Cli {
+    /// More log output (-v: debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Debug output, including the runtime's own (trace)
+    #[arg(short = 'd', long = "debug", global = true)]
+    pub(crate) debug: bool,
+    /// Artifact store directory [default: $XDG_DATA_HOME/taskhost/store]
+    #[arg(long, global = true, env = "TASKHOST_STORE", value_name = "DIR")]
+    pub(crate) store: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) formula: Box<FormulaArgs>,
+}
+
+/// `runtask -i ITEM -t TYPE [-a ARCH] runtask.yml`: a Taskotron formula.
+#[derive(Args)]
+#[command(next_help_heading = "Task formulas (libtaskotron style)")]
+pub(crate) struct FormulaArgs {
+    /// The task formula (runtask.yml) to run
+    #[arg(value_name = "FORMULA", requires_all = ["item", "item_type"])]
+    pub(crate) formula: Option<PathBuf>,
+    /// The item to check, e.g. an NVR (xchat-0.5-1.fc20) or an update id
+    #[arg(short = 'i', long = "item", value_name = "ITEM")]
+    pub(crate) item: Option<String>,
+    /// The item's type; the formula sees the item as ${TYPE} too
+    #[arg(short = 't', long = "type", value_name = "TYPE", value_parser = [
+        "koji_build", "bodhi_update", "koji_tag", "compose", "docker_image",
+        "dist_git_commit", "git_commit", "module_build", "pull_request",
+    ])]
+    pub(crate) item_type: Option<String>,
+    /// Architecture of the item
+    #[arg(
+        short = 'a',
+        long = "arch",
+        value_name = "ARCH",
+        default_value = "noarch"
+    )]
+    pub(crate) arch: String,
+    /// Job id, e.g. from the scheduler
+    #[arg(short = 'j', long = "jobid", value_name = "JOBID", default_value = "-")]
+    pub(crate) jobid: String,
+    /// Run id; the artifacts go to ARTIFACTSDIR/UUID [default: a UTC timestamp]
+    #[arg(long, value_name = "UUID")]
+    pub(crate) uuid: Option<String>,
+    /// Where the runs' artifact directories go [default: $XDG_DATA_HOME/taskhost/artifacts]
+    #[arg(long, value_name = "DIR")]
+    pub(crate) artifactsdir: Option<PathBuf>,
+    /// Run the formula on this machine (the default)
+    #[arg(long, group = "where")]
+    pub(crate) local: bool,
+    /// Run the formula on a remote machine over ssh (not available yet)
+    #[arg(long, value_name = "USER@HOST[:PORT]", group = "where")]
+    pub(crate) ssh: Option<String>,
+    /// Private key for --ssh
+    #[arg(long, value_name = "KEY", requires = "ssh")]
+    pub(crate) ssh_privkey: Option<PathBuf>,
+    /// Run the formula in a disposable libvirt VM (not available yet)
+    #[arg(long, group = "where")]
+    pub(crate) libvirt: bool,
+    /// Keep the disposable machine after the run
+    #[arg(long)]
+    pub(crate) no_destroy: bool,
+    #[command(flatten)]
+    pub(crate) grants: GrantArgs,
+    /// Keep the formula's workspace directory after the run
+    #[arg(long)]
+    pub(crate) keep_workspace: bool,
+    /// What to print on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
+    /// Also write the ResultYAML to FILE
+    #[arg(long, value_name = "FILE")]
+    pub(crate) results: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) plugins: PluginDirs,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run one task (debusine style): TASK is a shipped plugin's name, a
+    /// plugin in a plugin directory, or a path to a .wasm file
+    Run(Box<RunArgs>),
+    /// List and inspect plugins
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Work with the artifact store
+    #[command(subcommand)]
+    Artifact(ArtifactCommand),
+    /// Print a run's audit log: every grant decision, allowed or denied,
+    /// with the rule that decided (STORE/runs/RUN-ID/audit.jsonl)
+    Audit {
+        /// The run's id (printed by `runtask run`, in its report)
+        run_id: String,
+        /// Only the denied decisions
+        #[arg(long)]
+        denied: bool,
+        /// Print the JSON lines as stored
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// Plugin name or .wasm path
+    pub(crate) task: String,
+    /// task_data as JSON or YAML: a file, or - for stdin [default: {}]
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) data: Option<String>,
+    #[command(flatten)]
+    pub(crate) grants: GrantArgs,
+    /// Keep the task's workspace directory after the run
+    #[arg(long)]
+    pub(crate) keep_workspace: bool,
+    /// Install missing Debian packages the plugin needs (apt-get, as root)
+    #[arg(long)]
+    pub(crate) install_deps: bool,
+    /// What to print on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
+    /// Also write the ResultYAML to FILE
+    #[arg(long, value_name = "FILE")]
+    pub(crate) results: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) plugins: PluginDirs,
+}
+
+/// The operator's grants for this run. Deny wins over allow.
+#[derive(Args)]
+pub(crate) struct GrantArgs {
+    /// Policy file [default: $XDG_CONFIG_HOME/taskhost/policy.toml, then /etc/taskhost/policy.toml]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Grant an exec pattern: `*` one argument, trailing `**` the rest (e.g. 'blhc --debian **')
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) allow_exec: Vec<String>,
+    /// Deny an exec pattern
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) deny_exec: Vec<String>,
+    /// Grant a backend (local, ...)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) allow_backend: Vec<String>,
+    /// Deny a backend
+    #[arg(long, value_name = "NAME")]
+    pub(crate) deny_backend: Vec<String>,
+    /// Grant an environment variable name
+    #[arg(long, value_name = "VAR")]
+    pub(crate) allow_env: Vec<String>,
+    /// Deny an environment variable name
+    #[arg(long, value_name = "VAR")]
+    pub(crate) deny_env: Vec<String>,
+    /// Grant a URL prefix: scheme://host[:port]/path, host:* for any port,
+    /// or file:///dir/ for local files under a directory
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) allow_url: Vec<String>,
+    /// Deny a URL prefix
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) deny_url: Vec<String>,
+    /// Grant store lookups matching a pattern (e.g. 'debian/match:*')
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) allow_lookup: Vec<String>,
+    /// Memory limit of the plugin (e.g. 256MiB)
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) memory: Option<String>,
+    /// Deadline of the run (e.g. 30m, 2h)
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) timeout: Option<String>,
+    /// Bytes kept of each command's stdout and stderr (e.g. 64MiB)
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) output_limit: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct PluginDirs {
+    /// Extra directory to search for NAME.wasm plugins
+    #[arg(long, value_name = "DIR")]
+    pub(crate) plugin_dir: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Format {
+    /// A summary for people
+    Human,
+    /// The whole report as JSON
+    Json,
+    /// ResultYAML
+    Yaml,
+    /// JUnit XML
+    Junit,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum PluginCommand {
+    /// List the shipped plugins and those in the plugin directories
+    List(PluginDirs),
+    /// Print what a plugin says about itself and its task_data (runs its
+    /// `describe` in a sandbox with no grants)
+    Describe {
+        /// Plugin name or .wasm path
+        plugin: String,
+        #[command(flatten)]
+        plugins: PluginDirs,
+    },
+    /// Print a plugin's manifest and sha256 without running its code
+    Inspect {
+        /// Plugin name or .wasm path
+        plugin: String,
+        #[command(flatten)]
+        plugins: PluginDirs,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a .wasm plugin into the plugin directory and print the policy
+    /// table that trusts it (its sha256 pin and the grants it asks for)
+    Install {
+        /// The .wasm file
+        file: PathBuf,
+        /// Install into DIR [default: $XDG_DATA_HOME/taskhost/plugins]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Also write the table into the policy file (a table of that name
+        /// that exists gains the digest, its grants unchanged)
+        #[arg(long)]
+        trust: bool,
+        /// The policy file --trust writes [default: $XDG_CONFIG_HOME/taskhost/policy.toml]
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ArtifactCommand {
+    /// Import files as one artifact (a .dsc or .changes brings the files
+    /// it lists; a .deb its control fields)
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Category [default: from the file name: .dsc, .deb, .changes, .build]
+        #[arg(long)]
+        category: Option<String>,
+        /// The artifact's data, a JSON object [default: {"filename": FIRST}]
+        #[arg(long, value_name = "JSON")]
+        data: Option<String>,
+    },
+    /// List artifacts
+    List {
+        #[arg(long)]
+        category: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one artifact
+    Show { id: u64 },
+    /// Copy an artifact's files into DIR
+    Export { id: u64, dir: PathBuf },
+    /// Check that every artifact's files are whole
+    Verify,
+}
+
+/// Parses the command line. Formula options (`-i`, `-t`, `--policy`, ...)
+/// given before a subcommand are an error rather than silently ignored;
+/// the global `-v`, `-d` and `--store` go anywhere.
+pub(crate) fn parse_cli() -> Cli {
+    use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+    let mut command = Cli::command();
+    let matches = command.get_matches_mut();
+    if let Some((sub, _)) = matches.subcommand() {
+        let misplaced: Vec<String> = command
+            .get_arguments()
+            .filter(|a| !a.is_global_set())
+            .filter(|a| matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine))
+            .map(|a| match a.get_long() {
+                Some(long) => format!("--{long}"),
+                None => a.get_id().to_string().to_uppercase(),
+            })
+            .collect();
+        if !misplaced.is_empty() {
+            command
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "{} only {} task formulas (runtask -i ITEM -t TYPE FORMULA); \
+                         the options of `{sub}` go after it",
+                        misplaced.join(", "),
+                        if misplaced.len() == 1 {
+                            "applies to"
+                        } else {
+                            "apply to"
+                        },
+                    ),
+                )
+                .exit();
+        }
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}

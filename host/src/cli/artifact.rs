@@ -1,0 +1,82 @@
+//! `runtask artifact import|list|show|export|verify`.
+
+use super::args::ArtifactCommand;
+use super::setup::Config;
+use super::usage;
+use anyhow::{Result, bail};
+use taskhost::report::ExitCode as Code;
+use taskhost::store::{ArtifactStore, ListFilter};
+
+pub(crate) fn artifact(cmd: ArtifactCommand, config: &Config) -> Result<Code> {
+    let store = config.open_store()?;
+    let store_dir = &config.store_dir;
+    match cmd {
+        ArtifactCommand::Import {
+            files,
+            category,
+            data,
+        } => {
+            let category = match category {
+                Some(c) => c,
+                None => taskhost::import::category_for(&files[0])
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        usage(format!(
+                            "cannot tell the category of {}; pass --category",
+                            files[0].display()
+                        ))
+                    })?,
+            };
+            let data = data
+                .map(|text| serde_json::from_str(&text).map_err(|e| usage(format!("--data: {e}"))))
+                .transpose()?;
+            let artifact = taskhost::import::import(&store, &files, &category, data, None)
+                .map_err(|e| usage(e.to_string()))?;
+            println!("{}", artifact.id);
+            Ok(Code::Ok)
+        }
+        ArtifactCommand::List { category, json } => {
+            let all = store.list(&ListFilter {
+                category,
+                ..ListFilter::default()
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for a in all {
+                    let files = a
+                        .files
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    println!("{:>6}  {:<36} {}  {files}", a.id, a.category, a.created_at);
+                }
+            }
+            Ok(Code::Ok)
+        }
+        ArtifactCommand::Show { id } => {
+            let a = store.get(id).map_err(|e| usage(e.to_string()))?;
+            println!("{}", serde_json::to_string_pretty(&a)?);
+            Ok(Code::Ok)
+        }
+        ArtifactCommand::Export { id, dir } => {
+            for path in store.export(id, &dir).map_err(|e| usage(e.to_string()))? {
+                println!("{}", path.display());
+            }
+            Ok(Code::Ok)
+        }
+        ArtifactCommand::Verify => {
+            let problems = store.verify()?;
+            for p in &problems {
+                println!("{p}");
+            }
+            if problems.is_empty() {
+                println!("store {} is whole", store_dir.display());
+                Ok(Code::Ok)
+            } else {
+                bail!("{} problem(s) in the store", problems.len())
+            }
+        }
+    }
+}

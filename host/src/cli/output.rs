@@ -1,0 +1,61 @@
+//! Reading task_data, printing reports.
+
+use super::args::Format;
+use super::usage;
+use anyhow::{Context, Result};
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use taskhost::report::{self, ExitCode as Code};
+
+/// Writes `--results`, prints the report in `format`; the exit code.
+pub(crate) fn print_report(
+    report: &report::Report,
+    format: Format,
+    results: Option<&Path>,
+) -> Result<Code> {
+    if let Some(path) = results {
+        std::fs::write(path, report::resultyaml::to_string(&report.results)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let out = match format {
+        Format::Human => report::human::render(report, std::io::stdout().is_terminal()),
+        Format::Json => report::to_json(report)?,
+        Format::Yaml => report::to_yaml(report)?,
+        Format::Junit => report::junit::to_string(report)?,
+    };
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    Ok(report::exit_code(report))
+}
+
+/// Reads task_data (JSON or YAML) from a file or stdin.
+pub(crate) fn read_task_data(source: Option<&str>) -> Result<serde_json::Value> {
+    let (text, name) = match source {
+        None => return Ok(serde_json::json!({})),
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading task_data from stdin")?;
+            (text, "stdin".to_string())
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("cannot read task_data file {path}: {e}")))?;
+            (text, path.to_string())
+        }
+    };
+    let value: serde_json::Value = if name.ends_with(".json") {
+        serde_json::from_str(&text).map_err(|e| usage(format!("task_data {name}: {e}")))?
+    } else {
+        serde_norway::from_str(&text).map_err(|e| usage(format!("task_data {name}: {e}")))?
+    };
+    if !value.is_object() {
+        return Err(usage(format!(
+            "task_data {name}: expected a mapping of keys to values"
+        )));
+    }
+    Ok(value)
+}

@@ -1,0 +1,135 @@
+//! `runtask plugin list|inspect|describe|install`.
+
+use super::args::{PluginCommand, PluginDirs};
+use super::setup::Config;
+use super::usage;
+use anyhow::Result;
+use std::path::Path;
+use taskhost::report::ExitCode as Code;
+use taskhost::run::RunOptions;
+use taskhost::runtime::Described;
+
+async fn describe(task: &str, plugins: &PluginDirs, config: &Config) -> Result<Code> {
+    let dirs = taskhost::plugins::search_path(&plugins.plugin_dir);
+    let found = taskhost::plugins::find(task, &dirs).map_err(|e| usage(e.to_string()))?;
+    let runtime = config.runtime(2)?;
+    let plugin = runtime
+        .load(&found.wasm, found.origin_name(task))
+        .map_err(|e| usage(format!("plugin {task}: {e}")))?;
+    let store = config.store()?;
+    let info = taskhost::run::describe(&runtime, store, &plugin, &RunOptions::default()).await?;
+    match info {
+        Described::Task(info) => {
+            println!("{} — {}\n", info.name, info.summary);
+            if info.task_data_doc.is_empty() {
+                println!("(the plugin documents no task_data keys)");
+            } else {
+                println!("task_data:\n{}", info.task_data_doc);
+            }
+        }
+        Described::Directive(info) => print!("{}", taskhost::formula::describe_directive(&info)),
+    }
+    Ok(Code::Ok)
+}
+
+pub(crate) async fn plugin(cmd: PluginCommand, config: &Config) -> Result<Code> {
+    match cmd {
+        PluginCommand::Describe { plugin, plugins } => describe(&plugin, &plugins, config).await,
+        PluginCommand::Install {
+            file,
+            dir,
+            trust,
+            policy,
+        } => install(
+            &file,
+            dir.as_deref().unwrap_or(&config.plugins),
+            trust,
+            policy.as_deref(),
+        ),
+        PluginCommand::List(dirs) => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            for listed in taskhost::plugins::list(&taskhost::plugins::search_path(&dirs.plugin_dir))
+            {
+                let origin = &listed.origin;
+                let digest = listed.sha256.as_deref().map_or("?", |d| &d[..12]);
+                let line = match listed.info {
+                    Ok(info) => format!(
+                        "{:<16} {:<9} {:<8} {digest}  {}  ({origin})",
+                        info.manifest.name,
+                        match info.manifest.kind {
+                            taskhost::manifest::Kind::Task => "task",
+                            taskhost::manifest::Kind::Directive => "directive",
+                        },
+                        info.manifest.version,
+                        info.manifest.summary
+                    ),
+                    Err(e) => format!(
+                        "{:<16} {:<9} {:<8} {digest}  broken: {e}  ({origin})",
+                        "?", "?", "?"
+                    ),
+                };
+                // A closed pipe (`| head -1`) ends the listing quietly.
+                if writeln!(out, "{line}").is_err() {
+                    break;
+                }
+            }
+            Ok(Code::Ok)
+        }
+        PluginCommand::Inspect {
+            plugin,
+            plugins,
+            json,
+        } => {
+            let dirs = taskhost::plugins::search_path(&plugins.plugin_dir);
+            let found =
+                taskhost::plugins::find(&plugin, &dirs).map_err(|e| usage(e.to_string()))?;
+            let origin = found.origin_name(&plugin);
+            let sha256 = taskhost::manifest::digest(&found.wasm);
+            let info = taskhost::manifest::read(&found.wasm)
+                .map_err(|e| usage(format!("{origin}: {e}")))?;
+            if json {
+                let mut value = serde_json::to_value(&info)?;
+                value["sha256"] = serde_json::Value::from(sha256);
+                value["origin"] = serde_json::Value::from(origin);
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!("origin:   {origin}");
+                println!("sha256:   {sha256}");
+                print!("{info}");
+            }
+            Ok(Code::Ok)
+        }
+    }
+}
+
+/// `runtask plugin install FILE`.
+fn install(file: &Path, dir: &Path, trust: bool, policy: Option<&Path>) -> Result<Code> {
+    let installed = taskhost::plugins::install(file, dir).map_err(|e| usage(e.to_string()))?;
+    println!(
+        "installed {} as {} (sha256 {})",
+        installed.name,
+        installed.path.display(),
+        installed.sha256
+    );
+    if trust {
+        let path =
+            match policy {
+                Some(p) => p.to_path_buf(),
+                None => taskhost::policy::user_policy_path(|k| std::env::var(k).ok()).ok_or_else(
+                    || usage("--trust: no policy file to write (set HOME, or pass --policy FILE)"),
+                )?,
+            };
+        let done =
+            taskhost::policy::trust(&path, &installed.name, &installed.sha256, &installed.table)
+                .map_err(|e| usage(e.to_string()))?;
+        println!("{done}");
+    } else {
+        println!(
+            "\nIt runs only once a policy table pins its digest. To trust it, add to your policy \
+             (or rerun with --trust):\n\n{}",
+            installed.table
+        );
+    }
+    Ok(Code::Ok)
+}

@@ -1,0 +1,38 @@
+//! `runtask run TASK --data FILE`: one task, debusine style.
+
+use super::args::RunArgs;
+use super::output::{print_report, read_task_data};
+use super::setup::{Config, Grants};
+use super::signals::until_signal;
+use super::usage;
+use anyhow::Result;
+use taskhost::report::ExitCode as Code;
+use taskhost::run::RunOptions;
+
+pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
+    let task_data = read_task_data(args.data.as_deref())?;
+    let grants = Grants::new(&args.grants)?;
+    let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
+    let found = taskhost::plugins::find(&args.task, &dirs).map_err(|e| usage(e.to_string()))?;
+    let runtime = config.runtime(4)?;
+    let plugin = runtime
+        .load(&found.wasm, found.origin_name(&args.task))
+        .map_err(|e| usage(format!("plugin {}: {e}", args.task)))?;
+    let permit = grants.permit(&plugin, found.origin)?;
+
+    let store = config.store()?;
+    let options = RunOptions {
+        keep_workspace: args.keep_workspace,
+        install_deps: args.install_deps,
+        ..config.run_options()
+    };
+    // On SIGINT/SIGTERM the run is dropped: its commands' process groups
+    // are killed and its workspace removed.
+    let running = taskhost::run::run_task(&runtime, store, &plugin, task_data, permit, &options);
+    let Some(report) = until_signal(running, "run", |m| format!("{}: {m}", args.task)).await?
+    else {
+        return Ok(Code::TaskError);
+    };
+
+    print_report(&report, args.format, args.results.as_deref())
+}

@@ -1,0 +1,182 @@
+//! What the flags make, once: where things live, the store, the runtime,
+//! the run options, and the operator's grants.
+
+use super::args::GrantArgs;
+use super::{refusal, usage};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use taskhost::policy::{ExecPattern, LookupPattern, Overrides, Permit, Policy, UrlPrefix};
+use taskhost::run::RunOptions;
+use taskhost::runtime::{Runtime, RuntimeConfig};
+use taskhost::store::{ArtifactStore, LocalStore};
+
+/// Where runtask keeps things, from `--store` and the XDG directories.
+pub(crate) struct Config {
+    /// The artifact store; runs' audit, results and provenance go to
+    /// `runs/` in it.
+    pub store_dir: PathBuf,
+    /// Compiled plugins.
+    pub compiled: PathBuf,
+    /// Unpacked system tarballs of the unshare backend.
+    pub environments: PathBuf,
+    /// Where `plugin install` puts plugins.
+    pub plugins: PathBuf,
+    /// Where formulas keep their artifacts by default.
+    pub artifacts: PathBuf,
+}
+
+impl Config {
+    pub fn new(store: Option<PathBuf>) -> Config {
+        let data = xdg("XDG_DATA_HOME", ".local/share").join("taskhost");
+        let cache = xdg("XDG_CACHE_HOME", ".cache").join("taskhost");
+        Config {
+            store_dir: store.unwrap_or_else(|| data.join("store")),
+            compiled: cache.join("compiled"),
+            environments: cache.join("environments"),
+            plugins: data.join("plugins"),
+            artifacts: data.join("artifacts"),
+        }
+    }
+
+    pub fn open_store(&self) -> Result<LocalStore> {
+        open_store(&self.store_dir)
+    }
+
+    pub fn store(&self) -> Result<Arc<dyn ArtifactStore>> {
+        Ok(Arc::new(self.open_store()?))
+    }
+
+    /// A runtime for at most `max_instances` plugin instances at once.
+    pub fn runtime(&self, max_instances: u32) -> Result<Runtime> {
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(self.compiled.clone()),
+            max_instances,
+            ..RuntimeConfig::default()
+        })
+    }
+
+    /// How runs go: records in the store's `runs/`, progress on a
+    /// terminal, the environment cache.
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            runs_dir: Some(self.store_dir.join("runs")),
+            progress: taskhost::progress::Progress::detect(),
+            env_cache: self.environments.clone(),
+            ..RunOptions::default()
+        }
+    }
+}
+
+/// The operator's grants for a command: the policy file and the command
+/// line's `--allow-*`/`--deny-*` flags and limits.
+pub(crate) struct Grants {
+    pub policy: Policy,
+    pub overrides: Overrides,
+}
+
+impl Grants {
+    pub fn new(args: &GrantArgs) -> Result<Grants> {
+        let policy = Policy::discover(args.policy.as_deref(), |k| std::env::var(k).ok())
+            .map_err(|e| usage(e.to_string()))?;
+        Ok(Grants {
+            policy,
+            overrides: overrides(args)?,
+        })
+    }
+
+    /// Who `plugin` is, found at `origin`, and what it may do.
+    pub fn permit(
+        &self,
+        plugin: &taskhost::runtime::Plugin,
+        origin: taskhost::policy::Origin,
+    ) -> Result<Permit> {
+        permit(&self.policy, plugin, origin, &self.overrides)
+    }
+}
+
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(fallback)
+        })
+}
+
+fn open_store(dir: &Path) -> Result<LocalStore> {
+    LocalStore::open(dir).with_context(|| format!("opening the artifact store {}", dir.display()))
+}
+
+fn overrides(g: &GrantArgs) -> Result<Overrides> {
+    let exec = |v: &[String]| -> Result<Vec<ExecPattern>> {
+        v.iter()
+            .map(|p| ExecPattern::parse(p).map_err(|e| usage(format!("exec pattern {p:?}: {e}"))))
+            .collect()
+    };
+    let urls = |v: &[String]| -> Result<Vec<UrlPrefix>> {
+        v.iter()
+            .map(|u| UrlPrefix::parse(u).map_err(|e| usage(format!("URL prefix {u:?}: {e}"))))
+            .collect()
+    };
+    Ok(Overrides {
+        allow_exec: exec(&g.allow_exec)?,
+        deny_exec: exec(&g.deny_exec)?,
+        allow_backend: g.allow_backend.clone(),
+        deny_backend: g.deny_backend.clone(),
+        allow_env: g.allow_env.clone(),
+        deny_env: g.deny_env.clone(),
+        allow_url: urls(&g.allow_url)?,
+        deny_url: urls(&g.deny_url)?,
+        allow_lookup: g
+            .allow_lookup
+            .iter()
+            .map(|l| {
+                LookupPattern::parse(l).map_err(|e| usage(format!("lookup pattern {l:?}: {e}")))
+            })
+            .collect::<Result<_>>()?,
+        memory: g
+            .memory
+            .as_deref()
+            .map(|s| taskhost::policy::parse_size(s).map_err(|e| usage(format!("--memory: {e}"))))
+            .transpose()?,
+        output_limit: g
+            .output_limit
+            .as_deref()
+            .map(|s| {
+                taskhost::policy::parse_size(s).map_err(|e| usage(format!("--output-limit: {e}")))
+            })
+            .transpose()?,
+        timeout: g
+            .timeout
+            .as_deref()
+            .map(|s| {
+                taskhost::policy::parse_duration(s).map_err(|e| usage(format!("--timeout: {e}")))
+            })
+            .transpose()?,
+    })
+}
+
+/// Who `plugin` is, found at `origin`, and what the policy lets it do.
+fn permit(
+    policy: &Policy,
+    plugin: &taskhost::runtime::Plugin,
+    origin: taskhost::policy::Origin,
+    overrides: &Overrides,
+) -> Result<Permit> {
+    let declared = plugin
+        .info
+        .manifest
+        .declared()
+        .map_err(|e| usage(e.to_string()))?;
+    policy
+        .permit(
+            plugin.name(),
+            &plugin.sha256,
+            origin,
+            declared,
+            overrides,
+            &taskhost::plugins::shipped_names(),
+        )
+        .map_err(|e| refusal(e.to_string()))
+}
