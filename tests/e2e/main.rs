@@ -7,6 +7,7 @@ mod bodhi;
 mod contained;
 mod deny;
 mod directives;
+mod examples;
 mod formula;
 mod http;
 mod koji;

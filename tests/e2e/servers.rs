@@ -485,7 +485,11 @@ fn koji_cli_reads_builds_tags_and_latest() {
     for (tag, want) in [("f40-updates", None), ("f40", Some(OLD_NVR))] {
         let args = ["list-tagged", "--quiet", "--latest", tag, "taskhost-demo"];
         let (stdout, _) = expect(&hub.koji(dir.path(), &args), true);
-        assert_eq!(stdout.split_whitespace().next(), want, "latest in {tag}: {stdout}");
+        assert_eq!(
+            stdout.split_whitespace().next(),
+            want,
+            "latest in {tag}: {stdout}"
+        );
     }
     let args = [
         "call",
@@ -759,7 +763,13 @@ fn bodhi_client_gets_an_update_by_its_id() {
     let bodhi = Bodhi::start();
     let dir = scratch();
     let out = Command::new(client("python"))
-        .args(["-c", BODHI_GET_UPDATE, &bodhi.url, &bodhi.id_provider, UPDATE])
+        .args([
+            "-c",
+            BODHI_GET_UPDATE,
+            &bodhi.url,
+            &bodhi.id_provider,
+            UPDATE,
+        ])
         .env("HOME", dir.path())
         .stdin(Stdio::null())
         .output()

@@ -22,8 +22,9 @@ const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 /// The suite of the shared environment: not the host's (bookworm).
 const SUITE: &str = "trixie";
 
-/// The first http(s) URI of the machine's apt sources that serves bookworm.
-fn mirror() -> String {
+/// The first http(s) URI of the machine's apt sources for Debian's main
+/// archive (the one that serves bookworm).
+pub(crate) fn mirror() -> String {
     let mut candidates = Vec::new();
     let dir = Path::new("/etc/apt/sources.list.d");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -188,10 +189,7 @@ fn arch() -> String {
 }
 
 fn mmdebstrap(env: &Env, policy: &Path, data: &Value) -> Ran {
-    let file = env.write(
-        &format!("mmdebstrap-{}.json", unique()),
-        &data.to_string(),
-    );
+    let file = env.write(&format!("mmdebstrap-{}.json", unique()), &data.to_string());
     env.run(&[
         "run",
         "mmdebstrap",
@@ -281,7 +279,11 @@ fn dev_nodes_in_tarball(env: &Env, artifact: &Value) -> Vec<String> {
         .arg(dir.join("system.tar.xz"))
         .output()
         .expect("tar");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -448,7 +450,10 @@ fn the_environment_s_dev_holds_only_the_basic_device_nodes() {
         "the host's device nodes {leaked:?} are visible in the environment's /dev: {inside:?}"
     );
     for name in ["null", "zero", "urandom", "pts"] {
-        assert!(inside.iter().any(|n| n == name), "no /dev/{name}: {inside:?}");
+        assert!(
+            inside.iter().any(|n| n == name),
+            "no /dev/{name}: {inside:?}"
+        );
     }
     let unexpected: Vec<&String> = inside
         .iter()
@@ -692,7 +697,11 @@ fn a_hostile_tarball_cannot_write_outside_the_cache() {
         "./etc/evil/through-link: Cannot open: Not a directory".to_string(),
         format!("./rel{o}/via-relative-link: Cannot open: Not a directory"),
     ] {
-        assert!(ran.stderr.contains(&refused), "want {refused:?} in\n{}", ran.stderr);
+        assert!(
+            ran.stderr.contains(&refused),
+            "want {refused:?} in\n{}",
+            ran.stderr
+        );
     }
     let written: Vec<String> = std::fs::read_dir(&outside)
         .expect("read outside")
@@ -723,7 +732,10 @@ fn host_version(package: &str) -> String {
         .args(["-W", "-f=${Version}", package])
         .output()
         .expect("dpkg-query");
-    assert!(out.status.success(), "{package} is not installed on the host");
+    assert!(
+        out.status.success(),
+        "{package} is not installed on the host"
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -772,7 +784,9 @@ fn lintian_and_blhc_run_inside_an_environment() {
         .env
         .artifacts()
         .into_iter()
-        .filter(|a| a["category"] == "debian:lintian" && ids.contains(&a["id"].as_u64().unwrap_or(0)))
+        .filter(|a| {
+            a["category"] == "debian:lintian" && ids.contains(&a["id"].as_u64().unwrap_or(0))
+        })
         .collect();
     assert!(!analyses.is_empty(), "{}", ran.stdout);
     for lintian in &analyses {
@@ -782,9 +796,9 @@ fn lintian_and_blhc_run_inside_an_environment() {
         );
     }
     assert!(
-        analyses
-            .iter()
-            .any(|a| a["data"]["summary"]["tags_found"].as_array().is_some_and(|t| !t.is_empty())),
+        analyses.iter().any(|a| a["data"]["summary"]["tags_found"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())),
         "{analyses:?}"
     );
 
