@@ -345,20 +345,16 @@ fn assert_read_refused(ran: &Ran, note_starts: &str, secrets: &[&str]) {
     }
 }
 
-/// /etc/hostname's content, when it is distinctive enough to search for.
-fn hostname() -> Vec<String> {
-    let name = std::fs::read_to_string("/etc/hostname")
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    if name.len() >= 6 {
-        vec![name]
-    } else {
-        Vec::new()
-    }
-}
-
 const SECRET: &str = "host-secret-8c1f2e7a-do-not-leak";
+
+/// A file holding [`SECRET`] outside the run's scratch dir (in a directory
+/// of its own under the system's temp dir), readable by anyone.
+fn secret_elsewhere() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir_in("/tmp").expect("tempdir");
+    let path = dir.path().join("secret.txt");
+    std::fs::write(&path, SECRET).expect("write secret");
+    (dir, path.to_str().expect("utf-8").to_string())
+}
 
 #[test]
 fn reading_a_parent_directory_path_is_refused() {
@@ -376,12 +372,11 @@ fn reading_an_absolute_path_is_refused() {
         r#"{"action":"read","path":"/etc/hostname"}"#,
         HOSTILE_GRANTS,
     );
-    let secrets = hostname();
-    assert_read_refused(
-        &ran,
-        "refused: ",
-        &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    assert_read_refused(&ran, "refused: ", &[]);
+    let (_dir, elsewhere) = secret_elsewhere();
+    let data = serde_json::json!({"action": "read", "path": elsewhere}).to_string();
+    let ran = env.hostile(&data, HOSTILE_GRANTS);
+    assert_read_refused(&ran, "refused: ", &[SECRET]);
 
     let secret = env.write("secret.txt", SECRET);
     let data = serde_json::json!({"action": "read", "path": secret}).to_string();
@@ -393,16 +388,10 @@ fn reading_an_absolute_path_is_refused() {
 fn reading_through_a_symlink_planted_in_the_workspace_is_refused() {
     let env = Env::new();
     // "ln exit Some(0)": the link was really made; only the read failed.
-    let ran = env.hostile(
-        r#"{"action":"symlink","target":"/etc/hostname"}"#,
-        HOSTILE_GRANTS,
-    );
-    let secrets = hostname();
-    assert_read_refused(
-        &ran,
-        "ln exit Some(0); read refused: ",
-        &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let (_dir, elsewhere) = secret_elsewhere();
+    let data = serde_json::json!({"action": "symlink", "target": elsewhere}).to_string();
+    let ran = env.hostile(&data, HOSTILE_GRANTS);
+    assert_read_refused(&ran, "ln exit Some(0); read refused: ", &[SECRET]);
 
     let secret = env.write("secret.txt", SECRET);
     let data = serde_json::json!({"action": "symlink", "target": secret}).to_string();

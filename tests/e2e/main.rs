@@ -8,6 +8,7 @@ mod contained;
 mod containment;
 mod deny;
 mod directives;
+mod examples;
 mod formula;
 mod http;
 mod koji;

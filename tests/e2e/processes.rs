@@ -372,18 +372,14 @@ fn a_daemon_in_an_environment(mode: Mode) -> String {
 }
 
 #[test]
+#[ignore = "slow: bootstraps Debian from the mirror"]
 fn a_daemon_in_an_unshare_environment_dies_with_its_command_in_a_cgroup() {
-    if !crate::unshare::slow() {
-        return;
-    }
     assert_eq!(a_daemon_in_an_environment(Mode::Cgroup), "gone");
 }
 
 #[test]
+#[ignore = "slow: bootstraps Debian from the mirror"]
 fn a_daemon_in_an_unshare_environment_dies_with_the_environment() {
-    if !crate::unshare::slow() {
-        return;
-    }
     // The reaper does not see a daemon that the namespace's init adopted;
     // the namespace ends it when the environment closes.
     assert_eq!(a_daemon_in_an_environment(Mode::Reaper), "alive");

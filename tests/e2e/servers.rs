@@ -458,6 +458,53 @@ fn koji_cli_reads_builds_tags_and_latest() {
     );
     assert!(lines[1].starts_with(NEW_NVR) && lines[1].contains("f40-updates-testing"));
 
+    // listTagged(latest=True), as the koji directive's download_latest_stable
+    // calls it: one build per package, the newest tagging first, a tag
+    // before its parents.
+    let args = [
+        "list-tagged",
+        "--quiet",
+        "--latest",
+        "--inherit",
+        "f40-updates-testing",
+    ];
+    let (stdout, _) = expect(&hub.koji(dir.path(), &args), true);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(lines[0].starts_with(&format!("{NEW_NVR} ")), "{stdout}");
+    let args = [
+        "list-tagged",
+        "--quiet",
+        "--latest-n",
+        "2",
+        "--inherit",
+        "f40-updates-testing",
+    ];
+    let (stdout, _) = expect(&hub.koji(dir.path(), &args), true);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    for (tag, want) in [("f40-updates", None), ("f40", Some(OLD_NVR))] {
+        let args = ["list-tagged", "--quiet", "--latest", tag, "taskhost-demo"];
+        let (stdout, _) = expect(&hub.koji(dir.path(), &args), true);
+        assert_eq!(
+            stdout.split_whitespace().next(),
+            want,
+            "latest in {tag}: {stdout}"
+        );
+    }
+    let args = [
+        "call",
+        "--json-output",
+        "listTagged",
+        "f40",
+        "latest=True",
+        "package=taskhost-demo",
+    ];
+    let (stdout, _) = expect(&hub.koji(dir.path(), &args), true);
+    let tagged: Value = serde_json::from_str(&stdout).expect("listTagged JSON");
+    assert_eq!(tagged[0]["nvr"], OLD_NVR, "{tagged}");
+    assert_eq!(tagged[0]["tag_name"], "f40", "{tagged}");
+    assert_eq!(tagged.as_array().map(Vec::len), Some(1), "{tagged}");
+
     // f40-updates holds nothing itself: the latest comes through inheritance.
     for (tag, nvr) in [("f40-updates", OLD_NVR), ("f40-updates-testing", NEW_NVR)] {
         let out = hub.koji(
@@ -693,6 +740,64 @@ fn bodhi_client_queries_updates() {
     assert_eq!(body["pages"], 1);
     assert_eq!(body["rows_per_page"], 5);
     assert_eq!(body["updates"][0]["alias"], UPDATE);
+}
+
+/// bodhi-client's bindings, fetching `GET /updates/ID` as the bodhi
+/// directive does and formatting it with the CLI's own `update_str`; prints
+/// JSON.
+const BODHI_GET_UPDATE: &str = r#"
+import json, sys
+from bodhi.client.bindings import BodhiClient, BodhiClientException
+client = BodhiClient(base_url=sys.argv[1], id_provider=sys.argv[2])
+got = client.send_request("updates/" + sys.argv[3], verb="GET")
+try:
+    client.send_request("updates/FEDORA-2024-0000000000", verb="GET")
+    missing = None
+except BodhiClientException as e:
+    missing = json.loads(str(e))
+print(json.dumps({"got": got, "text": client.update_str(got["update"]), "missing": missing}))
+"#;
+
+#[test]
+fn bodhi_client_gets_an_update_by_its_id() {
+    let bodhi = Bodhi::start();
+    let dir = scratch();
+    let out = Command::new(client("python"))
+        .args([
+            "-c",
+            BODHI_GET_UPDATE,
+            &bodhi.url,
+            &bodhi.id_provider,
+            UPDATE,
+        ])
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn python");
+    let (stdout, _) = expect(&out, true);
+    let got: Value = serde_json::from_str(&stdout).expect("client output JSON");
+    let update = &got["got"]["update"];
+    assert_eq!(update["alias"], UPDATE);
+    assert_eq!(update["content_type"], "rpm");
+    let nvrs: Vec<&Value> = update["builds"]
+        .as_array()
+        .expect("builds")
+        .iter()
+        .map(|b| &b["nvr"])
+        .collect();
+    assert_eq!(nvrs, [NEW_NVR]);
+    let text = got["text"].as_str().expect("update_str");
+    for want in [
+        format!("Update ID: {UPDATE}"),
+        format!("     {NEW_NVR}"),
+        "Status: testing".to_string(),
+    ] {
+        assert!(text.contains(&want), "want {want:?} in\n{text}");
+    }
+    assert_eq!(
+        got["missing"]["errors"][0]["description"], "Invalid update id",
+        "{got}"
+    );
 }
 
 #[test]

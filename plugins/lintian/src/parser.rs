@@ -979,8 +979,11 @@ mod tests {
         assert_eq!(parse_package_type("hello"), ("hello", ""));
     }
 
+    /// Parsing is per line: outputs run together give each one's tags, in
+    /// order, however many there are. (Speed is measured, not tested: the
+    /// `parse` group of host/benches/lintian.rs parses 50 MB.)
     #[test]
-    fn fifty_megabytes_of_output_parse_quickly() {
+    fn outputs_run_together_parse_to_each_ones_tags_in_order() {
         let fixtures = [
             BASIC_DEB,
             BASIC_CHANGES,
@@ -988,16 +991,14 @@ mod tests {
             OVERRIDES_BINARY,
             CHANGES_DISTS,
         ];
-        let per_round: usize = fixtures.iter().map(|f| parse(f).len()).sum();
         let round = fixtures.concat();
-        let rounds = 50_000_000 / round.len() + 1;
-        let input = round.repeat(rounds);
-        assert!(input.len() >= 50_000_000);
-        let start = std::time::Instant::now();
-        let tags = parse(&input);
-        let took = start.elapsed();
-        assert_eq!(tags.len(), per_round * rounds);
-        // Generous, for unoptimized test builds on slow machines.
-        assert!(took.as_secs() < 30, "took {took:?}");
+        let expected: Vec<Tag> = fixtures.iter().flat_map(|f| parse(f)).collect();
+        assert!(expected.len() > 50, "{}", expected.len());
+        let rounds = 1_000_000 / round.len() + 1;
+        let tags = parse(&round.repeat(rounds));
+        assert_eq!(tags.len(), expected.len() * rounds);
+        for (i, chunk) in tags.chunks(expected.len()).enumerate() {
+            assert!(chunk == expected.as_slice(), "round {i} differs");
+        }
     }
 }

@@ -948,6 +948,29 @@ pub fn failure_summary(log: &str) -> String {
     }
 }
 
+/// Whether an xz-compressed tarball holds device nodes under `./dev/`
+/// (the artifact's `with_dev`). mmdebstrap writes its /dev entries first
+/// with --format=tar, so a tarball that has them is read only that far.
+pub fn tar_xz_has_dev_nodes(xz: impl std::io::Read) -> std::io::Result<bool> {
+    use std::path::Component;
+    let mut archive = tar::Archive::new(lzma_rust2::XzReader::new(xz, true));
+    for entry in archive.entries()? {
+        let entry = entry?;
+        let kind = entry.header().entry_type();
+        if !(kind.is_character_special() || kind.is_block_special()) {
+            continue;
+        }
+        let path = entry.path()?;
+        let first = path
+            .components()
+            .find(|c| !matches!(c, Component::CurDir | Component::RootDir));
+        if first == Some(Component::Normal("dev".as_ref())) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The `debian:system-tarball` data.
 #[derive(Debug, Serialize)]
 pub struct SystemTarball {
@@ -1110,9 +1133,11 @@ The result is one debian:system-tarball artifact (system.tar.xz).";
                 failure_summary(&stderr)
             )));
         }
-        std::fs::metadata(OUTPUT).map_err(|e| {
+        let tarball = std::fs::File::open(OUTPUT).map_err(|e| {
             Error::failed(format!("mmdebstrap succeeded but wrote no {OUTPUT}: {e}"))
         })?;
+        let with_dev = tar_xz_has_dev_nodes(std::io::BufReader::new(tarball))
+            .map_err(|e| Error::failed(format!("reading mmdebstrap's {OUTPUT}: {e}")))?;
 
         let options = &data.bootstrap_options;
         let first = &resolved[0];
@@ -1134,8 +1159,7 @@ The result is one debian:system-tarball artifact (system.tar.xz).";
             variant: options.variant.map(Variant::as_str),
             pkglist,
             architecture: options.architecture.clone(),
-            // mmdebstrap's tarballs always hold /dev's device nodes.
-            with_dev: true,
+            with_dev,
             with_init,
         };
         let id = NewArtifact::new("debian:system-tarball")
@@ -1806,6 +1830,73 @@ Version: 2:9.0.1378-2
         assert!(dearmor(&corrupt).unwrap_err().contains("checksum"));
         assert!(keyring_packets(b"<html>Not Found</html>").is_err());
         assert!(keyring_packets(b"").is_err());
+    }
+
+    /// A tar member; `name` goes into the header as is (the tar crate
+    /// would drop a leading `./`, which mmdebstrap writes).
+    fn member(out: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, body: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_entry_type(kind);
+        header.set_mode(0o666);
+        header.set_size(body.len() as u64);
+        if kind == tar::EntryType::Char {
+            header.set_device_major(1).unwrap();
+            header.set_device_minor(3).unwrap();
+        }
+        header.set_cksum();
+        out.append(&header, body).unwrap();
+    }
+
+    /// An xz-compressed tarball of `members` (name, type, body).
+    fn tar_xz(members: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut tar = tar::Builder::new(Vec::new());
+        for (name, kind, body) in members {
+            member(&mut tar, name, *kind, body);
+        }
+        let tar = tar.into_inner().unwrap();
+        let options = lzma_rust2::XzOptions::with_preset(1);
+        let mut xz = lzma_rust2::XzWriter::new(Vec::new(), options).unwrap();
+        xz.write_all(&tar).unwrap();
+        xz.finish().unwrap()
+    }
+
+    #[test]
+    fn with_dev_comes_from_the_device_nodes_under_dev() {
+        use tar::EntryType::{Block, Char, Directory, Regular, Symlink};
+        let big = vec![7u8; 300_000];
+        // As mmdebstrap writes them: ./dev first, then the system.
+        let mmdebstrap = tar_xz(&[
+            ("./dev/", Directory, b""),
+            ("./dev/console", Char, b""),
+            ("./dev/fd", Symlink, b""),
+            ("./dev/null", Char, b""),
+            ("./", Directory, b""),
+            ("./etc/os-release", Regular, b"ID=debian\n"),
+        ]);
+        assert!(tar_xz_has_dev_nodes(&mmdebstrap[..]).unwrap());
+        // Found after other members too, with or without `./`.
+        let later = tar_xz(&[
+            ("usr/lib/big", Regular, &big),
+            ("dev/", Directory, b""),
+            ("dev/vda", Block, b""),
+        ]);
+        assert!(tar_xz_has_dev_nodes(&later[..]).unwrap());
+        // /dev with no nodes, or nodes elsewhere, is not "with dev".
+        let without = tar_xz(&[
+            ("./dev/", Directory, b""),
+            ("./dev/fd", Symlink, b""),
+            ("./dev/pts/", Directory, b""),
+            ("./srv/dev/null", Char, b""),
+            ("./devices/null", Char, b""),
+            ("./usr/lib/big", Regular, &big),
+        ]);
+        assert!(!tar_xz_has_dev_nodes(&without[..]).unwrap());
+        assert!(!tar_xz_has_dev_nodes(&tar_xz(&[])[..]).unwrap());
+        // Not xz, or cut short: an error, not a guess.
+        assert!(tar_xz_has_dev_nodes(&b"plain text, not xz"[..]).is_err());
+        assert!(tar_xz_has_dev_nodes(&without[..without.len() / 2]).is_err());
     }
 
     #[test]

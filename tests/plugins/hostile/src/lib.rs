@@ -184,9 +184,14 @@ impl Task for Hostile {
                 report(Outcome::Passed, note)
             }
             Data::Read { path } => match std::fs::read(&path) {
+                // What was read goes into the note, so a leak shows.
                 Ok(bytes) => report(
                     Outcome::Failed,
-                    format!("read {} bytes from {path}", bytes.len()),
+                    format!(
+                        "read {} bytes from {path}: {}",
+                        bytes.len(),
+                        String::from_utf8_lossy(&bytes)
+                    ),
                 ),
                 Err(e) => report(Outcome::Passed, format!("refused: {e}")),
             },
@@ -198,7 +203,11 @@ impl Task for Hostile {
                 match std::fs::read("escape") {
                     Ok(bytes) => report(
                         Outcome::Failed,
-                        format!("read {} bytes through a symlink", bytes.len()),
+                        format!(
+                            "read {} bytes through a symlink: {}",
+                            bytes.len(),
+                            String::from_utf8_lossy(&bytes)
+                        ),
                     ),
                     Err(e) => report(
                         Outcome::Passed,
