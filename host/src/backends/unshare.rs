@@ -9,9 +9,11 @@
 //! - An environment is a holder process (`unshare … -- cat`, pid 1 of the
 //!   new pid namespace) whose mount namespace gets an overlay of the cached
 //!   tree (the upper layer lives in the run's workspace, so the cache stays
-//!   pristine), /dev, a fresh /proc, the workspace at `/workspace` and the
-//!   host's resolv.conf. `pivot_root` then makes the tree the namespace's
-//!   whole file system: the host's other files are not mounted at all.
+//!   pristine), a /dev of its own (the basic nodes, devpts, shm; none of
+//!   the host's disks or consoles), a fresh /proc, the workspace at
+//!   `/workspace` and the host's resolv.conf. `pivot_root` then makes the
+//!   tree the namespace's whole file system: the host's other files are
+//!   not mounted at all.
 //! - Each command is `nsenter` into those namespaces, as root or as
 //!   `nobody`, in a directory under `/workspace`.
 //! - Host paths reach namespaced tools as inherited descriptors
@@ -389,6 +391,26 @@ impl ImageCache {
 
 // ---- a running environment ---------------------------------------------
 
+/// Builds the environment's /dev (`$1`): a tmpfs with the basic device
+/// nodes bound from the host, the usual symlinks, a new devpts instance
+/// and a tmpfs /dev/shm.
+const DEV_SCRIPT: &str = r#"set -e
+d="$1"
+mount -t tmpfs -o mode=755,nosuid,noexec,size=1m tmpfs "$d"
+for n in null zero full random urandom tty; do
+    : > "$d/$n"
+    mount --bind "/dev/$n" "$d/$n"
+done
+ln -s /proc/self/fd "$d/fd"
+ln -s /proc/self/fd/0 "$d/stdin"
+ln -s /proc/self/fd/1 "$d/stdout"
+ln -s /proc/self/fd/2 "$d/stderr"
+mkdir "$d/pts" "$d/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$d/pts"
+ln -s pts/ptmx "$d/ptmx"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$d/shm"
+"#;
+
 /// An opened environment: the holder process and its mounts.
 #[derive(Debug)]
 pub struct Session {
@@ -585,9 +607,13 @@ impl Session {
                 .await;
         }
         let r = fd_path(0);
+        // A /dev of its own, as mmdebstrap makes one in unshare mode: the
+        // basic nodes bound from the host, a private devpts and /dev/shm,
+        // and none of the host's disks, consoles or /dev/kvm. The script is
+        // fixed text; the root is its argument.
         self.run_setup(
             false,
-            &s(&["mount", "--rbind", "/dev", &format!("{r}/dev")]),
+            &s(&["sh", "-c", DEV_SCRIPT, "sh", &format!("{r}/dev")]),
             &[&root],
             "mounting /dev",
         )
