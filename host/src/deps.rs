@@ -37,6 +37,9 @@ pub async fn missing(packages: &[String]) -> Result<Vec<String>, DepsError> {
 /// The installed version of each of `packages` (`None`: not installed),
 /// from one dpkg-query for those not known yet in this process.
 pub async fn versions(packages: &[String]) -> Result<Vec<(String, Option<String>)>, DepsError> {
+    if packages.is_empty() {
+        return Ok(Vec::new());
+    }
     let state = dpkg_state();
     let answers = || ANSWERS.lock().unwrap_or_else(PoisonError::into_inner);
     let unknown: Vec<&String> = {

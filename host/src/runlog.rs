@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use tracing::Level;
 
+/// The name of the JSON lines log in a run's record (`STORE/runs/RUN-ID/`).
+pub const JSONL: &str = "taskhost.jsonl";
+
 /// Most bytes kept; later lines are counted, not kept.
 const LIMIT: usize = 16 << 20;
 
@@ -25,7 +28,9 @@ pub struct RunLog {
 
 #[derive(Default)]
 struct Buffer {
-    jsonl: String,
+    entries: Vec<Entry>,
+    /// Bytes of the entries' text.
+    bytes: usize,
     dropped: usize,
 }
 
@@ -54,26 +59,23 @@ impl RunLog {
             Level::DEBUG => tracing::debug!(target: "taskhost::run", "{source}: {shown}"),
             Level::TRACE => tracing::trace!(target: "taskhost::run", "{source}: {shown}"),
         }
-        let entry = Entry {
+        let Ok(mut buf) = self.inner.lock() else {
+            return;
+        };
+        let size = source.len() + message.len() + 64;
+        if buf.bytes + size > LIMIT {
+            buf.dropped += 1;
+            return;
+        }
+        buf.bytes += size;
+        buf.entries.push(Entry {
             time: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             level: level.to_string(),
             source: source.to_owned(),
             message: message.into_owned(),
-        };
-        let Ok(line) = serde_json::to_string(&entry) else {
-            return;
-        };
-        let Ok(mut buf) = self.inner.lock() else {
-            return;
-        };
-        if buf.jsonl.len() + line.len() + 1 > LIMIT {
-            buf.dropped += 1;
-        } else {
-            buf.jsonl.push_str(&line);
-            buf.jsonl.push('\n');
-        }
+        });
     }
 
     pub fn debug(&self, source: &str, message: &str) {
@@ -97,7 +99,13 @@ impl RunLog {
         let Ok(buf) = self.inner.lock() else {
             return String::new();
         };
-        let mut out = buf.jsonl.clone();
+        let mut out = String::with_capacity(buf.bytes + buf.entries.len() * 48);
+        for entry in &buf.entries {
+            if let Ok(line) = serde_json::to_string(entry) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
         if buf.dropped > 0 {
             let note = serde_json::json!({"dropped": buf.dropped, "note": format!("the log is capped at {} MiB", LIMIT >> 20)});
             out.push_str(&note.to_string());
@@ -108,7 +116,21 @@ impl RunLog {
 
     /// The human log: one line per entry, control characters escaped.
     pub fn contents(&self) -> String {
-        render(&self.jsonl())
+        let Ok(buf) = self.inner.lock() else {
+            return String::new();
+        };
+        let mut out = String::with_capacity(buf.bytes);
+        for e in &buf.entries {
+            render_entry(&mut out, e);
+        }
+        if buf.dropped > 0 {
+            out.push_str(&format!(
+                "[{} more lines dropped: the log is capped at {} MiB]\n",
+                buf.dropped,
+                LIMIT >> 20
+            ));
+        }
+        out
     }
 }
 
@@ -117,13 +139,7 @@ pub fn render(jsonl: &str) -> String {
     let mut out = String::with_capacity(jsonl.len());
     for line in jsonl.lines() {
         match serde_json::from_str::<Entry>(line) {
-            Ok(e) => out.push_str(&format!(
-                "{} {:>5} {}: {}\n",
-                escape(&e.time),
-                escape(&e.level),
-                escape(&e.source),
-                continued(&e.message)
-            )),
+            Ok(e) => render_entry(&mut out, &e),
             Err(_) => {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
                     && let Some(n) = v.get("dropped")
@@ -137,6 +153,16 @@ pub fn render(jsonl: &str) -> String {
         }
     }
     out
+}
+
+fn render_entry(out: &mut String, e: &Entry) {
+    out.push_str(&format!(
+        "{} {:>5} {}: {}\n",
+        escape(&e.time),
+        escape(&e.level),
+        escape(&e.source),
+        continued(&e.message)
+    ));
 }
 
 /// Prefix of a message's further lines in the human log.

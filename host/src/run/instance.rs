@@ -233,9 +233,7 @@ impl Sandbox {
             } = self;
             Self::guard(limits, *timeout, disk, grace, instance.validate(data)).await
         };
-        let called = called.map_err(|stop| self.stopped(stop))?;
-        self.check_disk().await?;
-        Ok(called)
+        called.map_err(|stop| self.stopped(stop))
     }
 
     pub async fn execute(

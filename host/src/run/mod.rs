@@ -387,8 +387,17 @@ pub async fn run_task_in(
     // run's own log). Failing to keep any of them is a run error.
     log.info("stage", "upload-artifacts");
     let mut upload_errors = Vec::new();
-    if let Some(dir) = &options.runs_dir {
-        match write_results(dir, &run_id, &report.results) {
+    // The run's record: STORE/runs/RUN-ID/ holds its results, audit,
+    // provenance and log as JSON lines.
+    let record = options.runs_dir.as_ref().map(|d| d.join(&run_id));
+    if let Some(dir) = &record {
+        let written = std::fs::create_dir_all(dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| {
+                let text = report::resultyaml::to_string(&report.results)?;
+                write_run_file(dir, "results.yaml", text.as_bytes())
+            });
+        match written {
             Ok(path) => report.results_file = Some(path),
             Err(e) => upload_errors.push(format!("writing results.yaml: {e:#}")),
         }
@@ -414,14 +423,19 @@ pub async fn run_task_in(
     let statement = {
         let store = store.clone();
         let (input_ids, output_ids) = (inputs.clone(), report.artifacts.clone());
-        let artifacts = tokio::task::spawn_blocking(move || {
+        let get = move || {
             let get = |ids: &[ArtifactId]| -> Vec<store::Artifact> {
                 ids.iter().filter_map(|id| store.get(*id).ok()).collect()
             };
             (get(&input_ids), get(&output_ids))
-        })
-        .await
-        .map_err(|e| RunError::Internal(e.into()))?;
+        };
+        let artifacts = if inputs.is_empty() && report.artifacts.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            tokio::task::spawn_blocking(get)
+                .await
+                .map_err(|e| RunError::Internal(e.into()))?
+        };
         provenance::statement(&provenance::Facts {
             run_id: &run_id,
             task: &name,
@@ -436,10 +450,13 @@ pub async fn run_task_in(
             finished_on: &rfc3339_now(),
         })
     };
-    if let Some(dir) = &options.runs_dir
-        && let Err(e) = write_run_file(dir, &run_id, provenance::FILE, &statement)
-    {
-        upload_errors.push(format!("writing the provenance: {e:#}"));
+    if let Some(dir) = &record {
+        let written = serde_json::to_vec(&statement)
+            .map_err(anyhow::Error::from)
+            .and_then(|json| write_run_file(dir, provenance::FILE, &json));
+        if let Err(e) = written {
+            upload_errors.push(format!("writing the provenance: {e:#}"));
+        }
     }
     report.provenance = Some(statement);
     report.duration_ms = elapsed_ms(started);
@@ -468,6 +485,11 @@ pub async fn run_task_in(
         Ok(Ok(id)) => report.log_artifact = Some(id),
         Ok(Err(e)) => upload_errors.push(format!("storing the run log: {e:#}")),
         Err(e) => upload_errors.push(format!("storing the run log: {e}")),
+    }
+    if let Some(dir) = &record
+        && let Err(e) = write_run_file(dir, crate::runlog::JSONL, log.jsonl().as_bytes())
+    {
+        upload_errors.push(format!("writing the run log: {e:#}"));
     }
     if !upload_errors.is_empty() {
         let why = upload_errors.join("; ");
@@ -609,24 +631,11 @@ pub(crate) fn plugin_error(e: &PluginError) -> String {
     }
 }
 
-/// Writes `value` as `RUNS_DIR/RUN-ID/NAME` (JSON), atomically.
-fn write_run_file(dir: &Path, run_id: &str, name: &str, value: &Value) -> anyhow::Result<PathBuf> {
-    let dir = dir.join(run_id);
-    std::fs::create_dir_all(&dir)?;
+/// Writes `bytes` as `DIR/NAME`, a file of a run's record (written once,
+/// when the run ends).
+fn write_run_file(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
     let path = dir.join(name);
-    let tmp = tempfile::NamedTempFile::new_in(&dir)?;
-    std::fs::write(tmp.path(), serde_json::to_vec_pretty(value)?)?;
-    tmp.persist(&path)?;
-    Ok(path)
-}
-
-fn write_results(dir: &Path, run_id: &str, results: &[CheckResult]) -> anyhow::Result<PathBuf> {
-    let dir = dir.join(run_id);
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("results.yaml");
-    let tmp = tempfile::NamedTempFile::new_in(&dir)?;
-    std::fs::write(tmp.path(), report::resultyaml::to_string(results)?)?;
-    tmp.persist(&path)?;
+    std::fs::write(&path, bytes)?;
     Ok(path)
 }
 
@@ -652,9 +661,7 @@ fn upload_log(
         });
         Ok(())
     };
-    let jsonl = log.jsonl();
-    add("taskhost.log", crate::runlog::render(&jsonl).as_bytes())?;
-    add("taskhost.jsonl", jsonl.as_bytes())?;
+    add("taskhost.log", log.contents().as_bytes())?;
     if !stdout.is_empty() {
         add("plugin-stdout.log", stdout)?;
     }
