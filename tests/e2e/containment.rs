@@ -445,8 +445,9 @@ fn a_log_message_cannot_forge_a_host_line_or_carry_escapes() {
     assert!(!ran.stderr.contains('\u{1b}'), "{}", ran.stderr);
     // The JSON lines, in the run's record, keep the message as it was given.
     let run_id = report(&ran)["run_id"].as_str().expect("run id").to_string();
-    let jsonl = std::fs::read_to_string(env.store().join("runs").join(run_id).join("taskhost.jsonl"))
-        .expect("taskhost.jsonl");
+    let jsonl =
+        std::fs::read_to_string(env.store().join("runs").join(run_id).join("taskhost.jsonl"))
+            .expect("taskhost.jsonl");
     let said: Vec<Value> = jsonl
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))

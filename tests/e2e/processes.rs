@@ -558,3 +558,47 @@ fn the_deadline_ends_a_run_whose_plugin_is_stuck_in_a_system_call() {
     );
     assert_eq!(workspaces(&env), Vec::<PathBuf>::new());
 }
+
+/// runtask is SIGKILLed while its command runs: nothing can clean up then.
+/// The reaper sees its socket close and ends the command's processes; a
+/// command cgroup is swept by the next runtask that makes one.
+fn after_runtask_is_killed(mode: Mode) {
+    let env = Env::new();
+    let pids = env.path("pids");
+    let data = serde_json::json!({
+        "action": "exec",
+        "argv": ["sh", "-c", escaping(&pids, "sleep 300")],
+    });
+    let mut child = start(&env, mode, &data, &[]);
+    wait_for_lines(&pids, 3, &mut child);
+    assert_mode(&pids, mode);
+    assert_eq!(alive(&pids).len(), 3, "the command runs");
+    child.kill().expect("SIGKILL runtask");
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    if mode == Mode::Cgroup {
+        // The next run that contains a command sweeps the dead one's cgroup.
+        let next = serde_json::json!({"action": "exec", "argv": ["echo", "hello", "next"]});
+        let (ran, ended) = wait_at_most(start(&env, mode, &next, &[]), Duration::from_secs(60));
+        assert!(ended);
+        ran.expect(0);
+    }
+    assert_eq!(
+        alive_after(&pids, Duration::from_secs(10)),
+        Vec::<String>::new(),
+        "processes outlived a SIGKILLed runtask ({mode:?})"
+    );
+}
+
+#[test]
+fn the_processes_of_a_sigkilled_runtask_are_swept_by_the_next_run() {
+    after_runtask_is_killed(Mode::Cgroup);
+}
+
+#[test]
+fn the_reaper_ends_the_processes_of_a_sigkilled_runtask() {
+    after_runtask_is_killed(Mode::Reaper);
+}

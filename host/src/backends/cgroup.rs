@@ -201,6 +201,7 @@ impl Parent {
                 ));
             }
         }
+        sweep_stale(&h.own);
         let dir = h.own.join(&self.name);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
@@ -222,6 +223,58 @@ impl Parent {
             && let Err(e) = std::fs::remove_dir(&dir)
         {
             tracing::debug!("removing cgroup {}: {e}", dir.display());
+        }
+    }
+}
+
+/// Ends what a runtask killed with SIGKILL left behind: in `own`, each
+/// `taskhost-PID-*` cgroup whose PID is gone has its processes killed and
+/// is removed. (While runtask lives, its cgroups die with their commands;
+/// only a kill that gave it no chance to clean up leaves any.)
+fn sweep_stale(own: &Path) {
+    let Ok(entries) = std::fs::read_dir(own) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("taskhost-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == i32::try_from(std::process::id()).unwrap_or(0)
+            || Path::new(&format!("/proc/{pid}")).exists()
+        {
+            continue;
+        }
+        let dir = entry.path();
+        let commands: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for command in &commands {
+            let _ = std::fs::write(command.join("cgroup.kill"), "1");
+        }
+        let until = Instant::now() + Duration::from_secs(2);
+        for command in &commands {
+            while populated(command) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = std::fs::remove_dir(command);
+        }
+        match std::fs::remove_dir(&dir) {
+            Ok(()) => tracing::info!(
+                "removed the cgroup {} of a runtask that was killed (pid {pid}), and the processes left in it",
+                dir.display()
+            ),
+            Err(e) => tracing::debug!("removing stale cgroup {}: {e}", dir.display()),
         }
     }
 }
