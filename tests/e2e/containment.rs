@@ -19,10 +19,8 @@ fn digest(path: &str) -> String {
     taskhost::manifest::digest(&std::fs::read(path).expect("plugin file"))
 }
 
-/// Runs the hostile plugin with `data` and `extra` flags (no grants of
-/// its own unless given).
-fn hostile_with(env: &Env, data: &Value, extra: &[&str]) -> Ran {
-    let file = env.write("task.json", &data.to_string());
+/// `run HOSTILE --data FILE --format json EXTRA...`
+fn hostile_args<'a>(file: &'a std::path::Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "run",
         HOSTILE,
@@ -32,7 +30,14 @@ fn hostile_with(env: &Env, data: &Value, extra: &[&str]) -> Ran {
         "json",
     ];
     args.extend_from_slice(extra);
-    env.run(&args)
+    args
+}
+
+/// Runs the hostile plugin with `data` and `extra` flags (no grants of
+/// its own unless given).
+fn hostile_with(env: &Env, data: &Value, extra: &[&str]) -> Ran {
+    let file = env.write("task.json", &data.to_string());
+    env.run(&hostile_args(&file, extra))
 }
 
 /// A policy that pins the hostile plugin and grants what its harmless
@@ -224,16 +229,7 @@ fn plugin_list_into_a_closed_pipe_does_not_panic() {
 /// Runs the hostile plugin measured; its report and runtask's peak RSS.
 fn measured(env: &Env, data: &Value) -> (Ran, u64) {
     let file = env.write("flood.json", &data.to_string());
-    let mut args = vec![
-        "run",
-        HOSTILE,
-        "--data",
-        file.to_str().expect("utf-8"),
-        "--format",
-        "json",
-    ];
-    args.extend_from_slice(HOSTILE_GRANTS);
-    env.run_measured(&args)
+    env.run_measured(&hostile_args(&file, HOSTILE_GRANTS))
 }
 
 #[track_caller]

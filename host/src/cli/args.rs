@@ -103,12 +103,8 @@ pub(crate) struct FormulaArgs {
     /// Keep the formula's workspace directory after the run
     #[arg(long)]
     pub(crate) keep_workspace: bool,
-    /// What to print on stdout
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub(crate) format: Format,
-    /// Also write the ResultYAML to FILE
-    #[arg(long, value_name = "FILE")]
-    pub(crate) results: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
     #[command(flatten)]
     pub(crate) plugins: PluginDirs,
 }
@@ -153,14 +149,21 @@ pub(crate) struct RunArgs {
     /// Install missing Debian packages the plugin needs (apt-get, as root)
     #[arg(long)]
     pub(crate) install_deps: bool,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+    #[command(flatten)]
+    pub(crate) plugins: PluginDirs,
+}
+
+/// What a run prints, and where its ResultYAML also goes.
+#[derive(Args)]
+pub(crate) struct OutputArgs {
     /// What to print on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub(crate) format: Format,
     /// Also write the ResultYAML to FILE
     #[arg(long, value_name = "FILE")]
     pub(crate) results: Option<PathBuf>,
-    #[command(flatten)]
-    pub(crate) plugins: PluginDirs,
 }
 
 /// The operator's grants for this run. Deny wins over allow.

@@ -113,5 +113,5 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
     let Some(report) = until_signal(running, "formula", |m| m).await? else {
         return Ok(Code::TaskError);
     };
-    print_report(&report, args.format, args.results.as_deref())
+    print_report(&report, &args.output)
 }

@@ -1,18 +1,14 @@
 //! Reading task_data, printing reports.
 
-use super::args::Format;
+use super::args::{Format, OutputArgs};
 use super::usage;
 use anyhow::{Context, Result};
 use std::io::{IsTerminal, Read};
-use std::path::Path;
 use taskhost::report::{self, ExitCode as Code};
 
 /// Writes `--results`, prints the report in `format`; the exit code.
-pub(crate) fn print_report(
-    report: &report::Report,
-    format: Format,
-    results: Option<&Path>,
-) -> Result<Code> {
+pub(crate) fn print_report(report: &report::Report, output: &OutputArgs) -> Result<Code> {
+    let (format, results) = (output.format, output.results.as_deref());
     if let Some(path) = results {
         std::fs::write(path, report::resultyaml::to_string(&report.results)?)
             .with_context(|| format!("writing {}", path.display()))?;

@@ -34,5 +34,5 @@ pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
         return Ok(Code::TaskError);
     };
 
-    print_report(&report, args.format, args.results.as_deref())
+    print_report(&report, &args.output)
 }

@@ -466,11 +466,7 @@ pub async fn run(
     report.duration_ms = run::elapsed_ms(started);
     // Directive actions audit into the formula's run; task actions into
     // their own runs (their ids are in the log and their exports).
-    report.audit_file = options
-        .runs_dir
-        .as_ref()
-        .map(|d| d.join(&run_id).join(crate::policy::audit::FILE))
-        .filter(|p| p.is_file());
+    report.audit_file = run::audit_file(options, &run_id).filter(|p| p.is_file());
     log.info("formula", &format!("formula ended: {}", report.status));
 
     let dir = invocation.artifacts_root.join(&invocation.uuid);

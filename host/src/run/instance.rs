@@ -16,6 +16,25 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Calls into the plugin under [`Sandbox::guard`]: `$call` is made from
+/// the instance, while the guard holds the sandbox's other parts.
+macro_rules! guarded {
+    ($sandbox:ident, |$instance:ident| $call:expr) => {{
+        let grace = $sandbox.context().kill_grace();
+        let called = {
+            let Sandbox {
+                instance: $instance,
+                limits,
+                timeout,
+                disk,
+                ..
+            } = &mut *$sandbox;
+            Self::guard(limits, *timeout, disk, grace, $call).await
+        };
+        called.map_err(|stop| $sandbox.stopped(stop))
+    }};
+}
+
 /// Defaults when the policy sets no limit.
 pub const DEFAULT_MEMORY: u64 = 512 << 20;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
@@ -222,64 +241,26 @@ impl Sandbox {
     }
 
     pub async fn validate(&mut self, data: &str) -> Result<Result<(), PluginError>, Stopped> {
-        let grace = self.context().kill_grace();
-        let called = {
-            let Sandbox {
-                instance,
-                limits,
-                timeout,
-                disk,
-                ..
-            } = self;
-            Self::guard(limits, *timeout, disk, grace, instance.validate(data)).await
-        };
-        called.map_err(|stop| self.stopped(stop))
+        guarded!(self, |instance| instance.validate(data))
     }
 
+    /// Runs the task; the workspace is measured once more when it returns.
     pub async fn execute(
         &mut self,
         data: &str,
     ) -> Result<Result<bindings::Status, PluginError>, Stopped> {
-        let grace = self.context().kill_grace();
-        let called = {
-            let Sandbox {
-                instance,
-                limits,
-                timeout,
-                disk,
-                ..
-            } = self;
-            Self::guard(limits, *timeout, disk, grace, instance.execute(data)).await
-        };
-        let called = called.map_err(|stop| self.stopped(stop))?;
+        let called = guarded!(self, |instance| instance.execute(data))?;
         self.check_disk().await?;
         Ok(called)
     }
 
+    /// Runs a directive; the workspace is measured once more when it returns.
     pub async fn directive(
         &mut self,
         params: &str,
         context: &bindings::directive::Context,
     ) -> Result<Result<bindings::directive::Output, PluginError>, Stopped> {
-        let grace = self.context().kill_grace();
-        let called = {
-            let Sandbox {
-                instance,
-                limits,
-                timeout,
-                disk,
-                ..
-            } = self;
-            Self::guard(
-                limits,
-                *timeout,
-                disk,
-                grace,
-                instance.run_directive(params, context),
-            )
-            .await
-        };
-        let called = called.map_err(|stop| self.stopped(stop))?;
+        let called = guarded!(self, |instance| instance.run_directive(params, context))?;
         self.check_disk().await?;
         Ok(called)
     }

@@ -157,6 +157,14 @@ pub(crate) fn refused(
     report
 }
 
+/// Where run `run_id`'s audit log goes.
+pub(crate) fn audit_file(options: &RunOptions, run_id: &str) -> Option<PathBuf> {
+    options
+        .runs_dir
+        .as_ref()
+        .map(|d| d.join(run_id).join(crate::policy::audit::FILE))
+}
+
 /// How a plugin is named in reports.
 pub(crate) fn plugin_ref(plugin: &Plugin, permit: &Permit) -> PluginRef {
     PluginRef {
@@ -290,10 +298,7 @@ pub async fn run_task_in(
         let category = categories.join(" | ");
         let granter = sandbox.context().granter();
         if let Err(denied) = granter.lookup(&query, &category) {
-            report.audit_file = options
-                .runs_dir
-                .as_ref()
-                .map(|d| d.join(&run_id).join(crate::policy::audit::FILE));
+            report.audit_file = audit_file(options, &run_id);
             return Ok(refused(report, &log, &[denied], started, None));
         }
     }
@@ -405,10 +410,7 @@ pub async fn run_task_in(
     if let Err(e) = granter.write_audit() {
         upload_errors.push(format!("writing the audit log: {e}"));
     }
-    report.audit_file = options
-        .runs_dir
-        .as_ref()
-        .map(|d| d.join(&run_id).join(crate::policy::audit::FILE));
+    report.audit_file = audit_file(options, &run_id);
     report.artifacts = granter.created().to_vec();
     // The host's versions (cached from the configure stage's check).
     let packages = crate::deps::versions(&manifest.packages)
