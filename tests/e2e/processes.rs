@@ -281,13 +281,13 @@ fn sigterm_to_runtask_kills_every_process_of_the_run_by_the_reaper() {
 
 // ---- the unshare backend's pid namespace ---------------------------------
 
-/// Runs envrun's `steps` in the shared bookworm environment, contained as
+/// Runs envrun's `steps` in the shared environment, contained as
 /// `mode` says.
 fn in_environment(mode: Mode, steps: serde_json::Value) -> (Ran, serde_json::Value) {
     use crate::unshare::{ENVRUN, shared};
     let s = shared();
     let data = serde_json::json!({
-        "environment": "debian/match:codename=bookworm:variant=minbase",
+        "environment": format!("debian/match:codename={}:variant=minbase", crate::unshare::SUITE),
         "steps": steps,
     });
     let file = s.env.write(

@@ -20,7 +20,7 @@ pub(crate) const ENVRUN: &str = env!("TASKHOST_TEST_PLUGIN_ENVRUN");
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 /// The suite of the shared environment: not the host's (bookworm).
-const SUITE: &str = "trixie";
+pub(crate) const SUITE: &str = "trixie";
 
 /// The first http(s) URI of the machine's apt sources for Debian's main
 /// archive (the one that serves bookworm).
