@@ -185,7 +185,19 @@ fn sigkill_at_each_step_of_an_import_leaves_no_half_artifact() {
     assert_eq!(categories(&assert_whole(&env)), ["test:before"]);
     assert_eq!(temp_files(&env), []);
 
-    // A whole import still works, and uses the blob already there.
+    // The whole blob no artifact uses is what `artifact gc` removes.
+    assert!(blob(&env, &sha).exists());
+    let gc = env.run(&["artifact", "gc"]);
+    gc.expect(0);
+    assert!(
+        gc.stdout.starts_with("removed 1 unused file(s)"),
+        "{}",
+        gc.stdout
+    );
+    assert!(!blob(&env, &sha).exists());
+    assert_eq!(categories(&assert_whole(&env)), ["test:before"]);
+
+    // A whole import still works.
     env.run(&args).expect(0);
     let artifacts = assert_whole(&env);
     assert_eq!(categories(&artifacts), ["test:before", "test:input"]);

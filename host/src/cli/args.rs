@@ -298,6 +298,8 @@ pub(crate) enum ArtifactCommand {
     Export { id: u64, dir: PathBuf },
     /// Check that every artifact's files are whole
     Verify,
+    /// Remove files no artifact uses (what a killed import or run left)
+    Gc,
 }
 
 /// Parses the command line. Formula options (`-i`, `-t`, `--policy`, ...)

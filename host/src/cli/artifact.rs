@@ -66,6 +66,14 @@ pub(crate) fn artifact(cmd: ArtifactCommand, config: &Config) -> Result<Code> {
             }
             Ok(Code::Ok)
         }
+        ArtifactCommand::Gc => {
+            let removed = store.gc()?;
+            println!(
+                "removed {removed} unused file(s) from {}",
+                store_dir.display()
+            );
+            Ok(Code::Ok)
+        }
         ArtifactCommand::Verify => {
             let problems = store.verify()?;
             for p in &problems {
