@@ -205,6 +205,45 @@ actions:
         results.starts_with("results:\n") && results.contains("outcome: FAILED"),
         "{results}"
     );
+    // The formula's provenance: the formula's digest, both plugins, what
+    // the blhc action created, and the blhc run (with its own statement).
+    let statement = &report["provenance"];
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    let definition = &statement["predicate"]["buildDefinition"];
+    assert_eq!(definition["buildType"], "https://taskhost.dev/formula/v1");
+    let deps = definition["resolvedDependencies"].as_array().expect("deps");
+    let text = std::fs::read(env.path("task/runtask.yml")).expect("formula");
+    assert_eq!(
+        deps[0]["digest"]["sha256"],
+        taskhost::manifest::digest(&text),
+        "the formula's sha256"
+    );
+    let names: Vec<&str> = deps.iter().filter_map(|d| d["name"].as_str()).collect();
+    assert!(
+        names.contains(&"plugin:blhc") && names.contains(&"plugin:echo"),
+        "{names:?}"
+    );
+    assert!(
+        !statement["subject"]
+            .as_array()
+            .expect("subjects")
+            .is_empty(),
+        "{statement}"
+    );
+    let byproducts = statement["predicate"]["runDetails"]["byproducts"]
+        .as_array()
+        .expect("byproducts");
+    assert_eq!(byproducts.len(), 1, "the blhc task run: {byproducts:?}");
+    let task_run = byproducts[0]["name"].as_str().unwrap_or_default();
+    let task_run = task_run.strip_prefix("run/").expect("run/ID");
+    assert!(
+        env.store()
+            .join("runs")
+            .join(task_run)
+            .join("provenance.json")
+            .is_file(),
+        "the task action's own statement"
+    );
 }
 
 #[test]

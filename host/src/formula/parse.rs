@@ -11,6 +11,8 @@ use serde_json::{Map, Number, Value};
 pub struct Formula {
     /// Where it was read from, for messages.
     pub file: String,
+    /// The sha256 of its text (its provenance).
+    pub sha256: String,
     pub name: String,
     pub desc: String,
     pub maintainer: String,
@@ -150,8 +152,13 @@ impl Formula {
         for (i, node) in list.iter().enumerate() {
             actions.push(action(file, i, node)?);
         }
+        let sha256 = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        };
         Ok(Formula {
             file: file.to_string(),
+            sha256,
             name,
             desc,
             maintainer,

@@ -352,6 +352,8 @@ pub async fn run(
     options: &RunOptions,
 ) -> Result<Report, RunError> {
     let started = Instant::now();
+    let started_on = run::rfc3339_now();
+    let mut task_runs = Vec::new();
     let PlannedFormula {
         formula,
         plugins,
@@ -430,6 +432,7 @@ pub async fn run(
                 report.artifacts.extend(done.created);
                 report.quotas_exceeded.extend(done.quotas);
                 exit_codes.extend(done.exit_code);
+                task_runs.extend(done.run_id);
                 if let Some(export) = &action.export {
                     vars.insert(export.clone(), done.value);
                 }
@@ -467,6 +470,46 @@ pub async fn run(
     // Directive actions audit into the formula's run; task actions into
     // their own runs (their ids are in the log and their exports).
     report.audit_file = run::audit_file(options, &run_id).filter(|p| p.is_file());
+    let outputs = {
+        let (store, ids) = (store.clone(), report.artifacts.clone());
+        tokio::task::spawn_blocking(move || {
+            ids.iter()
+                .filter_map(|id| store.get(*id).ok())
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default()
+    };
+    let statement =
+        crate::run::provenance::formula_statement(&crate::run::provenance::FormulaFacts {
+            run_id: &run_id,
+            file: &formula.file,
+            sha256: &formula.sha256,
+            invocation: json!({
+                "item": invocation.item,
+                "type": invocation.item_type,
+                "arch": invocation.arch,
+                "jobid": invocation.jobid,
+                "uuid": invocation.uuid,
+            }),
+            plugins: &report.plugins,
+            outputs: &outputs,
+            task_runs: &task_runs,
+            started_on: &started_on,
+            finished_on: &run::rfc3339_now(),
+        });
+    if let Some(dir) = options.runs_dir.as_ref().map(|d| d.join(&run_id)) {
+        let written = std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::write(
+                dir.join(crate::run::provenance::FILE),
+                statement.to_string(),
+            )
+        });
+        if let Err(e) = written {
+            log.error("formula", &format!("writing the provenance: {e}"));
+        }
+    }
+    report.provenance = Some(statement);
     log.info("formula", &format!("formula ended: {}", report.status));
 
     let dir = invocation.artifacts_root.join(&invocation.uuid);
@@ -557,6 +600,8 @@ struct Done {
     results: Vec<CheckResult>,
     created: Vec<u64>,
     quotas: Vec<report::QuotaHit>,
+    /// A task action's own run.
+    run_id: Option<String>,
 }
 
 impl ActionRun<'_> {
@@ -602,6 +647,7 @@ impl ActionRun<'_> {
             value,
             exit_code: output.exit_code,
             quotas: run::quota_hits(&harvest.granter),
+            run_id: None,
             created: harvest.granter.created().to_vec(),
             results: harvest.results,
         })
@@ -647,6 +693,7 @@ impl ActionRun<'_> {
                 results: task.results,
                 created: task.artifacts,
                 quotas: task.quotas_exceeded,
+                run_id: Some(task.run_id.clone()),
             }),
             Status::Crashed => Err(Ended::Crashed(task.error.unwrap_or_default())),
             other => Err(Ended::Failed(

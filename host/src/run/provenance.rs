@@ -18,6 +18,90 @@ use crate::report::PluginRef;
 use crate::store::Artifact;
 use serde_json::{Value, json};
 
+/// What a formula run's statement is made from: the formula, the plugins
+/// its actions called, what they created, and the task runs (each with a
+/// statement of its own).
+pub struct FormulaFacts<'a> {
+    pub run_id: &'a str,
+    pub file: &'a str,
+    pub sha256: &'a str,
+    /// item, type, arch, jobid, uuid.
+    pub invocation: Value,
+    pub plugins: &'a [PluginRef],
+    pub outputs: &'a [Artifact],
+    pub task_runs: &'a [String],
+    pub started_on: &'a str,
+    pub finished_on: &'a str,
+}
+
+/// The kind of run a formula's statement describes.
+pub const FORMULA_BUILD_TYPE: &str = "https://taskhost.dev/formula/v1";
+
+/// The statement of a formula run.
+pub fn formula_statement(facts: &FormulaFacts<'_>) -> Value {
+    let mut dependencies = vec![json!({
+        "name": "formula",
+        "uri": facts.file,
+        "digest": {"sha256": facts.sha256},
+    })];
+    dependencies.extend(facts.plugins.iter().map(plugin_dependency));
+    json!({
+        "_type": STATEMENT_TYPE,
+        "subject": subjects(facts.outputs),
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": FORMULA_BUILD_TYPE,
+                "externalParameters": {"formula": facts.file, "invocation": facts.invocation},
+                "resolvedDependencies": dependencies,
+            },
+            "runDetails": {
+                "builder": {
+                    "id": BUILDER_ID,
+                    "version": {"taskhost": env!("CARGO_PKG_VERSION")},
+                },
+                "metadata": {
+                    "invocationId": facts.run_id,
+                    "startedOn": facts.started_on,
+                    "finishedOn": facts.finished_on,
+                },
+                "byproducts": facts.task_runs.iter().map(|id| json!({
+                    "name": format!("run/{id}"),
+                    "annotations": {"role": "task action, with its own provenance"},
+                })).collect::<Vec<_>>(),
+            },
+        },
+    })
+}
+
+fn subjects(outputs: &[Artifact]) -> Vec<Value> {
+    outputs
+        .iter()
+        .flat_map(|a| {
+            a.files.iter().map(move |f| {
+                json!({
+                    "name": format!("artifact/{}/{}", a.id, f.name),
+                    "digest": {"sha256": f.sha256},
+                    "annotations": {"category": a.category},
+                })
+            })
+        })
+        .collect()
+}
+
+fn plugin_dependency(plugin: &PluginRef) -> Value {
+    let sha = plugin
+        .digest
+        .strip_prefix("sha256:")
+        .unwrap_or(&plugin.digest);
+    json!({
+        "name": format!("plugin:{}", plugin.name),
+        "uri": plugin.origin,
+        "digest": {"sha256": sha},
+        "annotations": {"version": plugin.version},
+    })
+}
+
 /// The in-toto statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// The SLSA provenance predicate type.
@@ -47,30 +131,8 @@ pub struct Facts<'a> {
 
 /// The statement for `facts`.
 pub fn statement(facts: &Facts<'_>) -> Value {
-    let subject: Vec<Value> = facts
-        .outputs
-        .iter()
-        .flat_map(|a| {
-            a.files.iter().map(move |f| {
-                json!({
-                    "name": format!("artifact/{}/{}", a.id, f.name),
-                    "digest": {"sha256": f.sha256},
-                    "annotations": {"category": a.category},
-                })
-            })
-        })
-        .collect();
-    let sha = facts
-        .plugin
-        .digest
-        .strip_prefix("sha256:")
-        .unwrap_or(&facts.plugin.digest);
-    let mut dependencies = vec![json!({
-        "name": format!("plugin:{}", facts.plugin.name),
-        "uri": facts.plugin.origin,
-        "digest": {"sha256": sha},
-        "annotations": {"version": facts.plugin.version},
-    })];
+    let subject = subjects(facts.outputs);
+    let mut dependencies = vec![plugin_dependency(facts.plugin)];
     for a in facts.inputs {
         for f in &a.files {
             dependencies.push(json!({
