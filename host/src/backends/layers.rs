@@ -243,8 +243,17 @@ impl LayerCache {
         timeout: Duration,
     ) -> Result<Layer, UnshareError> {
         let ids = self.ids;
-        self.ensure_with(key, timeout, |staging| {
-            build(ids, base.to_path_buf(), key.clone(), staging, timeout)
+        let deadline = Instant::now() + timeout;
+        self.ensure_with(key, timeout, |staging| async move {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let built = build(ids, base.to_path_buf(), key.clone(), staging, left);
+            tokio::time::timeout(left, built).await.map_err(|_| {
+                UnshareError::Failed(format!(
+                    "installing {} did not finish in the {:.0} s the run had left",
+                    key.packages().join(" "),
+                    left.as_secs_f64()
+                ))
+            })?
         })
         .await
     }

@@ -14,6 +14,9 @@
 //!   `/workspace` and the host's resolv.conf. `pivot_root` then makes the
 //!   tree the namespace's whole file system: the host's other files are
 //!   not mounted at all.
+//! - The packages a plugin declares are installed once per tarball and
+//!   package set, into a cached read-only layer stacked between the
+//!   tarball and the run's upper layer (see [`super::layers`]).
 //! - Each command is `nsenter` into those namespaces, as root or as
 //!   `nobody`, in a directory under `/workspace`.
 //! - Host paths reach namespaced tools as inherited descriptors
