@@ -744,92 +744,466 @@ fn host_version(package: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
-#[ignore = "slow: bootstraps Debian from the mirror"]
-fn lintian_and_blhc_run_inside_an_environment() {
+/// Runs `runtask ARGS` in the shared store with `cache` as its
+/// XDG_CACHE_HOME, so unpacked tarballs and package layers start empty.
+fn run_with_cache(cache: &Path, args: &[&str]) -> Ran {
+    let out = shared()
+        .env
+        .cmd(args)
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .expect("spawn runtask");
+    Ran::from(out)
+}
+
+/// A cache directory no run has used, removed when the test ends
+/// (unpacked trees and layers take hundreds of MB).
+struct FreshCache(PathBuf);
+
+impl std::ops::Deref for FreshCache {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for FreshCache {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fresh_cache() -> FreshCache {
+    let dir = shared().env.path(&format!("cache-{}", unique()));
+    std::fs::create_dir_all(&dir).expect("cache dir");
+    FreshCache(dir)
+}
+
+/// The package layers in `cache` (one directory per key digest), and any
+/// staging directory a build left.
+fn layers_in(cache: &Path) -> (Vec<String>, Vec<String>) {
+    let dir = cache.join("taskhost/environments/layers");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let layers = names
+        .iter()
+        .filter(|n| n.len() == 64 && dir.join(n).is_dir())
+        .cloned()
+        .collect();
+    let staging = names
+        .iter()
+        .filter(|n| n.starts_with(".build-"))
+        .cloned()
+        .collect();
+    (layers, staging)
+}
+
+/// Appends a custom section to a component (the manifest reader keeps
+/// the last `taskhost:manifest` section it meets).
+fn append_custom_section(wasm: &mut Vec<u8>, name: &str, data: &[u8]) {
+    fn leb(out: &mut Vec<u8>, mut n: usize) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut payload = Vec::new();
+    leb(&mut payload, name.len());
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(data);
+    wasm.push(0);
+    leb(wasm, payload.len());
+    wasm.extend_from_slice(&payload);
+}
+
+/// The envrun plugin declaring `packages`, and a policy that pins it.
+/// runtask checks a plugin's packages on the host before it runs (the
+/// tests use bc and ed: small, on the host, not in minbase).
+fn envrun_with_packages(packages: &[&str]) -> (PathBuf, PathBuf) {
     let s = shared();
-    // Compiled without the hardening flags, so blhc has something to say.
-    let built = Package::new("unshare-hello")
-        .compile("gcc -o hello hello.c")
-        .build(&s.env, true);
+    let mut wasm = std::fs::read(ENVRUN).expect("envrun plugin");
+    let mut manifest = taskhost::manifest::read(&wasm).expect("manifest").manifest;
+    manifest.packages = packages.iter().map(|p| p.to_string()).collect();
+    let text = toml::to_string(&manifest).expect("manifest TOML");
+    append_custom_section(
+        &mut wasm,
+        taskhost::manifest::MANIFEST_SECTION,
+        text.as_bytes(),
+    );
+    assert_eq!(
+        taskhost::manifest::read(&wasm)
+            .expect("manifest")
+            .manifest
+            .packages,
+        manifest.packages
+    );
+    let n = unique();
+    let plugin = s.env.path(&format!("envrun-{n}.wasm"));
+    std::fs::write(&plugin, &wasm).expect("write plugin");
+    let policy = s.env.write(
+        &format!("policy-envrun-{n}.toml"),
+        &format!(
+            r#"
+[plugins.envrun]
+sha256 = ["{}"]
+exec = ["cat **", "id **", "ls **", "sh **", "touch **", "stat **", "true **"]
+backends = ["unshare"]
+lookups = ["debian/match:*"]
+"#,
+            taskhost::manifest::digest(&wasm)
+        ),
+    );
+    (plugin, policy)
+}
+
+/// Runs the envrun `plugin` under `policy` with `cache`; returns what
+/// it did, its report (null if none) and its debug log (empty if none).
+fn envrun_cached(
+    plugin: &Path,
+    policy: &Path,
+    cache: &Path,
+    steps: &Value,
+) -> (Ran, Value, String) {
+    let s = shared();
     let data = s.env.write(
-        &format!("lintian-{}.json", unique()),
+        &format!("envrun-{}.json", unique()),
         &json!({
-            "input": {"source_artifact_id": built.dsc, "binary_artifacts_ids": built.debs},
-            "environment": "debian/match:codename=trixie:variant=minbase",
+            "environment": format!("debian/match:codename={SUITE}:variant=minbase"),
+            "steps": steps,
         })
         .to_string(),
     );
-    let ran = s.env.run(&[
-        "run",
-        "lintian",
-        "--policy",
-        s.policy.to_str().expect("utf-8"),
-        "--data",
-        data.to_str().expect("utf-8"),
-        "--format",
-        "json",
-    ]);
-    // fail_on_severity defaults to none: tags are found, nothing fails.
-    ran.expect(0);
-    let log = debug_log(&s.env, &ran, "taskhost.log").expect("taskhost.log");
-    assert!(
-        log.contains("installed in the environment: lintian"),
-        "{log}"
+    let ran = run_with_cache(
+        cache,
+        &[
+            "run",
+            plugin.to_str().expect("utf-8"),
+            "--policy",
+            policy.to_str().expect("utf-8"),
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ],
     );
-    // The version the plugin asked dpkg-query for is the one apt set up in
-    // the trixie environment, which the Debian 12 host cannot have.
-    let installed = set_up_version(&log, "lintian").unwrap_or_else(|| panic!("{log}"));
-    assert_ne!(installed, host_version("lintian"), "{log}");
-    let ids: Vec<u64> = report(&ran)["artifacts"]
+    if !ran.stdout.trim_start().starts_with('{') {
+        return (ran, Value::Null, String::new());
+    }
+    let report = report(&ran);
+    let log = if report["log_artifact"].is_u64() {
+        debug_log(&s.env, &ran, "taskhost.log").unwrap_or_default()
+    } else {
+        String::new()
+    };
+    (ran, report, log)
+}
+
+/// Whether a run log shows apt at work.
+fn ran_apt(log: &str) -> bool {
+    log.contains("Setting up ") || log.contains("apt-get") || log.contains("Unpacking ")
+}
+
+#[test]
+#[ignore = "slow: bootstraps Debian from the mirror"]
+fn a_second_run_uses_the_cached_layer_without_apt() {
+    let cache = fresh_cache();
+    let (plugin, policy) = envrun_with_packages(&["bc"]);
+    let steps = json!([
+        {"run": {"argv": ["sh", "-c", "echo 6*7 | bc"]}},
+        {"run": {"argv": ["sh", "-c", "ls /var/lib/apt/lists /var/cache/apt/archives"]}},
+    ]);
+    let (ran, report, log) = envrun_cached(&plugin, &policy, &cache, &steps);
+    ran.expect(0);
+    assert_eq!(note(&report, 0), "42\n", "{report}");
+    assert!(log.contains("installed in the environment: bc"), "{log}");
+    assert!(log.contains("(layer cached for next time)"), "{log}");
+    assert!(ran_apt(&log), "{log}");
+    let (layers, staging) = layers_in(&cache);
+    assert_eq!(
+        (layers.len(), staging.len()),
+        (1, 0),
+        "{layers:?} {staging:?}"
+    );
+
+    let (ran, report, log) = envrun_cached(&plugin, &policy, &cache, &steps);
+    ran.expect(0);
+    assert_eq!(note(&report, 0), "42\n", "{report}");
+    assert!(log.contains("(cached layer for bc)"), "{log}");
+    assert!(!ran_apt(&log), "the second run ran apt:\n{log}");
+    // apt's lists and downloads are not kept in the layer.
+    let listed = note(&report, 1);
+    assert!(!listed.contains("Packages"), "{listed}");
+    assert!(!listed.contains(".deb"), "{listed}");
+    assert_eq!(layers_in(&cache).0, layers);
+}
+
+#[test]
+#[ignore = "slow: bootstraps Debian from the mirror"]
+fn two_first_runs_at_once_build_the_layer_once() {
+    let cache = fresh_cache();
+    let (plugin, policy) = envrun_with_packages(&["bc"]);
+    let steps = json!([{"run": {"argv": ["sh", "-c", "echo 6*7 | bc"]}}]);
+    let runs: Vec<(Ran, Value, String)> = std::thread::scope(|scope| {
+        let both: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| envrun_cached(&plugin, &policy, &cache, &steps)))
+            .collect();
+        both.into_iter()
+            .map(|h| h.join().expect("run thread"))
+            .collect()
+    });
+    for (ran, report, _) in &runs {
+        ran.expect(0);
+        assert_eq!(note(report, 0), "42\n", "{report}");
+    }
+    let built: Vec<&String> = runs
+        .iter()
+        .map(|(_, _, log)| log)
+        .filter(|log| log.contains("(layer cached for next time)"))
+        .collect();
+    assert_eq!(
+        built.len(),
+        1,
+        "{:?}",
+        runs.iter().map(|r| &r.2).collect::<Vec<_>>()
+    );
+    let waited = runs
+        .iter()
+        .map(|(_, _, log)| log)
+        .find(|log| !log.contains("(layer cached for next time)"))
+        .expect("the other run");
+    assert!(waited.contains("(cached layer for bc)"), "{waited}");
+    assert!(!ran_apt(waited), "{waited}");
+    let (layers, staging) = layers_in(&cache);
+    assert_eq!(
+        (layers.len(), staging.len()),
+        (1, 0),
+        "{layers:?} {staging:?}"
+    );
+}
+
+#[test]
+#[ignore = "slow: bootstraps Debian from the mirror"]
+fn another_package_set_builds_another_layer() {
+    let cache = fresh_cache();
+    let (bc, policy) = envrun_with_packages(&["bc"]);
+    let steps =
+        json!([{"run": {"argv": ["sh", "-c", "echo 6*7 | bc; command -v ed || echo no ed"]}}]);
+    let (ran, report, log) = envrun_cached(&bc, &policy, &cache, &steps);
+    ran.expect(0);
+    assert!(log.contains("(layer cached for next time)"), "{log}");
+    assert!(note(&report, 0).contains("no ed"), "{report}");
+
+    let (ed_bc, policy) = envrun_with_packages(&["ed", "bc"]);
+    let (ran, report, log) = envrun_cached(&ed_bc, &policy, &cache, &steps);
+    ran.expect(0);
+    // Each set is built on the tarball alone: bc again, with ed.
+    assert!(log.contains("installed in the environment: bc ed"), "{log}");
+    assert!(log.contains("(layer cached for next time)"), "{log}");
+    assert!(note(&report, 0).contains("/usr/bin/ed"), "{report}");
+    assert_eq!(layers_in(&cache).0.len(), 2);
+
+    // The same set in another order is the same layer.
+    let (bc_ed, policy) = envrun_with_packages(&["bc", "ed", "bc"]);
+    let (ran, report, log) = envrun_cached(&bc_ed, &policy, &cache, &steps);
+    ran.expect(0);
+    assert!(log.contains("(cached layer for bc, ed)"), "{log}");
+    assert!(note(&report, 0).contains("/usr/bin/ed"), "{report}");
+    assert_eq!(layers_in(&cache).0.len(), 2);
+}
+
+#[test]
+#[ignore = "slow: bootstraps Debian from the mirror"]
+fn a_package_missing_from_the_archive_fails_with_apts_message_and_leaves_no_layer() {
+    // runtask checks a plugin's packages on the host before it runs, so
+    // this drives the layer cache directly, on the shared tarball.
+    use taskhost::backends::layers::{LayerCache, LayerKey};
+    use taskhost::backends::unshare::{self, ImageCache};
+    let s = shared();
+    let id = s.minbase["id"].as_u64().expect("id").to_string();
+    let export = s.env.path(&format!("export-{}", unique()));
+    s.env
+        .run(&["artifact", "export", &id, export.to_str().expect("utf-8")])
+        .expect(0);
+    let tarball = export.join("system.tar.xz");
+    let sum = sha256_file(tarball.to_str().expect("utf-8"));
+    let cache = fresh_cache();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let ids = unshare::check_available().expect("unshare works here");
+        let images = ImageCache::new(cache.join("environments"));
+        let base = images.ensure(ids, &sum, &tarball).await.expect("unpack");
+        let layers = LayerCache::new(images.dir().join("layers"), ids);
+        let packages = ["bc".to_string(), "taskhost-no-such-package".to_string()];
+        let key = LayerKey::new(&sum, &packages).expect("key");
+        let timeout = std::time::Duration::from_secs(600);
+        let names = || -> Vec<String> {
+            let mut n: Vec<String> = std::fs::read_dir(layers.dir())
+                .expect("layers dir")
+                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect();
+            n.sort();
+            n
+        };
+        for _ in 0..2 {
+            let err = layers
+                .ensure(&key, &base, timeout)
+                .await
+                .expect_err("apt cannot install it");
+            assert!(
+                err.to_string()
+                    .contains("Unable to locate package taskhost-no-such-package"),
+                "{err}"
+            );
+            // Only the key's lock file: no layer, no staging directory.
+            assert_eq!(names(), vec![format!("{}.lock", key.digest())]);
+        }
+        // The packages alone build a layer: bc owned by the namespace's
+        // root (the first subordinate id), no apt lists, no resolv.conf.
+        let key = LayerKey::new(&sum, &packages[..1]).expect("key");
+        let layer = layers.ensure(&key, &base, timeout).await.expect("bc");
+        assert!(layer.built.is_some());
+        let bc = std::fs::symlink_metadata(layer.tree.join("usr/bin/bc")).expect("usr/bin/bc");
+        assert_eq!(std::os::unix::fs::MetadataExt::uid(&bc), ids.uid);
+        let lists: Vec<String> = std::fs::read_dir(layer.tree.join("var/lib/apt/lists"))
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(lists.iter().any(|n| n == "lock"), "{lists:?}");
+        assert!(
+            !lists
+                .iter()
+                .any(|n| n.contains("Packages") || n.contains("Release")),
+            "{lists:?}"
+        );
+        let resolv = std::fs::symlink_metadata(layer.tree.join("etc/resolv.conf"));
+        assert!(
+            !resolv.is_ok_and(|m| m.is_file()),
+            "the host's resolv.conf is in the layer"
+        );
+    });
+    let _ = std::fs::remove_dir_all(&export);
+}
+
+/// Runs the lintian or blhc plugin with `data` and `cache`.
+fn tool_run(plugin: &str, data: &Value, cache: &Path) -> (Ran, String) {
+    let s = shared();
+    let file = s
+        .env
+        .write(&format!("{plugin}-{}.json", unique()), &data.to_string());
+    let ran = run_with_cache(
+        cache,
+        &[
+            "run",
+            plugin,
+            "--policy",
+            s.policy.to_str().expect("utf-8"),
+            "--data",
+            file.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ],
+    );
+    let log = debug_log(&s.env, &ran, "taskhost.log").expect("taskhost.log");
+    (ran, log)
+}
+
+/// The debian:lintian analyses a lintian run created.
+fn analyses(ran: &Ran) -> Vec<Value> {
+    let ids: Vec<u64> = report(ran)["artifacts"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default();
-    let analyses: Vec<Value> = s
+    shared()
         .env
         .artifacts()
         .into_iter()
         .filter(|a| {
             a["category"] == "debian:lintian" && ids.contains(&a["id"].as_u64().unwrap_or(0))
         })
-        .collect();
-    assert!(!analyses.is_empty(), "{}", ran.stdout);
-    for lintian in &analyses {
+        .collect()
+}
+
+#[test]
+#[ignore = "slow: bootstraps Debian from the mirror"]
+fn lintian_and_blhc_run_inside_an_environment() {
+    let s = shared();
+    let cache = fresh_cache();
+    // Compiled without the hardening flags, so blhc has something to say.
+    let built = Package::new("unshare-hello")
+        .compile("gcc -o hello hello.c")
+        .build(&s.env, true);
+    let environment = "debian/match:codename=trixie:variant=minbase";
+    let data = json!({
+        "input": {"source_artifact_id": built.dsc, "binary_artifacts_ids": built.debs},
+        "environment": environment,
+    });
+    let (ran, log) = tool_run("lintian", &data, &cache);
+    // fail_on_severity defaults to none: tags are found, nothing fails.
+    ran.expect(0);
+    assert!(
+        log.contains("installed in the environment: lintian"),
+        "{log}"
+    );
+    assert!(log.contains("(layer cached for next time)"), "{log}");
+    // The version the plugin asked dpkg-query for is the one apt set up in
+    // the trixie environment, which the Debian 12 host cannot have.
+    let installed = set_up_version(&log, "lintian").unwrap_or_else(|| panic!("{log}"));
+    assert_ne!(installed, host_version("lintian"), "{log}");
+    let first = analyses(&ran);
+    assert!(!first.is_empty(), "{}", ran.stdout);
+    for lintian in &first {
         assert_eq!(
             lintian["data"]["summary"]["lintian_version"], installed,
             "{lintian}"
         );
     }
     assert!(
-        analyses.iter().any(|a| a["data"]["summary"]["tags_found"]
+        first.iter().any(|a| a["data"]["summary"]["tags_found"]
             .as_array()
             .is_some_and(|t| !t.is_empty())),
-        "{analyses:?}"
+        "{first:?}"
     );
 
-    let data = s.env.write(
-        &format!("blhc-{}.json", unique()),
-        &json!({"input": {"artifact": built.log}, "environment": "debian/match:codename=trixie:variant=minbase"})
-            .to_string(),
-    );
-    let ran = s.env.run(&[
-        "run",
-        "blhc",
-        "--policy",
-        s.policy.to_str().expect("utf-8"),
-        "--data",
-        data.to_str().expect("utf-8"),
-        "--format",
-        "json",
-    ]);
+    // The second run finds lintian in the cached layer: no apt at all.
+    let (ran, log) = tool_run("lintian", &data, &cache);
+    ran.expect(0);
+    assert!(log.contains("(cached layer for lintian)"), "{log}");
+    assert!(!ran_apt(&log), "the second lintian run ran apt:\n{log}");
+    let second = analyses(&ran);
+    assert_eq!(second.len(), first.len(), "{}", ran.stdout);
+    for lintian in &second {
+        assert_eq!(
+            lintian["data"]["summary"]["lintian_version"], installed,
+            "{lintian}"
+        );
+    }
+
+    let data = json!({"input": {"artifact": built.log}, "environment": environment});
+    let (ran, log) = tool_run("blhc", &data, &cache);
     // The flags are missing: blhc exits 8, the check fails.
     ran.expect(100);
     let r = report(&ran);
     assert_eq!(r["results"][0]["keyvals"]["blhc_exit_code"], "8", "{r}");
-    let log = debug_log(&s.env, &ran, "taskhost.log").expect("taskhost.log");
     assert!(log.contains("installed in the environment: blhc"), "{log}");
     let installed = set_up_version(&log, "blhc").unwrap_or_else(|| panic!("{log}"));
     assert_ne!(installed, host_version("blhc"), "{log}");
     assert!(log.contains("running `blhc --debian"), "{log}");
     assert!(log.contains("on unshare"), "{log}");
+    // Another package set, another layer; blhc's second run uses it.
+    assert_eq!(layers_in(&cache).0.len(), 2);
+    let (ran, log) = tool_run("blhc", &data, &cache);
+    ran.expect(100);
+    assert!(log.contains("(cached layer for blhc)"), "{log}");
+    assert!(!ran_apt(&log), "{log}");
 }

@@ -12,6 +12,7 @@
 //! everything left in its cgroup or below its reaper is killed.
 
 pub mod cgroup;
+pub mod layers;
 pub mod local;
 pub mod reaper;
 pub mod unshare;

@@ -14,6 +14,9 @@
 //!   `/workspace` and the host's resolv.conf. `pivot_root` then makes the
 //!   tree the namespace's whole file system: the host's other files are
 //!   not mounted at all.
+//! - The packages a plugin declares are installed once per tarball and
+//!   package set, into a cached read-only layer stacked between the
+//!   tarball and the run's upper layer (see [`super::layers`]).
 //! - Each command is `nsenter` into those namespaces, as root or as
 //!   `nobody`, in a directory under `/workspace`.
 //! - Host paths reach namespaced tools as inherited descriptors
@@ -419,6 +422,10 @@ pub struct Session {
     ids: Subids,
     scratch: PathBuf,
     workspace: PathBuf,
+    /// The holder's mount namespace (`mnt:[N]`), to tell when it is gone.
+    mnt_ns: Option<PathBuf>,
+    /// Cached layers this environment reads: held until it closes.
+    leases: Vec<super::layers::Lease>,
 }
 
 impl Session {
@@ -431,6 +438,21 @@ impl Session {
         workspace: &Path,
         scratch: &Path,
     ) -> Result<Session, UnshareError> {
+        Self::open_layers(ids, &[lower], workspace, scratch).await
+    }
+
+    /// Like [`Session::open`] over several read-only trees, the first on
+    /// top (`lowerdir=a:b`): e.g. a cached package layer over the
+    /// unpacked tarball.
+    pub async fn open_layers(
+        ids: Subids,
+        lowers: &[&Path],
+        workspace: &Path,
+        scratch: &Path,
+    ) -> Result<Session, UnshareError> {
+        if lowers.is_empty() {
+            return Err(UnshareError::Failed("an environment needs a tree".into()));
+        }
         let mut argv: Vec<String> = vec!["unshare".into()];
         argv.extend(map_args(ids));
         argv.extend(
@@ -472,10 +494,19 @@ impl Session {
             ids,
             scratch: scratch.to_path_buf(),
             workspace: workspace.to_path_buf(),
+            mnt_ns: None,
+            leases: Vec::new(),
         };
         session.wait_ready().await?;
-        session.mount(lower).await?;
+        session.mnt_ns = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+        session.mount(lowers).await?;
         Ok(session)
+    }
+
+    /// Keeps `lease` (a cached layer this environment reads) until the
+    /// environment closes.
+    pub fn hold(&mut self, lease: super::layers::Lease) {
+        self.leases.push(lease);
     }
 
     /// Waits until unshare has mapped the ids and pid 1 runs `cat`.
@@ -549,7 +580,7 @@ impl Session {
         setup(&argv, fds, None, what).await
     }
 
-    async fn mount(&mut self, lower: &Path) -> Result<(), UnshareError> {
+    async fn mount(&mut self, lowers: &[&Path]) -> Result<(), UnshareError> {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         // The upper and work dirs belong to namespace root.
         set_mode(&self.scratch, 0o777)?;
@@ -569,12 +600,19 @@ impl Session {
             .await;
         set_mode(&self.scratch, 0o755)?;
         made?;
-        let lower_fd = open_dir(&self.in_ns(lower))?;
+        let lower_fds = lowers
+            .iter()
+            .map(|l| open_dir(&self.in_ns(l)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = lower_fds.len();
+        let lowerdir: Vec<String> = (0..n).map(fd_path).collect();
         let options = format!(
             "lowerdir={},upperdir={1}/upper,workdir={1}/work,userxattr",
-            fd_path(0),
-            fd_path(1)
+            lowerdir.join(":"),
+            fd_path(n)
         );
+        let mut fds: Vec<&File> = lower_fds.iter().collect();
+        fds.push(&scratch);
         self.run_setup(
             false,
             &s(&[
@@ -584,13 +622,13 @@ impl Session {
                 "overlay",
                 "-o",
                 &options,
-                &format!("{}/root", fd_path(1)),
+                &format!("{}/root", fd_path(n)),
             ]),
-            &[&lower_fd, &scratch],
+            &fds,
             "mounting the overlay",
         )
         .await?;
-        drop(lower_fd);
+        drop(lower_fds);
         let root = open_dir(&self.in_ns(&self.scratch.join("root")))?;
         let ws = open_dir(&self.in_ns(&self.workspace))?;
         // Mount points are created without -p: mkdir never follows a
@@ -776,6 +814,67 @@ impl Session {
         Ok((missing, log))
     }
 
+    /// Empties what an install leaves that does not belong in a cached
+    /// layer: apt's downloaded packages and lists (as mmdebstrap leaves
+    /// a tarball) and the host's resolv.conf.
+    pub async fn tidy_for_layer(&self, timeout: Duration) -> Result<(), UnshareError> {
+        for step in [
+            &["apt-get", "clean"][..],
+            &[
+                "find",
+                "/var/lib/apt/lists",
+                "-mindepth",
+                "1",
+                "-maxdepth",
+                "1",
+                "-type",
+                "f",
+                "!",
+                "-name",
+                "lock",
+                "-delete",
+            ],
+            &["rm", "-f", "/etc/resolv.conf"],
+        ] {
+            let (ok, out) = self.capture(step, timeout).await?;
+            if !ok {
+                return Err(UnshareError::Failed(format!(
+                    "`{}` failed in the environment: {}",
+                    step.join(" "),
+                    out.trim()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the environment and waits until nothing runs in it any more,
+    /// keeping the upper layer in `scratch` (to become a cached layer).
+    /// The holder's `cat` sees end of file and exits; as pid 1 of the
+    /// namespace, its exit kills and waits for every other process there.
+    pub async fn end(mut self) -> Result<(), UnshareError> {
+        drop(self.holder.stdin.take());
+        let graceful = tokio::time::timeout(Duration::from_secs(5), self.holder.wait()).await;
+        if graceful.is_err() {
+            let _ = self.holder.start_kill();
+            let _ = self.holder.wait().await;
+        }
+        let Some(ns) = self.mnt_ns.take() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        while mount_ns_in_use(&ns) {
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err(UnshareError::Failed(format!(
+                    "processes of the environment still run 10 s after it ended ({})",
+                    ns.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
     /// Ends every process inside and removes the upper layer.
     pub async fn close(mut self) -> Result<(), UnshareError> {
         drop(self.holder.stdin.take());
@@ -788,6 +887,20 @@ impl Session {
     pub fn pid(&self) -> u32 {
         self.pid
     }
+}
+
+/// Whether a process still lives in mount namespace `ns` (`mnt:[N]`, as
+/// `/proc/PID/ns/mnt` reads). Processes this user may not inspect are
+/// not seen.
+fn mount_ns_in_use(ns: &Path) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    procs.filter_map(Result::ok).any(|e| {
+        let name = e.file_name();
+        name.to_string_lossy().bytes().all(|b| b.is_ascii_digit())
+            && std::fs::read_link(e.path().join("ns/mnt")).is_ok_and(|l| l == ns)
+    })
 }
 
 /// The packages of `wanted` that dpkg-query's `NAME STATUS` lines do not

@@ -32,6 +32,7 @@ impl RunState {
     /// Opens an unshare environment from system tarball `id`, unpacking it
     /// into the cache on first use.
     async fn open_unshare(&mut self, id: ArtifactId) -> Result<backends::unshare::Session, Error> {
+        use backends::layers::{LayerCache, LayerKey};
         use backends::unshare::{self, ImageCache, Session};
         let run = &mut self.run;
         run.granter
@@ -85,41 +86,90 @@ impl RunState {
             std::fs::set_permissions(ws.root(), std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| Error::Failed(format!("chmod workspace: {e}")))?;
         }
-        let session = Session::open(ids, &lower, ws.root(), &ws.root().join(&scratch))
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))?;
         drop(step);
-        // What the plugin declares it needs is installed in the (disposable)
-        // environment, as debusine installs lintian before running it.
+        // What the plugin declares it needs is installed once per tarball
+        // and package set, into a cached layer that every later run stacks
+        // over the tarball (as debusine installs lintian before running it).
         let packages = self.run.manifest.packages.clone();
-        let remaining = self.run.deadline.saturating_duration_since(Instant::now());
-        let step = self
-            .run
-            .progress
-            .spinner("installing packages in the environment");
-        let installed = session.install_packages(&packages, remaining).await;
-        drop(step);
-        match installed {
-            Ok((installed, apt_log)) => {
-                for line in apt_log.lines() {
-                    self.run.log.debug("apt", line);
-                }
-                if !installed.is_empty() {
+        let mut lowers = vec![lower];
+        let mut lease = None;
+        let mut cached = String::new();
+        if !packages.is_empty() {
+            let key = LayerKey::new(&file.sha256, &packages).map_err(|e| {
+                Error::Invalid(format!("the plugin's manifest declares packages: {e}"))
+            })?;
+            let layers = LayerCache::new(cache.dir().join("layers"), ids);
+            let remaining = self.run.deadline.saturating_duration_since(Instant::now());
+            let step = self
+                .run
+                .progress
+                .spinner("installing packages in the environment");
+            let layer = layers.ensure(&key, &lowers[0], remaining).await;
+            drop(step);
+            let layer = layer.map_err(|e| Error::Failed(e.to_string()))?;
+            let list = key.packages().join(", ");
+            if layer.waited > Duration::from_secs(1) {
+                self.run.log.info(
+                    "process",
+                    &format!(
+                        "waited {:.1}s for another run installing {list}",
+                        layer.waited.as_secs_f64()
+                    ),
+                );
+            }
+            match &layer.built {
+                Some(built) => {
+                    for line in built.log.lines() {
+                        self.run.log.debug("apt", line);
+                    }
+                    if !built.installed.is_empty() {
+                        self.run.log.info(
+                            "process",
+                            &format!(
+                                "installed in the environment: {}",
+                                built.installed.join(" ")
+                            ),
+                        );
+                    }
                     self.run.log.info(
                         "process",
-                        &format!("installed in the environment: {}", installed.join(" ")),
+                        &format!(
+                            "installed {list} in {:.1}s (layer cached for next time)",
+                            built.took.as_secs_f64()
+                        ),
                     );
+                    match layers.evict().await {
+                        Ok(e) if !e.removed.is_empty() => self.run.log.info(
+                            "process",
+                            &format!(
+                                "removed {} least recently used package layer(s) ({} MiB)",
+                                e.removed.len(),
+                                e.freed >> 20
+                            ),
+                        ),
+                        Ok(_) => {}
+                        Err(e) => self
+                            .run
+                            .log
+                            .warn("process", &format!("cleaning the package layers: {e}")),
+                    }
                 }
+                None => cached = format!(" (cached layer for {list})"),
             }
-            Err(e) => {
-                let _ = session.close().await;
-                return Err(Error::Failed(e.to_string()));
-            }
+            lowers.insert(0, layer.tree);
+            lease = Some(layer.lease);
+        }
+        let lowers: Vec<&std::path::Path> = lowers.iter().map(|p| p.as_path()).collect();
+        let mut session = Session::open_layers(ids, &lowers, ws.root(), &ws.root().join(&scratch))
+            .await
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        if let Some(lease) = lease {
+            session.hold(lease);
         }
         self.run.log.info(
             "process",
             &format!(
-                "environment {id} ({}) ready in {:.1}s",
+                "environment {id} ({}) ready in {:.1}s{cached}",
                 file.name,
                 started.elapsed().as_secs_f64()
             ),
