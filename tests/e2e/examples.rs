@@ -79,6 +79,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
         [
             "blhc",
             "bodhi",
+            "debian-pipeline",
             "lintian",
             "mmdebstrap",
             "policy.toml",
@@ -104,6 +105,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "lintian",
             "mmdebstrap",
             "resultsdb",
+            "sbuild",
             "shell",
             "xunit"
         ],
@@ -442,5 +444,140 @@ fn the_mmdebstrap_url_grants_of_the_example_policy_reach_the_mirror_and_keyrings
         ran.stderr.contains("bootstrap_repositories[2].keyring.url") && ran.stderr.contains(&wrong),
         "{}",
         ran.stderr
+    );
+}
+
+// ---- debian-pipeline: sbuild, then blhc and lintian -----------------------
+
+#[test]
+#[ignore = "slow: bootstraps Debian (once, with tests/e2e/sbuild.rs), then builds with sbuild"]
+fn the_debian_pipeline_example_builds_and_checks_a_package_under_the_example_policy() {
+    // The store of the sbuild tests holds the bookworm buildd tarball.
+    let s = crate::sbuild::shared();
+    let env = &s.env;
+    let arch = crate::sbuild::arch();
+    let dsc = Package::new("hello")
+        .binary("hello-data", "all")
+        .source(env);
+
+    // The sample task_data: hello_1.0.dsc, relative to runtask's directory.
+    let text =
+        std::fs::read_to_string(examples().join("debian-pipeline/task.yaml")).expect("task.yaml");
+    let data = env.write(
+        "examples/debian-pipeline/task.yaml",
+        &pointed(
+            &text,
+            &[(
+                "host_architecture: amd64",
+                &format!("host_architecture: {arch}"),
+            )],
+        ),
+    );
+    let ran = {
+        let _one = crate::sbuild::one_build_at_a_time();
+        env.run(&[
+            "run",
+            "sbuild",
+            "--policy",
+            &policy_path(),
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ])
+    };
+    ran.expect(0);
+    let logs = created(env, &ran, "debian:package-build-log");
+    assert_eq!(logs.len(), 1, "{}", ran.stdout);
+    assert_eq!(
+        logs[0]["data"]["summary"]["Status"], "successful",
+        "{}",
+        logs[0]
+    );
+    let name = logs[0]["data"]["filename"].as_str().expect("filename");
+    let dir = env.path("pipeline-log");
+    env.run(&[
+        "artifact",
+        "export",
+        &logs[0]["id"].to_string(),
+        dir.to_str().expect("utf-8"),
+    ])
+    .expect(0);
+    let text = std::fs::read_to_string(dir.join(name)).expect("build log");
+    assert!(
+        text.contains("DEB_BUILD_OPTIONS=\"nocheck parallel=2\""),
+        "{text}"
+    );
+    assert!(text.contains("DEB_BUILD_PROFILES=\"nocheck\""), "{text}");
+    assert_eq!(
+        created(env, &ran, "debian:binary-packages").len(),
+        2,
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(
+        created(env, &ran, "debian:upload").len(),
+        1,
+        "{}",
+        ran.stdout
+    );
+
+    // The formula: sbuild, then blhc on its log and lintian on its upload.
+    let ran = {
+        let _one = crate::sbuild::one_build_at_a_time();
+        env.run(&[
+            "-i",
+            dsc.to_str().expect("utf-8"),
+            "-t",
+            "debian_source",
+            "-a",
+            &arch,
+            "--policy",
+            &policy_path(),
+            "--artifactsdir",
+            env.path("art").to_str().expect("utf-8"),
+            "--format",
+            "json",
+            examples()
+                .join("debian-pipeline/runtask.yml")
+                .to_str()
+                .expect("utf-8"),
+        ])
+    };
+    ran.expect(0);
+    let r = report(&ran);
+    assert_eq!(r["status"], "success", "{r}");
+    let checks: Vec<&str> = r["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|x| x["checkname"].as_str())
+        .collect();
+    for check in ["sbuild", "blhc", "lintian"] {
+        assert!(checks.contains(&check), "no {check} result: {r}");
+    }
+    let log = created(env, &ran, "debian:package-build-log");
+    let blhc = created(env, &ran, "debian:blhc");
+    assert_eq!(blhc.len(), 1, "{r}");
+    assert_eq!(
+        blhc[0]["relations"][0]["target"], log[0]["id"],
+        "{}",
+        blhc[0]
+    );
+    let upload = created(env, &ran, "debian:upload");
+    let lintian = created(env, &ran, "debian:lintian");
+    let mut analysed: Vec<&str> = lintian
+        .iter()
+        .filter_map(|a| a["data"]["architecture"].as_str())
+        .collect();
+    analysed.sort();
+    let mut expected = vec!["all", "source", arch.as_str()];
+    expected.sort();
+    assert_eq!(analysed, expected, "{r}");
+    assert!(
+        lintian
+            .iter()
+            .any(|a| a["relations"][0]["target"] == upload[0]["id"]),
+        "no lintian analysis of the upload: {lintian:?}"
     );
 }

@@ -16,6 +16,7 @@ mod lifecycle;
 mod lintian;
 mod pkg;
 mod processes;
+mod sbuild;
 mod servers;
 mod store;
 mod taskotron;

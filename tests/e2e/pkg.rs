@@ -13,6 +13,8 @@ pub struct Package {
     pub extra_binaries: Vec<(String, String)>,
     /// Extra files in the source tree: (path, content).
     pub files: Vec<(String, String)>,
+    /// Appended to `Build-Depends: debhelper-compat (= 13)`.
+    pub build_depends: String,
 }
 
 /// What dpkg-buildpackage produced.
@@ -30,7 +32,14 @@ impl Package {
             compile: "$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o hello hello.c".into(),
             extra_binaries: Vec::new(),
             files: Vec::new(),
+            build_depends: String::new(),
         }
+    }
+
+    /// Adds build-dependencies (`pkg-a, pkg-b <!nocheck>`).
+    pub fn build_depends(mut self, depends: &str) -> Self {
+        self.build_depends = format!(", {depends}");
+        self
     }
 
     pub fn compile(mut self, line: &str) -> Self {
@@ -49,8 +58,31 @@ impl Package {
         self
     }
 
+    /// Only the source package (`dpkg-source -b`); returns its .dsc.
+    pub fn source(&self, env: &Env) -> PathBuf {
+        let src = self.write_tree(env);
+        let out = Command::new("dpkg-source")
+            .arg("-b")
+            .arg(src.file_name().expect("tree name"))
+            .current_dir(env.dir.path())
+            .output()
+            .expect("dpkg-source");
+        assert!(
+            out.status.success(),
+            "dpkg-source failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        env.path(&format!("{}_1.0.dsc", self.name))
+    }
+
     /// Builds binaries only (`-b`) or source and binaries.
     pub fn build(&self, env: &Env, with_source: bool) -> Built {
+        let src = self.write_tree(env);
+        self.build_binaries(env, &src, with_source)
+    }
+
+    /// Writes the source tree `NAME-1.0/`; returns its path.
+    fn write_tree(&self, env: &Env) -> PathBuf {
         let name = &self.name;
         let src = env.path(&format!("{name}-1.0"));
         std::fs::create_dir_all(src.join("debian/source")).unwrap();
@@ -83,9 +115,10 @@ impl Package {
         w("Makefile", &makefile);
         let mut control = format!(
             "Source: {name}\nSection: devel\nPriority: optional\nMaintainer: taskhost tests <tests@taskhost.invalid>\n\
-             Build-Depends: debhelper-compat (= 13)\nStandards-Version: 4.6.2\n\n\
+             Build-Depends: debhelper-compat (= 13){}\nStandards-Version: 4.6.2\n\n\
              Package: {name}\nArchitecture: any\nDepends: ${{shlibs:Depends}}, ${{misc:Depends}}\n\
-             Description: taskhost test package\n Built by the taskhost tests.\n"
+             Description: taskhost test package\n Built by the taskhost tests.\n",
+            self.build_depends
         );
         for (binary, arch) in &self.extra_binaries {
             control.push_str(&format!(
@@ -111,9 +144,13 @@ impl Package {
             .status()
             .unwrap();
         assert!(status.success());
+        src
+    }
 
+    fn build_binaries(&self, env: &Env, src: &std::path::Path, with_source: bool) -> Built {
+        let name = &self.name;
         let mut cmd = Command::new("dpkg-buildpackage");
-        cmd.args(["-us", "-uc"]).current_dir(&src);
+        cmd.args(["-us", "-uc"]).current_dir(src);
         if !with_source {
             cmd.arg("-b");
         }

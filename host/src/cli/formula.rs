@@ -109,9 +109,9 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
         other => usage(other.to_string()),
     })?;
 
-    let running = taskhost::formula::run(&runtime, store, planned, &options);
+    let running = taskhost::formula::run(&runtime, store.clone(), planned, &options);
     let Some(report) = until_signal(running, "formula", |m| m).await? else {
         return Ok(Code::TaskError);
     };
-    print_report(&report, &args.output)
+    print_report(&report, &args.output, store.as_ref())
 }

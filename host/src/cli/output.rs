@@ -5,16 +5,27 @@ use super::usage;
 use anyhow::{Context, Result};
 use std::io::{IsTerminal, Read};
 use taskhost::report::{self, ExitCode as Code};
+use taskhost::store::ArtifactStore;
 
-/// Writes `--results`, prints the report in `format`; the exit code.
-pub(crate) fn print_report(report: &report::Report, output: &OutputArgs) -> Result<Code> {
+/// Writes `--results`, prints the report in `format`; the exit code. The
+/// human format names each created artifact's category and files, read
+/// from `store`.
+pub(crate) fn print_report(
+    report: &report::Report,
+    output: &OutputArgs,
+    store: &dyn ArtifactStore,
+) -> Result<Code> {
     let (format, results) = (output.format, output.results.as_deref());
     if let Some(path) = results {
         std::fs::write(path, report::resultyaml::to_string(&report.results)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let out = match format {
-        Format::Human => report::human::render(report, std::io::stdout().is_terminal()),
+        Format::Human => {
+            report::human::render_with(report, std::io::stdout().is_terminal(), &|id| {
+                describe(store, id)
+            })
+        }
         Format::Json => report::to_json(report)?,
         Format::Yaml => report::to_yaml(report)?,
         Format::Junit => report::junit::to_string(report)?,
@@ -24,6 +35,20 @@ pub(crate) fn print_report(report: &report::Report, output: &OutputArgs) -> Resu
         println!();
     }
     Ok(report::exit_code(report))
+}
+
+/// `CATEGORY FILE, FILE, ... (+N more)` of artifact `id`.
+fn describe(store: &dyn ArtifactStore, id: u64) -> Option<String> {
+    const SHOWN: usize = 3;
+    let artifact = store.get(id).ok()?;
+    let mut files: Vec<&str> = artifact.files.iter().map(|f| f.name.as_str()).collect();
+    let more = files.len().saturating_sub(SHOWN);
+    files.truncate(SHOWN);
+    let mut line = format!("{}  {}", artifact.category, files.join(", "));
+    if more > 0 {
+        line.push_str(&format!(" (+{more} more)"));
+    }
+    Some(line.trim_end().to_string())
 }
 
 /// Reads task_data (JSON or YAML) from a file or stdin.

@@ -28,11 +28,18 @@ pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
     };
     // On SIGINT/SIGTERM the run is dropped: its commands' process groups
     // are killed and its workspace removed.
-    let running = taskhost::run::run_task(&runtime, store, &plugin, task_data, permit, &options);
+    let running = taskhost::run::run_task(
+        &runtime,
+        store.clone(),
+        &plugin,
+        task_data,
+        permit,
+        &options,
+    );
     let Some(report) = until_signal(running, "run", |m| format!("{}: {m}", args.task)).await?
     else {
         return Ok(Code::TaskError);
     };
 
-    print_report(&report, &args.output)
+    print_report(&report, &args.output, store.as_ref())
 }

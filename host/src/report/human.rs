@@ -20,6 +20,17 @@ const BOLD_RED: &str = "\x1b[1;31m";
 /// plugin-supplied text are always escaped, so output never carries raw
 /// escape sequences from the task.
 pub fn render(report: &Report, color: bool) -> String {
+    render_with(report, color, &|_| None)
+}
+
+/// [`render`], with one line per created artifact saying what it is
+/// (`describe` gives e.g. its category and files), so a user can pass the
+/// right id to the next task.
+pub fn render_with(
+    report: &Report,
+    color: bool,
+    describe: &dyn Fn(u64) -> Option<String>,
+) -> String {
     let paint = |code: &str, text: &str| -> String {
         if color {
             format!("{code}{text}{RESET}")
@@ -104,6 +115,15 @@ pub fn render(report: &Report, color: bool) -> String {
             report.artifacts.len(),
             ids.join(", ")
         );
+        let described: Vec<(String, String)> = report
+            .artifacts
+            .iter()
+            .filter_map(|&id| describe(id).map(|d| (format!("#{id}"), d)))
+            .collect();
+        let wid = described.iter().map(|(id, _)| width(id)).max().unwrap_or(0);
+        for (id, what) in &described {
+            let _ = writeln!(out, "  {}  {}", pad(id, wid), safe(what));
+        }
     }
     if let Some(id) = report.log_artifact {
         let _ = writeln!(out, "Log:     artifact #{id}");
@@ -200,6 +220,21 @@ mod tests {
         assert!(s.contains("Artifacts: 2 created (#3, #4)"), "{s}");
         assert!(s.contains("/tmp/out/results.yml"), "{s}");
         assert!(s.contains("exit 100"), "{s}");
+    }
+
+    #[test]
+    fn each_artifact_is_described_when_the_caller_can() {
+        let mut r = report(Status::Success, &[Outcome::Passed]);
+        r.artifacts = vec![3, 12];
+        let s = render_with(&r, false, &|id| {
+            (id == 12).then(|| "debian:upload hello_1.0_amd64.changes\x1b[31m".to_string())
+        });
+        assert!(s.contains("Artifacts: 2 created (#3, #12)"), "{s}");
+        assert!(
+            s.contains("\n  #12  debian:upload hello_1.0_amd64.changes\\u{1b}[31m\n"),
+            "{s}"
+        );
+        assert!(!s.contains("\n  #3 "), "{s}");
     }
 
     #[test]
