@@ -28,6 +28,13 @@ impl Environment {
         self.0.run(&command.0).map(ExitStatus)
     }
 
+    /// Starts `command` and returns at once; follow it with
+    /// [`Running::wait`]. Dropping the [`Running`] before the command ends
+    /// kills it. A run has at most 8 commands running at once.
+    pub fn start(&self, command: &Command) -> Result<Running> {
+        self.0.start(&command.0).map(Running)
+    }
+
     /// Copies workspace file `workspace_path` into the environment.
     pub fn push(&self, workspace_path: &str, target: &str) -> Result<()> {
         self.0.push(workspace_path, target)
@@ -36,6 +43,27 @@ impl Environment {
     /// Copies `source` out of the environment into the workspace.
     pub fn pull(&self, source: &str, workspace_path: &str) -> Result<()> {
         self.0.pull(source, workspace_path)
+    }
+}
+
+/// A command started with [`Environment::start`].
+pub struct Running(raw::Running);
+
+impl Running {
+    /// Waits up to `timeout` for the command to end: its exit status, or
+    /// `None` while it still runs.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<ExitStatus>> {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.0.wait(ms).map(|e| e.map(ExitStatus))
+    }
+
+    /// Waits for the command to end.
+    pub fn wait(&self) -> Result<ExitStatus> {
+        loop {
+            if let Some(exit) = self.wait_timeout(Duration::from_secs(3600))? {
+                return Ok(exit);
+            }
+        }
     }
 }
 

@@ -54,7 +54,7 @@ pub use wit_bindgen as __wit_bindgen;
 
 pub use bindings::exports::taskhost::plugin::task::Status;
 pub use bindings::taskhost::plugin::types::{ArtifactId, Error};
-pub use command::{Command, Environment, ExitStatus};
+pub use command::{Command, Environment, ExitStatus, Running};
 pub use data::{ArtifactRef, decode_task_data};
 pub use results::Outcome;
 

@@ -155,6 +155,24 @@ fn a_declared_program_with_no_grant_at_all_is_refused_before_the_plugin_starts()
 }
 
 #[test]
+fn a_started_command_is_checked_like_a_run_one() {
+    let env = Env::new();
+    let ran = env.hostile(
+        r#"{"action":"start","argv":["ls","/"],"count":1,"wait":true}"#,
+        HOSTILE_GRANTS,
+    );
+    assert_denied_at_call_time(
+        &ran,
+        "plugin 'hostile' may not run `ls /`: not declared in its manifest",
+    );
+    let log = debug_log(&env, &ran, "taskhost.log").expect("taskhost.log");
+    assert!(
+        !log.contains("running `ls /`"),
+        "the host started it anyway:\n{log}"
+    );
+}
+
+#[test]
 fn a_declared_program_granted_only_with_other_arguments_is_denied_at_call_time() {
     let env = Env::new();
     let grants = grants_without("cat **", &["--allow-exec", "cat /dev/null"]);

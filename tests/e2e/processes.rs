@@ -602,3 +602,53 @@ fn the_processes_of_a_sigkilled_runtask_are_swept_by_the_next_run() {
 fn the_reaper_ends_the_processes_of_a_sigkilled_runtask() {
     after_runtask_is_killed(Mode::Reaper);
 }
+
+// ---- commands a plugin starts and follows (`environment.start`) ---------
+
+#[test]
+fn a_started_command_is_followed_until_it_ends() {
+    let env = Env::new();
+    let data = serde_json::json!({
+        "action": "start", "argv": ["sh", "-c", "sleep 0.5; exit 3"], "count": 2, "wait": true,
+    });
+    let ran = env.hostile(&data.to_string(), HOSTILE_GRANTS);
+    ran.expect(0);
+    let note = first_note(&report(&ran));
+    // Both ran at once: the first wait polled while they slept, the
+    // second found its command over.
+    let polls: u32 = note
+        .strip_prefix("polls ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("note: {note}"));
+    assert!((2..=8).contains(&polls), "{note}");
+    assert!(note.ends_with("codes Some(3),Some(3)"), "{note}");
+}
+
+#[test]
+fn a_started_command_dropped_before_it_ends_is_killed_with_its_processes() {
+    let env = Env::new();
+    let pids = env.path("pids");
+    let data = serde_json::json!({
+        "action": "start", "argv": ["sh", "-c", escaping(&pids, "sleep 300")],
+        "count": 1, "hold_ms": 1500,
+    });
+    let started = Instant::now();
+    let ran = env.hostile(&data.to_string(), HOSTILE_GRANTS);
+    ran.expect(0);
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    let recorded = std::fs::read_to_string(&pids).unwrap_or_default();
+    assert_eq!(recorded.lines().count(), 3, "the script did not start: {recorded:?}");
+    assert_eq!(alive_after(&pids, Duration::from_secs(5)), Vec::<String>::new());
+    assert!(ran.stderr.contains("was dropped before it ended: killed"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_ninth_command_at_once_is_refused() {
+    let env = Env::new();
+    let data = serde_json::json!({
+        "action": "start", "argv": ["sleep", "300"], "count": 9, "wait": true,
+    });
+    let (ran, took) = run_briefly(&env, data, &[]);
+    assert_refused(&ran, took, "8 commands already run at once");
+}

@@ -711,7 +711,13 @@ impl Session {
     }
 
     /// Runs `spec` inside: `cwd` must lie in the workspace.
-    pub async fn run(&self, mut spec: ProcessSpec, as_root: bool) -> io::Result<ProcessExit> {
+    pub async fn run(&self, spec: ProcessSpec, as_root: bool) -> io::Result<ProcessExit> {
+        super::local::run(self.inside(spec, as_root)?).await
+    }
+
+    /// `spec` rewritten to run inside, for [`super::local::run`] (which
+    /// owns it, so the command may outlive this borrow).
+    pub fn inside(&self, mut spec: ProcessSpec, as_root: bool) -> io::Result<ProcessSpec> {
         let rel = spec.cwd.strip_prefix(&self.workspace).map_err(|_| {
             io::Error::new(io::ErrorKind::InvalidInput, "cwd outside the workspace")
         })?;
@@ -730,7 +736,7 @@ impl Session {
         let home = if as_root { "/root" } else { "/nonexistent" };
         spec.env.push(("HOME".into(), home.into()));
         spec.cwd = PathBuf::from("/");
-        super::local::run(spec).await
+        Ok(spec)
     }
 
     /// Runs `argv` inside as root and returns its exit status and output

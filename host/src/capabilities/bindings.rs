@@ -7,6 +7,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     with: {
         "taskhost:plugin/process.environment": crate::backends::Environment,
+        "taskhost:plugin/process.running": crate::capabilities::process::Running,
     },
 });
 

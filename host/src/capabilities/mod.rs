@@ -140,6 +140,8 @@ pub struct RunContext {
     settings: CommandSettings,
     /// Commands run so far (names default output files).
     commands: u32,
+    /// Commands started and not yet ended (`environment.start`).
+    running: usize,
     opened: Vec<Opened>,
     /// A quota cut the plugin's log or progress (noted once).
     log_cut: bool,
@@ -170,6 +172,7 @@ impl RunContext {
             deadline,
             settings: CommandSettings::default(),
             commands: 0,
+            running: 0,
             opened: Vec::new(),
             log_cut: false,
             progress_cut: false,

@@ -256,6 +256,109 @@ impl RunState {
         Ok(backend)
     }
 
+    /// Checks `command` against the grants, logs it and makes the future
+    /// that runs it (owning all it needs, so `start` can spawn it).
+    fn begin(&mut self, env: &Resource<Environment>, command: &Command) -> Result<Started, Error> {
+        let backend = self.environment(env)?;
+        if command.argv.is_empty() {
+            return Err(Error::Invalid(
+                "a command needs at least a program name".into(),
+            ));
+        }
+        let (spec, stdout, stderr) = self.spec(command)?;
+        let argv_text = shell_words::join(&command.argv);
+        let future: CommandFuture = match backend {
+            Backend::Local => Box::pin(backends::local::run(spec)),
+            Backend::Unshare => {
+                let session = self
+                    .table()
+                    .get(env)
+                    .ok()
+                    .and_then(|e| e.session.as_ref())
+                    .ok_or_else(|| Error::Failed("the environment is closed".into()))?;
+                let spec = session
+                    .inside(spec, command.run_as_root)
+                    .map_err(|e| Error::Invalid(format!("running `{argv_text}`: {e}")))?;
+                Box::pin(backends::local::run(spec))
+            }
+        };
+        self.run.log.info(
+            "process",
+            &format!("running `{argv_text}` on {}", backend.name()),
+        );
+        let step = self.run.progress.spinner(&argv_text);
+        Ok(Started {
+            future,
+            step,
+            what: Ran {
+                argv_text,
+                program: command.argv[0].clone(),
+                stdout,
+                stderr,
+            },
+        })
+    }
+
+    /// Logs how a command ended and makes its exit status.
+    fn ended(
+        &mut self,
+        what: &Ran,
+        exit: std::io::Result<backends::ProcessExit>,
+    ) -> Result<ExitStatus, Error> {
+        let argv_text = &what.argv_text;
+        let exit = exit.map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(format!(
+                "program '{}' not found in PATH ({}); is its package installed? (runtask --install-deps installs \
+                 the packages the plugin declares)",
+                what.program,
+                backends::PATH
+            )),
+            _ => Error::Failed(format!("running `{argv_text}`: {e}")),
+        })?;
+        let how = match (exit.code, exit.signal) {
+            (Some(code), _) => format!("exit code {code}"),
+            (None, Some(sig)) => format!("signal {sig}"),
+            _ => "unknown status".to_string(),
+        };
+        let timed = if exit.timed_out { " (timed out)" } else { "" };
+        let mut used = Vec::new();
+        if let Some(cpu) = exit.cpu_time {
+            used.push(format!("{:.1}s CPU", cpu.as_secs_f64()));
+        }
+        if let Some(peak) = exit.peak_memory {
+            used.push(format!("{} MiB peak memory", peak >> 20));
+        }
+        let used = if used.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", used.join(", "))
+        };
+        let oom = match (exit.oom_killed, self.run.settings.command_memory) {
+            (true, Some(limit)) => format!(
+                "; killed past its memory limit ({}, `command-memory` in the policy)",
+                crate::policy::quota::human_size(limit)
+            ),
+            (true, None) => "; killed for lack of memory".to_string(),
+            _ => String::new(),
+        };
+        self.run.log.info(
+            "process",
+            &format!(
+                "`{argv_text}` ended with {how}{timed} after {:.1}s{used}{oom}",
+                exit.duration.as_secs_f64()
+            ),
+        );
+        Ok(ExitStatus {
+            code: exit.code,
+            signal: exit.signal,
+            timed_out: exit.timed_out,
+            stdout: what.stdout.clone(),
+            stderr: what.stderr.clone(),
+            truncated: exit.truncated,
+            duration_ms: u64::try_from(exit.duration.as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+
     /// Builds a spec for `command`, checking the grants first.
     fn spec(&mut self, command: &Command) -> Result<(ProcessSpec, String, String), Error> {
         let run = &mut self.run;
@@ -336,6 +439,107 @@ impl RunState {
     }
 }
 
+/// Commands one run may have running at once (`environment.start`).
+pub const MAX_RUNNING: usize = 8;
+
+type CommandFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<backends::ProcessExit>> + Send>>;
+
+/// A checked command, ready to run.
+struct Started {
+    future: CommandFuture,
+    step: crate::progress::Step,
+    what: Ran,
+}
+
+/// What the log and the exit status say about a command.
+struct Ran {
+    argv_text: String,
+    program: String,
+    stdout: String,
+    stderr: String,
+}
+
+/// The `running` resource: a command started with `environment.start`.
+pub struct Running {
+    /// The command, until it has ended and been waited for.
+    task: Option<tokio::task::JoinHandle<std::io::Result<backends::ProcessExit>>>,
+    what: Ran,
+    step: Option<crate::progress::Step>,
+    /// Its exit status, once waited for.
+    exit: Option<ExitStatus>,
+}
+
+impl Drop for Running {
+    /// A dropped handle kills its command: the command's future goes, and
+    /// with it the process group (the backends kill on drop).
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("command", &self.what.argv_text)
+            .field("ended", &self.exit.is_some())
+            .finish()
+    }
+}
+
+impl process::HostRunning for RunState {
+    async fn wait(
+        &mut self,
+        running: Resource<Running>,
+        timeout_ms: u64,
+    ) -> Result<Option<ExitStatus>, Error> {
+        let entry = self
+            .table()
+            .get_mut(&running)
+            .map_err(|e| Error::Invalid(format!("bad running handle: {e}")))?;
+        if let Some(exit) = &entry.exit {
+            return Ok(Some(exit.clone()));
+        }
+        let Some(task) = entry.task.as_mut() else {
+            return Err(Error::Failed("the command is gone".into()));
+        };
+        let joined =
+            match tokio::time::timeout(Duration::from_millis(timeout_ms), task).await {
+                Err(_) => return Ok(None),
+                Ok(joined) => joined,
+            };
+        entry.task = None;
+        drop(entry.step.take());
+        let exit = joined.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let what = Ran {
+            argv_text: entry.what.argv_text.clone(),
+            program: entry.what.program.clone(),
+            stdout: entry.what.stdout.clone(),
+            stderr: entry.what.stderr.clone(),
+        };
+        self.run.running = self.run.running.saturating_sub(1);
+        let status = self.ended(&what, exit)?;
+        if let Ok(entry) = self.table().get_mut(&running) {
+            entry.exit = Some(status.clone());
+        }
+        Ok(Some(status))
+    }
+
+    async fn drop(&mut self, running: Resource<Running>) -> wasmtime::Result<()> {
+        let entry = self.table().delete(running)?;
+        if entry.task.is_some() {
+            self.run.running = self.run.running.saturating_sub(1);
+            self.run.log.warn(
+                "process",
+                &format!("`{}` was dropped before it ended: killed", entry.what.argv_text),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl process::HostEnvironment for RunState {
     async fn open(
         &mut self,
@@ -413,80 +617,35 @@ impl process::HostEnvironment for RunState {
         env: Resource<Environment>,
         command: Command,
     ) -> Result<ExitStatus, Error> {
-        let backend = self.environment(&env)?;
-        if command.argv.is_empty() {
-            return Err(Error::Invalid(
-                "a command needs at least a program name".into(),
-            ));
+        let started = self.begin(&env, &command)?;
+        let exit = started.future.await;
+        drop(started.step);
+        self.ended(&started.what, exit)
+    }
+
+    async fn start(
+        &mut self,
+        env: Resource<Environment>,
+        command: Command,
+    ) -> Result<Resource<Running>, Error> {
+        if self.run.running >= MAX_RUNNING {
+            return Err(Error::Invalid(format!(
+                "{MAX_RUNNING} commands already run at once; wait for one to end (or drop it) first"
+            )));
         }
-        let (spec, stdout, stderr) = self.spec(&command)?;
-        let argv_text = shell_words::join(&command.argv);
-        self.run.log.info(
-            "process",
-            &format!("running `{argv_text}` on {}", backend.name()),
-        );
-        let step = self.run.progress.spinner(&argv_text);
-        let exit = match backend {
-            Backend::Local => backends::local::run(spec).await,
-            Backend::Unshare => {
-                match self.table().get(&env).ok().and_then(|e| e.session.as_ref()) {
-                    Some(session) => session.run(spec, command.run_as_root).await,
-                    None => Err(std::io::Error::other("the environment is closed")),
-                }
-            }
+        let started = self.begin(&env, &command)?;
+        let running = Running {
+            task: Some(tokio::spawn(started.future)),
+            what: started.what,
+            step: Some(started.step),
+            exit: None,
         };
-        drop(step);
-        let exit = exit.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound(format!(
-                "program '{}' not found in PATH ({}); is its package installed? (runtask --install-deps installs \
-                 the packages the plugin declares)",
-                command.argv[0],
-                backends::PATH
-            )),
-            _ => Error::Failed(format!("running `{argv_text}`: {e}")),
-        })?;
-        let how = match (exit.code, exit.signal) {
-            (Some(code), _) => format!("exit code {code}"),
-            (None, Some(sig)) => format!("signal {sig}"),
-            _ => "unknown status".to_string(),
-        };
-        let timed = if exit.timed_out { " (timed out)" } else { "" };
-        let mut used = Vec::new();
-        if let Some(cpu) = exit.cpu_time {
-            used.push(format!("{:.1}s CPU", cpu.as_secs_f64()));
-        }
-        if let Some(peak) = exit.peak_memory {
-            used.push(format!("{} MiB peak memory", peak >> 20));
-        }
-        let used = if used.is_empty() {
-            String::new()
-        } else {
-            format!(", {}", used.join(", "))
-        };
-        let oom = match (exit.oom_killed, self.run.settings.command_memory) {
-            (true, Some(limit)) => format!(
-                "; killed past its memory limit ({}, `command-memory` in the policy)",
-                crate::policy::quota::human_size(limit)
-            ),
-            (true, None) => "; killed for lack of memory".to_string(),
-            _ => String::new(),
-        };
-        self.run.log.info(
-            "process",
-            &format!(
-                "`{argv_text}` ended with {how}{timed} after {:.1}s{used}{oom}",
-                exit.duration.as_secs_f64()
-            ),
-        );
-        Ok(ExitStatus {
-            code: exit.code,
-            signal: exit.signal,
-            timed_out: exit.timed_out,
-            stdout,
-            stderr,
-            truncated: exit.truncated,
-            duration_ms: u64::try_from(exit.duration.as_millis()).unwrap_or(u64::MAX),
-        })
+        let pushed = self
+            .table()
+            .push_child(running, &env)
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        self.run.running += 1;
+        Ok(pushed)
     }
 
     async fn push(

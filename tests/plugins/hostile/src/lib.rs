@@ -92,6 +92,18 @@ pub enum Data {
         query: String,
         category: String,
     },
+    /// Start `count` copies of argv at once (`environment.start`); with
+    /// `wait`, wait for each, polling every 100 ms, and report how many
+    /// polls saw it running and the exit codes; else wait `hold_ms` on the
+    /// first, then drop them all.
+    Start {
+        argv: Vec<String>,
+        count: usize,
+        #[serde(default)]
+        wait: bool,
+        #[serde(default)]
+        hold_ms: u64,
+    },
     /// Write `mib` MiB into workspace file `file`, 1 MiB at a time.
     Fill {
         file: String,
@@ -319,6 +331,45 @@ impl Task for Hostile {
                 Ok(id) => report(Outcome::Failed, format!("found {id}")),
                 Err(e) => report(Outcome::Passed, format!("{e:?}")),
             },
+            Data::Start {
+                argv,
+                count,
+                wait,
+                hold_ms,
+            } => {
+                let env = Environment::open("local")?;
+                let (program, args) = argv
+                    .split_first()
+                    .ok_or_else(|| Error::invalid("argv is empty"))?;
+                let command = Command::new(program).args(args);
+                let mut started = Vec::new();
+                for _ in 0..count {
+                    started.push(env.start(&command)?);
+                }
+                if !wait {
+                    if let Some(first) = started.first() {
+                        first.wait_timeout(std::time::Duration::from_millis(hold_ms))?;
+                    }
+                    drop(started);
+                    return report(Outcome::Passed, format!("dropped {count}"));
+                }
+                let (mut polls, mut codes) = (0, Vec::new());
+                for running in &started {
+                    loop {
+                        match running.wait_timeout(std::time::Duration::from_millis(100))? {
+                            None => polls += 1,
+                            Some(exit) => {
+                                codes.push(format!("{:?}", exit.code()));
+                                break;
+                            }
+                        }
+                    }
+                }
+                report(
+                    Outcome::Passed,
+                    format!("polls {polls} codes {}", codes.join(",")),
+                )
+            }
             Data::Fill { file, mib } => {
                 use std::io::Write;
                 let chunk = vec![7u8; 1 << 20];
