@@ -636,11 +636,26 @@ fn a_started_command_dropped_before_it_ends_is_killed_with_its_processes() {
     let started = Instant::now();
     let ran = env.hostile(&data.to_string(), HOSTILE_GRANTS);
     ran.expect(0);
-    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
     let recorded = std::fs::read_to_string(&pids).unwrap_or_default();
-    assert_eq!(recorded.lines().count(), 3, "the script did not start: {recorded:?}");
-    assert_eq!(alive_after(&pids, Duration::from_secs(5)), Vec::<String>::new());
-    assert!(ran.stderr.contains("was dropped before it ended: killed"), "{}", ran.stderr);
+    assert_eq!(
+        recorded.lines().count(),
+        3,
+        "the script did not start: {recorded:?}"
+    );
+    assert_eq!(
+        alive_after(&pids, Duration::from_secs(5)),
+        Vec::<String>::new()
+    );
+    assert!(
+        ran.stderr.contains("was dropped before it ended: killed"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]

@@ -240,6 +240,30 @@ fn sbuild_builds_a_package_and_blhc_and_lintian_check_what_it_stored() {
     // The human report says which id is which: chain from it.
     let ran = run("sbuild", &data, &[]);
     ran.expect(0);
+    // The phases were reported while sbuild ran, in order.
+    let at = |needle: &str| {
+        ran.stderr
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} is not on stderr:\n{}", ran.stderr))
+    };
+    let phases = [
+        at("phase: Update chroot"),
+        at("phase: Install package build dependencies"),
+        at("phase: Build\n"),
+        at("phase: Post Build\n"),
+        at("phase: Summary"),
+    ];
+    assert!(phases.is_sorted(), "{phases:?}\n{}", ran.stderr);
+    let ended = at("sbuild '--chroot-mode=unshare'");
+    let ended = ended
+        + ran.stderr[ended..]
+            .find("` ended with")
+            .expect("sbuild's end");
+    assert!(
+        phases[1] < ended,
+        "phases logged after sbuild ended:\n{}",
+        ran.stderr
+    );
     let listed = human_artifacts(&ran.stdout);
     let id_of = |category: &str| -> Vec<String> {
         listed
@@ -455,6 +479,43 @@ fn build_profiles_options_and_path_reach_the_build() {
     let binaries = of(&artifacts, "debian:binary-packages");
     assert_eq!(binaries.len(), 1, "{artifacts:?}");
     assert_eq!(binaries[0]["data"]["packages"], json!(["th-profiled"]));
+
+    // Provenance: the source's files and the tarball by digest, and the
+    // sbuild that ran, by version; the subjects are what it built.
+    let statement = &report(&ran)["provenance"];
+    let deps = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let source = s
+        .env
+        .artifacts()
+        .into_iter()
+        .rfind(|a| a["category"] == "debian:source-package" && a["data"]["name"] == "th-profiled")
+        .expect("the imported source");
+    let files = source["files"].as_array().cloned().unwrap_or_default();
+    assert!(files.len() >= 2, "{source}");
+    let tarball = s.tarball["files"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tarball.len(), 1, "{}", s.tarball);
+    for file in files.iter().chain(&tarball) {
+        assert!(
+            deps.iter().any(|d| d["digest"]["sha256"] == file["sha256"]),
+            "{} is not in the provenance: {deps:?}",
+            file["name"]
+        );
+    }
+    let version = Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", "sbuild"])
+        .output()
+        .expect("dpkg-query");
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    assert!(
+        deps.iter()
+            .any(|d| d["uri"] == format!("pkg:deb/debian/sbuild@{version}")),
+        "sbuild {version} is not in the provenance: {deps:?}"
+    );
+    let subjects = statement["subject"].to_string();
+    assert!(subjects.contains("th-profiled_1.0_"), "{subjects}");
 }
 
 #[test]

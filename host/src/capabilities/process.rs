@@ -442,8 +442,9 @@ impl RunState {
 /// Commands one run may have running at once (`environment.start`).
 pub const MAX_RUNNING: usize = 8;
 
-type CommandFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<backends::ProcessExit>> + Send>>;
+type CommandFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = std::io::Result<backends::ProcessExit>> + Send>,
+>;
 
 /// A checked command, ready to run.
 struct Started {
@@ -505,11 +506,10 @@ impl process::HostRunning for RunState {
         let Some(task) = entry.task.as_mut() else {
             return Err(Error::Failed("the command is gone".into()));
         };
-        let joined =
-            match tokio::time::timeout(Duration::from_millis(timeout_ms), task).await {
-                Err(_) => return Ok(None),
-                Ok(joined) => joined,
-            };
+        let joined = match tokio::time::timeout(Duration::from_millis(timeout_ms), task).await {
+            Err(_) => return Ok(None),
+            Ok(joined) => joined,
+        };
         entry.task = None;
         drop(entry.step.take());
         let exit = joined.unwrap_or_else(|e| Err(std::io::Error::other(e)));
@@ -533,7 +533,10 @@ impl process::HostRunning for RunState {
             self.run.running = self.run.running.saturating_sub(1);
             self.run.log.warn(
                 "process",
-                &format!("`{}` was dropped before it ended: killed", entry.what.argv_text),
+                &format!(
+                    "`{}` was dropped before it ended: killed",
+                    entry.what.argv_text
+                ),
             );
         }
         Ok(())

@@ -19,27 +19,69 @@ use std::collections::BTreeMap;
 pub const SUCCESSFUL: &str = "successful";
 pub const SKIPPED: &str = "skipped";
 
+/// The phases of a successful build, in sbuild 0.85's order: how far a
+/// running build is (others, such as `Chroot Setup Commands`, come between).
+pub const MILESTONES: &[&str] = &[
+    "Update chroot",
+    "Fetch source files",
+    "Install package build dependencies",
+    "Check architectures",
+    "Build environment",
+    "Build",
+    "Changes",
+    "Buildinfo",
+    "Package contents",
+    "Post Build",
+    "Cleanup",
+    "Summary",
+];
+
 /// The titles of the log's phases, in order (`Update chroot`, `Build`, ...).
 pub fn phases(log: &str) -> Vec<String> {
-    let mut phases = Vec::new();
-    let mut lines = log.lines();
-    while let Some(line) = lines.next() {
-        if !is_rule(line) {
-            continue;
-        }
-        let Some(title) = lines.next() else { break };
-        let Some(inner) = title
-            .strip_prefix('|')
-            .and_then(|t| t.strip_suffix('|'))
-            .map(str::trim)
-        else {
-            continue;
-        };
-        if lines.next().is_some_and(is_rule) && !inner.is_empty() {
-            phases.push(inner.to_string());
-        }
-    }
+    let mut follower = Follower::default();
+    let mut phases = follower.feed(log.as_bytes());
+    phases.extend(follower.feed(b"\n"));
     phases
+}
+
+/// Finds phase titles in a log read piece by piece as it grows: only
+/// complete lines count, so a title cut mid-write is found next time.
+#[derive(Debug, Default)]
+pub struct Follower {
+    /// The last, incomplete line.
+    partial: Vec<u8>,
+    /// A rule was seen (`Some(None)`), then a title (`Some(Some(..))`).
+    heading: Option<Option<String>>,
+}
+
+impl Follower {
+    /// Takes the log's next bytes; returns the phases they complete.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut found = Vec::new();
+        self.partial.extend_from_slice(bytes);
+        let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            return found;
+        };
+        let rest = self.partial.split_off(end + 1);
+        let complete = std::mem::replace(&mut self.partial, rest);
+        for line in String::from_utf8_lossy(&complete).lines() {
+            self.heading = match (self.heading.take(), is_rule(line)) {
+                (Some(Some(title)), true) => {
+                    found.push(title);
+                    None
+                }
+                (_, true) => Some(None),
+                (Some(None), false) => line
+                    .strip_prefix('|')
+                    .and_then(|t| t.strip_suffix('|'))
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(|t| Some(t.to_string())),
+                (_, false) => None,
+            };
+        }
+        found
+    }
 }
 
 /// `+-----...-----+`, the rule above and below a phase title.
@@ -175,6 +217,28 @@ mod tests {
         assert!(summary(&text).is_empty());
         assert_eq!(note(&summary(&text)), "no Status");
         assert_eq!(phases(&text), ["Update chroot"]);
+    }
+
+    #[test]
+    fn a_log_read_in_pieces_gives_each_phase_once_when_complete() {
+        let text = log("Status: successful\n");
+        for size in [1, 7, 80, 81, 4096] {
+            let mut follower = Follower::default();
+            let mut seen = Vec::new();
+            for piece in text.as_bytes().chunks(size) {
+                seen.extend(follower.feed(piece));
+            }
+            assert_eq!(seen, phases(&text), "pieces of {size} bytes");
+        }
+        // A title whose closing rule is not written yet is not a phase yet.
+        let mut follower = Follower::default();
+        assert!(
+            follower
+                .feed(format!("{RULE}\n| Build").as_bytes())
+                .is_empty()
+        );
+        assert!(follower.feed(b"        |\n").is_empty());
+        assert_eq!(follower.feed(format!("{RULE}\n").as_bytes()), ["Build"]);
     }
 
     #[test]

@@ -28,7 +28,8 @@ use std::str::FromStr;
 use taskhost_sdk::artifacts::{self, NewArtifact, RelationType};
 use taskhost_sdk::results::CheckResult;
 use taskhost_sdk::{
-    ArtifactId, ArtifactRef, Command, Environment, Error, Outcome, Result, Status, Task, log,
+    ArtifactId, ArtifactRef, Command, Environment, Error, ExitStatus, Outcome, Result, Running,
+    Status, Task, log,
 };
 
 // ---- task_data --------------------------------------------------------
@@ -575,7 +576,8 @@ impl Task for Sbuild {
             resolved.distribution,
             resolved.tarball
         ));
-        let exit = Environment::open("local")?.run(&command_line(&data, &resolved))?;
+        let env = Environment::open("local")?;
+        let exit = follow(env.start(&command_line(&data, &resolved))?)?;
         // The chroot is unpacked elsewhere; the tarball's copy is done with.
         let _ = std::fs::remove_dir_all(TARBALL_DIR);
         let stderr = exit.read_stderr().unwrap_or_default();
@@ -589,12 +591,6 @@ impl Task for Sbuild {
             )));
         };
         let text = String::from_utf8_lossy(&std::fs::read(&log_path)?).into_owned();
-        // The host runs the command to completion: the phases are known
-        // only now, so they are logged, not followed.
-        let phases = buildlog::phases(&text);
-        for (i, phase) in phases.iter().enumerate() {
-            log::info(format!("phase {}/{}: {phase}", i + 1, phases.len()));
-        }
         let summary = buildlog::summary(&text);
         let status = summary.get("Status").map_or("", String::as_str);
         let succeeded = exit.success() && status == buildlog::SUCCESSFUL;
@@ -654,6 +650,36 @@ impl Task for Sbuild {
         } else {
             Status::Failure
         })
+    }
+}
+
+/// Waits for sbuild, reporting each phase of its log as it begins (a log
+/// line, and the `sbuild` progress bar over [`buildlog::MILESTONES`]).
+fn follow(running: Running) -> Result<ExitStatus> {
+    use std::io::{Read, Seek, SeekFrom};
+    let total = buildlog::MILESTONES.len() as u64;
+    let mut follower = buildlog::Follower::default();
+    let (mut file, mut offset, mut done) = (None, 0u64, 0u64);
+    loop {
+        let ended = running.wait_timeout(std::time::Duration::from_millis(500))?;
+        if file.is_none() {
+            file = find_build_log()?.and_then(|(path, _)| std::fs::File::open(path).ok());
+        }
+        if let Some(f) = file.as_mut() {
+            let mut new = Vec::new();
+            f.seek(SeekFrom::Start(offset))?;
+            offset += f.read_to_end(&mut new)? as u64;
+            for phase in follower.feed(&new) {
+                if let Some(i) = buildlog::MILESTONES.iter().position(|m| *m == phase) {
+                    done = done.max(i as u64 + 1);
+                }
+                log::info(format!("phase: {phase}"));
+                log::progress("sbuild", done, Some(total));
+            }
+        }
+        if let Some(exit) = ended {
+            return Ok(exit);
+        }
     }
 }
 
