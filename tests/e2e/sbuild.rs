@@ -288,7 +288,7 @@ fn sbuild_builds_a_package_and_blhc_and_lintian_check_what_it_stored() {
     let all = s.env.artifacts();
     let get = |id: &str| -> Value {
         all.iter()
-            .find(|a| a["id"].to_string() == id)
+            .find(|a| a["id"].as_u64().is_some_and(|n| n.to_string() == id))
             .cloned()
             .unwrap_or_else(|| panic!("no artifact {id}"))
     };
