@@ -18,14 +18,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 const FIXED: &str = "--keep-sources-list --allow-database --warn-on-leftovers-after-purge";
 
-/// A .deb of `name` 1.0 for `arch` made with dpkg-deb, with a README and
-/// the given maintainer scripts (`postinst`, `postrm`, ...).
+/// A .deb of `name` 1.0 for `arch` made with dpkg-deb, with a README, a
+/// copyright file and the given maintainer scripts (`postinst`, ...).
 fn deb(dir: &Path, name: &str, arch: &str, scripts: &[(&str, &str)]) -> PathBuf {
     let root = dir.join(format!("{name}-root"));
     let doc = root.join(format!("usr/share/doc/{name}"));
     std::fs::create_dir_all(&doc).expect("mkdir");
     std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
     std::fs::write(doc.join("README"), "made by the taskhost tests\n").expect("README");
+    // Without it, adequate (which piuparts runs) warns.
+    std::fs::write(doc.join("copyright"), "Public domain.\n").expect("copyright");
     std::fs::write(
         root.join("DEBIAN/control"),
         format!(
@@ -127,7 +129,9 @@ fn piuparts_passes_clean_packages_from_an_upload_and_a_deb() {
     let s = shared();
     // A package built by dpkg-buildpackage (its .changes: a debian:upload)
     // and a plain .deb, tested together.
-    let built = Package::new("th-piuparts-clean").build(&s.env, false);
+    let built = Package::new("th-piuparts-clean")
+        .file("debian/copyright", "Public domain.\n")
+        .build(&s.env, false);
     let plain = deb(s.env.dir.path(), "th-piuparts-plain", "all", &[]);
     let data = task_data(&[&built.changes, &plain]);
 
@@ -149,7 +153,10 @@ fn piuparts_passes_clean_packages_from_an_upload_and_a_deb() {
     watching.store(false, Ordering::Relaxed);
     let seen = seen.join().expect("watcher");
     ran.expect(0);
-    assert!(seen.is_empty(), "piuparts' mounts reached the host: {seen:?}");
+    assert!(
+        seen.is_empty(),
+        "piuparts' mounts reached the host: {seen:?}"
+    );
 
     let r = report(&ran);
     assert_eq!(r["status"], "success", "{r}");
@@ -164,10 +171,7 @@ fn piuparts_passes_clean_packages_from_an_upload_and_a_deb() {
     ] {
         assert!(item.split(' ').any(|i| i == tested), "{tested}: {r}");
     }
-    assert_eq!(
-        result["note"], "PASS: Installation and purging test",
-        "{r}"
-    );
+    assert_eq!(result["note"], "PASS: Installation and purging test", "{r}");
     assert_eq!(keyval(&r, "piuparts_exit_code"), "0");
 
     let (a, log) = stored(&ran);
@@ -199,14 +203,14 @@ fn piuparts_passes_clean_packages_from_an_upload_and_a_deb() {
     ] {
         let input = all
             .iter()
-            .rfind(|x| {
-                x["category"] == category
-                    && x.to_string().contains(&format!("{name}_1.0_"))
-            })
+            .rfind(|x| x["category"] == category && x.to_string().contains(&format!("{name}_1.0_")))
             .unwrap_or_else(|| panic!("no {category} of {name}"));
         assert!(relates(&a, "relates-to", &input["id"]), "{a}\n{input}");
     }
-    assert!(log.contains(&format!("piuparts {FIXED} --basetgz=")), "{log}");
+    assert!(
+        log.contains(&format!("piuparts {FIXED} --basetgz=")),
+        "{log}"
+    );
     assert!(log.contains("PASS: All tests."), "{log}");
     // Only the .debs: not the upload's .buildinfo or .changes.
     assert!(!log.contains(".buildinfo"), "{log}");
@@ -250,39 +254,51 @@ fn files_left_after_purge_are_warnings_naming_the_files() {
     assert_eq!(a["data"]["verdict"], "passed-with-warnings", "{a}");
     let files = a["data"]["warnings"][0]["files"].to_string();
     assert!(files.contains("/etc/th-piuparts-leftover.conf"), "{a}");
-    assert!(log.contains("Package purging left files on system"), "{log}");
+    assert!(
+        log.contains("Package purging left files on system"),
+        "{log}"
+    );
 }
 
 #[test]
 #[ignore = "slow: bootstraps Debian, then runs piuparts"]
-fn a_package_that_changes_a_file_it_does_not_own_fails_naming_it() {
+fn a_package_that_leaves_its_shell_in_etc_shells_after_purge_fails() {
     let s = shared();
-    // The postinst appends to base-files' /etc/issue; purging leaves it so.
-    let dirty = deb(
+    // add-shell in postinst, no remove-shell in postrm: /etc/shells keeps
+    // a line after purge, a change piuparts fails whatever the flags.
+    let shell = deb(
         s.env.dir.path(),
-        "th-piuparts-dirty",
+        "th-piuparts-shell",
         "all",
-        &[("postinst", "echo 'th-piuparts-dirty was here' >> /etc/issue")],
+        &[("postinst", "add-shell /usr/bin/th-piuparts-shell")],
     );
-    let ran = run(&task_data(&[&dirty]));
+    let ran = run(&task_data(&[&shell]));
     ran.expect(100);
     let r = report(&ran);
     assert_eq!(r["status"], "failure", "{r}");
     assert_eq!(r["results"][0]["outcome"], "FAILED", "{r}");
     assert_eq!(
         r["results"][0]["note"],
-        "FAIL: Installation and purging test: After purging files have been modified: /etc/issue",
+        "FAIL: Installation and purging test: After purging files have been modified: /etc/shells",
         "{r}"
     );
     let failures = keyval(&r, "failures");
     assert!(
-        failures.contains("/etc/issue owned by: base-files"),
+        failures.contains("After purging files have been modified:\n  /etc/shells not owned"),
         "{failures}"
     );
     assert_ne!(keyval(&r, "piuparts_exit_code"), "0");
     let (a, log) = stored(&ran);
     assert_eq!(a["data"]["verdict"], "failed", "{a}");
-    assert!(log.contains("FAIL: Installation and purging test."), "{log}");
+    assert_eq!(
+        a["data"]["failed"][0]["files"],
+        json!(["/etc/shells not owned"]),
+        "{a}"
+    );
+    assert!(
+        log.contains("FAIL: Installation and purging test."),
+        "{log}"
+    );
 }
 
 // ---- bad input: no bootstrap needed ------------------------------------
@@ -358,7 +374,10 @@ fn piuparts_ran(env: &Env) -> bool {
 fn a_binary_artifact_of_another_category_is_refused() {
     let env = Env::new();
     let mut data = data_for(&env, "amd64");
-    let log = env.write("th_1.0_amd64.build", "dpkg-buildpackage: info: source package th\n");
+    let log = env.write(
+        "th_1.0_amd64.build",
+        "dpkg-buildpackage: info: source package th\n",
+    );
     data["input"]["binary_artifacts_ids"] = json!([env
         .import(&log, "debian:package-build-log")
         .parse::<u64>()

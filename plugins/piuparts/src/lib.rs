@@ -199,7 +199,10 @@ fn fetch_binaries(ids: &[ArtifactRef], host_arch: &str) -> Result<Vec<Binary>> {
             }
             found += 1;
             let file = path.rsplit('/').next().unwrap_or(&path).to_string();
-            if !binaries.iter().any(|b| b.deb.ends_with(&format!("/{file}"))) {
+            if !binaries
+                .iter()
+                .any(|b| b.deb.ends_with(&format!("/{file}")))
+            {
                 binaries.push(Binary {
                     artifact: id,
                     deb: path,
@@ -252,10 +255,7 @@ fn prepare_base_tgz(base: &Artifact) -> Result<(String, BaseTgz)> {
         dev_entries_removed: 0,
     };
     let bad = |e: std::io::Error| {
-        Error::invalid(format!(
-            "base_tgz_id: artifact {}: {source}: {e}",
-            base.id
-        ))
+        Error::invalid(format!("base_tgz_id: artifact {}: {source}: {e}", base.id))
     };
     let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&source)?);
     let format = tarball::sniff(std::io::BufRead::fill_buf(&mut reader)?).map_err(bad)?;
@@ -434,7 +434,8 @@ impl Task for Piuparts {
                 (None, Some(signal)) => format!("was killed by signal {signal}"),
                 _ => "ended".to_string(),
             };
-            let hint = if said.iter().any(|l| l.contains("need to be root")) {
+            let not_root = ["need to be root", "Operation not permitted"];
+            let hint = if said.iter().any(|l| not_root.iter().any(|n| l.contains(n))) {
                 " (piuparts runs as root: run runtask as root)"
             } else {
                 ""
@@ -548,7 +549,10 @@ mod tests {
             r#""environment": 2"#,
             r#""environment": "debian/match:codename=bookworm:variant=buildd""#,
         );
-        let json = format!(r#"{}, "backend": "unshare"}}"#, lookup.trim_end_matches('}'));
+        let json = format!(
+            r#"{}, "backend": "unshare"}}"#,
+            lookup.trim_end_matches('}')
+        );
         let d: Data = decode_task_data(&json).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(d.backend, Backend::Unshare);
         assert!(matches!(d.environment, ArtifactRef::Lookup(_)), "{d:?}");
@@ -572,7 +576,9 @@ mod tests {
     fn unknown_and_missing_keys_are_named() {
         let m = invalid(&with(r#""extra_repositories": []"#));
         assert!(m.contains("'extra_repositories'"), "{m}");
-        let m = invalid(r#"{"input": {"binary_artifacts_ids": [1]}, "environment": 2, "host_architecture": "amd64"}"#);
+        let m = invalid(
+            r#"{"input": {"binary_artifacts_ids": [1]}, "environment": 2, "host_architecture": "amd64"}"#,
+        );
         assert!(m.contains("base_tgz_id"), "{m}");
         let m = invalid(&MINIMAL.replace("[1]", "[]"));
         assert!(m.starts_with("input.binary_artifacts_ids: empty"), "{m}");

@@ -71,10 +71,14 @@ impl Finding {
 
     /// `message file, file` on one line.
     pub fn one_line(&self) -> String {
+        // `/etc/x owned by: base-files`, `/etc/y not owned`: the paths.
         let files: Vec<&str> = self
             .files
             .iter()
-            .map(|f| f.split(' ').next().unwrap_or(f))
+            .map(|f| {
+                let f = f.split(" owned by: ").next().unwrap_or(f);
+                f.strip_suffix(" not owned").unwrap_or(f)
+            })
             .collect();
         match files.as_slice() {
             [] => self.message.clone(),
@@ -93,7 +97,8 @@ pub struct Summary {
     pub failed: Vec<Finding>,
     pub skipped: Vec<String>,
     /// `Warning: Package purging left files on system:` (with
-    /// --warn-on-leftovers-after-purge) and the like.
+    /// --warn-on-leftovers-after-purge), adequate's `WARN: ...` and the
+    /// like.
     pub warnings: Vec<Finding>,
     /// ERROR records that are no FAIL: `Command failed (status=1): ...`
     /// with the end of that command's output.
@@ -125,7 +130,11 @@ pub fn summarize(log: &str) -> Summary {
             s.failed.push(Finding::from(what, rest));
         } else if let Some(what) = first.strip_prefix("SKIP: ") {
             s.skipped.push(what.to_string());
-        } else if let Some(what) = first.strip_prefix("Warning: ") {
+        } else if let Some(what) = first
+            .strip_prefix("Warning: ")
+            // adequate's findings, logged as errors unless --fail-if-inadequate.
+            .or_else(|| first.strip_prefix("WARN: "))
+        {
             s.warnings.push(Finding::from(what, rest));
         } else if record.level == "WARNING" {
             s.warnings.push(Finding::from(first, rest));
@@ -222,7 +231,10 @@ pub fn note(verdict: Verdict, s: &Summary) -> String {
             }
         }
         Verdict::Failed => {
-            let first = s.errors.first().map_or("", |e| e.lines().next().unwrap_or(e));
+            let first = s
+                .errors
+                .first()
+                .map_or("", |e| e.lines().next().unwrap_or(e));
             format!("piuparts stopped: {first}")
         }
         Verdict::Inconclusive => "piuparts gave no verdict".to_string(),
@@ -265,7 +277,10 @@ mod tests {
         assert_eq!(s.passed, ["Installation and purging test.", "All tests."]);
         assert!(s.failed.is_empty() && s.warnings.is_empty() && s.errors.is_empty());
         assert_eq!(verdict(Some(0), &s), Verdict::Passed);
-        assert_eq!(note(Verdict::Passed, &s), "PASS: Installation and purging test");
+        assert_eq!(
+            note(Verdict::Passed, &s),
+            "PASS: Installation and purging test"
+        );
         assert_eq!(verdict(Some(1), &s), Verdict::Inconclusive);
         assert_eq!(verdict(None, &s), Verdict::Inconclusive);
     }
@@ -297,29 +312,77 @@ mod tests {
         );
     }
 
+    #[test]
+    fn adequate_findings_are_warnings_not_errors() {
+        let log = PASSED.replace(
+            "0m20.1s INFO: PASS",
+            "0m17.3s ERROR: WARN: Inadequate results from running adequate!\n  \
+             th: missing-copyright-file /usr/share/doc/th/copyright\n\n\
+             0m17.3s ERROR: WARN: Running adequate resulted in inadequate tags found:  missing-copyright-file \n\
+             0m20.1s INFO: PASS",
+        );
+        let s = summarize(&log);
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert_eq!(s.warnings.len(), 2);
+        assert_eq!(
+            s.warnings[0].one_line(),
+            "Inadequate results from running adequate! th: missing-copyright-file /usr/share/doc/th/copyright"
+        );
+        assert_eq!(verdict(Some(0), &s), Verdict::PassedWithWarnings);
+    }
+
+    /// piuparts 1.1.7 on a package whose postinst runs `add-shell` and
+    /// whose postrm does not run `remove-shell`.
     const FAILED: &str = "\
 0m0.0s INFO: piuparts version 1.1.7 starting up.
-0m19.0s ERROR: FAIL: After purging files have been modified:
-  /etc/issue\t owned by: base-files
+0m32.8s DEBUG: Modified(user, group, mode, size, target): /etc/shells expected(root, root, - 100644, 128, None) != found(root, root, - 100644, 146, None)
+0m32.9s ERROR: FAIL: After purging files have been modified:
+  /etc/shells\t not owned
 
-0m19.1s ERROR: FAIL: Installation and purging test.
-0m19.5s ERROR: piuparts run ends.
+0m32.9s ERROR: FAIL: Installation and purging test.
+0m33.2s DEBUG: Starting command: ['umount', 'piuparts/tmp/tmpsg0nov3x/dev/shm']
+0m33.2s DEBUG: Command ok: ['umount', 'piuparts/tmp/tmpsg0nov3x/dev/shm']
+0m34.0s ERROR: piuparts run ends.
 ";
 
     #[test]
     fn a_fail_names_the_test_and_the_files() {
         let s = summarize(FAILED);
         assert_eq!(s.failed.len(), 2);
-        assert_eq!(s.failed[0].files, ["/etc/issue owned by: base-files"]);
-        assert!(s.errors.is_empty(), "FAIL lines are not errors: {:?}", s.errors);
+        assert_eq!(s.failed[0].files, ["/etc/shells not owned"]);
+        assert!(
+            s.errors.is_empty(),
+            "FAIL lines are not errors: {:?}",
+            s.errors
+        );
         let v = verdict(Some(1), &s);
         assert_eq!(v, Verdict::Failed);
         assert_eq!(
             note(v, &s),
-            "FAIL: Installation and purging test: After purging files have been modified: /etc/issue"
+            "FAIL: Installation and purging test: After purging files have been modified: /etc/shells"
         );
         // A FAIL line with exit 0 is no pass: piuparts never says PASS then.
         assert_eq!(verdict(Some(0), &s), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn a_fail_that_stops_piuparts_before_naming_the_test_is_the_reason() {
+        // piuparts 1.1.7 on a postinst appending to base-files' /etc/issue.
+        let log = "\
+0m0.0s INFO: piuparts version 1.1.7 starting up.
+0m23.9s ERROR: FAIL: debsums reports modifications inside the chroot:
+  /etc/issue
+  
+0m24.3s DEBUG: Starting command: ['umount', 'piuparts/tmp/tmp4u8k4so6/dev/shm']
+0m26.2s ERROR: piuparts run ends.
+";
+        let s = summarize(log);
+        let v = verdict(Some(1), &s);
+        assert_eq!(v, Verdict::Failed);
+        assert_eq!(
+            note(v, &s),
+            "FAIL: debsums reports modifications inside the chroot: /etc/issue"
+        );
     }
 
     #[test]

@@ -64,18 +64,16 @@ pub struct Repacked {
 
 /// Copies the tarball `input` (xz, gzip or plain) to `output` as a
 /// gzip-compressed tarball, leaving out `./dev/*` when `drop_dev`.
-pub fn repack(
-    mut input: impl BufRead,
-    output: impl Write,
-    drop_dev: bool,
-) -> io::Result<Repacked> {
+pub fn repack(mut input: impl BufRead, output: impl Write, drop_dev: bool) -> io::Result<Repacked> {
     let kind = sniff(input.fill_buf()?)?;
     let reader: Box<dyn Read + '_> = match kind {
         Format::Xz => Box::new(lzma_rust2::XzReader::new(input, true)),
         Format::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
         Format::Tar => Box::new(input),
     };
-    let mut out = GzEncoder::new(output, Compression::fast());
+    // Stored, not compressed: compressing costs more here than the
+    // larger file costs tar -z.
+    let mut out = GzEncoder::new(output, Compression::none());
     let done = filter(reader, &mut out, drop_dev)?;
     out.finish()?.flush()?;
     Ok(done)
@@ -219,7 +217,13 @@ mod tests {
     fn dev_entries_and_their_long_names_are_left_out() {
         let mut out = Vec::new();
         let done = filter(&system()[..], &mut out, true).unwrap();
-        assert_eq!(done, Repacked { kept: 5, removed: 4 });
+        assert_eq!(
+            done,
+            Repacked {
+                kept: 5,
+                removed: 4
+            }
+        );
         let long_etc = format!("etc/{}", "y".repeat(150));
         assert_eq!(
             names(&out),
@@ -254,11 +258,8 @@ mod tests {
 
     #[test]
     fn xz_input_becomes_gzip_output() {
-        let mut xz = lzma_rust2::XzWriter::new(
-            Vec::new(),
-            lzma_rust2::XzOptions::with_preset(1),
-        )
-        .unwrap();
+        let mut xz =
+            lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
         xz.write_all(&system()).unwrap();
         let xz = xz.finish().unwrap();
         let mut gz = Vec::new();
@@ -281,7 +282,13 @@ mod tests {
         let gz = gz.finish().unwrap();
         for input in [&plain[..], &gz[..]] {
             let done = repack(input, &mut Vec::new(), true).unwrap();
-            assert_eq!(done, Repacked { kept: 5, removed: 4 });
+            assert_eq!(
+                done,
+                Repacked {
+                    kept: 5,
+                    removed: 4
+                }
+            );
         }
     }
 
@@ -303,7 +310,15 @@ mod tests {
         for yes in ["./dev/null", "dev/pts/", "/dev/shm/x", "./dev/a/b"] {
             assert!(under_dev(yes.as_bytes()), "{yes}");
         }
-        for no in ["./dev/", "./dev", "dev/", "./devices", "./etc/dev/x", "./", "./usr/dev/"] {
+        for no in [
+            "./dev/",
+            "./dev",
+            "dev/",
+            "./devices",
+            "./etc/dev/x",
+            "./",
+            "./usr/dev/",
+        ] {
             assert!(!under_dev(no.as_bytes()), "{no}");
         }
     }
