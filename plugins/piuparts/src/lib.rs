@@ -381,6 +381,11 @@ impl Task for Piuparts {
             host_arch
         ));
         let exit = Environment::open("local")?.run(&command)?;
+        if exit.truncated() {
+            log::warn(
+                "piuparts' log passed the output limit and was cut (`output-limit` in the policy)",
+            );
+        }
         // The chroot is gone (or dies with the workspace); so can the base.
         let _ = std::fs::remove_dir_all(BASE_DIR);
         let _ = std::fs::remove_file(format!("{DIR}/base.tar.gz"));
@@ -396,7 +401,7 @@ impl Task for Piuparts {
             .collect();
         let id = NewArtifact::new("debian:piuparts")
             .data(&PiupartsData {
-                packages: packages.clone(),
+                packages,
                 host_architecture: host_arch,
                 environment: env.id,
                 base_tgz: &base_info,
