@@ -104,6 +104,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "koji",
             "lintian",
             "mmdebstrap",
+            "piuparts",
             "resultsdb",
             "sbuild",
             "shell",
@@ -445,6 +446,80 @@ fn the_mmdebstrap_url_grants_of_the_example_policy_reach_the_mirror_and_keyrings
         "{}",
         ran.stderr
     );
+}
+
+// ---- piuparts ------------------------------------------------------------
+
+#[test]
+fn the_piuparts_grants_of_the_example_policy_let_it_run_piuparts() {
+    // A base tarball with nothing in it: piuparts starts, then gives up
+    // setting up its chroot (no /etc/apt), with no network and in seconds.
+    let env = Env::new();
+    let deb = Package::new("th-example-piuparts")
+        .build(&env, false)
+        .debs
+        .into_iter()
+        .next()
+        .expect("a .deb");
+    let empty = env.path("empty-system");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let tarball = env.path("system.tar.gz");
+    let status = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&empty)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    let ran = env.run(&[
+        "artifact",
+        "import",
+        tarball.to_str().expect("utf-8"),
+        "--category",
+        "debian:system-tarball",
+        "--data",
+        &format!(
+            r#"{{"filename": "system.tar.gz", "vendor": "debian", "codename": "bookworm",
+                "variant": "buildd", "architecture": "{}", "with_dev": false}}"#,
+            crate::sbuild::arch()
+        ),
+    ]);
+    ran.expect(0);
+    let id = ran.stdout.trim().to_string();
+    let data = env.write(
+        "piuparts.json",
+        &format!(
+            r#"{{"input": {{"binary_artifacts_ids": [{deb:?}]}}, "base_tgz_id": {id},
+                "environment": "debian/match:codename=bookworm:variant=buildd",
+                "host_architecture": "{}"}}"#,
+            crate::sbuild::arch()
+        ),
+    );
+    let ran = env.run(&[
+        "run",
+        "piuparts",
+        "--policy",
+        &policy_path(),
+        "--data",
+        data.to_str().expect("utf-8"),
+    ]);
+    assert_ne!(ran.code, 0);
+    assert!(
+        ran.stderr.contains("piuparts exited 1 without a verdict"),
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    // piuparts ran: its log is stored all the same.
+    let log = env
+        .artifacts()
+        .into_iter()
+        .find(|a| a["category"] == "debian:piuparts")
+        .expect("the log of piuparts");
+    assert_eq!(log["data"]["piuparts_version"], "1.1.7", "{log}");
+    assert_eq!(log["data"]["verdict"], "inconclusive", "{log}");
 }
 
 // ---- debian-pipeline: sbuild, then blhc and lintian -----------------------

@@ -14,6 +14,7 @@ mod http;
 mod koji;
 mod lifecycle;
 mod lintian;
+mod piuparts;
 mod pkg;
 mod processes;
 mod sbuild;
