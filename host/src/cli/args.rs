@@ -60,10 +60,13 @@ pub(crate) struct FormulaArgs {
     /// The item to check, e.g. an NVR (xchat-0.5-1.fc20) or an update id
     #[arg(short = 'i', long = "item", value_name = "ITEM")]
     pub(crate) item: Option<String>,
-    /// The item's type; the formula sees the item as ${TYPE} too
+    /// The item's type; the formula sees the item as ${TYPE} too.
+    /// libtaskotron's types, and debian_source: a .dsc, or the id of a
+    /// debian:source-package artifact
     #[arg(short = 't', long = "type", value_name = "TYPE", value_parser = [
         "koji_build", "bodhi_update", "koji_tag", "compose", "docker_image",
         "dist_git_commit", "git_commit", "module_build", "pull_request",
+        "debian_source",
     ])]
     pub(crate) item_type: Option<String>,
     /// Architecture of the item
