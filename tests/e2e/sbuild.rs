@@ -22,8 +22,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 const SUITE: &str = "bookworm";
 pub(crate) const ENVIRONMENT: &str = "debian/match:codename=bookworm:variant=buildd";
 
-/// Grants for mmdebstrap (the bootstrap), sbuild, blhc and lintian.
-fn policy(env: &Env) -> PathBuf {
+/// Grants for mmdebstrap (the bootstrap), sbuild, blhc, lintian and
+/// autopkgtest (tests/e2e/autopkgtest.rs runs in the same store).
+pub(crate) fn policy(env: &Env) -> PathBuf {
     env.write(
         "policy.toml",
         &format!(
@@ -49,6 +50,11 @@ exec = [
     "dpkg-query -W -f=${{Version}} lintian",
 ]
 backends = ["local"]
+
+[plugins.autopkgtest]
+exec = ["autopkgtest --apt-upgrade --output-dir=autopkgtest/output --summary=autopkgtest/output/summary --no-built-binaries **"]
+backends = ["local"]
+lookups = ["debian/match:*"]
 "#,
             mirror = mirror()
         ),
@@ -104,7 +110,7 @@ pub(crate) fn arch() -> String {
 }
 
 /// The artifacts a run's JSON report lists, as `artifact list` shows them.
-fn created(env: &Env, ran: &Ran) -> Vec<Value> {
+pub(crate) fn created(env: &Env, ran: &Ran) -> Vec<Value> {
     let ids: Vec<u64> = report(ran)["artifacts"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_u64).collect())
@@ -123,7 +129,7 @@ fn of<'a>(artifacts: &'a [Value], category: &str) -> Vec<&'a Value> {
 }
 
 /// Whether `a` has `relation` to artifact `target`.
-fn relates(a: &Value, relation: &str, target: &Value) -> bool {
+pub(crate) fn relates(a: &Value, relation: &str, target: &Value) -> bool {
     a["relations"].as_array().is_some_and(|r| {
         r.iter()
             .any(|r| r["relation"] == relation && r["target"] == *target)
@@ -156,7 +162,7 @@ fn run(task: &str, data: &Value, extra: &[&str]) -> Ran {
     s.env.run(&args)
 }
 
-fn unique() -> u64 {
+pub(crate) fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
@@ -172,7 +178,7 @@ fn build_data(dsc: &Path) -> Value {
 }
 
 /// The text of file `name` of artifact `a`.
-fn exported(env: &Env, a: &Value, name: &str) -> String {
+pub(crate) fn exported(env: &Env, a: &Value, name: &str) -> String {
     let dir = env.path(&format!("export-{}", unique()));
     env.run(&[
         "artifact",
@@ -687,7 +693,7 @@ fn minimal() -> Value {
 }
 
 #[track_caller]
-fn assert_refused(ran: &Ran, code: i32, needle: &str) {
+pub(crate) fn assert_refused(ran: &Ran, code: i32, needle: &str) {
     ran.expect(code);
     assert!(
         ran.stderr.contains(needle),

@@ -365,9 +365,21 @@ pub fn command_line(data: &Data, r: &Resolved) -> Command {
     }
 }
 
-/// The command line as one shell-quoted string (the artifact's `cmdline`).
+/// The command line as one shell-quoted string (the artifact's
+/// `cmdline`), quoted as Python's `shlex.join` quotes it for debusine.
 pub fn shown(cmd: &Command) -> String {
-    shell_words::join(cmd.argv())
+    let quote = |arg: &String| {
+        let safe = !arg.is_empty()
+            && arg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c));
+        if safe {
+            arg.clone()
+        } else {
+            format!("'{}'", arg.replace('\'', "'\"'\"'"))
+        }
+    };
+    cmd.argv().iter().map(quote).collect::<Vec<_>>().join(" ")
 }
 
 // ---- inputs -----------------------------------------------------------
@@ -643,10 +655,15 @@ impl Task for Autopkgtest {
         // The testbed was unpacked elsewhere; the tarball's copy is done with.
         let _ = std::fs::remove_dir_all(TARBALL_DIR);
 
-        let summary = match std::fs::read(SUMMARY) {
+        let mut summary = match std::fs::read(SUMMARY) {
             Ok(bytes) => summary::parse(&String::from_utf8_lossy(&bytes)),
             Err(_) => Summary::default(),
         };
+        for name in summary.select(&data.include_tests, &data.exclude_tests) {
+            log::debug(format!(
+                "test {name}: not selected, left out of the results"
+            ));
+        }
         // The host runs autopkgtest to completion: the tests are known
         // only now, so they are logged, not followed.
         for (name, result) in &summary.tests {

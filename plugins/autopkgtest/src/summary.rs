@@ -60,6 +60,22 @@ impl Summary {
         self.tests.iter().any(|(_, r)| r.status == status)
     }
 
+    /// Drops the tests that `include` (when not empty) leaves out or that
+    /// `exclude` names; returns their names. autopkgtest 5.28 reports a
+    /// test whose Restrictions the testbed cannot meet as SKIP even when
+    /// `--test-name` or `--skip-test` leaves it out.
+    pub fn select(&mut self, include: &[String], exclude: &[String]) -> Vec<String> {
+        let wanted = |name: &String| {
+            name == "*"
+                || ((include.is_empty() || include.contains(name)) && !exclude.contains(name))
+        };
+        let (kept, dropped) = std::mem::take(&mut self.tests)
+            .into_iter()
+            .partition(|(name, _)| wanted(name));
+        self.tests = kept;
+        dropped.into_iter().map(|(name, _)| name).collect()
+    }
+
     /// `2 PASS, 1 FAIL` in the order PASS, FAIL, FLAKY, SKIP.
     pub fn counts(&self) -> String {
         let mut parts = Vec::new();
@@ -269,6 +285,24 @@ superficial          PASS (superficial)
         assert_eq!(s.errors.len(), 6, "{:?}", s.errors);
         assert!(s.errors[0].starts_with("blame: "));
         assert!(s.errors[3].starts_with("testbed failure: "));
+    }
+
+    #[test]
+    fn tests_left_out_by_include_or_exclude_are_dropped() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut s = parse(REAL);
+        let dropped = s.select(
+            &strings(&["passes", "skips", "fails"]),
+            &strings(&["fails"]),
+        );
+        assert_eq!(dropped, ["machine", "fails", "flaky-fails", "superficial"]);
+        let kept: Vec<&str> = s.tests.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(kept, ["passes", "skips"]);
+        let mut s = parse(REAL);
+        assert_eq!(s.select(&[], &strings(&["machine"])), ["machine"]);
+        assert_eq!(s.tests.len(), 5);
+        let mut none = parse("*                    SKIP no tests in this package\n");
+        assert!(none.select(&strings(&["x"]), &[]).is_empty());
     }
 
     #[test]

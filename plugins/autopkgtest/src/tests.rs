@@ -132,10 +132,19 @@ fn defaults_are_debusines() {
 
 #[test]
 fn the_cmdline_is_shell_quoted() {
-    let d = data(&with(r#""extra_environment": {"TH": "two words"}"#));
+    let d = data(&with(
+        r#""extra_environment": {"TH": "two words", "TI": "it's"}, "include_tests": ["a"]"#,
+    ));
     let shown = shown(&command_line(&d, &resolved()));
-    assert!(shown.contains("'--env=TH=two words'"), "{shown}");
-    assert!(shown.starts_with("autopkgtest --apt-upgrade "), "{shown}");
+    assert!(shown.contains(" '--env=TH=two words' "), "{shown}");
+    assert!(shown.contains(r#" '--env=TI=it'"'"'s' "#), "{shown}");
+    assert!(
+        shown.starts_with(
+            "autopkgtest --apt-upgrade --output-dir=autopkgtest/output \
+             --summary=autopkgtest/output/summary --no-built-binaries --test-name=a "
+        ),
+        "{shown}"
+    );
 }
 
 #[test]
