@@ -586,6 +586,78 @@ fn outcome(status: Status, fail_on: FailOn) -> Outcome {
     }
 }
 
+/// Stores the output directory as a `debian:autopkgtest` artifact,
+/// relating to the source and the binaries.
+fn store(
+    data: &Data,
+    source: &Source,
+    testbed: &Testbed,
+    binaries: &[ArtifactId],
+    summary: &Summary,
+    cmdline: String,
+) -> Result<ArtifactId> {
+    let dsc_name = source.dsc.rsplit('/').next().unwrap_or_default();
+    let artifact = output_files()?
+        .into_iter()
+        .fold(NewArtifact::new("debian:autopkgtest"), |a, (name, path)| {
+            a.file(name, path)
+        })
+        .data(&AutopkgtestData {
+            results: summary.tests.iter().map(|(n, r)| (n.as_str(), r)).collect(),
+            cmdline,
+            source_package: SourcePackage {
+                name: &source.name,
+                version: &source.version,
+                url: format!("artifact:{}/{dsc_name}", source.id),
+            },
+            architecture: &data.host_architecture,
+            distribution: format!("{}:{}", testbed.vendor, testbed.codename),
+        })?
+        .create()?;
+    artifacts::relate(artifact, source.id, RelationType::RelatesTo)?;
+    for id in binaries {
+        artifacts::relate(artifact, *id, RelationType::RelatesTo)?;
+    }
+    Ok(artifact)
+}
+
+/// One result per test (`autopkgtest.NAME`), then the verdict
+/// (`autopkgtest`).
+fn emit_results(
+    item: &str,
+    summary: &Summary,
+    fail_on: FailOn,
+    artifact: ArtifactId,
+    verdict: &Verdict,
+    code: Option<i32>,
+) -> Result<()> {
+    for (name, result) in &summary.tests {
+        let mut r = CheckResult::new(item, "debian_package", outcome(result.status, fail_on))
+            .checkname(format!("autopkgtest.{name}"))
+            .note(note(name, result, fail_on))
+            .artifact(format!("artifact:{artifact}"))
+            .keyval("autopkgtest_status", result.status.as_str());
+        if let Some(details) = &result.details {
+            r = r.keyval("details", details);
+        }
+        r.emit()?;
+    }
+    let (overall, note) = match verdict {
+        Verdict::Success => (Outcome::Passed, summary.counts()),
+        Verdict::Failure => (Outcome::Failed, summary.counts()),
+        Verdict::Error(why) => (Outcome::Aborted, why.clone()),
+    };
+    CheckResult::new(item, "debian_package", overall)
+        .checkname("autopkgtest")
+        .note(note)
+        .artifact(format!("artifact:{artifact}"))
+        .keyval(
+            "autopkgtest_exit_code",
+            code.map_or("none".into(), |c| c.to_string()),
+        )
+        .emit()
+}
+
 // ---- the task ---------------------------------------------------------
 
 pub struct Autopkgtest;
@@ -691,63 +763,19 @@ impl Task for Autopkgtest {
             )));
         }
 
-        let artifact = output_files()?
-            .into_iter()
-            .fold(NewArtifact::new("debian:autopkgtest"), |a, (name, path)| {
-                a.file(name, path)
-            })
-            .data(&AutopkgtestData {
-                results: summary.tests.iter().map(|(n, r)| (n.as_str(), r)).collect(),
-                cmdline: shown(&cmd),
-                source_package: SourcePackage {
-                    name: &source.name,
-                    version: &source.version,
-                    url: format!(
-                        "artifact:{}/{}",
-                        source.id,
-                        source.dsc.rsplit('/').next().unwrap_or_default()
-                    ),
-                },
-                architecture: &data.host_architecture,
-                distribution: format!("{}:{}", testbed.vendor, testbed.codename),
-            })?
-            .create()?;
-        artifacts::relate(artifact, source.id, RelationType::RelatesTo)?;
-        for id in &binaries {
-            artifacts::relate(artifact, *id, RelationType::RelatesTo)?;
-        }
-
+        let artifact = store(&data, &source, &testbed, &binaries, &summary, shown(&cmd))?;
         let item = format!(
             "{}_{}_{}",
             source.name, source.version, data.host_architecture
         );
-        for (name, result) in &summary.tests {
-            let mut r = CheckResult::new(
-                &item,
-                "debian_package",
-                outcome(result.status, data.fail_on),
-            )
-            .checkname(format!("autopkgtest.{name}"))
-            .note(note(name, result, data.fail_on))
-            .artifact(format!("artifact:{artifact}"))
-            .keyval("autopkgtest_status", result.status.as_str());
-            if let Some(details) = &result.details {
-                r = r.keyval("details", details);
-            }
-            r.emit()?;
-        }
-        let code = exit.code().map_or("none".into(), |c| c.to_string());
-        let (overall, note) = match &verdict {
-            Verdict::Success => (Outcome::Passed, summary.counts()),
-            Verdict::Failure => (Outcome::Failed, summary.counts()),
-            Verdict::Error(why) => (Outcome::Aborted, why.clone()),
-        };
-        CheckResult::new(&item, "debian_package", overall)
-            .checkname("autopkgtest")
-            .note(note)
-            .artifact(format!("artifact:{artifact}"))
-            .keyval("autopkgtest_exit_code", code)
-            .emit()?;
+        emit_results(
+            &item,
+            &summary,
+            data.fail_on,
+            artifact,
+            &verdict,
+            exit.code(),
+        )?;
         match verdict {
             Verdict::Success => Ok(taskhost_sdk::Status::Success),
             Verdict::Failure => Ok(taskhost_sdk::Status::Failure),
