@@ -414,7 +414,7 @@ fn an_unknown_plugin_name_suggests_plugin_list() {
         &ran,
         2,
         &[
-            "no plugin named 'no-such-plugin'; shipped: blhc",
+            "no plugin named 'no-such-plugin'; shipped: autopkgtest, blhc, bodhi",
             "(see `runtask plugin list`)",
         ],
         0,

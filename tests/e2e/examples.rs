@@ -97,6 +97,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
     assert_eq!(
         plugins,
         [
+            "autopkgtest",
             "blhc",
             "bodhi",
             "dummy",

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `runtask` binary against real Debian tools,
 //! on packages the tests build themselves.
 
+mod autopkgtest;
 mod bad_input;
 mod blhc;
 mod bodhi;

@@ -22,9 +22,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 const SUITE: &str = "bookworm";
 pub(crate) const ENVIRONMENT: &str = "debian/match:codename=bookworm:variant=buildd";
 
-/// Grants for mmdebstrap (the bootstrap), sbuild, blhc, lintian and
-/// piuparts.
-fn policy(env: &Env) -> PathBuf {
+/// Grants for mmdebstrap (the bootstrap), sbuild, blhc, lintian, piuparts
+/// and autopkgtest (their tests run in the same store).
+pub(crate) fn policy(env: &Env) -> PathBuf {
     env.write(
         "policy.toml",
         &format!(
@@ -53,6 +53,11 @@ backends = ["local"]
 
 [plugins.piuparts]
 exec = ["unshare --mount --pid --fork --kill-child --mount-proc piuparts --keep-sources-list --allow-database --warn-on-leftovers-after-purge **"]
+backends = ["local"]
+lookups = ["debian/match:*"]
+
+[plugins.autopkgtest]
+exec = ["autopkgtest --apt-upgrade --output-dir=autopkgtest/output --summary=autopkgtest/output/summary --no-built-binaries **"]
 backends = ["local"]
 lookups = ["debian/match:*"]
 "#,
@@ -754,7 +759,7 @@ fn minimal() -> Value {
 }
 
 #[track_caller]
-fn assert_refused(ran: &Ran, code: i32, needle: &str) {
+pub(crate) fn assert_refused(ran: &Ran, code: i32, needle: &str) {
     ran.expect(code);
     assert!(
         ran.stderr.contains(needle),
