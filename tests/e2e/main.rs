@@ -78,6 +78,29 @@ impl Env {
         }
     }
 
+    /// An Env kept in a `static` for a whole test process (which never
+    /// drops it): it lives under the target dir as `NAME-*`, and a later
+    /// test process removes what an earlier one left there.
+    pub fn shared(name: &str) -> Env {
+        let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shared");
+        std::fs::create_dir_all(&parent).expect("shared dir");
+        for stale in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+            if stale
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{name}-"))
+            {
+                let _ = std::fs::remove_dir_all(stale.path());
+            }
+        }
+        Env {
+            dir: tempfile::Builder::new()
+                .prefix(&format!("{name}-"))
+                .tempdir_in(&parent)
+                .expect("tempdir"),
+        }
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }

@@ -76,7 +76,7 @@ pub(crate) struct Shared {
 pub(crate) fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let env = Env::new();
+        let env = Env::shared("sbuild");
         let policy = policy(&env);
         let data = json!({
             "bootstrap_options": {"architecture": arch(), "variant": "buildd"},

@@ -172,7 +172,7 @@ pub(crate) fn shared() -> &'static Shared {
             !host.contains(&format!("VERSION_CODENAME={SUITE}")),
             "the host runs {SUITE} too: these tests could not tell the environment from it"
         );
-        let env = Env::new();
+        let env = Env::shared("unshare");
         let policy = policy(&env, &keyring_server().url);
         let data = json!({
             "bootstrap_options": {"architecture": arch(), "variant": "minbase"},
