@@ -523,7 +523,7 @@ fn the_piuparts_grants_of_the_example_policy_let_it_run_piuparts() {
     assert_eq!(log["data"]["verdict"], "inconclusive", "{log}");
 }
 
-// ---- debian-pipeline: sbuild, then blhc and lintian -----------------------
+// ---- debian-pipeline: sbuild, then blhc, lintian, autopkgtest, piuparts ----
 
 #[test]
 #[ignore = "slow: bootstraps Debian (once, with tests/e2e/sbuild.rs), then builds with sbuild"]
@@ -534,6 +534,8 @@ fn the_debian_pipeline_example_builds_and_checks_a_package_under_the_example_pol
     let arch = crate::sbuild::arch();
     let dsc = Package::new("hello")
         .binary("hello-data", "all")
+        .file("debian/tests/control", "Tests: runs\nDepends: hello\n")
+        .file("debian/tests/runs", "#!/bin/sh\nset -e\nhello\n")
         .source(env);
 
     // The sample task_data: hello_1.0.dsc, relative to runtask's directory.
@@ -629,9 +631,17 @@ fn the_debian_pipeline_example_builds_and_checks_a_package_under_the_example_pol
         .iter()
         .filter_map(|x| x["checkname"].as_str())
         .collect();
-    for check in ["sbuild", "blhc", "lintian"] {
+    for check in ["sbuild", "blhc", "lintian", "autopkgtest.runs", "autopkgtest", "piuparts"] {
         assert!(checks.contains(&check), "no {check} result: {r}");
     }
+    let autopkgtest = created(env, &ran, "debian:autopkgtest");
+    assert_eq!(autopkgtest.len(), 1, "{r}");
+    assert_eq!(
+        autopkgtest[0]["data"]["results"]["runs"]["status"], "PASS",
+        "{}",
+        autopkgtest[0]
+    );
+    assert_eq!(created(env, &ran, "debian:piuparts").len(), 1, "{r}");
     let log = created(env, &ran, "debian:package-build-log");
     let blhc = created(env, &ran, "debian:blhc");
     assert_eq!(blhc.len(), 1, "{r}");
