@@ -104,6 +104,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "koji",
             "lintian",
             "mmdebstrap",
+            "python",
             "resultsdb",
             "sbuild",
             "shell",

@@ -16,6 +16,7 @@ mod lifecycle;
 mod lintian;
 mod pkg;
 mod processes;
+mod python;
 mod sbuild;
 mod servers;
 mod store;
