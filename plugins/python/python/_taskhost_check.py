@@ -81,8 +81,8 @@ class CheckDetail(object):
             self.outcome = outcome
         self.checkname = checkname
         self.note = note
-        self.output = output if output is not None else []
-        self.keyvals = keyvals if keyvals is not None else {}
+        self.output = output or []
+        self.keyvals = keyvals or {}
         self.artifact = artifact
         # Data a directive hands to a later one (e.g. a ResultsDB id).
         self._internal = {}
