@@ -340,3 +340,33 @@ fn an_exception_fails_the_action_with_its_python_traceback_in_the_log() {
     assert!(!runlog.contains("never reached"), "{runlog}");
     assert_eq!(report["results"][0]["outcome"], "ABORTED", "{report}");
 }
+
+#[test]
+fn a_missing_file_or_an_interpreter_that_vanishes_is_named() {
+    let env = Env::new();
+    let grant = python_policy("python3 .taskhost/python/runner.py **");
+    one_call(
+        &env,
+        "gone.py",
+        "import os\n\n\ndef die(who):\n    print('bye', who, flush=True)\n    os._exit(5)\n",
+        "die",
+    );
+    let ran = run(&env, &grant, "job-gone");
+    ran.expect(1);
+    assert_eq!(
+        report(&ran)["error"],
+        format!(
+            "action 'call it': python3 exited with code 5 before die() in gone.py returned; \
+             its output ends with:\nbye {NEW_NVR}"
+        )
+    );
+
+    std::fs::remove_file(env.path("task/gone.py")).expect("rm");
+    let ran = run(&env, &grant, "job-gone");
+    ran.expect(1);
+    assert_eq!(
+        report(&ran)["error"],
+        "action 'call it': not found: param `file`: 'gone.py' is not in the task's directory \
+         (the formula's directory, copied into the workspace)"
+    );
+}
