@@ -428,32 +428,56 @@ fn resultsdb_without_a_url_grant_is_denied_naming_the_grant() {
 // ---- dummy ------------------------------------------------------------
 
 #[test]
-fn dummy_returns_its_message_or_fails_on_request() {
+fn dummy_returns_its_message_of_any_type_unless_result_is_fail_in_any_case() {
     let env = Env::new();
+    // libtaskotron's documented example.
     run(
         &env,
-        "name: x\nactions:\n  - name: hi\n    dummy: {msg: hello}\n",
+        "name: x\nactions:\n  - name: hi\n    dummy:\n      result: PASS\n      msg: hello ${koji_build}\n",
         "",
     )
     .expect(0);
+    // A mapping comes back as it is: exitcode reads its `results` text.
+    let formula = "name: x\nactions:
+  - name: hi
+    dummy:
+      result: pass
+      msg: {results: \"results: [{item: x, type: koji_build, outcome: FAILED}]\", n: 3}
+    export: out
+  - name: exit
+    exitcode: {result_worst: \"${out}\"}
+";
+    let ran = run(&env, formula, "");
+    ran.expect(100);
+    assert_eq!(report(&ran)["exit_code"], 100);
+
+    for result in ["FAIL", "fail"] {
+        let ran = run(
+            &env,
+            &format!(
+                "name: x\nactions:\n  - name: boom\n    dummy: {{result: {result}, msg: on purpose}}\n  - name: never\n    dummy: {{result: PASS}}\n"
+            ),
+            "",
+        );
+        ran.expect(1);
+        assert_eq!(
+            error(&ran),
+            format!("action 'boom': dummy was asked to fail (result: {result}): on purpose")
+        );
+        assert_eq!(report(&ran)["failed_stage"], "boom");
+    }
     let ran = run(
         &env,
-        "name: x\nactions:\n  - name: boom\n    dummy: {result: FAIL, msg: on purpose}\n  - name: never\n    dummy: {}\n",
-        "",
-    );
-    ran.expect(1);
-    assert_eq!(
-        error(&ran),
-        "action 'boom': dummy was asked to fail (result: FAIL): on purpose"
-    );
-    assert_eq!(report(&ran)["failed_stage"], "boom");
-    let ran = run(
-        &env,
-        "name: x\nactions:\n  - name: a\n    dummy: {result: MAYBE}\n",
+        "name: x\nactions:\n  - name: a\n    dummy: {msg: hi}\n",
         "",
     );
     ran.expect(2);
-    assert!(ran.stderr.contains("param `result` is the string 'MAYBE'; it must be one of: PASSED, INFO, FAILED, NEEDS_INSPECTION, ABORTED, CRASHED, FAIL"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("the required param `result` is missing"),
+        "{}",
+        ran.stderr
+    );
 }
 
 // ---- exitcode ---------------------------------------------------------
@@ -464,7 +488,7 @@ fn exitcodes(outcomes: &[&str], how: &str) -> String {
     let mut text = String::from("name: codes\nactions:\n");
     for (i, o) in outcomes.iter().enumerate() {
         text.push_str(&format!(
-            "  - name: check {i}\n    dummy: {{result: {o}}}\n    export: r{i}\n  - name: exit {i}\n    exitcode: {{{how}: \"${{r{i}}}\"}}\n"
+            "  - name: check {i}\n    dummy: {{result: PASS, msg: \"results: [{{item: x, outcome: {o}}}]\"}}\n    export: r{i}\n  - name: exit {i}\n    exitcode: {{{how}: \"${{r{i}}}\"}}\n"
         ));
     }
     text

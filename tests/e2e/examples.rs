@@ -106,6 +106,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "lintian",
             "mmdebstrap",
             "piuparts",
+            "python",
             "resultsdb",
             "sbuild",
             "shell",
@@ -289,6 +290,37 @@ fn the_taskotron_example_runs_under_the_example_policy() {
     assert_eq!(failed.len(), 1, "{received:#?}");
     let junit = std::fs::read_to_string(env.path("art/job-1/arch.xml")).expect("arch.xml");
     assert!(junit.contains("built for noarch, not x86_64"), "{junit}");
+}
+
+/// Stands in for examples/rpmlint (to come) until it exists: the python
+/// grant of the example policy runs run_rpmlint.py's `run`, and only it.
+#[test]
+fn the_python_grant_of_the_example_policy_runs_run_rpmlint_py() {
+    let env = Env::new();
+    env.write(
+        "task/run_rpmlint.py",
+        "from libtaskotron import check\n\n\ndef run(koji_build):\n    \
+         return check.export_YAML(check.CheckDetail(koji_build, 'koji_build', 'PASSED'))\n\n\n\
+         def other(koji_build):\n    return koji_build\n",
+    );
+    let action = |callable: &str| {
+        format!(
+            "name: rpmlint\nactions:\n  - name: lint\n    python:\n      file: run_rpmlint.py\n      \
+             callable: {callable}\n      koji_build: ${{koji_build}}\n    export: out\n  \
+             - name: exit\n    exitcode: {{result_worst: \"${{out}}\"}}\n"
+        )
+    };
+    env.write("task/runtask.yml", &action("run"));
+    let policy = PathBuf::from(policy_path());
+    formula(&env, &policy, NEW_NVR, "koji_build", "job-py").expect(0);
+    env.write("task/runtask.yml", &action("other"));
+    let ran = formula(&env, &policy, NEW_NVR, "koji_build", "job-py");
+    ran.expect(1);
+    let error = report(&ran)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.contains("is not granted"), "{error}");
 }
 
 #[test]

@@ -18,6 +18,7 @@ mod lintian;
 mod piuparts;
 mod pkg;
 mod processes;
+mod python;
 mod sbuild;
 mod servers;
 mod store;

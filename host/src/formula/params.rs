@@ -3,6 +3,32 @@
 use crate::runtime::bindings::directive::{Param, ParamType};
 use serde_json::{Map, Value};
 
+/// The name of a param that takes every key no other param names (the
+/// `python` directive's keyword arguments), checked against its type.
+pub const REST: &str = "**";
+
+/// The param that takes `key`: the one of that name, else [`REST`].
+fn taking<'a>(params: &'a [Param], key: &str) -> Option<&'a Param> {
+    params
+        .iter()
+        .find(|p| p.name == key && p.name != REST)
+        .or_else(|| params.iter().find(|p| p.name == REST))
+}
+
+/// Checks the value of `key`, when a param takes it (see [`check_value`]).
+pub fn check_key(params: &[Param], key: &str, value: Value) -> Option<Result<Value, String>> {
+    let param = taking(params, key)?;
+    Some(if param.name == key {
+        check_value(param, value)
+    } else {
+        let named = Param {
+            name: key.to_string(),
+            ..param.clone()
+        };
+        check_value(&named, value)
+    })
+}
+
 /// The JSON type names used in messages.
 pub fn type_name(t: ParamType) -> &'static str {
     match t {
@@ -110,9 +136,7 @@ pub fn check_value(param: &Param, value: Value) -> Result<Value, String> {
 
 /// Keys the directive does not take.
 pub fn unknown<'a>(params: &[Param], keys: impl Iterator<Item = &'a str>) -> Option<String> {
-    let unknown: Vec<&str> = keys
-        .filter(|k| !params.iter().any(|p| p.name == *k))
-        .collect();
+    let unknown: Vec<&str> = keys.filter(|k| taking(params, k).is_none()).collect();
     if unknown.is_empty() {
         return None;
     }
@@ -137,7 +161,7 @@ pub fn unknown<'a>(params: &[Param], keys: impl Iterator<Item = &'a str>) -> Opt
 pub fn missing(params: &[Param], has: impl Fn(&str) -> bool) -> Option<String> {
     let missing: Vec<&str> = params
         .iter()
-        .filter(|p| p.required && !has(&p.name))
+        .filter(|p| p.required && p.name != REST && !has(&p.name))
         .map(|p| p.name.as_str())
         .collect();
     match missing.as_slice() {
@@ -183,7 +207,7 @@ pub fn check(params: &[Param], given: Value) -> Result<Value, (Option<String>, S
         return Err((None, e));
     }
     let mut out = Map::new();
-    for param in params {
+    for param in params.iter().filter(|p| p.name != REST) {
         match given.get(&param.name) {
             Some(v) => {
                 let v = check_value(param, v.clone()).map_err(|e| (Some(param.name.clone()), e))?;
@@ -201,6 +225,14 @@ pub fn check(params: &[Param], given: Value) -> Result<Value, (Option<String>, S
                     out.insert(param.name.clone(), v);
                 }
             }
+        }
+    }
+    for (key, value) in given {
+        if !out.contains_key(&key)
+            && let Some(checked) = check_key(params, &key, value)
+        {
+            let value = checked.map_err(|e| (Some(key.clone()), e))?;
+            out.insert(key, value);
         }
     }
     Ok(Value::Object(out))
@@ -293,6 +325,32 @@ mod tests {
         );
         let e = check_text(&koji(), json!(["a"])).unwrap_err();
         assert!(e.starts_with("params must be a mapping"), "{e}");
+    }
+
+    #[test]
+    fn a_rest_param_takes_every_other_key_with_its_type() {
+        let params = vec![
+            p("file", ParamType::String, true, None),
+            p(REST, ParamType::Any, false, None),
+        ];
+        let out = check(
+            &params,
+            json!({"file": "t.py", "n": 3, "dirs": ["a"], "opts": {"k": null}}),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({"file": "t.py", "n": 3, "dirs": ["a"], "opts": {"k": null}})
+        );
+        assert_eq!(unknown(&params, ["anything"].into_iter()), None);
+        let e = check_text(&params, json!({"n": 3})).unwrap_err();
+        assert!(e.contains("`file` is missing"), "{e}");
+
+        let strings = vec![p(REST, ParamType::String, false, None)];
+        let e = check_text(&strings, json!({"n": [1]})).unwrap_err();
+        assert_eq!(e, "param `n` must be a string, not a list");
+        assert_eq!(check_key(&strings, "n", json!(3)), Some(Ok(json!("3"))));
+        assert_eq!(check_key(&koji()[..1], "n", json!(3)), None);
     }
 
     #[test]

@@ -263,14 +263,13 @@ fn static_params(formula: &Formula, action: &Action, params: &[Param]) -> Result
         return fail(at, e);
     }
     for (key, _, value_at, value) in &written {
-        let Some(p) = params.iter().find(|p| p.name == *key) else {
-            continue;
-        };
         if !parse::references(value).is_empty() {
             continue; // checked once substituted
         }
-        if let Ok(v) = parse::fill(value, &Vars::new()) {
-            params::check_value(p, v).map_err(|e| formula.error(*value_at, action, e))?;
+        if let Ok(v) = parse::fill(value, &Vars::new())
+            && let Some(checked) = params::check_key(params, key, v)
+        {
+            checked.map_err(|e| formula.error(*value_at, action, e))?;
         }
     }
     Ok(())

@@ -1,13 +1,11 @@
 //! libtaskotron's `dummy` directive, for trying formulas out.
 //!
-//! `result: FAIL` fails the action. Otherwise it returns `msg` when given,
-//! and without `msg` one result with outcome `result` for the run's item,
-//! as ResultYAML (so `exitcode` and `resultsdb` can be tried on it).
+//! `result` is any text: `FAIL`, in any case, fails the action; anything
+//! else returns `msg` (any value), or nothing without one.
 
 use serde::Deserialize;
-use taskhost_sdk::Outcome;
+use serde_json::Value;
 use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
-use taskhost_sdk::resultyaml::{self, CheckDetail};
 use taskhost_sdk::{Error, Result};
 
 // ---- params -----------------------------------------------------------
@@ -16,10 +14,10 @@ use taskhost_sdk::{Error, Result};
 pub struct Params {
     pub result: String,
     #[serde(default)]
-    pub msg: Option<String>,
+    pub msg: Option<Value>,
 }
 
-/// The value of `result` that fails the action.
+/// The value of `result` (case ignored) that fails the action.
 pub const FAIL: &str = "FAIL";
 
 pub struct Dummy;
@@ -28,46 +26,33 @@ impl Directive for Dummy {
     type Params = Params;
     const NAME: &'static str = "dummy";
     const SUMMARY: &'static str = "Does nothing: returns its message, or fails on request";
-    const RETURNS: &'static str =
-        "`msg` when given, else ResultYAML with one result of outcome `result`";
-    const RAISES: &'static str = "when `result` is FAIL";
+    const RETURNS: &'static str = "`msg` when given, else nothing (null)";
+    const RAISES: &'static str = "when `result` is FAIL (case ignored)";
 
     fn params() -> Vec<Param> {
-        let mut choices: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
-        choices.push(FAIL);
         vec![
-            Param::optional(
+            Param::required(
                 "result",
                 ParamType::String,
-                "PASSED",
-                "an outcome, or FAIL to fail the action",
-            )
-            .choices(&choices),
-            Param::optional_without_default("msg", ParamType::String, "what to return"),
+                "any text; FAIL (case ignored) fails the action",
+            ),
+            Param::optional_without_default("msg", ParamType::Any, "what to return, any value"),
         ]
     }
 
-    fn run(p: Params, c: &Context) -> Result<Output> {
-        if p.result == FAIL {
-            let why = p.msg.map(|m| format!(": {m}")).unwrap_or_default();
+    fn run(p: Params, _: &Context) -> Result<Output> {
+        if p.result.eq_ignore_ascii_case(FAIL) {
+            let why = match p.msg {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(m)) => format!(": {m}"),
+                Some(other) => format!(": {other}"),
+            };
             return Err(Error::failed(format!(
-                "dummy was asked to fail (result: FAIL){why}"
+                "dummy was asked to fail (result: {}){why}",
+                p.result
             )));
         }
-        if let Some(msg) = p.msg {
-            return Ok(Output::value(msg));
-        }
-        let outcome: Outcome = p
-            .result
-            .parse()
-            .map_err(|e| Error::invalid(format!("param `result`: {e}")))?;
-        let detail = CheckDetail::new(
-            c.item.as_str(),
-            c.item_type.as_str(),
-            c.checkname.as_str(),
-            outcome,
-        );
-        Ok(Output::value(resultyaml::to_string(&[detail])?))
+        Ok(p.msg.map_or_else(Output::none, Output::value))
     }
 }
 
@@ -76,6 +61,7 @@ taskhost_sdk::export_directive!(Dummy, manifest = "taskhost.toml");
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn context() -> Context {
         Context {
@@ -91,50 +77,52 @@ mod tests {
         }
     }
 
-    fn run(result: &str, msg: Option<&str>) -> Result<Output> {
+    fn run(result: &str, msg: Option<Value>) -> Result<Output> {
         Dummy::run(
             Params {
                 result: result.into(),
-                msg: msg.map(String::from),
+                msg,
             },
             &context(),
         )
     }
 
     #[test]
-    fn returns_the_message() {
-        assert_eq!(run("PASSED", Some("hi")).unwrap().value, "\"hi\"");
-        assert_eq!(run("FAILED", Some("hi")).unwrap().exit_code, None);
-    }
-
-    #[test]
-    fn without_a_message_returns_one_result() {
-        let out = run("FAILED", None).unwrap();
-        let text: String = serde_json::from_str(&out.value).unwrap();
-        let d = resultyaml::parse(&text).unwrap();
+    fn any_result_but_fail_returns_the_message_as_it_is() {
+        for result in ["PASS", "pass", "PASSED", "whatever", ""] {
+            let out = run(result, Some(json!("hello"))).unwrap();
+            assert_eq!(out.value, "\"hello\"");
+            assert_eq!(out.exit_code, None);
+        }
+        let msg = json!({"n": 3, "list": [true, null], "text": "x"});
         assert_eq!(
-            d,
-            vec![CheckDetail::new(
-                "foo-1.0-1.fc40",
-                "koji_build",
-                "demo",
-                Outcome::Failed
-            )]
+            run("PASS", Some(msg.clone())).unwrap().value,
+            msg.to_string()
         );
+        assert_eq!(run("PASS", Some(json!(42))).unwrap().value, "42");
+        assert_eq!(run("PASS", None).unwrap().value, "null");
     }
 
     #[test]
-    fn fail_fails_with_the_message() {
-        let e = run("FAIL", Some("on purpose")).unwrap_err();
-        assert!(
-            matches!(&e, Error::Failed(m) if m == "dummy was asked to fail (result: FAIL): on purpose")
-        );
+    fn fail_in_any_case_fails_with_the_message() {
+        for result in ["FAIL", "fail", "Fail"] {
+            let e = run(result, Some(json!("on purpose"))).unwrap_err();
+            assert!(
+                matches!(&e, Error::Failed(m) if m == &format!("dummy was asked to fail (result: {result}): on purpose")),
+                "{e:?}"
+            );
+        }
+        let e = run("fail", Some(json!([1]))).unwrap_err();
+        assert!(matches!(&e, Error::Failed(m) if m.ends_with("(result: fail): [1]")));
+        let e = run("FAIL", None).unwrap_err();
+        assert!(matches!(&e, Error::Failed(m) if m == "dummy was asked to fail (result: FAIL)"));
+        assert!(run("FAILED", None).is_ok());
     }
 
     #[test]
-    fn choices_are_the_outcomes_and_fail() {
-        let p = &Dummy::params()[0];
-        assert_eq!(p.choices.len(), 7);
-        assert_eq!(p.default.as_deref(), Some("\"PASSED\""));
+    fn result_is_required_and_any_text() {
+        let p = &Dummy::params();
+        assert!(p[0].required && p[0].choices.is_empty());
+        assert!(!p[1].required && matches!(p[1].type_, ParamType::Any));
     }
 }
