@@ -663,7 +663,14 @@ fn the_debian_pipeline_example_builds_and_checks_a_package_under_the_example_pol
         .iter()
         .filter_map(|x| x["checkname"].as_str())
         .collect();
-    for check in ["sbuild", "blhc", "lintian", "autopkgtest.runs", "autopkgtest", "piuparts"] {
+    for check in [
+        "sbuild",
+        "blhc",
+        "lintian",
+        "autopkgtest.runs",
+        "autopkgtest",
+        "piuparts",
+    ] {
         assert!(checks.contains(&check), "no {check} result: {r}");
     }
     let autopkgtest = created(env, &ran, "debian:autopkgtest");
