@@ -100,6 +100,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "autopkgtest",
             "blhc",
             "bodhi",
+            "distgit",
             "dummy",
             "exitcode",
             "koji",
@@ -321,6 +322,32 @@ fn the_python_grant_of_the_example_policy_runs_run_rpmlint_py() {
         .unwrap_or_default()
         .to_string();
     assert!(error.contains("is not granted"), "{error}");
+}
+
+#[test]
+fn the_distgit_grant_of_the_example_policy_reaches_dist_git() {
+    let env = Env::new();
+    let dist_git = crate::distgit::DistGit::start();
+    let policy = policy_pointing_at(
+        &env,
+        &[(
+            "https://src.fedoraproject.org/",
+            &format!("{}/", dist_git.url),
+        )],
+    );
+    env.write(
+        "task/runtask.yml",
+        &format!(
+            "name: spec\nactions:\n  - name: download the spec file\n    distgit:\n      \
+             nvr: ${{koji_build}}\n      path: [taskhost-demo.spec]\n      \
+             target_dir: ${{artifactsdir}}/distgit\n      baseurl: {}\n",
+            dist_git.url
+        ),
+    );
+    formula(&env, &policy, NEW_NVR, "koji_build", "job-dg").expect(0);
+    let spec = std::fs::read_to_string(env.path("art/job-dg/distgit/taskhost-demo.spec"))
+        .expect("the spec file");
+    assert_eq!(spec, crate::distgit::SPEC_F40);
 }
 
 #[test]
