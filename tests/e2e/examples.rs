@@ -83,6 +83,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "lintian",
             "mmdebstrap",
             "policy.toml",
+            "rpmlint",
             "taskotron"
         ],
         "an example without a test in tests/e2e/examples.rs"
@@ -100,6 +101,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "autopkgtest",
             "blhc",
             "bodhi",
+            "distgit",
             "dummy",
             "exitcode",
             "koji",
@@ -292,35 +294,154 @@ fn the_taskotron_example_runs_under_the_example_policy() {
     assert!(junit.contains("built for noarch, not x86_64"), "{junit}");
 }
 
-/// Stands in for examples/rpmlint (to come) until it exists: the python
-/// grant of the example policy runs run_rpmlint.py's `run`, and only it.
-#[test]
-fn the_python_grant_of_the_example_policy_runs_run_rpmlint_py() {
-    let env = Env::new();
-    env.write(
-        "task/run_rpmlint.py",
-        "from libtaskotron import check\n\n\ndef run(koji_build):\n    \
-         return check.export_YAML(check.CheckDetail(koji_build, 'koji_build', 'PASSED'))\n\n\n\
-         def other(koji_build):\n    return koji_build\n",
+/// The koji fixtures of the rpmlint example: foo-1.2-3.fc99, clean, and
+/// foo-1.2-4.fc99, whose script is not executable (an rpmlint error).
+fn rpmlint_fixtures() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new("python3")
+        .arg(crate::servers::servers_dir().join("build_rpmlint_fixtures.py"))
+        .arg(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("spawn python3");
+    assert!(
+        out.status.success(),
+        "build_rpmlint_fixtures.py: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let action = |callable: &str| {
-        format!(
-            "name: rpmlint\nactions:\n  - name: lint\n    python:\n      file: run_rpmlint.py\n      \
-             callable: {callable}\n      koji_build: ${{koji_build}}\n    export: out\n  \
-             - name: exit\n    exitcode: {{result_worst: \"${{out}}\"}}\n"
-        )
+    dir
+}
+
+#[test]
+fn the_rpmlint_example_passes_a_clean_build_and_fails_one_with_an_rpmlint_error() {
+    let env = Env::new();
+    let fixtures = rpmlint_fixtures();
+    let hub = KojiHub::serving(fixtures.path());
+    let resultsdb = ResultsDb::start();
+    let topurl = format!("{}/", hub.topurl);
+    let policy = policy_pointing_at(
+        &env,
+        &[
+            ("https://koji.fedoraproject.org/kojihub", &hub.url),
+            ("https://kojipkgs.fedoraproject.org/", &topurl),
+            (
+                "https://resultsdb.fedoraproject.org/api/v2.0",
+                &resultsdb.url,
+            ),
+        ],
+    );
+    let dir = examples().join("rpmlint");
+    let text = std::fs::read_to_string(dir.join("runtask.yml")).expect("runtask.yml");
+    let formula_text = pointed(
+        &text,
+        &[
+            ("https://koji.fedoraproject.org/kojihub", &hub.url),
+            ("https://kojipkgs.fedoraproject.org", &hub.topurl),
+            (
+                "https://resultsdb.fedoraproject.org/api/v2.0",
+                &resultsdb.url,
+            ),
+        ],
+    );
+    env.write("task/runtask.yml", &formula_text);
+    for file in ["run_rpmlint.py", "rpmlint.toml"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("example file");
+        env.write(&format!("task/{file}"), &text);
+    }
+    let result = |ran: &Ran| {
+        let r = report(ran);
+        let results = r["results"].as_array().cloned().unwrap_or_default();
+        assert_eq!(results.len(), 1, "{r}");
+        results[0].clone()
     };
-    env.write("task/runtask.yml", &action("run"));
-    let policy = PathBuf::from(policy_path());
-    formula(&env, &policy, NEW_NVR, "koji_build", "job-py").expect(0);
-    env.write("task/runtask.yml", &action("other"));
-    let ran = formula(&env, &policy, NEW_NVR, "koji_build", "job-py");
+
+    // The clean build: no rpmlint error, exit 0.
+    let ran = formula(&env, &policy, "foo-1.2-3.fc99", "koji_build", "job-clean");
+    ran.expect(0);
+    let clean = result(&ran);
+    assert_eq!(clean["item"], "foo-1.2-3.fc99", "{clean}");
+    assert_eq!(clean["outcome"], "PASSED", "{clean}");
+    assert_eq!(clean["checkname"], "dist.rpmlint", "{clean}");
+    assert_eq!(clean["keyvals"]["errors"], "0", "{clean}");
+    let kept =
+        std::fs::read_to_string(env.path("art/job-clean/results.yaml")).expect("results.yaml");
+    assert!(
+        kept.contains("item: foo-1.2-3.fc99") && kept.contains("outcome: PASSED"),
+        "{kept}"
+    );
+
+    // The broken one: rpmlint's error fails it, exit 100.
+    let ran = formula(&env, &policy, "foo-1.2-4.fc99", "koji_build", "job-broken");
+    ran.expect(100);
+    let broken = result(&ran);
+    assert_eq!(broken["item"], "foo-1.2-4.fc99", "{broken}");
+    assert_eq!(broken["outcome"], "FAILED", "{broken}");
+    assert_eq!(broken["keyvals"]["errors"], "1", "{broken}");
+    let log = std::fs::read_to_string(env.path("art/job-broken/rpmlint.log")).expect("rpmlint.log");
+    assert!(
+        log.contains("foo.noarch: E: non-executable-script /usr/bin/foo 644 /bin/sh"),
+        "{log}"
+    );
+
+    // ResultsDB received both, with what run_rpmlint.py exported.
+    let received = resultsdb.results();
+    let outcome = |item: &str| {
+        received
+            .iter()
+            .find(|r| r["data"]["item"] == serde_json::json!([item]))
+            .map(|r| (r["outcome"].clone(), r["testcase"]["name"].clone()))
+    };
+    assert_eq!(received.len(), 2, "{received:#?}");
+    assert_eq!(
+        outcome("foo-1.2-3.fc99"),
+        Some(("PASSED".into(), "dist.rpmlint".into()))
+    );
+    assert_eq!(
+        outcome("foo-1.2-4.fc99"),
+        Some(("FAILED".into(), "dist.rpmlint".into()))
+    );
+
+    // The example policy's python grant runs run_rpmlint.py's `run` only.
+    env.write(
+        "task/runtask.yml",
+        &pointed(
+            &formula_text,
+            &[("callable: run\n", "callable: run_rpmlint\n")],
+        ),
+    );
+    let ran = formula(&env, &policy, "foo-1.2-3.fc99", "koji_build", "job-other");
     ran.expect(1);
     let error = report(&ran)["error"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     assert!(error.contains("is not granted"), "{error}");
+}
+
+#[test]
+fn the_distgit_grant_of_the_example_policy_reaches_dist_git() {
+    let env = Env::new();
+    let dist_git = crate::distgit::DistGit::start();
+    let policy = policy_pointing_at(
+        &env,
+        &[(
+            "https://src.fedoraproject.org/",
+            &format!("{}/", dist_git.url),
+        )],
+    );
+    env.write(
+        "task/runtask.yml",
+        &format!(
+            "name: spec\nactions:\n  - name: download the spec file\n    distgit:\n      \
+             nvr: ${{koji_build}}\n      path: [taskhost-demo.spec]\n      \
+             target_dir: ${{artifactsdir}}/distgit\n      baseurl: {}\n",
+            dist_git.url
+        ),
+    );
+    formula(&env, &policy, NEW_NVR, "koji_build", "job-dg").expect(0);
+    let spec = std::fs::read_to_string(env.path("art/job-dg/distgit/taskhost-demo.spec"))
+        .expect("the spec file");
+    assert_eq!(spec, crate::distgit::SPEC_F40);
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod contained;
 mod containment;
 mod deny;
 mod directives;
+mod distgit;
 mod examples;
 mod formula;
 mod http;

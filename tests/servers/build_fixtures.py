@@ -96,10 +96,10 @@ def die(msg):
     sys.exit(2)
 
 
-def rpmbuild(args, topdir, log):
+def rpmbuild(args, topdir, log, dist=DIST):
     cmd = ["rpmbuild", "--nodeps",
            "--define", "_topdir %s" % topdir,
-           "--define", "dist %s" % DIST,
+           "--define", "dist %s" % dist,
            "--define", "_buildhost buildvm-x86-01.taskhost.test",
            "--define", "use_source_date_epoch_as_buildtime 1",
            "--define", "clamp_mtime_to_source_date_epoch 1",
