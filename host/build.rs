@@ -48,8 +48,9 @@ fn main() {
     let status = cmd.status().expect("run cargo for the wasm plugins");
     if !status.success() {
         panic!(
-            "building the wasm plugins failed; is the {TARGET} target installed? \
-             (rust-toolchain.toml lists it; `rustup target add {TARGET}` adds it by hand)"
+            "building the wasm plugins failed: see the compiler's errors above; if it says \
+             the {TARGET} target is missing, `rustup target add {TARGET}` adds it \
+             (rust-toolchain.toml lists it)"
         );
     }
 

@@ -2,8 +2,9 @@
 
 use crate::Result;
 use crate::bindings::taskhost::plugin::results as raw;
+use crate::resultyaml::CheckDetail;
 
-pub use raw::Outcome;
+pub use taskhost_resultyaml::Outcome;
 
 /// A result under construction; [`CheckResult::emit`] records it.
 #[derive(Clone, Debug)]
@@ -15,12 +16,28 @@ impl CheckResult {
         CheckResult(raw::CheckResult {
             item: item.into(),
             type_: item_type.into(),
-            outcome,
+            outcome: wit_outcome(outcome),
             checkname: None,
             note: None,
             artifact: None,
             keyvals: Vec::new(),
         })
+    }
+
+    /// The result a ResultYAML entry describes; it needs an item and a
+    /// type. Keyvals that are not text are recorded as JSON text.
+    pub fn from_detail(d: &CheckDetail) -> Result<Self> {
+        let (Some(item), Some(item_type)) = (&d.item, &d.item_type) else {
+            return Err(crate::Error::invalid(
+                "a result needs `item` and `type` to be recorded in the run's report",
+            ));
+        };
+        let mut r = CheckResult::new(item.as_str(), item_type.as_str(), d.outcome);
+        r.0.checkname = d.checkname.clone();
+        r.0.note = d.note.clone();
+        r.0.artifact = d.artifact.clone();
+        r.0.keyvals = d.text_keyvals().map(|(k, v)| (k.to_string(), v)).collect();
+        Ok(r)
     }
 
     /// Overrides the check name (default: the plugin's name).
@@ -50,5 +67,16 @@ impl CheckResult {
     /// Records the result with the host.
     pub fn emit(self) -> Result<()> {
         raw::emit(&self.0)
+    }
+}
+
+fn wit_outcome(o: Outcome) -> raw::Outcome {
+    match o {
+        Outcome::Passed => raw::Outcome::Passed,
+        Outcome::Info => raw::Outcome::Info,
+        Outcome::Failed => raw::Outcome::Failed,
+        Outcome::NeedsInspection => raw::Outcome::NeedsInspection,
+        Outcome::Aborted => raw::Outcome::Aborted,
+        Outcome::Crashed => raw::Outcome::Crashed,
     }
 }

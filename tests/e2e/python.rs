@@ -34,7 +34,8 @@ def run(koji_build, arch, rpmdir, artifactsdir, options):
                                          checkname="rpmarch.rpm"))
     build.update_outcome("PASSED")  # a later pass does not hide a failure
     build.note = check.CheckDetail.create_multi_item_summary(details[1:])
-    build.keyvals = {"rpms": len(details) - 1, "checked_arch": arch}
+    build.keyvals = {"rpms": len(details) - 1, "checked_arch": arch,
+                     "arches": sorted(set(d.note.split()[-1] for d in details[1:]))}
     build.artifact = os.path.join(artifactsdir, "rpmarch.log")
     with open(build.artifact, "w") as f:
         f.write("\n".join(build.output) + "\n")
@@ -113,11 +114,15 @@ fn python_policy(exec: &str) -> String {
     format!("[plugins.python]\nbackends = [\"local\"]\nexec = [{exec:?}]\n")
 }
 
-/// The text of a scalar as ResultsDB's `data` holds it: a list of text.
+/// A keyval as ResultsDB's `data` holds it: a list of text, one per value.
 fn as_data(v: &Value) -> Value {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
     match v {
-        Value::String(s) => json!([s]),
-        other => json!([other.to_string()]),
+        Value::Array(values) => values.iter().map(text).collect(),
+        other => json!([text(other)]),
     }
 }
 
@@ -157,6 +162,7 @@ fn a_classic_taskotron_task_reports_what_export_yaml_produced_to_resultsdb() {
             "item": NEW_NVR, "type": "koji_build", "outcome": "FAILED",
             "note": "1 PASSED, 1 FAILED", "checkname": "rpmarch",
             "artifact": "artifacts/rpmarch.log", "rpms": 2, "checked_arch": "x86_64",
+            "arches": ["noarch", "x86_64"],
         })
     );
     assert_eq!(

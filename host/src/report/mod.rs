@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,38 +14,12 @@ pub mod resultyaml;
 pub use human::render as render_human;
 pub use junit::to_string as to_junit;
 
-/// Errors from building or parsing reports.
+/// Errors from writing reports.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    /// A keyval uses a key that ResultYAML reserves for its own fields.
-    #[error("results[{index}]: keyval key '{key}' is reserved (reserved keys: {})", RESERVED_KEYS.join(", "))]
-    ReservedKey { index: usize, key: String },
-    /// A required key is absent (or null) in a ResultYAML result.
-    #[error("results[{index}]: missing key '{key}'")]
-    MissingKey { index: usize, key: &'static str },
-    /// An outcome value is not one of the six known outcomes.
-    #[error("results[{index}]: {source}")]
-    Outcome {
-        index: usize,
-        #[source]
-        source: UnknownOutcome,
-    },
-    /// A value has the wrong shape (e.g. a list where a string is expected).
-    #[error("{path}: {message}")]
-    InvalidValue { path: String, message: String },
-    /// The document is valid YAML but not a ResultYAML document.
-    #[error("invalid ResultYAML: {0}")]
-    Structure(String),
-    /// YAML syntax error; `line`/`column` are 1-based when known (0 otherwise).
-    #[error("YAML syntax error at line {line}:{column}: {message}")]
-    YamlSyntax {
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    /// YAML serialization failed.
-    #[error("YAML serialization failed: {0}")]
-    YamlWrite(#[source] serde_norway::Error),
+    /// ResultYAML could not be written (e.g. a keyval with a reserved key).
+    #[error("{0}")]
+    ResultYaml(#[from] taskhost_resultyaml::Error),
     /// JSON serialization failed (e.g. a non-UTF-8 results path).
     #[error("JSON serialization failed: {0}")]
     Json(#[from] serde_json::Error),
@@ -55,90 +28,7 @@ pub enum ReportError {
     Xml(#[from] std::io::Error),
 }
 
-/// Keys of a ResultYAML result that keyvals may not use.
-pub const RESERVED_KEYS: [&str; 8] = [
-    "item",
-    "type",
-    "outcome",
-    "note",
-    "results",
-    "checkname",
-    "artifact",
-    "_internal",
-];
-
-/// Whether `key` is reserved in ResultYAML (see [`RESERVED_KEYS`]).
-pub fn is_reserved_key(key: &str) -> bool {
-    RESERVED_KEYS.contains(&key)
-}
-
-/// An outcome string that is not one of [`Outcome::ALL`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown outcome '{0}' (valid: PASSED, INFO, FAILED, NEEDS_INSPECTION, ABORTED, CRASHED)")]
-pub struct UnknownOutcome(pub String);
-
-/// Outcome of one check, as in libtaskotron/ResultsDB.
-///
-/// `Ord` goes from best (`Passed`) to worst (`Crashed`). ResultsDB also
-/// knows `ERROR` and `WAIVED`; libtaskotron checks never emit them, so they
-/// are rejected here like any other unknown value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Outcome {
-    Passed,
-    Info,
-    Failed,
-    NeedsInspection,
-    Aborted,
-    Crashed,
-}
-
-impl Outcome {
-    /// All outcomes, best to worst.
-    pub const ALL: [Outcome; 6] = [
-        Outcome::Passed,
-        Outcome::Info,
-        Outcome::Failed,
-        Outcome::NeedsInspection,
-        Outcome::Aborted,
-        Outcome::Crashed,
-    ];
-
-    /// The uppercase ResultYAML name, e.g. `NEEDS_INSPECTION`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Passed => "PASSED",
-            Outcome::Info => "INFO",
-            Outcome::Failed => "FAILED",
-            Outcome::NeedsInspection => "NEEDS_INSPECTION",
-            Outcome::Aborted => "ABORTED",
-            Outcome::Crashed => "CRASHED",
-        }
-    }
-
-    /// True for `PASSED` and `INFO`.
-    pub fn is_ok(self) -> bool {
-        matches!(self, Outcome::Passed | Outcome::Info)
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl FromStr for Outcome {
-    type Err = UnknownOutcome;
-
-    /// Parses the exact uppercase name (case-sensitive, as ResultsDB).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Outcome::ALL
-            .into_iter()
-            .find(|o| o.as_str() == s)
-            .ok_or_else(|| UnknownOutcome(s.to_owned()))
-    }
-}
+pub use taskhost_resultyaml::{Outcome, RESERVED_KEYS, UnknownOutcome, is_reserved_key};
 
 /// One check result (one entry of ResultYAML's `results:` list).
 ///
@@ -520,6 +410,7 @@ pub(crate) mod tests {
     fn to_yaml_writes_the_report_results() {
         let r = report(Status::Success, &[Outcome::Info]);
         let y = to_yaml(&r).expect("yaml");
-        assert_eq!(resultyaml::parse(&y).expect("parse"), r.results);
+        let want: Vec<_> = r.results.iter().map(resultyaml::detail).collect();
+        assert_eq!(taskhost_resultyaml::parse(&y).expect("parse"), want);
     }
 }

@@ -78,7 +78,7 @@ impl Directive for ResultsDb {
             d.checkname = d.checkname.take().map(|n| namespaced(&c.namespace, n));
         }
         for d in &details {
-            d.to_check_result()?.emit()?;
+            taskhost_sdk::results::CheckResult::from_detail(&d)?.emit()?;
         }
         let api = Api::new(&p.resultsdb_url);
         let base = p.artifacts_url.as_deref().map(|u| u.trim_end_matches('/'));
@@ -116,7 +116,7 @@ impl Directive for ResultsDb {
             api.root
         ));
         for (d, id) in details.iter_mut().zip(ids) {
-            d.keyvals.insert(ID_KEY.to_string(), id);
+            d.keyvals.insert(ID_KEY.to_string(), id.into());
         }
         Ok(Output::value(resultyaml::to_string(&details)?))
     }

@@ -1,0 +1,442 @@
+//! Taskotron's ResultYAML and the outcome of a check, shared by the
+//! taskhost host (reports, `--format resultyaml`) and the plugin SDK
+//! (`xunit`, `dummy`, `resultsdb`, `exitcode`).
+//!
+//! ```yaml
+//! results:
+//!   - item: xchat-0.5-1.fc20
+//!     type: koji_build
+//!     outcome: PASSED
+//!     note: 5 ERRORS, 10 WARNINGS
+//!     checkname: dist.rpmlint
+//!     artifact: xchat.log
+//!     any_key: value        # a keyval: every other key, flattened
+//! ```
+//!
+//! Reading follows libtaskotron's `check.import_YAML`: an absent outcome
+//! reads as `NEEDS_INSPECTION`, `_internal` is ignored, and keyvals keep
+//! whatever YAML value they hold (text, numbers, lists, mappings), as
+//! `check.export_YAML` may write them. Writing quotes every text a YAML 1.1
+//! reader (PyYAML, so libtaskotron and its tools) would take for something
+//! else, such as `yes`, `1_000` or `2020-01-01`.
+//!
+//! ```
+//! use taskhost_resultyaml::{self as resultyaml, CheckDetail, Outcome};
+//!
+//! let text = resultyaml::to_string(&[
+//!     CheckDetail::new("xchat-0.5-1.fc20", "koji_build", "dist.rpmlint", Outcome::Failed)
+//!         .note("5 ERRORS, 10 WARNINGS")
+//!         .keyval("errors", 5),
+//! ])?;
+//! let details = resultyaml::parse(&text)?;
+//! assert_eq!(resultyaml::worst(&details), Some(Outcome::Failed));
+//! assert_eq!(details[0].keyvals["errors"], 5);
+//! # Ok::<(), resultyaml::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer, Serialize};
+pub use serde_json::Value;
+
+/// Keys with a meaning of their own; every other key of a result is a
+/// keyval.
+pub const RESERVED_KEYS: [&str; 8] = [
+    "item",
+    "type",
+    "outcome",
+    "note",
+    "results",
+    "checkname",
+    "artifact",
+    "_internal",
+];
+
+/// Whether `key` is reserved in ResultYAML (see [`RESERVED_KEYS`]).
+pub fn is_reserved_key(key: &str) -> bool {
+    RESERVED_KEYS.contains(&key)
+}
+
+/// Outcome of one check, as in libtaskotron and ResultsDB.
+///
+/// `Ord` goes from best (`Passed`) to worst (`Crashed`). ResultsDB also
+/// knows `ERROR` and `WAIVED`; libtaskotron checks never emit them, so they
+/// are refused like any other unknown value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    Passed,
+    Info,
+    Failed,
+    NeedsInspection,
+    Aborted,
+    Crashed,
+}
+
+impl Outcome {
+    /// Every outcome, best to worst (the order of `Ord`).
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Passed,
+        Outcome::Info,
+        Outcome::Failed,
+        Outcome::NeedsInspection,
+        Outcome::Aborted,
+        Outcome::Crashed,
+    ];
+
+    /// The ResultYAML name, e.g. `NEEDS_INSPECTION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "PASSED",
+            Outcome::Info => "INFO",
+            Outcome::Failed => "FAILED",
+            Outcome::NeedsInspection => "NEEDS_INSPECTION",
+            Outcome::Aborted => "ABORTED",
+            Outcome::Crashed => "CRASHED",
+        }
+    }
+
+    /// `PASSED` and `INFO`: nothing for a person to look at.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Outcome::Passed | Outcome::Info)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// An outcome name that is not one of [`Outcome::ALL`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown outcome '{0}' (valid: PASSED, INFO, FAILED, NEEDS_INSPECTION, ABORTED, CRASHED)")]
+pub struct UnknownOutcome(pub String);
+
+impl FromStr for Outcome {
+    type Err = UnknownOutcome;
+
+    /// The exact upper-case name (case-sensitive, as ResultsDB).
+    fn from_str(s: &str) -> Result<Outcome, UnknownOutcome> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownOutcome(s.to_owned()))
+    }
+}
+
+/// ResultYAML that could not be read or written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("the document is empty; ResultYAML is a mapping with a `results:` list")]
+    Empty,
+    /// Bad YAML or a bad structure; the message names the place
+    /// (`results[2].outcome: …`) and the line.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "results[{index}]: the keyval '{key}' has the name of a reserved ResultYAML key \
+         ({}); rename it", RESERVED_KEYS.join(", ")
+    )]
+    ReservedKey { index: usize, key: String },
+    #[error("writing YAML: {0}")]
+    Write(String),
+}
+
+/// One entry of `results:` (libtaskotron's `CheckDetail`).
+///
+/// `item`, `type` and `checkname` may be absent when reading; `resultsdb`
+/// insists on them, `exitcode` does not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "DetailIn")]
+pub struct CheckDetail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// `type` in YAML, e.g. `koji_build`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub item_type: Option<String>,
+    /// An absent outcome reads as `NEEDS_INSPECTION`.
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkname: Option<String>,
+    /// Where the details are, relative to the artifacts directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    /// Every other key, with its YAML value.
+    #[serde(flatten)]
+    pub keyvals: BTreeMap<String, Value>,
+}
+
+impl CheckDetail {
+    /// A result of `checkname` for `item` of type `item_type`.
+    pub fn new(
+        item: impl Into<String>,
+        item_type: impl Into<String>,
+        checkname: impl Into<String>,
+        outcome: Outcome,
+    ) -> CheckDetail {
+        CheckDetail {
+            item: Some(item.into()),
+            item_type: Some(item_type.into()),
+            outcome,
+            checkname: Some(checkname.into()),
+            note: None,
+            artifact: None,
+            keyvals: BTreeMap::new(),
+        }
+    }
+
+    /// A short summary such as `3 PASSED, 1 FAILED`.
+    pub fn note(mut self, note: impl Into<String>) -> CheckDetail {
+        self.note = Some(note.into());
+        self
+    }
+
+    /// Where the details are, relative to the artifacts directory.
+    pub fn artifact(mut self, artifact: impl Into<String>) -> CheckDetail {
+        self.artifact = Some(artifact.into());
+        self
+    }
+
+    /// An extra key; a reserved one is refused by [`to_string`].
+    pub fn keyval(mut self, key: impl Into<String>, value: impl Into<Value>) -> CheckDetail {
+        self.keyvals.insert(key.into(), value.into());
+        self
+    }
+
+    /// The keyvals as text: text as it is, null as "", anything else
+    /// (numbers, lists, mappings) as JSON.
+    pub fn text_keyvals(&self) -> impl Iterator<Item = (&str, String)> {
+        self.keyvals.iter().map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (k.as_str(), text)
+        })
+    }
+}
+
+// What a result may hold when read; scalars in the named keys become text.
+#[derive(Deserialize)]
+struct DetailIn {
+    #[serde(default, deserialize_with = "text")]
+    item: Option<String>,
+    #[serde(default, rename = "type", deserialize_with = "text")]
+    item_type: Option<String>,
+    #[serde(default)]
+    outcome: Option<Outcome>,
+    #[serde(default, deserialize_with = "text")]
+    note: Option<String>,
+    #[serde(default, deserialize_with = "text")]
+    checkname: Option<String>,
+    #[serde(default, deserialize_with = "text")]
+    artifact: Option<String>,
+    #[serde(default, rename = "_internal")]
+    _internal: Option<IgnoredAny>,
+    #[serde(default, rename = "results")]
+    _results: Option<IgnoredAny>,
+    #[serde(flatten)]
+    keyvals: BTreeMap<String, Value>,
+}
+
+impl From<DetailIn> for CheckDetail {
+    fn from(d: DetailIn) -> CheckDetail {
+        CheckDetail {
+            item: d.item,
+            item_type: d.item_type,
+            outcome: d.outcome.unwrap_or(Outcome::NeedsInspection),
+            note: d.note,
+            checkname: d.checkname,
+            artifact: d.artifact,
+            keyvals: d.keyvals,
+        }
+    }
+}
+
+/// A scalar as text (`item: 1.0` is the item "1.0"); null is absent.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::de::Error as _;
+    match serde_norway::Value::deserialize(d)? {
+        serde_norway::Value::Null => Ok(None),
+        serde_norway::Value::String(s) => Ok(Some(s)),
+        serde_norway::Value::Bool(b) => Ok(Some(b.to_string())),
+        serde_norway::Value::Number(n) => Ok(Some(n.to_string())),
+        serde_norway::Value::Sequence(_) => Err(D::Error::custom("expected text, found a list")),
+        serde_norway::Value::Mapping(_) => Err(D::Error::custom("expected text, found a mapping")),
+        serde_norway::Value::Tagged(_) => {
+            Err(D::Error::custom("expected text, found a tagged value"))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a mapping with a `results:` list")]
+struct DocumentIn {
+    #[serde(deserialize_with = "nullable_list")]
+    results: Vec<CheckDetail>,
+}
+
+/// `results:` with nothing after it is an empty list, as in libtaskotron.
+fn nullable_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CheckDetail>, D::Error> {
+    Ok(Option::<Vec<CheckDetail>>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Serialize)]
+struct DocumentOut<'a> {
+    results: &'a [CheckDetail],
+}
+
+/// The worst outcome of `details` (`None` when there are none).
+pub fn worst(details: &[CheckDetail]) -> Option<Outcome> {
+    details.iter().map(|d| d.outcome).max()
+}
+
+/// Reads ResultYAML: a mapping whose `results:` key holds a list (null or
+/// empty: no results). Other top-level keys are ignored.
+pub fn parse(text: &str) -> Result<Vec<CheckDetail>, Error> {
+    if text.trim().is_empty() {
+        return Err(Error::Empty);
+    }
+    let doc: DocumentIn = serde_norway::from_str(text)
+        .map_err(|e| Error::Invalid(format!("not valid ResultYAML: {e}")))?;
+    Ok(doc.results)
+}
+
+/// Writes ResultYAML. A keyval named like a reserved key is an error.
+pub fn to_string(details: &[CheckDetail]) -> Result<String, Error> {
+    for (index, d) in details.iter().enumerate() {
+        if let Some(key) = d.keyvals.keys().find(|k| is_reserved_key(k)) {
+            return Err(Error::ReservedKey {
+                index,
+                key: key.clone(),
+            });
+        }
+    }
+    let mut quoted = Quoted::new(details);
+    let marked: Vec<CheckDetail> = details.iter().map(|d| quoted.detail(d)).collect();
+    let text = serde_norway::to_string(&DocumentOut { results: &marked })
+        .map_err(|e| Error::Write(e.to_string()))?;
+    Ok(quoted.apply(text))
+}
+
+/// serde_norway writes YAML 1.2, where `yes`, `1_000` or `2020-01-01` are
+/// text and stay plain; PyYAML reads them as a boolean, a number or a date.
+/// Such texts are swapped for unique plain tokens before writing and for
+/// their single-quoted form after.
+struct Quoted {
+    token: String,
+    words: Vec<String>,
+}
+
+impl Quoted {
+    fn new(details: &[CheckDetail]) -> Quoted {
+        let mut token = String::from("taskhostquoted");
+        while details.iter().any(|d| mentions(d, &token)) {
+            token.push('q');
+        }
+        Quoted {
+            token,
+            words: Vec::new(),
+        }
+    }
+
+    fn detail(&mut self, d: &CheckDetail) -> CheckDetail {
+        CheckDetail {
+            item: d.item.as_deref().map(|s| self.mark(s)),
+            item_type: d.item_type.as_deref().map(|s| self.mark(s)),
+            outcome: d.outcome,
+            note: d.note.as_deref().map(|s| self.mark(s)),
+            checkname: d.checkname.as_deref().map(|s| self.mark(s)),
+            artifact: d.artifact.as_deref().map(|s| self.mark(s)),
+            keyvals: d
+                .keyvals
+                .iter()
+                .map(|(k, v)| (self.mark(k), self.value(v)))
+                .collect(),
+        }
+    }
+
+    fn value(&mut self, v: &Value) -> Value {
+        match v {
+            Value::String(s) => Value::String(self.mark(s)),
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.value(v)).collect()),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (self.mark(k), self.value(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// `s`, or a token standing for it when a YAML 1.1 reader might take
+    /// it for something other than text.
+    fn mark(&mut self, s: &str) -> String {
+        if !yaml11_ambiguous(s) {
+            return s.to_owned();
+        }
+        self.words.push(s.to_owned());
+        format!("{}{}x", self.token, self.words.len() - 1)
+    }
+
+    fn apply(&self, mut text: String) -> String {
+        // Highest index first, so that token 1 does not eat token 10.
+        for (i, word) in self.words.iter().enumerate().rev() {
+            let quoted = format!("'{}'", word.replace('\'', "''"));
+            text = text.replace(&format!("{}{i}x", self.token), &quoted);
+        }
+        text
+    }
+}
+
+fn mentions(d: &CheckDetail, token: &str) -> bool {
+    fn in_value(v: &Value, token: &str) -> bool {
+        match v {
+            Value::String(s) => s.contains(token),
+            Value::Array(a) => a.iter().any(|v| in_value(v, token)),
+            Value::Object(m) => m
+                .iter()
+                .any(|(k, v)| k.contains(token) || in_value(v, token)),
+            _ => false,
+        }
+    }
+    [&d.item, &d.item_type, &d.note, &d.checkname, &d.artifact]
+        .into_iter()
+        .flatten()
+        .any(|s| s.contains(token))
+        || d.keyvals
+            .iter()
+            .any(|(k, v)| k.contains(token) || in_value(v, token))
+}
+
+/// Whether a plain scalar `s` could resolve to a non-text value under
+/// YAML 1.1 (booleans, null, numbers in any base or with `_` or `:`,
+/// dates, `=`, `<<`, `.inf`). Errs on the side of quoting; texts with line breaks
+/// or other control characters are left to serde_norway, which writes
+/// them double-quoted or as a block, both read as text.
+fn yaml11_ambiguous(s: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "=", "<<", ".inf",
+        "-.inf", "+.inf", ".nan",
+    ];
+    if s.chars().any(char::is_control) {
+        return false;
+    }
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    // Numbers, sexagesimals and timestamps use only these characters.
+    let numberish = |c: char| c.is_ascii_hexdigit() || " _:.+-xXoObBtTzZ".contains(c);
+    ((first.is_ascii_digit() || matches!(first, '+' | '-' | '.')) && s.chars().all(numberish))
+        || WORDS.contains(&s.to_ascii_lowercase().as_str())
+}
+
+#[cfg(test)]
+mod tests;
