@@ -195,6 +195,53 @@ fn control_at_fd3(fd: &OwnedFd) -> io::Result<()> {
     }
 }
 
+/// The `local` backend: no environment, no isolation, the workspace as
+/// it is.
+pub struct Local;
+
+impl super::Backend for Local {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn isolation(&self) -> super::Isolation {
+        super::Isolation::None
+    }
+
+    fn environments(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn check_available(&self) -> Result<(), super::BackendError> {
+        Ok(())
+    }
+
+    fn open<'a>(
+        &'a self,
+        _: super::OpenRequest<'a>,
+    ) -> super::BoxFuture<'a, Result<Box<dyn super::EnvironmentSession>, super::BackendError>> {
+        Box::pin(async { Ok(Box::new(LocalSession) as Box<dyn super::EnvironmentSession>) })
+    }
+}
+
+/// An environment of the `local` backend: the host itself.
+#[derive(Debug)]
+pub struct LocalSession;
+
+impl super::EnvironmentSession for LocalSession {
+    fn shares_workspace(&self) -> bool {
+        true
+    }
+
+    fn command(&self, spec: ProcessSpec, _as_root: bool) -> io::Result<super::CommandFuture> {
+        Ok(Box::pin(run(spec)))
+    }
+
+    fn close(self: Box<Self>) -> super::BoxFuture<'static, Result<(), super::BackendError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
 /// Runs `spec` to completion.
 pub async fn run(spec: ProcessSpec) -> io::Result<ProcessExit> {
     let started = Instant::now();

@@ -1,5 +1,6 @@
-//! Where commands run. `local` runs them on the host itself; `unshare`
-//! runs them in a system tarball inside user, mount and pid namespaces.
+//! Where commands run: one [`Backend`] per file. `local` runs them on the
+//! host itself; `unshare` runs them in a system tarball inside user, mount
+//! and pid namespaces.
 //!
 //! A spawned program is outside the wasm sandbox: it can do whatever the
 //! backend lets it. The local backend isolates nothing; it only enforces
@@ -17,7 +18,7 @@ pub mod local;
 pub mod reaper;
 pub mod unshare;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How commands' processes are contained.
@@ -54,42 +55,132 @@ pub fn kill_all(patience: Duration) {
     reaper::kill_all(patience);
 }
 
+/// What a backend keeps apart from the host (and `backend: auto` reads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Isolation {
+    /// Commands run on the host itself, as runtask's user.
+    None,
+    /// Commands run in namespaces over a system tree of their own; they
+    /// share the host's kernel (autopkgtest's `isolation-container`).
+    Container,
+    /// Commands run on a machine of their own (autopkgtest's
+    /// `isolation-machine`).
+    Machine,
+}
+
+/// Why a backend cannot open an environment here, or failed to.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The host lacks something the backend needs; the message says what
+    /// and how to add it.
+    #[error("the {backend} backend cannot run here: {why}")]
+    Unavailable { backend: &'static str, why: String },
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A future a backend returns (boxed: backends are trait objects).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A command on its way: it owns all it needs, so it may be spawned and
+/// outlive the call that made it. Dropping it kills the command.
+pub type CommandFuture = BoxFuture<'static, std::io::Result<ProcessExit>>;
+
+/// An environment artifact, resolved in the store.
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub id: crate::store::ArtifactId,
+    /// Its category, one of the backend's [`Backend::environments`].
+    pub category: String,
+    /// Its file (tarball, disk image) and that file's sha256.
+    pub file_name: String,
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+/// What opening an environment is given by the run.
+pub struct OpenRequest<'a> {
+    /// The environment artifact, for backends that take one.
+    pub image: Option<Image>,
+    /// The run's workspace, which commands see.
+    pub workspace: &'a Path,
+    /// A new directory of the workspace for the backend's own files.
+    pub scratch: PathBuf,
+    /// Debian packages the plugin declares it needs.
+    pub packages: &'a [String],
+    /// Where unpacked images and package layers are cached.
+    pub cache_dir: &'a Path,
+    /// Opening never outlives the run.
+    pub deadline: std::time::Instant,
+    pub log: &'a crate::runlog::RunLog,
+    pub progress: &'a crate::progress::Progress,
+}
+
+/// A place where a plugin's commands run. One implementation per file of
+/// this module; the process capability checks the grants and dispatches.
+pub trait Backend: Sync {
+    /// Its name in policies and task_data (`backends = ["unshare"]`).
+    fn name(&self) -> &'static str;
+    /// What it keeps apart from the host.
+    fn isolation(&self) -> Isolation;
+    /// Categories of environment artifact it opens; empty if it takes
+    /// none.
+    fn environments(&self) -> &'static [&'static str];
+    /// Whether it can work on this host; the error says what is missing.
+    fn check_available(&self) -> Result<(), BackendError>;
+    /// Opens an environment in which commands run.
+    fn open<'a>(
+        &'a self,
+        request: OpenRequest<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn EnvironmentSession>, BackendError>>;
+}
+
+/// An opened environment.
+pub trait EnvironmentSession: Send + Sync + std::fmt::Debug {
+    /// Whether commands see the host's workspace at its own path (then
+    /// push and pull make no sense).
+    fn shares_workspace(&self) -> bool;
+    /// `spec` made to run in the environment (as root if `as_root`).
+    fn command(&self, spec: ProcessSpec, as_root: bool) -> std::io::Result<CommandFuture>;
+    /// Copies `spec.stdin` to `target` in the environment.
+    fn push(&self, mut spec: ProcessSpec, target: &str) -> std::io::Result<CommandFuture> {
+        spec.argv = ["cp", "/dev/stdin", target].map(String::from).to_vec();
+        self.command(spec, true)
+    }
+    /// Copies `source` in the environment to `spec.stdout`.
+    fn pull(&self, mut spec: ProcessSpec, source: &str) -> std::io::Result<CommandFuture> {
+        spec.argv = ["cat", "--", source].map(String::from).to_vec();
+        self.command(spec, true)
+    }
+    /// Ends every process in the environment and removes what it left.
+    fn close(self: Box<Self>) -> BoxFuture<'static, Result<(), BackendError>>;
+}
+
+/// Every backend this host knows.
+pub static ALL: &[&dyn Backend] = &[&local::Local, &unshare::Unshare];
+
+/// The backend called `name`.
+pub fn by_name(name: &str) -> Option<&'static dyn Backend> {
+    ALL.iter().copied().find(|b| b.name() == name)
+}
+
+/// The names of [`ALL`], for messages.
+pub fn names() -> Vec<&'static str> {
+    ALL.iter().map(|b| b.name()).collect()
+}
+
 /// The `environment` resource handed to plugins.
-#[derive(Debug)]
 pub struct Environment {
-    pub backend: Backend,
-    /// The namespaces of an `unshare` environment.
-    pub session: Option<unshare::Session>,
+    pub backend: &'static dyn Backend,
+    pub session: Box<dyn EnvironmentSession>,
 }
 
-/// Backends this host knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Local,
-    Unshare,
-}
-
-impl Backend {
-    pub const ALL: &[&str] = &["local", "unshare"];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Local => "local",
-            Backend::Unshare => "unshare",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Backend> {
-        match name {
-            "local" => Some(Backend::Local),
-            "unshare" => Some(Backend::Unshare),
-            _ => None,
-        }
-    }
-
-    /// Whether the backend runs commands in an environment artifact.
-    pub fn takes_environment(self) -> bool {
-        self == Backend::Unshare
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("backend", &self.backend.name())
+            .field("session", &self.session)
+            .finish()
     }
 }
 

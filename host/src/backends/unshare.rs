@@ -414,6 +414,174 @@ ln -s pts/ptmx "$d/ptmx"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$d/shm"
 "#;
 
+impl From<UnshareError> for super::BackendError {
+    fn from(e: UnshareError) -> Self {
+        match e {
+            UnshareError::Unavailable(why) => super::BackendError::Unavailable {
+                backend: "unshare",
+                why,
+            },
+            UnshareError::Failed(why) => super::BackendError::Failed(why),
+        }
+    }
+}
+
+/// The category of environment artifact this backend opens.
+pub const SYSTEM_TARBALL: &str = "debian:system-tarball";
+
+/// The `unshare` backend.
+pub struct Unshare;
+
+impl super::Backend for Unshare {
+    fn name(&self) -> &'static str {
+        "unshare"
+    }
+
+    fn isolation(&self) -> super::Isolation {
+        super::Isolation::Container
+    }
+
+    fn environments(&self) -> &'static [&'static str] {
+        &[SYSTEM_TARBALL]
+    }
+
+    fn check_available(&self) -> Result<(), super::BackendError> {
+        check_available().map(drop).map_err(Into::into)
+    }
+
+    fn open<'a>(
+        &'a self,
+        request: super::OpenRequest<'a>,
+    ) -> super::BoxFuture<'a, Result<Box<dyn super::EnvironmentSession>, super::BackendError>> {
+        Box::pin(async move {
+            let session = open_environment(request).await?;
+            Ok(Box::new(session) as Box<dyn super::EnvironmentSession>)
+        })
+    }
+}
+
+/// Opens an environment over the image of `request`: the tarball is
+/// unpacked into the cache on first use, and the packages the plugin
+/// declares are installed once per tarball and package set into a cached
+/// layer that every later run stacks over it (as debusine installs lintian
+/// before running it).
+async fn open_environment(request: super::OpenRequest<'_>) -> Result<Session, UnshareError> {
+    use super::layers::{LayerCache, LayerKey};
+    let super::OpenRequest {
+        image,
+        workspace,
+        scratch,
+        packages,
+        cache_dir,
+        deadline,
+        log,
+        progress,
+    } = request;
+    let image = image.ok_or_else(|| {
+        UnshareError::Failed(format!(
+            "the unshare backend needs an environment: a {SYSTEM_TARBALL} artifact"
+        ))
+    })?;
+    let ids = check_available()?;
+    let started = Instant::now();
+    let step = progress.spinner("preparing the environment");
+    let cache = ImageCache::new(cache_dir);
+    let lower = cache.ensure(ids, &image.sha256, &image.path).await?;
+    // Inside, everyone is "other" to the workspace: it must be readable.
+    // Its parent stays private.
+    std::fs::set_permissions(workspace, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| failed("chmod workspace", e))?;
+    drop(step);
+    let mut lowers = vec![lower];
+    let mut lease = None;
+    let mut cached = String::new();
+    if !packages.is_empty() {
+        let key = LayerKey::new(&image.sha256, packages).map_err(|e| {
+            UnshareError::Failed(format!("the plugin's manifest declares packages: {e}"))
+        })?;
+        let layers = LayerCache::new(cache.dir().join("layers"), ids);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let step = progress.spinner("installing packages in the environment");
+        let layer = layers.ensure(&key, &lowers[0], remaining).await;
+        drop(step);
+        let layer = layer?;
+        let list = key.packages().join(", ");
+        if layer.waited > Duration::from_secs(1) {
+            log.info(
+                "process",
+                &format!(
+                    "waited {:.1}s for another run installing {list}",
+                    layer.waited.as_secs_f64()
+                ),
+            );
+        }
+        match &layer.built {
+            Some(built) => {
+                for line in built.log.lines() {
+                    log.debug("apt", line);
+                }
+                if !built.installed.is_empty() {
+                    log.info(
+                        "process",
+                        &format!("installed in the environment: {}", built.installed.join(" ")),
+                    );
+                }
+                log.info(
+                    "process",
+                    &format!(
+                        "installed {list} in {:.1}s (layer cached for next time)",
+                        built.took.as_secs_f64()
+                    ),
+                );
+                match layers.evict().await {
+                    Ok(e) if !e.removed.is_empty() => log.info(
+                        "process",
+                        &format!(
+                            "removed {} least recently used package layer(s) ({} MiB)",
+                            e.removed.len(),
+                            e.freed >> 20
+                        ),
+                    ),
+                    Ok(_) => {}
+                    Err(e) => log.warn("process", &format!("cleaning the package layers: {e}")),
+                }
+            }
+            None => cached = format!(" (cached layer for {list})"),
+        }
+        lowers.insert(0, layer.tree);
+        lease = Some(layer.lease);
+    }
+    let lowers: Vec<&Path> = lowers.iter().map(|p| p.as_path()).collect();
+    let mut session = Session::open_layers(ids, &lowers, workspace, &scratch).await?;
+    if let Some(lease) = lease {
+        session.hold(lease);
+    }
+    log.info(
+        "process",
+        &format!(
+            "environment {} ({}) ready in {:.1}s{cached}",
+            image.id,
+            image.file_name,
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(session)
+}
+
+impl super::EnvironmentSession for Session {
+    fn shares_workspace(&self) -> bool {
+        false
+    }
+
+    fn command(&self, spec: ProcessSpec, as_root: bool) -> io::Result<super::CommandFuture> {
+        Ok(Box::pin(super::local::run(self.inside(spec, as_root)?)))
+    }
+
+    fn close(self: Box<Self>) -> super::BoxFuture<'static, Result<(), super::BackendError>> {
+        Box::pin(async move { Ok(Session::close(*self).await?) })
+    }
+}
+
 /// An opened environment: the holder process and its mounts.
 #[derive(Debug)]
 pub struct Session {

@@ -5,7 +5,7 @@ use super::bindings::Error;
 use super::bindings::taskhost::plugin::process::{self, Command, ExitStatus};
 use super::bindings::taskhost::plugin::types::ArtifactId;
 use super::{Opened, RunState, bad_path};
-use crate::backends::{self, Backend, Environment, ProcessSpec};
+use crate::backends::{self, Backend, CommandFuture, Environment, Image, OpenRequest, ProcessSpec};
 use std::time::{Duration, Instant};
 use wasmtime::component::Resource;
 
@@ -25,15 +25,12 @@ fn check_env_path(path: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The category an unshare environment is made from.
-pub const SYSTEM_TARBALL: &str = "debian:system-tarball";
+pub use backends::unshare::SYSTEM_TARBALL;
 
 impl RunState {
-    /// Opens an unshare environment from system tarball `id`, unpacking it
-    /// into the cache on first use.
-    async fn open_unshare(&mut self, id: ArtifactId) -> Result<backends::unshare::Session, Error> {
-        use backends::layers::{LayerCache, LayerKey};
-        use backends::unshare::{self, ImageCache, Session};
+    /// Resolves environment artifact `id` for `backend`: the read grant,
+    /// a category the backend opens, and its file.
+    fn image(&mut self, backend: &dyn Backend, id: ArtifactId) -> Result<Image, Error> {
         let run = &mut self.run;
         run.granter
             .read("process.environment.open", id)
@@ -43,138 +40,34 @@ impl RunState {
             .store
             .get(id)
             .map_err(|e| Error::NotFound(e.to_string()))?;
-        if artifact.category != SYSTEM_TARBALL {
+        let wanted = backend.environments();
+        if !wanted.contains(&artifact.category.as_str()) {
             return Err(Error::Invalid(format!(
-                "environment artifact {id} is a {}; the unshare backend needs a {SYSTEM_TARBALL}",
-                artifact.category
+                "environment artifact {id} is a {}; the {} backend needs a {}",
+                artifact.category,
+                backend.name(),
+                wanted.join(" or ")
             )));
         }
-        let wanted = artifact.data.get("filename").and_then(|f| f.as_str());
+        let named = artifact.data.get("filename").and_then(|f| f.as_str());
         let file = artifact
             .files
             .iter()
-            .find(|f| Some(f.name.as_str()) == wanted)
+            .find(|f| Some(f.name.as_str()) == named)
             .or_else(|| artifact.files.first())
-            .ok_or_else(|| {
-                Error::Invalid(format!("environment artifact {id} has no tarball file"))
-            })?;
-        let tarball = self
+            .ok_or_else(|| Error::Invalid(format!("environment artifact {id} has no file")))?;
+        let path = self
             .run
             .store
             .file_path(id, &file.name)
             .map_err(|e| Error::NotFound(e.to_string()))?;
-        let ids = unshare::check_available().map_err(|e| Error::Failed(e.to_string()))?;
-        let started = Instant::now();
-        let step = self.run.progress.spinner("preparing the environment");
-        let cache = ImageCache::new(&self.run.settings.env_cache);
-        let lower = cache
-            .ensure(ids, &file.sha256, &tarball)
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))?;
-        self.run.opened.push(Opened {
-            backend: Backend::Unshare.name().into(),
-            environment: Some((id, file.sha256.clone())),
-        });
-        let scratch = format!(".taskhost/env-{}", self.run.opened.len());
-        let ws = &self.run.workspace;
-        ws.create_dir_all(&scratch)
-            .map_err(|e| Error::Failed(format!("creating {scratch}: {e}")))?;
-        // Inside, everyone is "other" to the workspace: it must be readable.
-        // Its parent stays private.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(ws.root(), std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| Error::Failed(format!("chmod workspace: {e}")))?;
-        }
-        drop(step);
-        // What the plugin declares it needs is installed once per tarball
-        // and package set, into a cached layer that every later run stacks
-        // over the tarball (as debusine installs lintian before running it).
-        let packages = self.run.manifest.packages.clone();
-        let mut lowers = vec![lower];
-        let mut lease = None;
-        let mut cached = String::new();
-        if !packages.is_empty() {
-            let key = LayerKey::new(&file.sha256, &packages).map_err(|e| {
-                Error::Invalid(format!("the plugin's manifest declares packages: {e}"))
-            })?;
-            let layers = LayerCache::new(cache.dir().join("layers"), ids);
-            let remaining = self.run.deadline.saturating_duration_since(Instant::now());
-            let step = self
-                .run
-                .progress
-                .spinner("installing packages in the environment");
-            let layer = layers.ensure(&key, &lowers[0], remaining).await;
-            drop(step);
-            let layer = layer.map_err(|e| Error::Failed(e.to_string()))?;
-            let list = key.packages().join(", ");
-            if layer.waited > Duration::from_secs(1) {
-                self.run.log.info(
-                    "process",
-                    &format!(
-                        "waited {:.1}s for another run installing {list}",
-                        layer.waited.as_secs_f64()
-                    ),
-                );
-            }
-            match &layer.built {
-                Some(built) => {
-                    for line in built.log.lines() {
-                        self.run.log.debug("apt", line);
-                    }
-                    if !built.installed.is_empty() {
-                        self.run.log.info(
-                            "process",
-                            &format!(
-                                "installed in the environment: {}",
-                                built.installed.join(" ")
-                            ),
-                        );
-                    }
-                    self.run.log.info(
-                        "process",
-                        &format!(
-                            "installed {list} in {:.1}s (layer cached for next time)",
-                            built.took.as_secs_f64()
-                        ),
-                    );
-                    match layers.evict().await {
-                        Ok(e) if !e.removed.is_empty() => self.run.log.info(
-                            "process",
-                            &format!(
-                                "removed {} least recently used package layer(s) ({} MiB)",
-                                e.removed.len(),
-                                e.freed >> 20
-                            ),
-                        ),
-                        Ok(_) => {}
-                        Err(e) => self
-                            .run
-                            .log
-                            .warn("process", &format!("cleaning the package layers: {e}")),
-                    }
-                }
-                None => cached = format!(" (cached layer for {list})"),
-            }
-            lowers.insert(0, layer.tree);
-            lease = Some(layer.lease);
-        }
-        let lowers: Vec<&std::path::Path> = lowers.iter().map(|p| p.as_path()).collect();
-        let mut session = Session::open_layers(ids, &lowers, ws.root(), &ws.root().join(&scratch))
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))?;
-        if let Some(lease) = lease {
-            session.hold(lease);
-        }
-        self.run.log.info(
-            "process",
-            &format!(
-                "environment {id} ({}) ready in {:.1}s{cached}",
-                file.name,
-                started.elapsed().as_secs_f64()
-            ),
-        );
-        Ok(session)
+        Ok(Image {
+            id,
+            category: artifact.category.clone(),
+            file_name: file.name.clone(),
+            path,
+            sha256: file.sha256.clone(),
+        })
     }
 
     /// A throwaway workspace file for a transfer's stray output.
@@ -187,18 +80,17 @@ impl RunState {
             .map_err(|e| Error::Failed(format!("{path}: {e}")))
     }
 
-    /// Runs a push/pull helper command as root inside the environment.
-    async fn transfer(
+    /// The spec of a push or pull: the host's own command, as root, until
+    /// the run's deadline.
+    fn transfer_spec(
         &mut self,
-        env: &Resource<Environment>,
-        argv: &[&str],
         stdin: Option<std::fs::File>,
         stdout: std::fs::File,
-    ) -> Result<backends::ProcessExit, Error> {
+    ) -> Result<ProcessSpec, Error> {
         let stderr = self.scratch_file("transfer-err")?;
         let remaining = self.run.deadline.saturating_duration_since(Instant::now());
-        let spec = ProcessSpec {
-            argv: argv.iter().map(|a| a.to_string()).collect(),
+        Ok(ProcessSpec {
+            argv: Vec::new(),
             env: Vec::new(),
             cwd: self.run.workspace.root().to_path_buf(),
             tmpdir: "/tmp".into(),
@@ -210,17 +102,7 @@ impl RunState {
             grace: self.run.settings.kill_grace,
             memory_limit: None,
             containment: self.run.settings.containment.clone(),
-        };
-        let session = self
-            .table()
-            .get(env)
-            .ok()
-            .and_then(|e| e.session.as_ref())
-            .ok_or_else(|| Error::Invalid("the environment is closed".into()))?;
-        session
-            .run(spec, true)
-            .await
-            .map_err(|e| Error::Failed(format!("{}: {e}", argv.join(" "))))
+        })
     }
 
     fn transfer_result(
@@ -228,8 +110,9 @@ impl RunState {
         what: &str,
         from: &str,
         to: &str,
-        exit: backends::ProcessExit,
+        exit: std::io::Result<backends::ProcessExit>,
     ) -> Result<(), Error> {
+        let exit = exit.map_err(|e| Error::Failed(format!("{what} {from} -> {to}: {e}")))?;
         if exit.code == Some(0) {
             self.run
                 .log
@@ -242,24 +125,39 @@ impl RunState {
         )))
     }
 
-    fn environment(&mut self, env: &Resource<Environment>) -> Result<Backend, Error> {
+    /// The environment behind `env`, after checking its backend's grant
+    /// again (the grant may not have changed, but every call checks it).
+    fn environment(&mut self, env: &Resource<Environment>) -> Result<&Environment, Error> {
         let backend = self
             .table()
             .get(env)
             .map_err(|e| Error::Invalid(format!("bad environment handle: {e}")))?
             .backend;
-        // The grant may not have changed, but every call checks it again.
         let run = &mut self.run;
         run.granter
             .backend(backend.name())
             .map_err(|d| run.denied("process.environment", d))?;
-        Ok(backend)
+        self.table()
+            .get(env)
+            .map_err(|e| Error::Invalid(format!("bad environment handle: {e}")))
+    }
+
+    /// An isolated environment, for push and pull.
+    fn isolated(&mut self, env: &Resource<Environment>, what: &str) -> Result<(), Error> {
+        let environment = self.environment(env)?;
+        if environment.session.shares_workspace() {
+            return Err(Error::Invalid(format!(
+                "the {} backend shares the workspace; {what} is for isolated backends",
+                environment.backend.name()
+            )));
+        }
+        Ok(())
     }
 
     /// Checks `command` against the grants, logs it and makes the future
     /// that runs it (owning all it needs, so `start` can spawn it).
     fn begin(&mut self, env: &Resource<Environment>, command: &Command) -> Result<Started, Error> {
-        let backend = self.environment(env)?;
+        let name = self.environment(env)?.backend.name();
         if command.argv.is_empty() {
             return Err(Error::Invalid(
                 "a command needs at least a program name".into(),
@@ -267,25 +165,14 @@ impl RunState {
         }
         let (spec, stdout, stderr) = self.spec(command)?;
         let argv_text = shell_words::join(&command.argv);
-        let future: CommandFuture = match backend {
-            Backend::Local => Box::pin(backends::local::run(spec)),
-            Backend::Unshare => {
-                let session = self
-                    .table()
-                    .get(env)
-                    .ok()
-                    .and_then(|e| e.session.as_ref())
-                    .ok_or_else(|| Error::Failed("the environment is closed".into()))?;
-                let spec = session
-                    .inside(spec, command.run_as_root)
-                    .map_err(|e| Error::Invalid(format!("running `{argv_text}`: {e}")))?;
-                Box::pin(backends::local::run(spec))
-            }
-        };
-        self.run.log.info(
-            "process",
-            &format!("running `{argv_text}` on {}", backend.name()),
-        );
+        let future = self
+            .environment(env)?
+            .session
+            .command(spec, command.run_as_root)
+            .map_err(|e| Error::Invalid(format!("running `{argv_text}`: {e}")))?;
+        self.run
+            .log
+            .info("process", &format!("running `{argv_text}` on {name}"));
         let step = self.run.progress.spinner(&argv_text);
         Ok(Started {
             future,
@@ -442,10 +329,6 @@ impl RunState {
 /// Commands one run may have running at once (`environment.start`).
 pub const MAX_RUNNING: usize = 8;
 
-type CommandFuture = std::pin::Pin<
-    Box<dyn std::future::Future<Output = std::io::Result<backends::ProcessExit>> + Send>,
->;
-
 /// A checked command, ready to run.
 struct Started {
     future: CommandFuture,
@@ -551,10 +434,10 @@ impl process::HostEnvironment for RunState {
     ) -> Result<Resource<Environment>, Error> {
         let chosen = if backend == "auto" {
             // With an environment artifact, auto means the isolated backend.
-            let want = if environment.is_some() {
-                Backend::Unshare
+            let want: &'static dyn Backend = if environment.is_some() {
+                &backends::unshare::Unshare
             } else {
-                Backend::Local
+                &backends::local::Local
             };
             let run = &mut self.run;
             run.granter.backend(want.name()).map_err(|mut d| {
@@ -563,10 +446,10 @@ impl process::HostEnvironment for RunState {
             })?;
             want
         } else {
-            let known = Backend::from_name(&backend).ok_or_else(|| {
+            let known = backends::by_name(&backend).ok_or_else(|| {
                 Error::Invalid(format!(
                     "unknown backend '{backend}'; this host knows: auto, {}",
-                    Backend::ALL.join(", ")
+                    backends::names().join(", ")
                 ))
             })?;
             let run = &mut self.run;
@@ -575,28 +458,52 @@ impl process::HostEnvironment for RunState {
                 .map_err(|d| run.denied("process.environment.open", d))?;
             known
         };
-        let session = match (chosen.takes_environment(), environment) {
-            (false, Some(_)) => {
+        let takes = chosen.environments();
+        let image = match (takes.is_empty(), environment) {
+            (true, Some(_)) => {
                 return Err(Error::Invalid(format!(
                     "the {} backend takes no environment artifact",
                     chosen.name()
                 )));
             }
-            (true, None) => {
+            (false, None) => {
                 return Err(Error::Invalid(format!(
-                    "the {} backend needs an environment: a debian:system-tarball artifact",
-                    chosen.name()
+                    "the {} backend needs an environment: a {} artifact",
+                    chosen.name(),
+                    takes.join(" or ")
                 )));
             }
-            (true, Some(id)) => Some(self.open_unshare(id).await?),
-            (false, None) => {
-                self.run.opened.push(Opened {
-                    backend: chosen.name().into(),
-                    environment: None,
-                });
-                None
-            }
+            (false, Some(id)) => Some(self.image(chosen, id)?),
+            (true, None) => None,
         };
+        chosen
+            .check_available()
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        self.run.opened.push(Opened {
+            backend: chosen.name().into(),
+            environment: image.as_ref().map(|i| (i.id, i.sha256.clone())),
+        });
+        let scratch = format!(".taskhost/env-{}", self.run.opened.len());
+        let ws = &self.run.workspace;
+        if image.is_some() {
+            ws.create_dir_all(&scratch)
+                .map_err(|e| Error::Failed(format!("creating {scratch}: {e}")))?;
+        }
+        let run = &self.run;
+        let request = OpenRequest {
+            image,
+            workspace: run.workspace.root(),
+            scratch: run.workspace.root().join(&scratch),
+            packages: &run.manifest.packages,
+            cache_dir: &run.settings.env_cache,
+            deadline: run.deadline,
+            log: &run.log,
+            progress: &run.progress,
+        };
+        let session = chosen
+            .open(request)
+            .await
+            .map_err(|e| Error::Failed(e.to_string()))?;
         self.run
             .log
             .info("process", &format!("opened backend {}", chosen.name()));
@@ -657,13 +564,7 @@ impl process::HostEnvironment for RunState {
         workspace_path: String,
         target: String,
     ) -> Result<(), Error> {
-        let backend = self.environment(&env)?;
-        if !backend.takes_environment() {
-            return Err(Error::Invalid(format!(
-                "the {} backend shares the workspace; push is for isolated backends",
-                backend.name()
-            )));
-        }
+        self.isolated(&env, "push")?;
         check_env_path(&target)?;
         let stdin = self
             .run
@@ -671,8 +572,12 @@ impl process::HostEnvironment for RunState {
             .open(&workspace_path)
             .map_err(|e| Error::NotFound(format!("push '{workspace_path}': {e}")))?;
         let sink = self.scratch_file("push")?;
-        let argv = ["cp", "/dev/stdin", target.as_str()];
-        let exit = self.transfer(&env, &argv, Some(stdin), sink).await?;
+        let spec = self.transfer_spec(Some(stdin), sink)?;
+        let copy = self.environment(&env)?.session.push(spec, &target);
+        let exit = match copy {
+            Ok(copy) => copy.await,
+            Err(e) => Err(e),
+        };
         self.transfer_result("push", &workspace_path, &target, exit)
     }
 
@@ -682,13 +587,7 @@ impl process::HostEnvironment for RunState {
         source: String,
         workspace_path: String,
     ) -> Result<(), Error> {
-        let backend = self.environment(&env)?;
-        if !backend.takes_environment() {
-            return Err(Error::Invalid(format!(
-                "the {} backend shares the workspace; pull is for isolated backends",
-                backend.name()
-            )));
-        }
+        self.isolated(&env, "pull")?;
         check_env_path(&source)?;
         crate::workspace::check(&workspace_path).map_err(bad_path)?;
         let out = self
@@ -696,16 +595,18 @@ impl process::HostEnvironment for RunState {
             .workspace
             .create_file(&workspace_path)
             .map_err(|e| Error::Invalid(format!("pull into '{workspace_path}': {e}")))?;
-        let argv = ["cat", "--", source.as_str()];
-        let exit = self.transfer(&env, &argv, None, out).await?;
+        let spec = self.transfer_spec(None, out)?;
+        let copy = self.environment(&env)?.session.pull(spec, &source);
+        let exit = match copy {
+            Ok(copy) => copy.await,
+            Err(e) => Err(e),
+        };
         self.transfer_result("pull", &source, &workspace_path, exit)
     }
 
     async fn drop(&mut self, env: Resource<Environment>) -> wasmtime::Result<()> {
         let env = self.table().delete(env)?;
-        if let Some(session) = env.session
-            && let Err(e) = session.close().await
-        {
+        if let Err(e) = env.session.close().await {
             self.run
                 .log
                 .warn("process", &format!("closing the environment: {e}"));
