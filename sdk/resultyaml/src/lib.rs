@@ -386,13 +386,39 @@ impl Quoted {
         format!("{}{}x", self.token, self.words.len() - 1)
     }
 
-    fn apply(&self, mut text: String) -> String {
-        // Highest index first, so that token 1 does not eat token 10.
-        for (i, word) in self.words.iter().enumerate().rev() {
-            let quoted = format!("'{}'", word.replace('\'', "''"));
-            text = text.replace(&format!("{}{i}x", self.token), &quoted);
+    /// One pass over `text`, each token replaced by its quoted word.
+    fn apply(&self, text: String) -> String {
+        if self.words.is_empty() {
+            return text;
         }
-        text
+        let mut out = String::with_capacity(text.len() + 2 * self.words.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(&self.token) {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + self.token.len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let word = after[..digits]
+                .parse::<usize>()
+                .ok()
+                .filter(|_| after[digits..].starts_with('x'))
+                .and_then(|i| self.words.get(i));
+            match word {
+                Some(word) => {
+                    out.push('\'');
+                    out.push_str(&word.replace('\'', "''"));
+                    out.push('\'');
+                    rest = &after[digits + 1..];
+                }
+                // Not ours (the token never occurs in the input, so this
+                // does not happen); keep the text as it is.
+                None => {
+                    out.push_str(&self.token);
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
     }
 }
 

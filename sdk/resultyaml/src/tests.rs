@@ -283,3 +283,13 @@ fn pyyaml_reads_every_text_back_as_that_text() {
     want["outcome"] = json!("PASSED");
     assert_eq!(read, json!({"results": [want]}), "{text}");
 }
+
+#[test]
+fn many_quoted_texts_each_get_their_own_word_back() {
+    // Tokens 1, 10, 100, ... must not be mistaken for each other.
+    let details: Vec<CheckDetail> = (0..20_000)
+        .map(|i| CheckDetail::new(format!("{i}"), "yes", "on", Outcome::Passed).keyval("off", "no"))
+        .collect();
+    let text = to_string(&details).unwrap();
+    assert_eq!(parse(&text).unwrap(), details);
+}
