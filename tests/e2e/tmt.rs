@@ -29,6 +29,9 @@ fn tmt_check(file: &Path, data_dir: Option<&Path>) -> (i32, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tmt/check_results.py");
     let mut cmd = std::process::Command::new(python);
     cmd.arg(script).arg(file).args(data_dir);
+    // Importing tmt writes templates to its config dir (~/.config/tmt).
+    let scratch = file.parent().expect("a file in the env").join("tmt-config");
+    cmd.env("TMT_CONFIG_DIR", scratch);
     let out = cmd.output().expect("run check_results.py");
     let said = format!(
         "{}{}",
@@ -305,4 +308,78 @@ fn a_formula_in_a_tmt_test_lists_hostile_results_and_its_kept_logs() {
         "the kept logs are not copied"
     );
     assert_tmt_reads(&env, "formula.yaml", &ran.stdout, Some(&data));
+}
+
+#[test]
+fn tmt_runs_a_custom_result_test_and_takes_runtasks_results() {
+    let env = Env::new();
+    let tree = env.path("tree");
+    env.write("tree/.fmf/version", "1\n");
+    env.write(
+        "tree/plans/ci.fmf",
+        "discover:\n    how: fmf\nprovision:\n    how: local\nexecute:\n    how: tmt\n",
+    );
+    env.write(
+        "tree/tests/blhc.fmf",
+        "summary: blhc through taskhost\nresult: custom\ntest: |\n    \
+         \"$RUNTASK\" run blhc --data \"$BLHC_DATA\" --allow-exec 'blhc --debian **' \
+         --allow-backend local --format tmt > \"$TMT_TEST_DATA/results.yaml\"\n",
+    );
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/blhc");
+    let data = env.write(
+        "blhc.yaml",
+        &format!(
+            "input:\n  artifact: {}\n",
+            examples.join("hello-th_1.0_amd64.build").display()
+        ),
+    );
+    let workdir = env.path("tmt-run");
+    let pass = |var: &str, value: &Path| format!("{var}={}", value.display());
+    let out = std::process::Command::new(venv().join("bin/tmt"))
+        .current_dir(&tree)
+        .env("TMT_CONFIG_DIR", env.path("tmt-config"))
+        .env("TMT_WORKDIR_ROOT", env.path("tmt-workdirs"))
+        .args(["--feeling-safe", "run", "--id"])
+        .arg(&workdir)
+        .arg("--environment")
+        .arg(pass("RUNTASK", Path::new(env!("CARGO_BIN_EXE_runtask"))))
+        .arg("--environment")
+        .arg(pass("BLHC_DATA", &data))
+        .arg("--environment")
+        .arg(pass("TASKHOST_STORE", &env.store()))
+        .arg("--environment")
+        .arg(pass("XDG_CONFIG_HOME", &env.path("config")))
+        .args(["-a", "provision", "-h", "local", "report", "-vvv"])
+        .output()
+        .expect("run tmt (see the install hint of the other tmt tests)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // tmt exits 1 when a test failed, as blhc's does here.
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(!said.contains("Result format violation"), "{said}");
+    let execute = workdir.join("plans/ci/execute");
+    let text = std::fs::read_to_string(execute.join("results.yaml")).expect("tmt's results");
+    let results: Vec<Value> = serde_norway::from_str(&text).expect("YAML");
+    let names: Vec<_> = results
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        names,
+        ["/tests/blhc", "/tests/blhc/blhc/hello-th_1.0_amd64.build"],
+        "{text}"
+    );
+    for r in &results {
+        assert_eq!(r["result"], "fail", "{r}");
+        let logs = r["log"].as_array().expect("logs");
+        assert!(!logs.is_empty(), "{r}");
+        for log in logs {
+            let path = execute.join(log.as_str().unwrap());
+            assert!(path.is_file(), "{}", path.display());
+        }
+    }
+    assert!(note(&results[1]).contains("missing"), "{}", results[1]);
 }

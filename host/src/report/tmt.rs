@@ -281,7 +281,7 @@ pub fn to_yaml(results: &[TmtResult]) -> Result<String, ReportError> {
         .map(|r| r.map_text(&mut |s| quoted.mark(s)))
         .collect();
     let text = serde_norway::to_string(&marked).map_err(ReportError::YamlWrite)?;
-    Ok(quoted.apply(text))
+    Ok(quoted.apply(&text))
 }
 
 /// Texts to single-quote stand in the serialized output as plain tokens
@@ -310,11 +310,34 @@ impl Quoted {
         format!("{}{}x", self.token, self.texts.len() - 1)
     }
 
-    fn apply(&self, mut text: String) -> String {
-        for (i, t) in self.texts.iter().enumerate() {
-            text = text.replacen(&format!("{}{i}x", self.token), &format!("'{t}'"), 1);
+    // One pass: a text put back is never searched again.
+    fn apply(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(&self.token) {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + self.token.len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let original = after[..digits]
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| self.texts.get(i))
+                .filter(|_| after[digits..].starts_with('x'));
+            match original {
+                Some(t) => {
+                    out.push('\'');
+                    out.push_str(t);
+                    out.push('\'');
+                    rest = &after[digits + 1..];
+                }
+                None => {
+                    out.push_str(&self.token);
+                    rest = after;
+                }
+            }
         }
-        text
+        out.push_str(rest);
+        out
     }
 }
 
@@ -727,6 +750,19 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn ten_thousand_results_are_written_quickly() {
+        let mut r = report(Status::Success, &[Outcome::Passed; 10_000]);
+        for (i, c) in r.results.iter_mut().enumerate() {
+            c.note = Some(format!("note {i}"));
+        }
+        let started = std::time::Instant::now();
+        let text = to_string(&r, &Logs::default()).expect("yaml");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(text.contains("- 'note 9999'"));
+        assert_eq!(parse(&text).len(), 10_001);
     }
 
     #[test]
