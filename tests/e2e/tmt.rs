@@ -383,3 +383,43 @@ fn tmt_runs_a_custom_result_test_and_takes_runtasks_results() {
     }
     assert!(note(&results[1]).contains("missing"), "{}", results[1]);
 }
+
+#[test]
+fn a_run_stopped_by_sigterm_is_an_error_result() {
+    use crate::processes::{wait_at_most, wait_for_lines};
+    let env = Env::new();
+    let started = env.path("started");
+    let script = format!("echo up > '{}'; sleep 300", started.display());
+    let task = env.write(
+        "task.json",
+        &serde_json::json!({"action": "exec", "argv": ["sh", "-c", script]}).to_string(),
+    );
+    let mut args = vec![
+        "run",
+        HOSTILE,
+        "--data",
+        task.to_str().unwrap(),
+        "--format",
+        "tmt",
+    ];
+    args.extend_from_slice(HOSTILE_GRANTS);
+    let mut child = env
+        .cmd(&args)
+        .env("TMT_TEST_DATA", env.path("tmt-data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn runtask");
+    wait_for_lines(&started, 1, &mut child);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let (ran, ended) = wait_at_most(child, std::time::Duration::from_secs(20));
+    assert!(ended, "runtask did not stop on SIGTERM");
+    ran.expect(1);
+    let results = tmt_results(&ran);
+    assert_eq!(results.len(), 1, "{}", ran.stdout);
+    assert_eq!(results[0]["name"], "/");
+    assert_eq!(results[0]["result"], "error");
+    assert!(note(&results[0]).contains("SIGTERM"), "{}", ran.stdout);
+    assert_tmt_reads(&env, "stopped.yaml", &ran.stdout, None);
+}
