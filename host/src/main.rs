@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     // runtask is also the reaper of commands on hosts without cgroups.
     taskhost::backends::reaper::serve_if_asked();
     let cli = parse_cli();
+    let format = cli.output_format();
     init_tracing(cli.verbose, cli.debug);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -42,6 +43,9 @@ fn main() -> ExitCode {
             } else {
                 Code::TaskError
             };
+            if let Some(format) = format {
+                cli::output::print_failure(format, &format!("runtask: error: {e:#}"));
+            }
             fail(code, &e)
         }
     }

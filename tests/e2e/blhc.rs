@@ -186,6 +186,57 @@ fn junit_and_the_results_file_follow_the_outcome() {
 }
 
 #[test]
+fn tmt_results_name_the_check_and_bring_its_logs_into_the_test_data() {
+    use crate::tmt::{assert_tmt_reads, run_in_tmt, tmt_results};
+    let env = Env::new();
+    let log = build_package(&env, "hardening-tmt", "gcc -O2 -o hello hello.c");
+    let data = task_data(&env, &log, "");
+    let tmt_data = env.path("tmt-data");
+    let mut args = vec!["run", "blhc", "--data", &data, "--format", "tmt"];
+    args.extend_from_slice(GRANTS);
+    let ran = run_in_tmt(&env, &tmt_data, &args);
+    ran.expect(100);
+    let results = tmt_results(&ran);
+    assert_eq!(results.len(), 2, "{}", ran.stdout);
+    let (run, check) = (&results[0], &results[1]);
+    assert_eq!(run["name"], "/");
+    assert_eq!(run["result"], "fail");
+    assert!(
+        run["start-time"].is_string() && run["duration"].is_string(),
+        "{run}"
+    );
+    let item = check["ids"]["item"].as_str().expect("item");
+    assert!(item.ends_with(".build"), "{item}");
+    assert_eq!(
+        check["name"],
+        format!("/blhc/{}", taskhost::report::tmt::segment(item))
+    );
+    assert_eq!(check["result"], "fail");
+    assert_eq!(check["ids"]["checkname"], "blhc");
+    assert!(
+        check["note"][0].as_str().unwrap().contains("missing"),
+        "{check}"
+    );
+    // The blhc output, copied from the store into $TMT_TEST_DATA.
+    let blhc = blhc_artifact(&env);
+    let logs = check["log"].as_array().expect("logs");
+    assert_eq!(logs.len(), 1, "{check}");
+    let path = logs[0].as_str().unwrap();
+    assert!(
+        path.starts_with("taskhost/")
+            && path.ends_with(&format!("artifact-{}/blhc.txt", blhc["id"])),
+        "{path}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmt_data.join(path)).unwrap(),
+        exported(&env, &blhc["id"], "blhc.txt")
+    );
+    let run_log = run["log"][0].as_str().expect("the run log");
+    assert!(tmt_data.join(run_log).is_file(), "{run_log}");
+    assert_tmt_reads(&env, "results.yaml", &ran.stdout, Some(&tmt_data));
+}
+
+#[test]
 fn a_missing_grant_refuses_the_run_with_the_policy_line() {
     let env = Env::new();
     let log = build_package(&env, "hardening-refused", "gcc -O2 -o hello hello.c");

@@ -24,6 +24,7 @@ mod sbuild;
 mod servers;
 mod store;
 mod taskotron;
+mod tmt;
 mod unshare;
 
 use std::path::{Path, PathBuf};

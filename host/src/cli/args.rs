@@ -19,6 +19,10 @@ Examples:
   # A Taskotron task formula for a koji build (libtaskotron's runtask)
   runtask -i xchat-0.5-1.fc20 -t koji_build -a x86_64 --policy policy.toml runtask.yml
 
+  # The same in a tmt test with `result: custom` (Fedora CI, Testing Farm)
+  runtask -i xchat-0.5-1.fc20 -t koji_build --artifactsdir \"$TMT_TEST_DATA\" \\
+      --format tmt runtask.yml > \"$TMT_TEST_DATA/results.yaml\"
+
   # What does a plugin ask for? (runs none of its code)
   runtask plugin inspect ./my-plugin.wasm
 
@@ -48,6 +52,17 @@ pub(crate) struct Cli {
     pub(crate) command: Option<Command>,
     #[command(flatten)]
     pub(crate) formula: Box<FormulaArgs>,
+}
+
+impl Cli {
+    /// The `--format` of a run or a formula; `None` for other commands.
+    pub(crate) fn output_format(&self) -> Option<Format> {
+        match &self.command {
+            Some(Command::Run(args)) => Some(args.output.format),
+            Some(_) => None,
+            None => Some(self.formula.output.format),
+        }
+    }
 }
 
 /// `runtask -i ITEM -t TYPE [-a ARCH] runtask.yml`: a Taskotron formula.
@@ -221,7 +236,7 @@ pub(crate) struct PluginDirs {
     pub(crate) plugin_dir: Vec<PathBuf>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     /// A summary for people
     Human,
@@ -231,6 +246,10 @@ pub(crate) enum Format {
     Yaml,
     /// JUnit XML
     Junit,
+    /// tmt's results.yaml, for a tmt test with `result: custom` (Fedora
+    /// CI): the run as `/`, each result as `/CHECKNAME/ITEM`; logs are
+    /// listed relative to $TMT_TEST_DATA, copied there if they are elsewhere
+    Tmt,
 }
 
 #[derive(Subcommand)]

@@ -1,7 +1,7 @@
 //! `runtask -i ITEM -t TYPE runtask.yml`: a Taskotron formula.
 
 use super::args::FormulaArgs;
-use super::output::print_report;
+use super::output::{STOPPED, print_failure, print_report};
 use super::setup::{Config, Grants};
 use super::signals::until_signal;
 use super::{refusal, usage};
@@ -111,6 +111,7 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
 
     let running = taskhost::formula::run(&runtime, store.clone(), planned, &options);
     let Some(report) = until_signal(running, "formula", |m| m).await? else {
+        print_failure(args.output.format, STOPPED);
         return Ok(Code::TaskError);
     };
     print_report(&report, &args.output, store.as_ref())

@@ -29,12 +29,36 @@ pub(crate) fn print_report(
         Format::Json => report::to_json(report)?,
         Format::Yaml => report::to_yaml(report)?,
         Format::Junit => report::junit::to_string(report)?,
+        Format::Tmt => {
+            let data_dir = std::env::var_os("TMT_TEST_DATA")
+                .filter(|d| !d.is_empty())
+                .map(std::path::PathBuf::from);
+            let logs = report::tmt::collect_logs(report, store, data_dir.as_deref());
+            report::tmt::to_string(report, &logs)?
+        }
     };
     print!("{out}");
     if !out.ends_with('\n') {
         println!();
     }
     Ok(report::exit_code(report))
+}
+
+/// Why a run has no report after SIGINT or SIGTERM.
+pub(crate) const STOPPED: &str =
+    "runtask: stopped by SIGINT or SIGTERM: its commands were killed and its workspace removed";
+
+/// With `--format tmt`, prints a tmt error result saying `message`, for a
+/// run that ended without a report (bad input, an untrusted plugin, a
+/// signal): tmt then shows why rather than an empty results file.
+pub(crate) fn print_failure(format: Format, message: &str) {
+    if format != Format::Tmt {
+        return;
+    }
+    match report::tmt::failure(message) {
+        Ok(text) => print!("{text}"),
+        Err(e) => eprintln!("runtask: writing the tmt results: {e}"),
+    }
 }
 
 /// `CATEGORY FILE, FILE, ... (+N more)` of artifact `id`.

@@ -1,7 +1,7 @@
 //! `runtask run TASK --data FILE`: one task, debusine style.
 
 use super::args::RunArgs;
-use super::output::{print_report, read_task_data};
+use super::output::{STOPPED, print_failure, print_report, read_task_data};
 use super::setup::{Config, Grants};
 use super::signals::until_signal;
 use super::usage;
@@ -38,6 +38,7 @@ pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
     );
     let Some(report) = until_signal(running, "run", |m| format!("{}: {m}", args.task)).await?
     else {
+        print_failure(args.output.format, STOPPED);
         return Ok(Code::TaskError);
     };
 

@@ -1,5 +1,6 @@
 //! Task run reports: check results, run status, exit codes and output
-//! formats (libtaskotron ResultYAML, JUnit XML, JSON, terminal summary).
+//! formats (libtaskotron ResultYAML, JUnit XML, JSON, tmt's results.yaml,
+//! terminal summary).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub mod human;
 pub mod junit;
 pub mod resultyaml;
+pub mod tmt;
 
 pub use human::render as render_human;
 pub use junit::to_string as to_junit;
