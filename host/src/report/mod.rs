@@ -22,6 +22,9 @@ pub enum ReportError {
     /// ResultYAML could not be written (e.g. a keyval with a reserved key).
     #[error("{0}")]
     ResultYaml(#[from] taskhost_resultyaml::Error),
+    /// YAML serialization failed.
+    #[error("YAML serialization failed: {0}")]
+    YamlWrite(#[source] serde_norway::Error),
     /// JSON serialization failed (e.g. a non-UTF-8 results path).
     #[error("JSON serialization failed: {0}")]
     Json(#[from] serde_json::Error),
