@@ -12,6 +12,11 @@
 //! Values cover the XML-RPC spec plus the extensions Python servers use:
 //! `<nil/>` and 64-bit `<i8>`. A fault becomes [`Error::Failed`] naming the
 //! method, the fault code and the fault string.
+//!
+//! quick-xml parses the XML; this module only maps it to XML-RPC.
+//! `serde_xmlrpc` (0.2.3, 0.3.0-alpha.2) is not used: it leaves `&amp;` and
+//! `&lt;` escaped in `<string>`s and struct member names, and refuses the
+//! base64 Python sends (wrapped in newlines).
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
