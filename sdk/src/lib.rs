@@ -43,11 +43,9 @@ pub mod directive_bindings;
 pub mod artifacts;
 pub mod directive;
 pub mod http;
-pub mod koji;
 pub mod log;
 pub mod results;
 pub mod resultyaml;
-pub mod xmlrpc;
 
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;

@@ -13,8 +13,8 @@
 
 use serde::Deserialize;
 use serde_json::json;
+use taskhost_fedora::koji::{self, Koji, RpmFilter};
 use taskhost_sdk::directive::{self, Context, Directive, Output, Param, ParamType};
-use taskhost_sdk::koji::{self, Koji, RpmFilter};
 use taskhost_sdk::{Error, Result, http, log};
 
 // ---- params ----

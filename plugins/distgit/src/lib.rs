@@ -17,8 +17,9 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
+use taskhost_fedora::koji;
 use taskhost_sdk::directive::{self, Context, Directive, Output, Param, ParamType};
-use taskhost_sdk::{Error, Result, http, koji, log};
+use taskhost_sdk::{Error, Result, http, log};
 
 // ---- params ----
 

@@ -14,8 +14,8 @@
 //! ```
 
 use serde::Deserialize;
+use taskhost_fedora::koji::{self, Build, Koji, RpmFilter};
 use taskhost_sdk::directive::{self, Context, Directive, Output, Param, ParamType};
-use taskhost_sdk::koji::{self, Build, Koji, RpmFilter};
 use taskhost_sdk::{Error, Result, http, log};
 
 // ---- params ----

@@ -1,20 +1,28 @@
-//! A small XML-RPC client (Koji's hub speaks XML-RPC), over [`crate::http`].
+//! A small XML-RPC client (Koji's hub speaks XML-RPC), over [`taskhost_sdk::http`].
 //!
-//! ```ignore
-//! use taskhost_sdk::xmlrpc::{self, Value};
+//! ```no_run
+//! use taskhost_fedora::xmlrpc::{self, Value};
+//! # fn main() -> taskhost_sdk::Result<()> {
 //! let build = xmlrpc::call("https://koji.fedoraproject.org/kojihub", "getBuild",
 //!                          &[Value::from("xchat-2.8.8-21.fc20")])?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Values cover the XML-RPC spec plus the extensions Python servers use:
 //! `<nil/>` and 64-bit `<i8>`. A fault becomes [`Error::Failed`] naming the
 //! method, the fault code and the fault string.
+//!
+//! quick-xml parses the XML; this module only maps it to XML-RPC.
+//! `serde_xmlrpc` (0.2.3, 0.3.0-alpha.2) is not used: it leaves `&amp;` and
+//! `&lt;` escaped in `<string>`s and struct member names, and refuses the
+//! base64 Python sends (wrapped in newlines).
 
-use crate::{Error, Result, http};
 use quick_xml::Reader;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use std::collections::BTreeMap;
 use std::fmt;
+use taskhost_sdk::{Error, Result, http};
 
 /// An XML-RPC value.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,11 +2,14 @@
 //! the files under the hub's `topurl`, with libtaskotron's rules for which
 //! RPMs of a build to take ([`RpmFilter`]).
 //!
-//! ```ignore
-//! use taskhost_sdk::koji::{Koji, RpmFilter};
+//! ```no_run
+//! use taskhost_fedora::koji::{Koji, RpmFilter};
+//! # fn main() -> taskhost_sdk::Result<()> {
 //! let koji = Koji::fedora();
 //! let filter = RpmFilter::new(&["x86_64".into()], &[], false, false);
 //! let (build, files) = koji.download_build("xchat-2.8.8-21.fc20", &filter, "rpms")?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Downloads are checked against what the hub says: the size, then the MD5
@@ -14,9 +17,9 @@
 //! SIGMD5). A file that does not match is removed and the call fails.
 
 use crate::xmlrpc::{self, Value};
-use crate::{Error, Result, http, log};
 use serde::Deserialize;
 use std::collections::BTreeSet;
+use taskhost_sdk::{Error, Result, http, log};
 
 /// Fedora's hub.
 pub const FEDORA_HUB: &str = "https://koji.fedoraproject.org/kojihub";
@@ -853,7 +856,7 @@ mod tests {
 
     #[test]
     fn sigmd5_covers_header_and_payload() {
-        let dir = std::env::temp_dir().join(format!("taskhost-sdk-koji-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("taskhost-fedora-koji-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("a.rpm");
         std::fs::write(&path, fake_rpm(b"hello")).unwrap();
