@@ -345,6 +345,14 @@ fn an_exception_fails_the_action_with_its_python_traceback_in_the_log() {
     );
     assert!(!runlog.contains("never reached"), "{runlog}");
     assert_eq!(report["results"][0]["outcome"], "ABORTED", "{report}");
+    // The result's note is one line: where it failed, and the exception.
+    assert_eq!(
+        report["results"][0]["note"],
+        "action 'call it': check() in broken.py raised JSONDecodeError: … \
+         json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes: \
+         line 1 column 2 (char 1)",
+        "{report}"
+    );
 }
 
 #[test]

@@ -460,7 +460,7 @@ pub async fn run(
                 Outcome::Aborted
             },
             checkname: formula.name.clone(),
-            note: report.error.clone(),
+            note: report.error.as_deref().map(one_line_note),
             artifact: None,
             keyvals: BTreeMap::new(),
         });
@@ -823,4 +823,42 @@ fn keep_artifacts(
     std::fs::write(&results, report::resultyaml::to_string(&report.results)?)?;
     std::fs::write(dir.join("runtask.log"), log.contents())?;
     Ok(results)
+}
+
+/// A result's note for a multi-line error (a Python traceback): its first
+/// line and its last, at most [`NOTE_CHARS`] characters; the whole error
+/// stays in the report and the log.
+fn one_line_note(error: &str) -> String {
+    let mut lines = error.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let note = match lines.next_back() {
+        Some(last) => format!("{first} … {last}"),
+        None => first.to_string(),
+    };
+    match note.char_indices().nth(NOTE_CHARS) {
+        Some((cut, _)) => format!("{}…", &note[..cut]),
+        None => note,
+    }
+}
+
+/// Longest note [`one_line_note`] makes.
+const NOTE_CHARS: usize = 300;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_traceback_becomes_a_one_line_note() {
+        let error = "action 'call it': check() in broken.py raised ValueError:\n\
+                     Traceback (most recent call last):\n  File \"broken.py\", line 6\n\
+                     ValueError: bad input\n";
+        assert_eq!(
+            one_line_note(error),
+            "action 'call it': check() in broken.py raised ValueError: … ValueError: bad input"
+        );
+        assert_eq!(one_line_note("plain"), "plain");
+        let long = "é".repeat(400);
+        assert_eq!(one_line_note(&long).chars().count(), NOTE_CHARS + 1);
+    }
 }

@@ -65,7 +65,7 @@ pub fn is_reserved_key(key: &str) -> bool {
 /// `Ord` goes from best (`Passed`) to worst (`Crashed`). ResultsDB also
 /// knows `ERROR` and `WAIVED`; libtaskotron checks never emit them, so they
 /// are refused like any other unknown value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
     Passed,
@@ -125,6 +125,15 @@ impl FromStr for Outcome {
             .into_iter()
             .find(|o| o.as_str() == s)
             .ok_or_else(|| UnknownOutcome(s.to_owned()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Outcome {
+    /// The exact name; an error names the value and lists the valid ones.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -230,7 +239,7 @@ struct DetailIn {
     item: Option<String>,
     #[serde(default, rename = "type", deserialize_with = "text")]
     item_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "outcome")]
     outcome: Option<Outcome>,
     #[serde(default, deserialize_with = "text")]
     note: Option<String>,
@@ -257,6 +266,19 @@ impl From<DetailIn> for CheckDetail {
             artifact: d.artifact,
             keyvals: d.keyvals,
         }
+    }
+}
+
+/// An outcome, or null; the error names the key (the path of an entry
+/// with keyvals ends at the entry).
+fn outcome<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Outcome>, D::Error> {
+    use serde::de::Error as _;
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|e| D::Error::custom(format!("outcome: {e}"))),
     }
 }
 
