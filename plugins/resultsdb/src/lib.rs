@@ -78,7 +78,7 @@ impl Directive for ResultsDb {
             d.checkname = d.checkname.take().map(|n| namespaced(&c.namespace, n));
         }
         for d in &details {
-            taskhost_sdk::results::CheckResult::from_detail(&d)?.emit()?;
+            taskhost_sdk::results::CheckResult::from_detail(d)?.emit()?;
         }
         let api = Api::new(&p.resultsdb_url);
         let base = p.artifacts_url.as_deref().map(|u| u.trim_end_matches('/'));
