@@ -84,6 +84,8 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "mmdebstrap",
             "policy.toml",
             "rpmlint",
+            // Built and booted by tests/e2e/simplesystemimagebuild.rs.
+            "simplesystemimagebuild",
             "taskotron"
         ],
         "an example without a test in tests/e2e/examples.rs"
@@ -112,6 +114,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "resultsdb",
             "sbuild",
             "shell",
+            "simplesystemimagebuild",
             "xunit"
         ],
         "a plugin granted by the example policy that no example here runs"

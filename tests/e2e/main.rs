@@ -22,6 +22,7 @@ mod processes;
 mod python;
 mod sbuild;
 mod servers;
+mod simplesystemimagebuild;
 mod store;
 mod taskotron;
 mod tmt;
