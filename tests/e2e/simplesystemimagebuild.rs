@@ -227,7 +227,7 @@ fn the_example_image_boots_under_qemu_and_lets_the_key_in_over_ssh() {
     assert_eq!(d["image_format"], "qcow2", "{d}");
     assert_eq!(d["filesystem"], "ext4", "{d}");
     assert_eq!(d["boot_mechanism"], "efi", "{d}");
-    assert_eq!(d["size"], (1 + 256 + 4 * 1024 + 1) << 20, "{d}");
+    assert_eq!(d["size"], (1u64 + 256 + 4 * 1024 + 1) << 20, "{d}");
     assert_eq!(d["codename"], "bookworm", "{d}");
     assert_eq!(d["vendor"], "debian", "{d}");
     assert_eq!(d["architecture"], "amd64", "{d}");
