@@ -472,6 +472,7 @@ pub fn packages(data: &Data, efi: &Efi) -> Vec<String> {
 pub fn configure_hooks(data: &Data) -> Vec<String> {
     let mut hooks = vec![
         format!("upload {CONFIG}/fstab /etc/fstab"),
+        format!("upload {CONFIG}/hosts /etc/hosts"),
         format!("upload {CONFIG}/network {NETWORK_FILE}"),
         r#"chroot "$1" systemctl enable systemd-networkd.service"#.to_string(),
     ];
@@ -491,12 +492,12 @@ pub fn configure_hooks(data: &Data) -> Vec<String> {
 const RESOLV_ASIDE: &str = r#"if test -h "$1/etc/resolv.conf"; then mv "$1/etc/resolv.conf" "$1/etc/resolv.conf.taskhost" && cp -L /etc/resolv.conf "$1/etc/resolv.conf"; fi"#;
 const RESOLV_BACK: &str = r#"if test -h "$1/etc/resolv.conf.taskhost"; then mv "$1/etc/resolv.conf.taskhost" "$1/etc/resolv.conf"; fi"#;
 
-/// The hooks after the cleanup: the VM's hostname and hosts, DNS through
-/// systemd-resolved where the system has it but no resolv.conf (bullseye).
+/// The hooks after the cleanup (which removes the host's hostname): the
+/// VM's hostname, and DNS through systemd-resolved where the system has
+/// it but no resolv.conf (bullseye).
 pub fn finish_hooks() -> Vec<String> {
     vec![
         format!("upload {CONFIG}/hostname /etc/hostname"),
-        format!("upload {CONFIG}/hosts /etc/hosts"),
         r#"if ! test -e "$1/etc/resolv.conf" && ! test -h "$1/etc/resolv.conf" && test -e "$1/lib/systemd/systemd-resolved"; then ln -s ../run/systemd/resolve/stub-resolv.conf "$1/etc/resolv.conf" && chroot "$1" systemctl enable systemd-resolved.service; fi"#.to_string(),
     ]
 }
@@ -660,7 +661,6 @@ pub struct SystemImage {
 
 /// Runs one step; an error names it and shows its log's error lines.
 fn run(env: &Environment, cmd: Command, step: &str, timeout: Duration) -> Result<()> {
-    log::info(format!("{step}: {}", cmd.argv().join(" ")));
     let cmd = cmd
         .stdout(format!("logs/{step}.stdout"))
         .stderr(format!("logs/{step}.log"))
@@ -745,7 +745,7 @@ The result is one debian:system-image artifact.";
         let root = root_partition(&data.disk_image.partitions)?;
         let layout = Layout::new(root.size);
         let root_uuid = uuid::Uuid::new_v4().to_string();
-        let steps = 6;
+        let steps = 5;
         log::progress("image", 0, Some(steps));
 
         let resolved = prepare(&data, 1)?;
@@ -1228,6 +1228,7 @@ mod tests {
                 r#"rm -f "$1/etc/apt/sources.list.d/0000mmdebstrap.sources""#,
                 "upload chroot.sources /etc/apt/sources.list.d/taskhost.sources",
                 "upload image-config/fstab /etc/fstab",
+                "upload image-config/hosts /etc/hosts",
                 "upload image-config/network /etc/systemd/network/80-taskhost-dhcp.network",
                 r#"chroot "$1" systemctl enable systemd-networkd.service"#,
                 r#"mkdir -p -m 700 "$1/root/.ssh""#,
@@ -1236,8 +1237,7 @@ mod tests {
                 r#"rm -f "$1/etc/hostname""#,
                 r#"test -h "$1/etc/resolv.conf" || rm -f "$1/etc/resolv.conf""#,
                 "upload image-config/hostname /etc/hostname",
-                "upload image-config/hosts /etc/hosts",
-                finish_hooks()[2].as_str(),
+                finish_hooks()[1].as_str(),
                 "download /etc/os-release os-release",
                 "download /var/lib/dpkg/status dpkg-status",
                 report_hooks()[2].as_str(),
