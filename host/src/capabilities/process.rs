@@ -433,9 +433,12 @@ impl process::HostEnvironment for RunState {
         environment: Option<ArtifactId>,
     ) -> Result<Resource<Environment>, Error> {
         let chosen = if backend == "auto" {
-            // With an environment artifact, auto means the isolated backend.
+            // With an environment artifact, auto means the isolated
+            // backend; else the machine of --ssh if there is one.
             let want: &'static dyn Backend = if environment.is_some() {
                 &backends::unshare::Unshare
+            } else if self.run.settings.ssh.is_some() {
+                &backends::ssh::Ssh
             } else {
                 &backends::local::Local
             };
@@ -476,6 +479,14 @@ impl process::HostEnvironment for RunState {
             (false, Some(id)) => Some(self.image(chosen, id)?),
             (true, None) => None,
         };
+        if chosen.name() == backends::ssh::Ssh.name()
+            && let Some(remote) = self.run.settings.ssh.clone()
+        {
+            let run = &mut self.run;
+            run.granter
+                .ssh_host(&remote.target)
+                .map_err(|d| run.denied("process.environment.open(ssh)", d))?;
+        }
         chosen
             .check_available()
             .map_err(|e| Error::Failed(e.to_string()))?;
@@ -496,6 +507,7 @@ impl process::HostEnvironment for RunState {
             scratch: run.workspace.root().join(&scratch),
             packages: &run.manifest.packages,
             cache_dir: &run.settings.env_cache,
+            remote: run.settings.ssh.as_ref(),
             deadline: run.deadline,
             log: &run.log,
             progress: &run.progress,

@@ -29,6 +29,10 @@ pub enum Step {
         root: bool,
         #[serde(default)]
         cwd: Option<String>,
+        #[serde(default)]
+        env: Vec<(String, String)>,
+        #[serde(default)]
+        timeout_ms: Option<u64>,
     },
     /// Write `content` to workspace file `path`, then push it to `target`.
     Push {
@@ -57,13 +61,25 @@ impl Task for EnvRun {
         for (i, step) in data.steps.iter().enumerate() {
             let item = format!("step-{i}");
             let (outcome, note, code) = match step {
-                Step::Run { argv, root, cwd } => {
+                Step::Run {
+                    argv,
+                    root,
+                    cwd,
+                    env: vars,
+                    timeout_ms,
+                } => {
                     let mut cmd = Command::new(argv[0].clone()).args(argv[1..].iter().cloned());
                     if *root {
                         cmd = cmd.as_root();
                     }
                     if let Some(dir) = cwd {
                         cmd = cmd.cwd(dir.clone());
+                    }
+                    for (k, v) in vars {
+                        cmd = cmd.env(k.clone(), v.clone());
+                    }
+                    if let Some(ms) = timeout_ms {
+                        cmd = cmd.timeout(std::time::Duration::from_millis(*ms));
                     }
                     match env.run(&cmd) {
                         Ok(exit) => {

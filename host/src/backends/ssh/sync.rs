@@ -1,0 +1,333 @@
+//! Copying the workspace to the remote directory before a command and
+//! back after it: `rsync -rlpt --delete` when both ends have rsync, else
+//! tar over ssh. The host's own files under `.taskhost/` stay put, and
+//! so do the command's own stdout and stderr files (written locally, from
+//! ssh's output).
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// How the workspace travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    Rsync,
+    Tar,
+}
+
+/// Setting this environment variable to `tar` makes sessions use tar even
+/// where rsync exists (tests of the fallback).
+pub const TRANSFER_ENV: &str = "TASKHOST_SSH_TRANSFER";
+
+/// What does not travel, as workspace paths.
+#[derive(Clone, Debug, Default)]
+pub struct Excludes {
+    /// The command's stdout and stderr files.
+    outputs: Vec<PathBuf>,
+}
+
+/// The host's files in `.taskhost/` that never travel (rsync patterns,
+/// anchored at the workspace): commands' TMPDIR, other environments'
+/// scratch directories, and commands' stdout, stderr and transfer files
+/// (`NNN-…`). `.taskhost/python/` travels: the python directive's runner
+/// lives there.
+const HOST_FILES: [&str; 3] = [".taskhost/tmp", ".taskhost/env-*", ".taskhost/[0-9]*-*"];
+
+impl Excludes {
+    /// Also keeps `outputs` (workspace paths) in place.
+    pub fn with_outputs(outputs: impl IntoIterator<Item = PathBuf>) -> Self {
+        let mut list: Vec<PathBuf> = Vec::new();
+        for p in outputs {
+            if !list.contains(&p) {
+                list.push(p);
+            }
+        }
+        Excludes { outputs: list }
+    }
+
+    /// Whether workspace path `rel` (or a directory above it) stays put.
+    pub fn excluded(&self, rel: &Path) -> bool {
+        let mut parts = rel.components().filter_map(|c| match c {
+            Component::Normal(n) => n.to_str(),
+            _ => None,
+        });
+        if parts.next() == Some(".taskhost")
+            && let Some(name) = parts.next()
+            && (name == "tmp"
+                || name.starts_with("env-")
+                || (name.starts_with(|c: char| c.is_ascii_digit()) && name[1..].contains('-')))
+        {
+            return true;
+        }
+        self.outputs.iter().any(|o| rel.starts_with(o))
+    }
+
+    /// Whether directory `rel` holds something that stays put (so it may
+    /// not be removed whole).
+    pub fn holds_excluded(&self, rel: &Path) -> bool {
+        rel == Path::new(".taskhost") || self.outputs.iter().any(|o| o.starts_with(rel))
+    }
+
+    /// rsync's `--exclude` arguments.
+    pub fn rsync_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = HOST_FILES
+            .iter()
+            .map(|p| format!("--exclude=/{p}"))
+            .collect();
+        for o in &self.outputs {
+            args.push(format!("--exclude=/{}", rsync_literal(&o.to_string_lossy())));
+        }
+        args
+    }
+
+    /// GNU tar's exclusion arguments, for members named `./PATH`.
+    pub fn tar_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--anchored".to_string(),
+            "--no-wildcards-match-slash".into(),
+            "--wildcards".into(),
+        ];
+        args.extend(HOST_FILES.iter().map(|p| format!("--exclude=./{p}")));
+        if !self.outputs.is_empty() {
+            args.push("--no-wildcards".into());
+            for o in &self.outputs {
+                args.push(format!("--exclude=./{}", o.to_string_lossy()));
+            }
+        }
+        args
+    }
+}
+
+/// An rsync pattern matching `path` literally. rsync reads backslash
+/// escapes only in patterns that hold a wildcard character, and matches
+/// the others as they are.
+fn rsync_literal(path: &str) -> String {
+    if !path.contains(['*', '?', '[']) {
+        return path.to_owned();
+    }
+    let mut out = String::with_capacity(path.len() + 4);
+    for c in path.chars() {
+        if matches!(c, '*' | '?' | '[' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The remote shell script that empties the remote workspace `dir`
+/// before a tar copy arrives, but for what stays put there.
+pub fn tar_clean_script(dir: &str) -> String {
+    let each = |keep: &str| {
+        format!(
+            "for f in * .[!.]* ..?*; do case $f in {keep}) ;; *) if [ -e \"$f\" ] || [ -L \"$f\" ]; then rm -rf -- \"$f\"; fi;; esac; done"
+        )
+    };
+    format!(
+        "cd {} && {} && if [ -d .taskhost ]; then cd .taskhost && {}; fi",
+        super::quote(dir),
+        each(".taskhost"),
+        each("tmp|env-*|[0-9]*-*")
+    )
+}
+
+/// Makes the workspace `to` what `from` (a tar copy of the remote one,
+/// unpacked on the same file system) holds, by renames, leaving alone
+/// what `excludes` keeps. What is left in `from` is the caller's to
+/// remove.
+pub fn mirror(from: &Path, to: &Path, excludes: &Excludes) -> io::Result<()> {
+    mirror_dir(Some(from), to, Path::new(""), excludes)
+}
+
+fn mirror_dir(from: Option<&Path>, to: &Path, rel: &Path, excludes: &Excludes) -> io::Result<()> {
+    let from_dir = from.map(|f| f.join(rel));
+    let to_dir = to.join(rel);
+    // What the remote no longer has goes.
+    for entry in std::fs::read_dir(&to_dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let here = rel.join(&name);
+        if excludes.excluded(&here) {
+            continue;
+        }
+        let there = from_dir.as_ref().map(|d| d.join(&name));
+        if there.as_ref().is_some_and(|t| t.symlink_metadata().is_ok()) {
+            continue;
+        }
+        let is_dir = entry.file_type()?.is_dir();
+        if is_dir && excludes.holds_excluded(&here) {
+            mirror_dir(None, to, &here, excludes)?;
+        } else if is_dir {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    let Some(from_dir) = from_dir else {
+        return Ok(());
+    };
+    // What it has comes in.
+    for entry in std::fs::read_dir(&from_dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let here = rel.join(&name);
+        if excludes.excluded(&here) {
+            continue;
+        }
+        let target = to_dir.join(&name);
+        let local = target.symlink_metadata().ok();
+        if entry.file_type()?.is_dir() && local.as_ref().is_some_and(|m| m.is_dir()) {
+            mirror_dir(from, to, &here, excludes)?;
+            continue;
+        }
+        match &local {
+            Some(m) if m.is_dir() => std::fs::remove_dir_all(&target)?,
+            Some(_) => std::fs::remove_file(&target)?,
+            None => {}
+        }
+        std::fs::rename(entry.path(), &target)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hosts_own_files_and_the_outputs_stay_put() {
+        let e = Excludes::with_outputs([PathBuf::from("out/lintian.txt")]);
+        for kept in [
+            ".taskhost/tmp",
+            ".taskhost/tmp/x",
+            ".taskhost/env-1",
+            ".taskhost/003-sh.stdout",
+            ".taskhost/1000-sh.stderr",
+            "out/lintian.txt",
+        ] {
+            assert!(e.excluded(Path::new(kept)), "{kept}");
+        }
+        for travels in [
+            ".taskhost/python/runner.py",
+            ".taskhost/python",
+            ".taskhost",
+            "out",
+            "out/other",
+            "tmp",
+            "003-x",
+            ".taskhost/4",
+        ] {
+            assert!(!e.excluded(Path::new(travels)), "{travels}");
+        }
+        assert!(e.holds_excluded(Path::new(".taskhost")));
+        assert!(e.holds_excluded(Path::new("out")));
+        assert!(!e.holds_excluded(Path::new("other")));
+    }
+
+    #[test]
+    fn output_paths_are_literal_rsync_patterns() {
+        let e = Excludes::with_outputs([PathBuf::from("a b.txt"), PathBuf::from("x[1]*.log")]);
+        let args = e.rsync_args();
+        assert!(args.contains(&"--exclude=/.taskhost/tmp".to_string()));
+        assert!(args.contains(&"--exclude=/a b.txt".to_string()));
+        assert!(args.contains(&"--exclude=/x\\[1]\\*.log".to_string()), "{args:?}");
+        let tar = e.tar_args();
+        let literal = tar.iter().position(|a| a == "--no-wildcards").unwrap();
+        let last_wild = tar.iter().rposition(|a| a.contains('*')).unwrap();
+        assert!(literal > last_wild, "{tar:?}");
+    }
+
+    #[test]
+    fn a_mirror_brings_changes_and_removals_but_keeps_what_stays_put() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        let w = |root: &Path, rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        // Local: an old file, a removed one, the host's files, the output.
+        w(&to, "kept.txt", "old");
+        w(&to, "gone/deep.txt", "x");
+        w(&to, "gone.txt", "x");
+        w(&to, ".taskhost/001-sh.stdout", "local output");
+        w(&to, ".taskhost/python/return.json", "old");
+        w(&to, "res/out.log", "local output");
+        w(&to, "res/stale", "x");
+        // Remote: changed, new, and its own copy of kept things.
+        w(&from, "kept.txt", "new");
+        w(&from, "new/file", "n");
+        w(&from, ".taskhost/001-sh.stdout", "remote junk");
+        w(&from, ".taskhost/tmp/t", "remote tmp");
+        w(&from, ".taskhost/python/return.json", "{}");
+        w(&from, "res/out.log", "remote junk");
+        std::os::unix::fs::symlink("/etc/passwd", from.join("link")).unwrap();
+        let e = Excludes::with_outputs([PathBuf::from("res/out.log")]);
+        mirror(&from, &to, &e).unwrap();
+        let r = |rel: &str| std::fs::read_to_string(to.join(rel)).ok();
+        assert_eq!(r("kept.txt").as_deref(), Some("new"));
+        assert_eq!(r("new/file").as_deref(), Some("n"));
+        assert_eq!(r(".taskhost/python/return.json").as_deref(), Some("{}"));
+        assert_eq!(r(".taskhost/001-sh.stdout").as_deref(), Some("local output"));
+        assert_eq!(r("res/out.log").as_deref(), Some("local output"));
+        assert!(!to.join(".taskhost/tmp").exists());
+        for gone in ["gone", "gone.txt", "res/stale"] {
+            assert!(!to.join(gone).exists(), "{gone}");
+        }
+        assert_eq!(
+            std::fs::read_link(to.join("link")).unwrap(),
+            Path::new("/etc/passwd")
+        );
+    }
+
+    #[test]
+    fn the_clean_script_spares_what_stays_put() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("w d");
+        for rel in [
+            "a",
+            ".hidden",
+            "..two",
+            "sub/x",
+            ".taskhost/tmp/t",
+            ".taskhost/env-2/x",
+            ".taskhost/005-x.stdout",
+            ".taskhost/python/runner.py",
+        ] {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "x").unwrap();
+        }
+        let script = tar_clean_script(root.to_str().unwrap());
+        let ok = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let mut left: Vec<String> = Vec::new();
+        for e in walk(&root) {
+            left.push(e.strip_prefix(&root).unwrap().display().to_string());
+        }
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".taskhost/005-x.stdout",
+                ".taskhost/env-2/x",
+                ".taskhost/tmp/t"
+            ]
+        );
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
