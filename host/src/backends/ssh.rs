@@ -489,8 +489,8 @@ impl Inner {
 
     /// The last lines ssh's master wrote (why it ended).
     fn master_log(&self) -> String {
-        let text = std::fs::read_to_string(self.private.path().join("master.log"))
-            .unwrap_or_default();
+        let text =
+            std::fs::read_to_string(self.private.path().join("master.log")).unwrap_or_default();
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         lines[lines.len().saturating_sub(5)..].join("; ")
     }
@@ -612,7 +612,9 @@ impl Inner {
             )));
         }
         self.dir = dir;
-        self.uid = field("uid=").and_then(|u| u.parse().ok()).unwrap_or(u32::MAX);
+        self.uid = field("uid=")
+            .and_then(|u| u.parse().ok())
+            .unwrap_or(u32::MAX);
         let missing: Vec<&str> = ["env", "cat", "cp", "rm", "mkdir"]
             .into_iter()
             .filter(|p| !has.contains(p))
@@ -711,7 +713,10 @@ impl Inner {
         argv: &[String],
     ) -> String {
         let c = quote(&format!("{}/c/{n}", self.dir));
-        let mut run = format!("env -i PATH=\"$PATH\" HOME=\"$HOME\" TMPDIR={}", quote(tmpdir));
+        let mut run = format!(
+            "env -i PATH=\"$PATH\" HOME=\"$HOME\" TMPDIR={}",
+            quote(tmpdir)
+        );
         for (k, v) in env {
             run.push(' ');
             run.push_str(&quote(&format!("{k}={v}")));
@@ -767,9 +772,14 @@ impl Inner {
                 "'{program}' cannot be run over ssh: a program name may not be empty or hold '='"
             )));
         }
-        let words = spec.argv.iter().chain(spec.env.iter().flat_map(|(k, v)| [k, v]));
+        let words = spec
+            .argv
+            .iter()
+            .chain(spec.env.iter().flat_map(|(k, v)| [k, v]));
         if words.clone().any(|w| w.contains('\0')) {
-            return Err(invalid("an argument or environment value holds a NUL byte".into()));
+            return Err(invalid(
+                "an argument or environment value holds a NUL byte".into(),
+            ));
         }
         let n = self.commands.fetch_add(1, Ordering::Relaxed) + 1;
         let outputs = [&spec.stdout, &spec.stderr]
@@ -897,7 +907,11 @@ impl Inner {
                     group.disarm();
                     return Err(io::Error::new(
                         io::ErrorKind::NotFound,
-                        format!("'{}' not found on {}", p.program, self.target),
+                        format!(
+                            "program '{}' not found in PATH ({PATH}) on {}; is its package \
+                             installed there?",
+                            p.program, self.target
+                        ),
                     ));
                 }
                 Some(Recorded::NoCwd) => {
@@ -1050,16 +1064,21 @@ impl Inner {
             .ok_or_else(|| io::Error::other("ssh's stdout"))?
             .try_into()?;
         let mut tar = Command::new("tar");
-        tar.args(["--extract", "--file=-", "--no-same-owner", "--same-permissions"])
-            .arg("--directory")
-            .arg(staging.path())
-            .env_clear()
-            .env("PATH", PATH)
-            .stdin(pipe)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
+        tar.args([
+            "--extract",
+            "--file=-",
+            "--no-same-owner",
+            "--same-permissions",
+        ])
+        .arg("--directory")
+        .arg(staging.path())
+        .env_clear()
+        .env("PATH", PATH)
+        .stdin(pipe)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
         let (sent, received) = tokio::join!(ssh.wait_with_output(), tar.output());
         let (sent, received) = (sent?, received?);
         if !sent.status.success() {
@@ -1161,10 +1180,7 @@ impl super::EnvironmentSession for Session {
             let removed = inner.script(&inner.cleanup_script(), HELPER_LIMIT).await;
             inner.stop_master();
             removed.map(drop).map_err(|e| {
-                BackendError::Failed(format!(
-                    "removing {} on {}: {e}",
-                    inner.dir, inner.target
-                ))
+                BackendError::Failed(format!("removing {} on {}: {e}", inner.dir, inner.target))
             })
         })
     }
@@ -1294,7 +1310,11 @@ mod tests {
         let out = sh(&script);
         assert!(out.status.success(), "{out:?}");
         let got: Vec<&[u8]> = out.stdout.split(|b| *b == 0).collect();
-        let want: Vec<&[u8]> = HOSTILE.iter().map(|s| s.as_bytes()).chain([&b""[..]]).collect();
+        let want: Vec<&[u8]> = HOSTILE
+            .iter()
+            .map(|s| s.as_bytes())
+            .chain([&b""[..]])
+            .collect();
         assert_eq!(got, want);
         let sub = remote.path().join("w/sub");
         let env_txt = std::fs::read_to_string(sub.join("env.txt")).unwrap();
@@ -1304,7 +1324,11 @@ mod tests {
             .filter(|k| k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
             .collect();
         names.sort();
-        assert_eq!(names, ["HOME", "HOSTILE_VAR", "PATH", "PWD", "TMPDIR"], "{env_txt}");
+        assert_eq!(
+            names,
+            ["HOME", "HOSTILE_VAR", "PATH", "PWD", "TMPDIR"],
+            "{env_txt}"
+        );
         assert!(env_txt.contains("HOSTILE_VAR=$(id);\n'x'\n"), "{env_txt}");
         assert!(env_txt.contains(&format!("PATH={PATH}\n")), "{env_txt}");
         assert_eq!(
@@ -1313,7 +1337,10 @@ mod tests {
         );
         // The status is recorded, the pid file removed.
         let c = remote.path().join("c");
-        assert_eq!(std::fs::read_to_string(c.join("7.status")).unwrap(), "exit 0\n");
+        assert_eq!(
+            std::fs::read_to_string(c.join("7.status")).unwrap(),
+            "exit 0\n"
+        );
         assert!(!c.join("7.pid").exists());
     }
 
@@ -1347,7 +1374,10 @@ mod tests {
     fn the_workspace_path_is_rewritten_only_as_a_whole_path() {
         assert_eq!(rewrite_path("/ws/a", "/ws", "/r/w"), "/r/w/a");
         assert_eq!(rewrite_path("--dir=/ws", "/ws", "/r/w"), "--dir=/r/w");
-        assert_eq!(rewrite_path("/wsx/a /ws:/ws/b", "/ws", "/r/w"), "/wsx/a /r/w:/r/w/b");
+        assert_eq!(
+            rewrite_path("/wsx/a /ws:/ws/b", "/ws", "/r/w"),
+            "/wsx/a /r/w:/r/w/b"
+        );
         assert_eq!(rewrite_path("a/ws/b x/ws", "/ws", "/r/w"), "a/ws/b x/ws");
         assert_eq!(rewrite_path("/ws/ws", "/ws", "/r/w"), "/r/w/ws");
         assert_eq!(rewrite_path("nothing", "/ws", "/r/w"), "nothing");
@@ -1396,9 +1426,15 @@ mod tests {
         limited.memory_limit = Some(1 << 30);
         let e = i.prepare(limited, false).err().unwrap();
         assert!(e.to_string().contains("command-memory"), "{e}");
-        let e = i.prepare(spec(ws.path(), &["A=b", "x"]), false).err().unwrap();
+        let e = i
+            .prepare(spec(ws.path(), &["A=b", "x"]), false)
+            .err()
+            .unwrap();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        let e = i.prepare(spec(ws.path(), &["echo", "a\0b"]), false).err().unwrap();
+        let e = i
+            .prepare(spec(ws.path(), &["echo", "a\0b"]), false)
+            .err()
+            .unwrap();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 
@@ -1432,12 +1468,24 @@ mod tests {
         assert!(first.contains(&"StrictHostKeyChecking=accept-new".to_string()));
         for options in [&given, &first] {
             assert_eq!(options[..2], ["-F", "/dev/null"]);
-            assert!(!options.iter().any(|o| o.ends_with("=no") && o.contains("HostKey")));
-            for needed in ["BatchMode=yes", "IdentitiesOnly=yes", "ServerAliveInterval=5"] {
+            assert!(
+                !options
+                    .iter()
+                    .any(|o| o.starts_with("StrictHostKeyChecking=no"))
+            );
+            for needed in [
+                "BatchMode=yes",
+                "IdentitiesOnly=yes",
+                "ServerAliveInterval=5",
+            ] {
                 assert!(options.contains(&needed.to_string()), "{needed}");
             }
             assert!(options.windows(2).any(|w| w == ["-p", "2200"]));
-            assert!(options.windows(2).any(|w| w == ["-i", "/tmp/taskhost-ssh-x/key"]));
+            assert!(
+                options
+                    .windows(2)
+                    .any(|w| w == ["-i", "/tmp/taskhost-ssh-x/key"])
+            );
             assert!(options.iter().all(|o| plain_word(o)), "{options:?}");
         }
     }

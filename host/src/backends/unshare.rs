@@ -524,7 +524,10 @@ async fn open_environment(request: super::OpenRequest<'_>) -> Result<Session, Un
                 if !built.installed.is_empty() {
                     log.info(
                         "process",
-                        &format!("installed in the environment: {}", built.installed.join(" ")),
+                        &format!(
+                            "installed in the environment: {}",
+                            built.installed.join(" ")
+                        ),
                     );
                 }
                 log.info(

@@ -194,6 +194,8 @@ impl RunState {
     ) -> Result<ExitStatus, Error> {
         let argv_text = &what.argv_text;
         let exit = exit.map_err(|e| match e.kind() {
+            // A backend's own words (e.g. where the program is missing).
+            std::io::ErrorKind::NotFound if e.get_ref().is_some() => Error::NotFound(e.to_string()),
             std::io::ErrorKind::NotFound => Error::NotFound(format!(
                 "program '{}' not found in PATH ({}); is its package installed? (runtask --install-deps installs \
                  the packages the plugin declares)",

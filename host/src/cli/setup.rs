@@ -6,9 +6,9 @@ use super::{refusal, usage};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use taskhost::backends::ssh::{KnownHosts, Remote, Target};
 use taskhost::policy::{ExecPattern, LookupPattern, Overrides, Permit, Policy, UrlPrefix};
 use taskhost::run::RunOptions;
-use taskhost::backends::ssh::{KnownHosts, Remote, Target};
 use taskhost::runtime::{Runtime, RuntimeConfig};
 use taskhost::store::{ArtifactStore, LocalStore};
 

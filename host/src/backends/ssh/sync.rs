@@ -74,7 +74,10 @@ impl Excludes {
             .map(|p| format!("--exclude=/{p}"))
             .collect();
         for o in &self.outputs {
-            args.push(format!("--exclude=/{}", rsync_literal(&o.to_string_lossy())));
+            args.push(format!(
+                "--exclude=/{}",
+                rsync_literal(&o.to_string_lossy())
+            ));
         }
         args
     }
@@ -229,10 +232,17 @@ mod tests {
         let args = e.rsync_args();
         assert!(args.contains(&"--exclude=/.taskhost/tmp".to_string()));
         assert!(args.contains(&"--exclude=/a b.txt".to_string()));
-        assert!(args.contains(&"--exclude=/x\\[1]\\*.log".to_string()), "{args:?}");
+        assert!(
+            args.contains(&"--exclude=/x\\[1]\\*.log".to_string()),
+            "{args:?}"
+        );
         let tar = e.tar_args();
         let literal = tar.iter().position(|a| a == "--no-wildcards").unwrap();
-        let last_wild = tar.iter().rposition(|a| a.contains('*')).unwrap();
+        let last_wild = tar.iter().position(|a| a.contains("[0-9]*-*")).unwrap();
+        assert!(
+            tar.contains(&"--exclude=./x[1]*.log".to_string()),
+            "{tar:?}"
+        );
         assert!(literal > last_wild, "{tar:?}");
     }
 
@@ -267,7 +277,10 @@ mod tests {
         assert_eq!(r("kept.txt").as_deref(), Some("new"));
         assert_eq!(r("new/file").as_deref(), Some("n"));
         assert_eq!(r(".taskhost/python/return.json").as_deref(), Some("{}"));
-        assert_eq!(r(".taskhost/001-sh.stdout").as_deref(), Some("local output"));
+        assert_eq!(
+            r(".taskhost/001-sh.stdout").as_deref(),
+            Some("local output")
+        );
         assert_eq!(r("res/out.log").as_deref(), Some("local output"));
         assert!(!to.join(".taskhost/tmp").exists());
         for gone in ["gone", "gone.txt", "res/stale"] {

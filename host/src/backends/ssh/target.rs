@@ -201,14 +201,29 @@ mod tests {
 
     #[test]
     fn targets_parse_with_or_without_a_port() {
-        assert_eq!(ok("root@example.org"), ("root".into(), "example.org".into(), 22));
-        assert_eq!(ok("qa_bot@Build-01.Example.org:2222"), ("qa_bot".into(), "build-01.example.org".into(), 2222));
-        assert_eq!(ok("u@127.0.0.1:65535"), ("u".into(), "127.0.0.1".into(), 65535));
+        assert_eq!(
+            ok("root@example.org"),
+            ("root".into(), "example.org".into(), 22)
+        );
+        assert_eq!(
+            ok("qa_bot@Build-01.Example.org:2222"),
+            ("qa_bot".into(), "build-01.example.org".into(), 2222)
+        );
+        assert_eq!(
+            ok("u@127.0.0.1:65535"),
+            ("u".into(), "127.0.0.1".into(), 65535)
+        );
         assert_eq!(ok("u@[::1]:2200"), ("u".into(), "::1".into(), 2200));
         assert_eq!(ok("u@[fe80::1]"), ("u".into(), "fe80::1".into(), 22));
-        assert_eq!(Target::parse("u@[::1]:2200").unwrap().to_string(), "u@[::1]:2200");
+        assert_eq!(
+            Target::parse("u@[::1]:2200").unwrap().to_string(),
+            "u@[::1]:2200"
+        );
         assert_eq!(Target::parse("u@H").unwrap().to_string(), "u@h:22");
-        assert_eq!(Target::parse("u@h:2222").unwrap().known_hosts_name(), "[h]:2222");
+        assert_eq!(
+            Target::parse("u@h:2222").unwrap().known_hosts_name(),
+            "[h]:2222"
+        );
         assert_eq!(Target::parse("u@h").unwrap().known_hosts_name(), "h");
     }
 
@@ -221,16 +236,29 @@ mod tests {
         assert!(why("u@.h").contains("host starts with"));
         assert!(why("u@").contains("host is empty"));
         for bad_host in [
-            "u@h;id", "u@h id", "u@$(id)", "u@h`id`", "u@h|x", "u@h\nx", "u@h&", "u@h/x",
-            "u@h'", "u@h\"", "u@h*", "u@h\\x", "u@hé",
+            "u@h;id", "u@h id", "u@$(id)", "u@h`id`", "u@h|x", "u@h\nx", "u@h&", "u@h/x", "u@h'",
+            "u@h\"", "u@h*", "u@h\\x", "u@hé",
         ] {
             assert!(why(bad_host).contains("host may hold only"), "{bad_host:?}");
         }
         for bad_user in ["u;x@h", "u x@h", "$u@h", "u'@h", "u\n@h"] {
             assert!(why(bad_user).contains("user may hold only"), "{bad_user:?}");
         }
-        for bad_port in ["u@h:", "u@h:0", "u@h:65536", "u@h:22x", "u@h:-1", "u@h:+22", "u@h:123456", "u@h:1:2"] {
-            assert!(why(bad_port).contains("port"), "{bad_port:?}: {}", why(bad_port));
+        for bad_port in [
+            "u@h:",
+            "u@h:0",
+            "u@h:65536",
+            "u@h:22x",
+            "u@h:-1",
+            "u@h:+22",
+            "u@h:123456",
+            "u@h:1:2",
+        ] {
+            assert!(
+                why(bad_port).contains("port"),
+                "{bad_port:?}: {}",
+                why(bad_port)
+            );
         }
         assert!(why("u@[::1").contains("closing"));
         assert!(why("u@[nope]:22").contains("not an IPv6"));
