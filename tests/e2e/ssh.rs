@@ -407,6 +407,39 @@ fn a_task_with_backend_ssh_runs_there_and_push_and_pull_move_files() {
 }
 
 #[test]
+fn blhc_with_backend_ssh_checks_the_log_on_that_machine() {
+    let sshd = Sshd::start();
+    let env = Env::new();
+    let log = crate::blhc::build_package(&env, "ssh-hardening", "gcc -O2 -o hello hello.c");
+    let data = env.write(
+        "blhc.json",
+        &json!({"input": {"artifact": log}, "backend": "ssh"}).to_string(),
+    );
+    let mut args: Vec<String> = [
+        "run",
+        "blhc",
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--format",
+        "json",
+        "--allow-exec",
+        "blhc --debian **",
+        "--allow-backend",
+        "ssh",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(sshd.args());
+    let ran = env.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    ran.expect(100);
+    let report = report(&ran);
+    let note = note(&report, 0);
+    assert!(note.contains("CFLAGS missing"), "{note}\n{}", ran.stderr);
+    assert!(ran.stderr.contains("on ssh"), "{}", ran.stderr);
+    assert_eq!(sshd.log().matches("Accepted publickey").count(), 1);
+}
+
+#[test]
 fn backend_auto_with_ssh_picks_it_and_backend_ssh_without_ssh_says_how() {
     let sshd = Sshd::start();
     let env = Env::new();
