@@ -205,6 +205,17 @@ fn envrun_policy(env: &Env, extra: &str) -> PathBuf {
 
 /// Runs envrun with `data` under `policy`, adding `extra` arguments.
 fn envrun(env: &Env, data: &Value, policy: &Path, extra: &[String]) -> (Ran, Value) {
+    envrun_with(env, data, policy, extra, None)
+}
+
+/// [`envrun`], with TASKHOST_SSH_TRANSFER set to `transfer`.
+fn envrun_with(
+    env: &Env,
+    data: &Value,
+    policy: &Path,
+    extra: &[String],
+    transfer: Option<&str>,
+) -> (Ran, Value) {
     let file = env.write("task.json", &data.to_string());
     let mut args: Vec<String> = vec![
         "run".into(),
@@ -218,7 +229,11 @@ fn envrun(env: &Env, data: &Value, policy: &Path, extra: &[String]) -> (Ran, Val
     ];
     args.extend(extra.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let ran = env.run(&args);
+    let mut cmd = env.cmd(&args);
+    if let Some(t) = transfer {
+        cmd.env("TASKHOST_SSH_TRANSFER", t);
+    }
+    let ran = Ran::from(cmd.output().expect("runtask"));
     let report = if ran.stdout.trim_start().starts_with('{') {
         report(&ran)
     } else {
@@ -404,6 +419,37 @@ fn a_task_with_backend_ssh_runs_there_and_push_and_pull_move_files() {
     assert_eq!(report["results"][3]["keyvals"]["code"], "255", "{report}");
     assert_eq!(notes[3], "err\n");
     assert_eq!(report["results"][4]["keyvals"]["code"], "3");
+}
+
+#[test]
+fn a_copy_there_is_skipped_only_when_nothing_changed_here() {
+    for transfer in [None, Some("tar")] {
+        let sshd = Sshd::start();
+        let env = Env::new();
+        let policy = envrun_policy(&env, "");
+        let sessions = || sshd.log().matches("Starting session").count();
+        let unchanged = json!({"backend": "ssh", "steps": [
+            run_step(&["sh", "-c", "echo one > f"]),
+            run_step(&["cat", "f"]),
+        ]});
+        let (_, report) = envrun_with(&env, &unchanged, &policy, &sshd.args(), transfer);
+        assert_eq!(note(&report, 1), "one\n", "{report}");
+        let first = sessions();
+        // Written here between the two commands: copied there again.
+        let changed = json!({"backend": "ssh", "steps": [
+            run_step(&["sh", "-c", "echo one > f"]),
+            {"write": {"content": "two\n", "path": "f"}},
+            run_step(&["cat", "f"]),
+        ]});
+        let (_, report) = envrun_with(&env, &changed, &policy, &sshd.args(), transfer);
+        assert_eq!(note(&report, 2), "two\n", "{transfer:?}: {report}");
+        assert_eq!(
+            sessions() - first,
+            first + 1,
+            "{transfer:?}: {}",
+            sshd.log()
+        );
+    }
 }
 
 #[test]

@@ -41,7 +41,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sync::Excludes;
@@ -223,6 +223,13 @@ struct Inner {
     workspace: PathBuf,
     canonical: PathBuf,
     commands: AtomicU32,
+    /// Commands running now: while others run, copies only add and
+    /// update files, never remove any.
+    running: AtomicUsize,
+    /// Held while copying. What the local workspace held right after the
+    /// last copy back, when both sides held the same: if it still does,
+    /// the next copy there is skipped.
+    copies: tokio::sync::Mutex<Option<sync::Snapshot>>,
 }
 
 /// An environment of the `ssh` backend: a connection to one machine.
@@ -304,6 +311,8 @@ async fn open_session(request: super::OpenRequest<'_>) -> Result<Session, Backen
         workspace: request.workspace.to_path_buf(),
         canonical,
         commands: AtomicU32::new(0),
+        running: AtomicUsize::new(0),
+        copies: tokio::sync::Mutex::new(None),
     };
     let limit = request
         .deadline
@@ -868,6 +877,12 @@ impl Inner {
         if !self.master_alive() {
             return Err(self.lost(&p.shown));
         }
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let _running = Running(&self.running);
+        if !sync {
+            // It may change what is there (a push).
+            *self.copies.lock().await = None;
+        }
         if sync {
             match tokio::time::timeout(p.timeout, self.sync(&p.excludes, true)).await {
                 Ok(copied) => copied?,
@@ -932,13 +947,32 @@ impl Inner {
         Ok(exit)
     }
 
-    /// Copies the workspace there (`up`) or back.
+    /// Copies the workspace there (`up`) or back. Alone in the session,
+    /// the copy also removes what the other side no longer has, and a copy
+    /// there is skipped when nothing changed here since the last copy back.
     async fn sync(&self, excludes: &Excludes, up: bool) -> io::Result<()> {
-        let copied = match self.transfer {
-            Transfer::Rsync => self.rsync(excludes, up).await,
-            Transfer::Tar if up => self.tar_up(excludes).await,
-            Transfer::Tar => self.tar_down(excludes).await,
+        let mut copies = self.copies.lock().await;
+        let alone = self.running.load(Ordering::SeqCst) <= 1;
+        let local = || {
+            let root = self.workspace.clone();
+            async move {
+                tokio::task::spawn_blocking(move || sync::snapshot(&root))
+                    .await
+                    .map_err(io::Error::other)?
+            }
         };
+        if up && alone && copies.is_some() && copies.as_ref() == local().await.ok().as_ref() {
+            return Ok(());
+        }
+        *copies = None;
+        let copied = match self.transfer {
+            Transfer::Rsync => self.rsync(excludes, up, alone).await,
+            Transfer::Tar if up => self.tar_up(excludes, alone).await,
+            Transfer::Tar => self.tar_down(excludes, alone).await,
+        };
+        if copied.is_ok() && !up && alone && excludes.only_host_files() {
+            *copies = local().await.ok();
+        }
         copied.map_err(|e| {
             if self.master_alive() {
                 io::Error::other(format!(
@@ -965,13 +999,18 @@ impl Inner {
         Ok(words.join(" "))
     }
 
-    async fn rsync(&self, excludes: &Excludes, up: bool) -> io::Result<()> {
+    async fn rsync(&self, excludes: &Excludes, up: bool, delete: bool) -> io::Result<()> {
         let mut local = self.workspace.clone().into_os_string();
         local.push("/");
         let remote = format!("{}:{}/w/", self.host_name(), self.dir);
         let mut cmd = Command::new("rsync");
-        cmd.args(["-rlpt", "--delete"])
-            .args(excludes.rsync_args())
+        // Times to the nanosecond: a file written again within the same
+        // second with the same size is not the same file.
+        cmd.args(["-rlpt", "--modify-window=-1"]);
+        if delete {
+            cmd.arg("--delete");
+        }
+        cmd.args(excludes.rsync_args())
             .arg("-e")
             .arg(self.rsync_shell()?);
         if up {
@@ -1002,7 +1041,7 @@ impl Inner {
         )))
     }
 
-    async fn tar_up(&self, excludes: &Excludes) -> io::Result<()> {
+    async fn tar_up(&self, excludes: &Excludes, clean: bool) -> io::Result<()> {
         let mut tar = Command::new("tar");
         tar.arg("--create")
             .arg("--file=-")
@@ -1024,10 +1063,14 @@ impl Inner {
             .ok_or_else(|| io::Error::other("tar's stdout"))?
             .try_into()?;
         let w = quote(&format!("{}/w", self.dir));
-        let script = format!(
-            "({}) && cd {w} && tar -xf -",
-            sync::tar_clean_script(&format!("{}/w", self.dir))
-        );
+        let script = if clean {
+            format!(
+                "({}) && cd {w} && tar -xf -",
+                sync::tar_clean_script(&format!("{}/w", self.dir))
+            )
+        } else {
+            format!("cd {w} && tar -xf -")
+        };
         let mut ssh = self.command_for(&script);
         ssh.stdin(pipe);
         let (sent, received) = tokio::join!(tar.wait_with_output(), ssh.output());
@@ -1049,7 +1092,7 @@ impl Inner {
         Ok(())
     }
 
-    async fn tar_down(&self, excludes: &Excludes) -> io::Result<()> {
+    async fn tar_down(&self, excludes: &Excludes, delete: bool) -> io::Result<()> {
         // Unpacked beside the workspace's files (a rename away), in a
         // directory that never travels.
         let staging = tempfile::Builder::new()
@@ -1100,7 +1143,7 @@ impl Inner {
             self.workspace.clone(),
             excludes.clone(),
         );
-        tokio::task::spawn_blocking(move || sync::mirror(&from, &to, &excludes))
+        tokio::task::spawn_blocking(move || sync::mirror(&from, &to, &excludes, delete))
             .await
             .map_err(io::Error::other)??;
         Ok(())
@@ -1119,6 +1162,15 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.stop_master();
+    }
+}
+
+/// Counts a command as running until dropped.
+struct Running<'a>(&'a AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -1285,6 +1337,8 @@ mod tests {
             workspace: workspace.to_path_buf(),
             canonical: workspace.canonicalize().unwrap(),
             commands: AtomicU32::new(0),
+            running: AtomicUsize::new(0),
+            copies: tokio::sync::Mutex::new(None),
         }
     }
 

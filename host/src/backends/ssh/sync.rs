@@ -61,6 +61,13 @@ impl Excludes {
         self.outputs.iter().any(|o| rel.starts_with(o))
     }
 
+    /// Whether only the host's own files stay put (no command output
+    /// elsewhere in the workspace).
+    pub fn only_host_files(&self) -> bool {
+        let host = Excludes::default();
+        self.outputs.iter().all(|o| host.excluded(o))
+    }
+
     /// Whether directory `rel` holds something that stays put (so it may
     /// not be removed whole).
     pub fn holds_excluded(&self, rel: &Path) -> bool {
@@ -117,6 +124,38 @@ fn rsync_literal(path: &str) -> String {
     out
 }
 
+/// What a workspace holds, but for the host's own files: enough to tell
+/// whether anything changed since (a file written again keeps neither its
+/// mtime nor, most often, its size).
+pub type Snapshot = std::collections::BTreeMap<PathBuf, (u32, u64, i64, i64)>;
+
+/// A [`Snapshot`] of `root`.
+pub fn snapshot(root: &Path) -> io::Result<Snapshot> {
+    use std::os::unix::fs::MetadataExt;
+    let host = Excludes::default();
+    let mut out = Snapshot::new();
+    let mut dirs = vec![PathBuf::new()];
+    while let Some(rel) = dirs.pop() {
+        for entry in std::fs::read_dir(root.join(&rel))? {
+            let entry = entry?;
+            let here = rel.join(entry.file_name());
+            if host.excluded(&here) {
+                continue;
+            }
+            let m = entry.metadata()?;
+            if m.is_dir() {
+                dirs.push(here.clone());
+            }
+            // Its times change with the host's own files in it.
+            if here == Path::new(".taskhost") {
+                continue;
+            }
+            out.insert(here, (m.mode(), m.size(), m.mtime(), m.mtime_nsec()));
+        }
+    }
+    Ok(out)
+}
+
 /// The remote shell script that empties the remote workspace `dir`
 /// before a tar copy arrives, but for what stays put there.
 pub fn tar_clean_script(dir: &str) -> String {
@@ -135,17 +174,28 @@ pub fn tar_clean_script(dir: &str) -> String {
 
 /// Makes the workspace `to` what `from` (a tar copy of the remote one,
 /// unpacked on the same file system) holds, by renames, leaving alone
-/// what `excludes` keeps. What is left in `from` is the caller's to
-/// remove.
-pub fn mirror(from: &Path, to: &Path, excludes: &Excludes) -> io::Result<()> {
-    mirror_dir(Some(from), to, Path::new(""), excludes)
+/// what `excludes` keeps; with `delete`, what `from` lacks goes. What is
+/// left in `from` is the caller's to remove.
+pub fn mirror(from: &Path, to: &Path, excludes: &Excludes, delete: bool) -> io::Result<()> {
+    mirror_dir(Some(from), to, Path::new(""), excludes, delete)
 }
 
-fn mirror_dir(from: Option<&Path>, to: &Path, rel: &Path, excludes: &Excludes) -> io::Result<()> {
+fn mirror_dir(
+    from: Option<&Path>,
+    to: &Path,
+    rel: &Path,
+    excludes: &Excludes,
+    delete: bool,
+) -> io::Result<()> {
     let from_dir = from.map(|f| f.join(rel));
     let to_dir = to.join(rel);
     // What the remote no longer has goes.
-    for entry in std::fs::read_dir(&to_dir)? {
+    let gone: Vec<io::Result<std::fs::DirEntry>> = if delete {
+        std::fs::read_dir(&to_dir)?.collect()
+    } else {
+        Vec::new()
+    };
+    for entry in gone {
         let entry = entry?;
         let name = entry.file_name();
         let here = rel.join(&name);
@@ -158,7 +208,7 @@ fn mirror_dir(from: Option<&Path>, to: &Path, rel: &Path, excludes: &Excludes) -
         }
         let is_dir = entry.file_type()?.is_dir();
         if is_dir && excludes.holds_excluded(&here) {
-            mirror_dir(None, to, &here, excludes)?;
+            mirror_dir(None, to, &here, excludes, delete)?;
         } else if is_dir {
             std::fs::remove_dir_all(entry.path())?;
         } else {
@@ -179,7 +229,7 @@ fn mirror_dir(from: Option<&Path>, to: &Path, rel: &Path, excludes: &Excludes) -
         let target = to_dir.join(&name);
         let local = target.symlink_metadata().ok();
         if entry.file_type()?.is_dir() && local.as_ref().is_some_and(|m| m.is_dir()) {
-            mirror_dir(from, to, &here, excludes)?;
+            mirror_dir(from, to, &here, excludes, delete)?;
             continue;
         }
         match &local {
@@ -272,7 +322,21 @@ mod tests {
         w(&from, "res/out.log", "remote junk");
         std::os::unix::fs::symlink("/etc/passwd", from.join("link")).unwrap();
         let e = Excludes::with_outputs([PathBuf::from("res/out.log")]);
-        mirror(&from, &to, &e).unwrap();
+        std::fs::write(to.join("kept-too.txt"), "x").unwrap();
+        std::fs::create_dir_all(from.join("res")).unwrap();
+        // Without delete (other commands run meanwhile): only additions.
+        let copy = dir.path().join("copy");
+        std::process::Command::new("cp")
+            .args(["-a"])
+            .arg(&from)
+            .arg(&copy)
+            .status()
+            .unwrap();
+        mirror(&copy, &to, &e, false).unwrap();
+        assert!(to.join("gone.txt").exists() && to.join("kept-too.txt").exists());
+        assert_eq!(std::fs::read_to_string(to.join("kept.txt")).unwrap(), "new");
+        mirror(&from, &to, &e, true).unwrap();
+        assert!(!to.join("kept-too.txt").exists());
         let r = |rel: &str| std::fs::read_to_string(to.join(rel)).ok();
         assert_eq!(r("kept.txt").as_deref(), Some("new"));
         assert_eq!(r("new/file").as_deref(), Some("n"));
@@ -290,6 +354,26 @@ mod tests {
             std::fs::read_link(to.join("link")).unwrap(),
             Path::new("/etc/passwd")
         );
+    }
+
+    #[test]
+    fn a_snapshot_changes_with_the_workspace_but_not_with_the_hosts_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".taskhost/python")).unwrap();
+        std::fs::write(root.join("f"), "one\n").unwrap();
+        std::fs::write(root.join(".taskhost/python/kwargs.json"), "{}").unwrap();
+        let before = snapshot(root).unwrap();
+        std::fs::create_dir_all(root.join(".taskhost/tmp/x")).unwrap();
+        std::fs::write(root.join(".taskhost/002-cat.stdout"), "x").unwrap();
+        assert_eq!(snapshot(root).unwrap(), before);
+        std::fs::write(root.join(".taskhost/python/kwargs.json"), "{1}").unwrap();
+        assert_ne!(snapshot(root).unwrap(), before);
+        let before = snapshot(root).unwrap();
+        // Same size, same second: the nanoseconds tell.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::fs::write(root.join("f"), "two\n").unwrap();
+        assert_ne!(snapshot(root).unwrap(), before);
     }
 
     #[test]

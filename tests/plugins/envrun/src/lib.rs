@@ -42,6 +42,8 @@ pub enum Step {
     },
     /// Pull `source` into workspace file `path` and report its content.
     Pull { source: String, path: String },
+    /// Write `content` to workspace file `path` (through WASI only).
+    Write { content: String, path: String },
 }
 
 pub struct EnvRun;
@@ -108,6 +110,10 @@ impl Task for EnvRun {
                         Ok(()) => (Outcome::Passed, String::new(), String::new()),
                         Err(e) => (Outcome::Failed, format!("error: {e:?}"), String::new()),
                     }
+                }
+                Step::Write { content, path } => {
+                    std::fs::write(path, content)?;
+                    (Outcome::Passed, String::new(), String::new())
                 }
                 Step::Pull { source, path } => match env.pull(source, path) {
                     Ok(()) => (
