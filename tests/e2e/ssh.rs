@@ -408,6 +408,13 @@ fn a_task_with_backend_ssh_runs_there_and_push_and_pull_move_files() {
     );
     assert_eq!(out[1..], ["home=/root", "0"], "{notes:?}");
     assert_eq!(report["results"][0]["keyvals"]["backend"], "ssh");
+    // The provenance names the machine.
+    let internal = &report["provenance"]["predicate"]["buildDefinition"]["internalParameters"];
+    assert_eq!(
+        internal["ssh_machines"],
+        json!([sshd.target()]),
+        "{internal}"
+    );
     assert_eq!(
         std::fs::read_to_string(&remote_file)
             .expect("pushed")

@@ -117,6 +117,8 @@ pub struct Opened {
     pub backend: String,
     /// The environment artifact and its tarball's sha256.
     pub environment: Option<(ArtifactId, String)>,
+    /// The machine of the ssh backend (`user@host:port`).
+    pub machine: Option<String>,
 }
 
 /// What a finished instance leaves: results, the granter (created

@@ -495,6 +495,9 @@ impl process::HostEnvironment for RunState {
         self.run.opened.push(Opened {
             backend: chosen.name().into(),
             environment: image.as_ref().map(|i| (i.id, i.sha256.clone())),
+            machine: (chosen.name() == backends::ssh::Ssh.name())
+                .then(|| self.run.settings.ssh.as_ref().map(|r| r.target.to_string()))
+                .flatten(),
         });
         let scratch = format!(".taskhost/env-{}", self.run.opened.len());
         let ws = &self.run.workspace;
