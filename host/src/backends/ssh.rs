@@ -54,6 +54,8 @@ pub struct Ssh;
 const CONNECT_LIMIT: Duration = Duration::from_secs(60);
 /// Longest wait for one of the host's own short remote scripts.
 const HELPER_LIMIT: Duration = Duration::from_secs(30);
+/// How long a session dropped without `close` waits for its cleanup.
+const DROP_PATIENCE: Duration = Duration::from_secs(3);
 
 impl super::Backend for Ssh {
     fn name(&self) -> &'static str {
@@ -365,8 +367,24 @@ fn start_master(
 ) -> Result<std::process::Child, BackendError> {
     let log = std::fs::File::create(private.join("master.log"))
         .map_err(|e| BackendError::Failed(format!("creating ssh's log: {e}")))?;
-    std::process::Command::new("ssh")
-        .args(options)
+    // SAFETY: getpid is async-signal-safe.
+    let parent = unsafe { libc::getpid() };
+    let mut cmd = std::process::Command::new("ssh");
+    // The connection ends with runtask, even if runtask is killed.
+    // SAFETY: only prctl, getppid and kill, async-signal-safe, run between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::kill(libc::getpid(), libc::SIGTERM);
+            }
+            Ok(())
+        });
+    }
+    cmd.args(options)
         .args([
             "-M",
             "-N",
@@ -1240,17 +1258,21 @@ impl super::EnvironmentSession for Session {
 
 impl Drop for Session {
     /// A session dropped without `close` (a cancelled run) still kills
-    /// its commands there and removes its directory, on a thread.
+    /// its commands there and removes its directory, on a thread that it
+    /// waits for a moment (runtask may be about to exit).
     fn drop(&mut self) {
         if self.closed.load(Ordering::Relaxed) {
             return;
         }
         let inner = self.inner.clone();
+        let (done, cleaned) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             if let Err(e) = inner.script_blocking(&inner.cleanup_script()) {
                 tracing::warn!("cleaning up {} on {}: {e}", inner.dir, inner.target);
             }
+            let _ = done.send(());
         });
+        let _ = cleaned.recv_timeout(DROP_PATIENCE);
     }
 }
 

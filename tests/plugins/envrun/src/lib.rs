@@ -30,8 +30,6 @@ pub enum Step {
         #[serde(default)]
         cwd: Option<String>,
         #[serde(default)]
-        env: Vec<(String, String)>,
-        #[serde(default)]
         timeout_ms: Option<u64>,
     },
     /// Write `content` to workspace file `path`, then push it to `target`.
@@ -67,7 +65,6 @@ impl Task for EnvRun {
                     argv,
                     root,
                     cwd,
-                    env: vars,
                     timeout_ms,
                 } => {
                     let mut cmd = Command::new(argv[0].clone()).args(argv[1..].iter().cloned());
@@ -76,9 +73,6 @@ impl Task for EnvRun {
                     }
                     if let Some(dir) = cwd {
                         cmd = cmd.cwd(dir.clone());
-                    }
-                    for (k, v) in vars {
-                        cmd = cmd.env(k.clone(), v.clone());
                     }
                     if let Some(ms) = timeout_ms {
                         cmd = cmd.timeout(std::time::Duration::from_millis(*ms));
