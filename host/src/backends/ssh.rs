@@ -268,6 +268,7 @@ async fn open_session(request: super::OpenRequest<'_>) -> Result<Session, Backen
     // Short: a unix socket path holds at most 107 bytes.
     let private = tempfile::Builder::new()
         .prefix("taskhost-ssh-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir_in("/tmp")
         .map_err(|e| failed("creating a directory in /tmp for ssh's control socket", e))?;
     if let Some(key) = &remote.key {
@@ -683,16 +684,36 @@ impl Inner {
         )
     }
 
-    /// SIGTERM to command `n`'s process group, SIGKILL after `grace`.
+    /// SIGTERM to command `n`'s process group, SIGKILL after `grace`;
+    /// prints the last signal it took (nothing if the group was gone).
     fn kill_script(&self, n: u32, grace: Duration) -> String {
         let f = quote(&format!("{}/c/{n}.pid", self.dir));
         let tenths = grace.as_millis().div_ceil(100);
         format!(
             "p=$(cat {f} 2>/dev/null) || exit 0; case $p in ''|*[!0-9]*) exit 0;; esac; \
-             if kill -TERM -$p 2>/dev/null; then i=0; \
+             if kill -TERM -$p 2>/dev/null; then s=TERM; i=0; \
              while [ $i -lt {tenths} ] && kill -0 -$p 2>/dev/null; do sleep 0.1; i=$((i+1)); done; \
-             kill -KILL -$p 2>/dev/null; fi; rm -f {f}; exit 0"
+             if kill -KILL -$p 2>/dev/null; then s=KILL; fi; echo $s; fi; rm -f {f}; exit 0"
         )
+    }
+
+    /// Kills command `n`'s process group there; the signal that ended it,
+    /// if it still ran.
+    async fn kill(&self, n: u32, grace: Duration, shown: &str) -> Option<i32> {
+        match self
+            .script(&self.kill_script(n, grace), grace + HELPER_LIMIT)
+            .await
+        {
+            Ok(out) => match out.trim() {
+                "TERM" => Some(libc::SIGTERM),
+                "KILL" => Some(libc::SIGKILL),
+                _ => None,
+            },
+            Err(e) => {
+                tracing::warn!("killing `{shown}` on {}: {e}", self.target);
+                Some(libc::SIGKILL)
+            }
+        }
     }
 
     /// The remote copy of local path `local`: under the remote workspace
@@ -914,22 +935,35 @@ impl Inner {
             }
         }
         let mut client = p.client;
-        client.timeout = p.timeout.saturating_sub(started.elapsed());
+        let timeout = p.timeout.saturating_sub(started.elapsed());
+        // At the timeout the command's group is killed there, which ends
+        // ssh; ssh is killed here only if that fails. (Killing ssh alone
+        // would not do: the master holds the command's output pipes.)
+        client.timeout = timeout + p.grace + HELPER_LIMIT;
         // Dropping the command (a cancelled run) kills it there too.
         let mut group = RemoteGroup {
             inner: Some(self.clone()),
             n: p.n,
             grace: p.grace,
         };
-        let mut exit = super::local::run(client).await?;
-        if exit.timed_out {
-            group.disarm();
-            if let Err(e) = self
-                .script(&self.kill_script(p.n, p.grace), p.grace + HELPER_LIMIT)
-                .await
-            {
-                tracing::warn!("killing `{}` on {}: {e}", p.shown, self.target);
+        let running = super::local::run(client);
+        tokio::pin!(running);
+        let mut killed = None;
+        let mut exit = tokio::select! {
+            ended = &mut running => ended?,
+            _ = tokio::time::sleep(timeout) => {
+                killed = self.kill(p.n, p.grace, &p.shown).await;
+                if killed.is_some() {
+                    group.disarm();
+                }
+                running.await?
             }
+        };
+        if killed.is_some() || exit.timed_out {
+            group.disarm();
+            exit.timed_out = true;
+            exit.code = None;
+            exit.signal = killed.or(Some(libc::SIGKILL));
         } else if matches!(exit.code, Some(255 | 127) | None) {
             match self.recorded(p.n).await {
                 Some(Recorded::Exit(code)) => {
@@ -1167,6 +1201,13 @@ impl Inner {
         Ok(())
     }
 
+    /// Ends the master connection and removes the session's own
+    /// directory, even while a late kill still holds the session.
+    fn finish(&self) {
+        self.stop_master();
+        let _ = std::fs::remove_dir_all(self.private.path());
+    }
+
     /// Ends the master connection.
     fn stop_master(&self) {
         let mut master = self.master.lock().unwrap_or_else(|p| p.into_inner());
@@ -1248,7 +1289,7 @@ impl super::EnvironmentSession for Session {
         let inner = self.inner.clone();
         Box::pin(async move {
             let removed = inner.script(&inner.cleanup_script(), HELPER_LIMIT).await;
-            inner.stop_master();
+            inner.finish();
             removed.map(drop).map_err(|e| {
                 BackendError::Failed(format!("removing {} on {}: {e}", inner.dir, inner.target))
             })
@@ -1270,6 +1311,7 @@ impl Drop for Session {
             if let Err(e) = inner.script_blocking(&inner.cleanup_script()) {
                 tracing::warn!("cleaning up {} on {}: {e}", inner.dir, inner.target);
             }
+            inner.finish();
             let _ = done.send(());
         });
         let _ = cleaned.recv_timeout(DROP_PATIENCE);
