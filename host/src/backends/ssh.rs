@@ -3,7 +3,8 @@
 //! spawned with argv only.
 //!
 //! - Opening starts one ControlMaster connection that the session holds
-//!   (a child `ssh -M -N`, killed when the session ends); every command,
+//!   (a child `ssh -M -N`, killed when the session ends or runtask dies,
+//!   with a short control path under /tmp); every command,
 //!   copy and kill after it reuses that connection. ssh reads no config
 //!   file (`-F /dev/null`) and runs with BatchMode, a connect timeout and
 //!   keep-alives, so a dead network ends a command with an error within
@@ -114,7 +115,8 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 /// `word` single-quoted for a POSIX shell: every character stays literal
-/// (newlines, `$(…)`, `;`, braces and globs included).
+/// (newlines, `$(…)`, `;`, braces and globs included). Always quoted:
+/// `shell_words::quote` leaves `{a,b}` bare, which bash expands.
 pub fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }

@@ -94,7 +94,7 @@ pub(crate) struct FormulaArgs {
     #[arg(long, value_name = "USER@HOST[:PORT]", group = "where")]
     pub(crate) ssh: Option<String>,
     /// Private key for --ssh
-    #[arg(long, alias = "ssh-key", value_name = "KEY", requires = "ssh")]
+    #[arg(long, visible_alias = "ssh-key", value_name = "KEY", requires = "ssh")]
     pub(crate) ssh_privkey: Option<PathBuf>,
     /// Check the --ssh host's key against FILE only [default: taskhost's
     /// own store, which records a key at first use]
@@ -162,7 +162,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "USER@HOST[:PORT]")]
     pub(crate) ssh: Option<String>,
     /// Private key for --ssh
-    #[arg(long, alias = "ssh-key", value_name = "KEY", requires = "ssh")]
+    #[arg(long, visible_alias = "ssh-key", value_name = "KEY", requires = "ssh")]
     pub(crate) ssh_privkey: Option<PathBuf>,
     /// Check the --ssh host's key against FILE only [default: taskhost's
     /// own store, which records a key at first use]
