@@ -2,10 +2,16 @@
 //! back after it: `rsync -rlpt --delete` when both ends have rsync, else
 //! tar over ssh. The host's own files under `.taskhost/` stay put, and
 //! so do the command's own stdout and stderr files (written locally, from
-//! ssh's output).
+//! ssh's output). The copy there is skipped when nothing changed here
+//! since the copy back ([`Snapshot`]); while other commands of the session
+//! run, copies only add and update.
 
+use super::{PATH, plain_word, quote};
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use tokio::process::Command;
 
 /// How the workspace travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -240,6 +246,212 @@ fn mirror_dir(
         std::fs::rename(entry.path(), &target)?;
     }
     Ok(())
+}
+
+// ---- the copies of a session --------------------------------------------
+
+impl super::Inner {
+    /// Copies the workspace there (`up`) or back. Alone in the session,
+    /// the copy also removes what the other side no longer has, and a copy
+    /// there is skipped when nothing changed here since the last copy back.
+    pub(super) async fn sync(&self, excludes: &Excludes, up: bool) -> io::Result<()> {
+        let mut copies = self.copies.lock().await;
+        let alone = self.running.load(Ordering::SeqCst) <= 1;
+        let local = || {
+            let root = self.workspace.clone();
+            async move {
+                tokio::task::spawn_blocking(move || snapshot(&root))
+                    .await
+                    .map_err(io::Error::other)?
+            }
+        };
+        if up && alone && copies.is_some() && copies.as_ref() == local().await.ok().as_ref() {
+            return Ok(());
+        }
+        *copies = None;
+        let copied = match self.transfer {
+            Transfer::Rsync => self.rsync(excludes, up, alone).await,
+            Transfer::Tar if up => self.tar_up(excludes, alone).await,
+            Transfer::Tar => self.tar_down(excludes, alone).await,
+        };
+        if copied.is_ok() && !up && alone && excludes.only_host_files() {
+            *copies = local().await.ok();
+        }
+        copied.map_err(|e| {
+            if self.master_alive() {
+                io::Error::other(format!(
+                    "copying the workspace {} {}: {e}",
+                    if up { "to" } else { "back from" },
+                    self.target
+                ))
+            } else {
+                self.lost("a copy of the workspace")
+            }
+        })
+    }
+
+    /// rsync's `-e`: ssh over the master connection.
+    fn rsync_shell(&self) -> io::Result<String> {
+        let mut words = vec!["ssh".to_string()];
+        words.extend(self.options.iter().cloned());
+        words.extend(["-o".into(), "ControlMaster=no".into()]);
+        if let Some(bad) = words.iter().find(|w| !plain_word(w)) {
+            return Err(io::Error::other(format!(
+                "'{bad}' cannot go into rsync's ssh command"
+            )));
+        }
+        Ok(words.join(" "))
+    }
+
+    async fn rsync(&self, excludes: &Excludes, up: bool, delete: bool) -> io::Result<()> {
+        let mut local = self.workspace.clone().into_os_string();
+        local.push("/");
+        let remote = format!("{}:{}/w/", self.host_name(), self.dir);
+        let mut cmd = Command::new("rsync");
+        // Times to the nanosecond: a file written again within the same
+        // second with the same size is not the same file.
+        cmd.args(["-rlpt", "--modify-window=-1"]);
+        if delete {
+            cmd.arg("--delete");
+        }
+        cmd.args(excludes.rsync_args())
+            .arg("-e")
+            .arg(self.rsync_shell()?);
+        if up {
+            cmd.arg(&local).arg(&remote);
+        } else {
+            cmd.arg(&remote).arg(&local);
+        }
+        let out = cmd
+            .env_clear()
+            .env("PATH", PATH)
+            .envs(self.client_env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.private.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .output()
+            .await?;
+        // 24: files vanished meanwhile.
+        if matches!(out.status.code(), Some(0 | 24)) {
+            return Ok(());
+        }
+        Err(io::Error::other(format!(
+            "rsync failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+
+    async fn tar_up(&self, excludes: &Excludes, clean: bool) -> io::Result<()> {
+        let mut tar = Command::new("tar");
+        tar.arg("--create")
+            .arg("--file=-")
+            .arg("--directory")
+            .arg(&self.workspace)
+            .args(excludes.tar_args())
+            .arg(".")
+            .env_clear()
+            .env("PATH", PATH)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut tar = tar.spawn()?;
+        let pipe: Stdio = tar
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("tar's stdout"))?
+            .try_into()?;
+        let w = quote(&format!("{}/w", self.dir));
+        let script = if clean {
+            format!(
+                "({}) && cd {w} && tar -xf -",
+                tar_clean_script(&format!("{}/w", self.dir))
+            )
+        } else {
+            format!("cd {w} && tar -xf -")
+        };
+        let mut ssh = self.command_for(&script);
+        ssh.stdin(pipe);
+        let (sent, received) = tokio::join!(tar.wait_with_output(), ssh.output());
+        let (sent, received) = (sent?, received?);
+        if !sent.status.success() {
+            return Err(io::Error::other(format!(
+                "tar failed ({}): {}",
+                sent.status,
+                String::from_utf8_lossy(&sent.stderr).trim()
+            )));
+        }
+        if !received.status.success() {
+            return Err(io::Error::other(format!(
+                "tar there failed ({}): {}",
+                received.status,
+                String::from_utf8_lossy(&received.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn tar_down(&self, excludes: &Excludes, delete: bool) -> io::Result<()> {
+        // Unpacked beside the workspace's files (a rename away), in a
+        // directory that never travels.
+        let staging = tempfile::Builder::new()
+            .prefix("env-ssh-")
+            .tempdir_in(self.workspace.join(".taskhost"))?;
+        let w = quote(&format!("{}/w", self.dir));
+        let mut ssh = self.command_for(&format!("cd {w} && tar -cf - ."));
+        let mut ssh = ssh.spawn()?;
+        let pipe: Stdio = ssh
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("ssh's stdout"))?
+            .try_into()?;
+        let mut tar = Command::new("tar");
+        tar.args([
+            "--extract",
+            "--file=-",
+            "--no-same-owner",
+            "--same-permissions",
+        ])
+        .arg("--directory")
+        .arg(staging.path())
+        .env_clear()
+        .env("PATH", PATH)
+        .stdin(pipe)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+        let (sent, received) = tokio::join!(ssh.wait_with_output(), tar.output());
+        let (sent, received) = (sent?, received?);
+        if !sent.status.success() {
+            return Err(io::Error::other(format!(
+                "tar there failed ({}): {}",
+                sent.status,
+                String::from_utf8_lossy(&sent.stderr).trim()
+            )));
+        }
+        if !received.status.success() {
+            return Err(io::Error::other(format!(
+                "tar failed ({}): {}",
+                received.status,
+                String::from_utf8_lossy(&received.stderr).trim()
+            )));
+        }
+        let (from, to, excludes) = (
+            staging.path().to_path_buf(),
+            self.workspace.clone(),
+            excludes.clone(),
+        );
+        tokio::task::spawn_blocking(move || mirror(&from, &to, &excludes, delete))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
