@@ -366,9 +366,26 @@ fn missing_environment_packages_and_remote_runs_are_refused_clearly() {
     };
     assert!(stderr.contains(want), "want {want:?} in\n{stderr}");
     let ok = "name: x\nactions:\n  - name: a\n    echo: {msg: hi}\n";
-    let stderr = refused(&env, ok, &["--ssh", "root@example.org"]);
+    // --ssh works (tests/e2e/ssh.rs); a bad target or key is refused.
+    let stderr = refused(&env, ok, &["--ssh", "root@example.org;id"]);
     assert!(
-        stderr.contains("--ssh root@example.org: remote execution is not available yet"),
+        stderr.contains(
+            "--ssh 'root@example.org;id' is not user@host[:port]: the host may hold only"
+        ),
+        "{stderr}"
+    );
+    let stderr = refused(
+        &env,
+        ok,
+        &[
+            "--ssh",
+            "root@example.org",
+            "--ssh-privkey",
+            "/nonexistent/key",
+        ],
+    );
+    assert!(
+        stderr.contains("--ssh-privkey /nonexistent/key: No such file"),
         "{stderr}"
     );
     let stderr = refused(&env, ok, &["--libvirt"]);

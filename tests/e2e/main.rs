@@ -23,6 +23,7 @@ mod python;
 mod sbuild;
 mod servers;
 mod simplesystemimagebuild;
+mod ssh;
 mod store;
 mod taskotron;
 mod tmt;
@@ -131,6 +132,7 @@ impl Env {
             .env("XDG_CACHE_HOME", shared_cache())
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_STATE_HOME", self.path("state"))
             .env("TMPDIR", self.dir.path())
             .env_remove("RUNTASK_LOG")
             .current_dir(self.dir.path())

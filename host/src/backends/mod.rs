@@ -1,6 +1,6 @@
 //! Where commands run: one [`Backend`] per file. `local` runs them on the
 //! host itself; `unshare` runs them in a system tarball inside user, mount
-//! and pid namespaces.
+//! and pid namespaces; `ssh` runs them on another machine (`--ssh`).
 //!
 //! A spawned program is outside the wasm sandbox: it can do whatever the
 //! backend lets it. The local backend isolates nothing; it only enforces
@@ -16,6 +16,7 @@ pub mod cgroup;
 pub mod layers;
 pub mod local;
 pub mod reaper;
+pub mod ssh;
 pub mod unshare;
 
 use std::path::{Path, PathBuf};
@@ -110,6 +111,8 @@ pub struct OpenRequest<'a> {
     pub packages: &'a [String],
     /// Where unpacked images and package layers are cached.
     pub cache_dir: &'a Path,
+    /// The machine of `--ssh`, for the ssh backend.
+    pub remote: Option<&'a ssh::Remote>,
     /// Opening never outlives the run.
     pub deadline: std::time::Instant,
     pub log: &'a crate::runlog::RunLog,
@@ -157,7 +160,7 @@ pub trait EnvironmentSession: Send + Sync + std::fmt::Debug {
 }
 
 /// Every backend this host knows.
-pub static ALL: &[&dyn Backend] = &[&local::Local, &unshare::Unshare];
+pub static ALL: &[&dyn Backend] = &[&local::Local, &unshare::Unshare, &ssh::Ssh];
 
 /// The backend called `name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Backend> {

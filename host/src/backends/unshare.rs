@@ -476,6 +476,7 @@ async fn open_environment(request: super::OpenRequest<'_>) -> Result<Session, Un
         deadline,
         log,
         progress,
+        remote: _,
     } = request;
     let image = image.ok_or_else(|| {
         UnshareError::Failed(format!(

@@ -93,6 +93,9 @@ pub struct CommandSettings {
     pub containment: crate::backends::Containment,
     /// Memory limit of the programs a run spawns (`command-memory`).
     pub command_memory: Option<u64>,
+    /// The machine of `--ssh`: where the ssh backend runs commands, and
+    /// what `auto` picks without an environment artifact.
+    pub ssh: Option<crate::backends::ssh::Remote>,
 }
 
 impl Default for CommandSettings {
@@ -103,6 +106,7 @@ impl Default for CommandSettings {
             env_cache: default_env_cache(),
             containment: crate::backends::Containment::default(),
             command_memory: None,
+            ssh: None,
         }
     }
 }
@@ -113,6 +117,8 @@ pub struct Opened {
     pub backend: String,
     /// The environment artifact and its tarball's sha256.
     pub environment: Option<(ArtifactId, String)>,
+    /// The machine of the ssh backend (`user@host:port`).
+    pub machine: Option<String>,
 }
 
 /// What a finished instance leaves: results, the granter (created

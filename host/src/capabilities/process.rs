@@ -194,6 +194,8 @@ impl RunState {
     ) -> Result<ExitStatus, Error> {
         let argv_text = &what.argv_text;
         let exit = exit.map_err(|e| match e.kind() {
+            // A backend's own words (e.g. where the program is missing).
+            std::io::ErrorKind::NotFound if e.get_ref().is_some() => Error::NotFound(e.to_string()),
             std::io::ErrorKind::NotFound => Error::NotFound(format!(
                 "program '{}' not found in PATH ({}); is its package installed? (runtask --install-deps installs \
                  the packages the plugin declares)",
@@ -433,9 +435,12 @@ impl process::HostEnvironment for RunState {
         environment: Option<ArtifactId>,
     ) -> Result<Resource<Environment>, Error> {
         let chosen = if backend == "auto" {
-            // With an environment artifact, auto means the isolated backend.
+            // With an environment artifact, auto means the isolated
+            // backend; else the machine of --ssh if there is one.
             let want: &'static dyn Backend = if environment.is_some() {
                 &backends::unshare::Unshare
+            } else if self.run.settings.ssh.is_some() {
+                &backends::ssh::Ssh
             } else {
                 &backends::local::Local
             };
@@ -476,12 +481,23 @@ impl process::HostEnvironment for RunState {
             (false, Some(id)) => Some(self.image(chosen, id)?),
             (true, None) => None,
         };
+        if chosen.name() == backends::ssh::Ssh.name()
+            && let Some(remote) = self.run.settings.ssh.clone()
+        {
+            let run = &mut self.run;
+            run.granter
+                .ssh_host(&remote.target)
+                .map_err(|d| run.denied("process.environment.open(ssh)", d))?;
+        }
         chosen
             .check_available()
             .map_err(|e| Error::Failed(e.to_string()))?;
         self.run.opened.push(Opened {
             backend: chosen.name().into(),
             environment: image.as_ref().map(|i| (i.id, i.sha256.clone())),
+            machine: (chosen.name() == backends::ssh::Ssh.name())
+                .then(|| self.run.settings.ssh.as_ref().map(|r| r.target.to_string()))
+                .flatten(),
         });
         let scratch = format!(".taskhost/env-{}", self.run.opened.len());
         let ws = &self.run.workspace;
@@ -496,6 +512,7 @@ impl process::HostEnvironment for RunState {
             scratch: run.workspace.root().join(&scratch),
             packages: &run.manifest.packages,
             cache_dir: &run.settings.env_cache,
+            remote: run.settings.ssh.as_ref(),
             deadline: run.deadline,
             log: &run.log,
             progress: &run.progress,

@@ -104,12 +104,17 @@ pub(crate) struct FormulaArgs {
     /// Run the formula on this machine (the default)
     #[arg(long, group = "where")]
     pub(crate) local: bool,
-    /// Run the formula on a remote machine over ssh (not available yet)
+    /// Run the formula's commands on a remote machine over ssh (the
+    /// python and shell directives, and backend auto)
     #[arg(long, value_name = "USER@HOST[:PORT]", group = "where")]
     pub(crate) ssh: Option<String>,
     /// Private key for --ssh
-    #[arg(long, value_name = "KEY", requires = "ssh")]
+    #[arg(long, visible_alias = "ssh-key", value_name = "KEY", requires = "ssh")]
     pub(crate) ssh_privkey: Option<PathBuf>,
+    /// Check the --ssh host's key against FILE only [default: taskhost's
+    /// own store, which records a key at first use]
+    #[arg(long, value_name = "FILE", requires = "ssh")]
+    pub(crate) ssh_known_hosts: Option<PathBuf>,
     /// Run the formula in a disposable libvirt VM (not available yet)
     #[arg(long, group = "where")]
     pub(crate) libvirt: bool,
@@ -167,6 +172,17 @@ pub(crate) struct RunArgs {
     /// Install missing Debian packages the plugin needs (apt-get, as root)
     #[arg(long)]
     pub(crate) install_deps: bool,
+    /// The machine of the ssh backend (`backend: ssh` in task_data;
+    /// `auto` then picks it when no environment is given)
+    #[arg(long, value_name = "USER@HOST[:PORT]")]
+    pub(crate) ssh: Option<String>,
+    /// Private key for --ssh
+    #[arg(long, visible_alias = "ssh-key", value_name = "KEY", requires = "ssh")]
+    pub(crate) ssh_privkey: Option<PathBuf>,
+    /// Check the --ssh host's key against FILE only [default: taskhost's
+    /// own store, which records a key at first use]
+    #[arg(long, value_name = "FILE", requires = "ssh")]
+    pub(crate) ssh_known_hosts: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
     #[command(flatten)]

@@ -19,11 +19,6 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
              (runtask -i ITEM -t TYPE runtask.yml); see runtask --help",
         ));
     };
-    if let Some(target) = &args.ssh {
-        return Err(usage(format!(
-            "--ssh {target}: remote execution is not available yet; run with --local (the default)"
-        )));
-    }
     if args.libvirt || args.no_destroy {
         return Err(usage(
             "--libvirt: disposable VMs are not available yet; run with --local (the default)",
@@ -43,6 +38,11 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
     let store = config.store()?;
     let options = RunOptions {
         keep_workspace: args.keep_workspace,
+        ssh: config.remote(
+            args.ssh.as_deref(),
+            args.ssh_privkey.as_deref(),
+            args.ssh_known_hosts.as_deref(),
+        )?,
         ..config.run_options()
     };
     let uuid = args.uuid.clone().unwrap_or_else(|| {

@@ -24,6 +24,11 @@ pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
     let options = RunOptions {
         keep_workspace: args.keep_workspace,
         install_deps: args.install_deps,
+        ssh: config.remote(
+            args.ssh.as_deref(),
+            args.ssh_privkey.as_deref(),
+            args.ssh_known_hosts.as_deref(),
+        )?,
         ..config.run_options()
     };
     // On SIGINT/SIGTERM the run is dropped: its commands' process groups

@@ -6,6 +6,7 @@ use super::{refusal, usage};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use taskhost::backends::ssh::{KnownHosts, Remote, Target};
 use taskhost::policy::{ExecPattern, LookupPattern, Overrides, Permit, Policy, UrlPrefix};
 use taskhost::run::RunOptions;
 use taskhost::runtime::{Runtime, RuntimeConfig};
@@ -24,19 +25,52 @@ pub(crate) struct Config {
     pub plugins: PathBuf,
     /// Where formulas keep their artifacts by default.
     pub artifacts: PathBuf,
+    /// The ssh backend's known hosts store (host keys seen at first use).
+    pub known_hosts: PathBuf,
 }
 
 impl Config {
     pub fn new(store: Option<PathBuf>) -> Config {
         let data = xdg("XDG_DATA_HOME", ".local/share").join("taskhost");
         let cache = xdg("XDG_CACHE_HOME", ".cache").join("taskhost");
+        let state = xdg("XDG_STATE_HOME", ".local/state").join("taskhost");
         Config {
             store_dir: store.unwrap_or_else(|| data.join("store")),
             compiled: cache.join("compiled"),
             environments: cache.join("environments"),
             plugins: data.join("plugins"),
             artifacts: data.join("artifacts"),
+            known_hosts: state.join("known_hosts"),
         }
+    }
+
+    /// The machine of `--ssh TARGET [--ssh-privkey KEY] [--ssh-known-hosts
+    /// FILE]`, checked.
+    pub fn remote(
+        &self,
+        target: Option<&str>,
+        key: Option<&Path>,
+        known_hosts: Option<&Path>,
+    ) -> Result<Option<Remote>> {
+        let Some(target) = target else {
+            return Ok(None);
+        };
+        let target = Target::parse(target).map_err(|e| usage(format!("--ssh {e}")))?;
+        let readable = |flag: &str, path: &Path| -> Result<PathBuf> {
+            std::fs::File::open(path)
+                .map_err(|e| usage(format!("{flag} {}: {e}", path.display())))?;
+            std::path::absolute(path).map_err(|e| usage(format!("{flag}: {e}")))
+        };
+        let key = key.map(|k| readable("--ssh-privkey", k)).transpose()?;
+        let known_hosts = match known_hosts {
+            Some(file) => KnownHosts::Given(readable("--ssh-known-hosts", file)?),
+            None => KnownHosts::FirstUse(self.known_hosts.clone()),
+        };
+        Ok(Some(Remote {
+            target,
+            key,
+            known_hosts,
+        }))
     }
 
     pub fn open_store(&self) -> Result<LocalStore> {

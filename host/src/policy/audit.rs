@@ -25,7 +25,8 @@ pub struct Event {
     pub plugin: String,
     /// `sha256:HEX` of the plugin's `.wasm`.
     pub digest: String,
-    /// exec, env, backend, url, lookup, read, create, relate, quota.
+    /// exec, env, backend, ssh-host, url, lookup, read, create, relate,
+    /// quota.
     pub capability: String,
     /// What was asked: an argv, a URL, an artifact id, ...
     pub request: serde_json::Value,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::{ExecPattern, Identity, LookupPattern, Quotas, UrlPrefix};
+use crate::backends::ssh::Target;
 
 /// Resource limits of one run. `None` leaves the host's built-in default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -49,6 +50,11 @@ pub struct Grants {
     pub deny_urls: Vec<UrlPrefix>,
     pub lookups: Vec<LookupPattern>,
     pub deny_lookups: Vec<LookupPattern>,
+    /// `ssh-hosts` of the plugin's table: the machines the ssh backend may
+    /// reach; `None`: any.
+    pub ssh_hosts: Option<Vec<Target>>,
+    /// `ssh-hosts` of `[defaults]`, which must allow the machine too.
+    pub default_ssh_hosts: Option<Vec<Target>>,
     pub limits: Limits,
     /// The CLI overrides already merged into the lists above, kept only to
     /// attribute a refusal to a flag rather than to the policy file.
@@ -120,6 +126,7 @@ impl fmt::Display for Denied {
             "env" => "read environment variable",
             "url" => "access",
             "lookup" => "look up",
+            "ssh-host" => "use ssh host",
             "read" => "use artifact",
             "quota" => "go past quota",
             other => other,
@@ -189,6 +196,13 @@ const URL: Kind = Kind {
     allow_flag: "--allow-url",
     deny_flag: "--deny-url",
 };
+const SSH_HOST: Kind = Kind {
+    capability: "ssh-host",
+    key: "ssh-hosts",
+    deny_key: "",
+    allow_flag: "",
+    deny_flag: "",
+};
 const LOOKUP: Kind = Kind {
     capability: "lookup",
     key: "lookups",
@@ -244,6 +258,8 @@ impl Effective {
             "urls": strings(&mut g.urls.iter().map(|p| p.to_string())),
             "deny_urls": strings(&mut g.deny_urls.iter().map(|p| p.to_string())),
             "lookups": strings(&mut g.lookups.iter().map(|p| p.to_string())),
+            "ssh_hosts": g.ssh_hosts.as_ref().map(|l| l.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
+            "default_ssh_hosts": g.default_ssh_hosts.as_ref().map(|l| l.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
             "limits": {
                 "memory": l.memory,
                 "timeout_s": l.timeout.map(|t| t.as_secs()),
@@ -372,6 +388,50 @@ impl Effective {
             return Err(self.denied(kind, name, "declared but not granted".into(), Some(hint)));
         }
         Ok(self.granted_by(kind, name, cli_granted.iter().any(|g| g == name)))
+    }
+
+    /// Allows the ssh backend to reach `target` when every `ssh-hosts`
+    /// list that applies (`[defaults]`, the plugin's table) holds it; no
+    /// list: any machine.
+    pub fn check_ssh_host(&self, target: &Target) -> Result<String, Denied> {
+        let g = &self.grants;
+        let plugin_table = self.table_lines();
+        let lists = [
+            (&g.default_ssh_hosts, "[defaults]".to_owned()),
+            (&g.ssh_hosts, plugin_table),
+        ];
+        let mut rules = Vec::new();
+        for (list, table) in lists {
+            let Some(list) = list else { continue };
+            let header = table.lines().next().unwrap_or_default().to_owned();
+            let shown = |l: &[Target]| {
+                let names: Vec<String> = l.iter().map(|t| t.to_string()).collect();
+                toml_list(&names)
+            };
+            if !list.contains(target) {
+                let mut fixed = list.clone();
+                fixed.push(target.clone());
+                let reason = format!(
+                    "not in ssh-hosts = [{}] in {header} of {}",
+                    shown(list),
+                    self.policy_name()
+                );
+                let hint = format!(
+                    "to allow it add it to that list:\n  {table}\n  ssh-hosts = [{}]",
+                    shown(&fixed)
+                );
+                return Err(self.denied(&SSH_HOST, &target.to_string(), reason, Some(hint)));
+            }
+            rules.push(format!(
+                "ssh-hosts = [{}] in {header} of {}",
+                toml_string(&target.to_string()),
+                self.policy_name()
+            ));
+        }
+        if rules.is_empty() {
+            return Ok("any machine: no ssh-hosts in the policy".to_owned());
+        }
+        Ok(rules.join(", "))
     }
 
     /// Allows a store lookup matching a declared, a granted and no denied

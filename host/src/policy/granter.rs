@@ -149,6 +149,13 @@ impl Granter {
             .map(drop)
     }
 
+    /// Reaches machine `target` through the ssh backend?
+    pub fn ssh_host(&mut self, target: &crate::backends::ssh::Target) -> Result<(), Denied> {
+        let result = self.effective.check_ssh_host(target);
+        self.decide("ssh-host", json!(target.to_string()), result, String::clone)
+            .map(drop)
+    }
+
     /// Reaches `url` (already canonical)? Says whether only a `*`-host
     /// grant allows it.
     pub fn url(&mut self, url: &Url) -> Result<UrlGrant, Denied> {

@@ -17,6 +17,12 @@
 //!   manifests whose hosts the operator picks) and `file:///dir/` (local
 //!   files under a directory, checked after symlinks are resolved).
 //! * `lookups`: store lookups ([`LookupPattern`], `"debian/match:*"`).
+//! * `ssh-hosts`: the machines the `ssh` backend may reach
+//!   (`runtask --ssh user@host[:port]`), as `"user@host:port"` entries
+//!   (`"user@host"` means port 22). In `[defaults]` and in plugin tables;
+//!   every list that applies must hold the machine, and without any list
+//!   any machine is allowed. The `backends` grant (`"ssh"`) is needed
+//!   too.
 //!
 //! A command, backend, variable, URL or lookup is allowed only when it is
 //! declared by the manifest, granted by the policy file or a CLI
@@ -44,6 +50,7 @@
 //! output-limit = "64 MiB"  # cap on each command's captured stdout/stderr
 //! deny-exec = ["rm **"]    # deny-* here apply to every plugin, always
 //! disk = "20 GiB"          # quotas: see below
+//! ssh-hosts = ["qa@builder.example.org:22"]  # every plugin: only this machine
 //!
 //! [plugins.blhc]                       # the shipped blhc
 //! exec = ["blhc --debian **"]          # strings (shell-words) or arrays
@@ -60,7 +67,7 @@
 //! exec = ["shellcheck --format=json1 **"]
 //! ```
 //!
-//! Every table takes the limits `memory`, `timeout`, `output-limit`,
+//! Every table takes `ssh-hosts`, the limits `memory`, `timeout`, `output-limit`,
 //! `command-memory` (memory of the programs a run spawns) and the
 //! [`Quota`]s `results`, `result-bytes`, `log-bytes`, `progress-labels`,
 //! `artifacts`, `artifact-files`, `handles`, `disk`, `disk-inodes`;
@@ -95,6 +102,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+
+use crate::backends::ssh::Target;
 
 pub use effective::{Declared, Denied, Effective, Grants, Limits, Overrides, UrlGrant};
 pub use exec::ExecPattern;
@@ -176,6 +185,7 @@ impl Policy {
             deny_env: d.deny_env,
             deny_urls: d.deny_urls,
             deny_lookups: d.deny_lookups,
+            ssh_hosts: d.ssh_hosts,
             limits,
             ..Grants::default()
         };
@@ -206,6 +216,8 @@ impl Policy {
                 deny_urls: p.deny_urls,
                 lookups: p.lookups,
                 deny_lookups: p.deny_lookups,
+                ssh_hosts: p.ssh_hosts,
+                default_ssh_hosts: None,
                 limits,
                 cli: Overrides::default(),
             };
@@ -425,6 +437,7 @@ impl Policy {
         g.deny_env.extend(d.deny_env.iter().cloned());
         g.deny_urls.extend(d.deny_urls.iter().cloned());
         g.deny_lookups.extend(d.deny_lookups.iter().cloned());
+        g.default_ssh_hosts = d.ssh_hosts.clone();
         g.exec.extend(overrides.allow_exec.iter().cloned());
         g.deny_exec.extend(overrides.deny_exec.iter().cloned());
         g.backends.extend(overrides.allow_backend.iter().cloned());
@@ -537,6 +550,7 @@ table!(RawDefaults {
     deny_env: Vec<String> = "de_deny_env",
     deny_urls: Vec<UrlPrefix> = "de_deny_urls",
     deny_lookups: Vec<LookupPattern> = "de_deny_lookups",
+    ssh_hosts: Option<Vec<Target>> = "de_ssh_hosts",
 });
 
 table!(RawPlugin {
@@ -551,6 +565,7 @@ table!(RawPlugin {
     deny_urls: Vec<UrlPrefix> = "de_deny_urls",
     lookups: Vec<LookupPattern> = "de_lookups",
     deny_lookups: Vec<LookupPattern> = "de_deny_lookups",
+    ssh_hosts: Option<Vec<Target>> = "de_ssh_hosts",
 });
 
 /// One `deserialize_with` function per key, so errors can name the key.
@@ -609,6 +624,16 @@ fn names<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Vec<String>, D::E
         }
     }
     Ok(names)
+}
+
+/// `ssh-hosts`: `user@host[:port]` entries (port 22 when none is given).
+fn de_ssh_hosts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Target>>, D::Error> {
+    let hosts: Vec<String> = list(d, "ssh-hosts")?;
+    hosts
+        .iter()
+        .map(|h| Target::parse(h).map_err(|e| keyed_error("ssh-hosts", e)))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// `sha256` pins.

@@ -1174,3 +1174,77 @@ deny-exec = ["echo secret **"]"#,
     let d = e.check_exec(&argv("echo secret x")).unwrap_err();
     assert!(d.reason.contains("echo secret **"), "{}", d.reason);
 }
+
+// ---- ssh-hosts ----
+
+fn target(s: &str) -> crate::backends::ssh::Target {
+    crate::backends::ssh::Target::parse(s).expect("test target")
+}
+
+#[test]
+fn without_ssh_hosts_any_machine_is_allowed() {
+    let e = effective(BLHC_POLICY, &Overrides::default());
+    let rule = e
+        .check_ssh_host(&target("qa@anywhere.example:2222"))
+        .unwrap();
+    assert!(rule.contains("no ssh-hosts"), "{rule}");
+}
+
+#[test]
+fn ssh_hosts_in_defaults_and_in_the_table_must_both_hold_the_machine() {
+    let text = format!(
+        "[defaults]\nssh-hosts = [\"qa@a.example\", \"qa@b.example:2222\"]\n{BLHC_POLICY}ssh-hosts = [\"qa@A.example:22\", \"qa@c.example\"]\n"
+    );
+    let e = effective(&text, &Overrides::default());
+    // Port 22 when none is given; host names in any case.
+    let rule = e.check_ssh_host(&target("qa@a.example:22")).unwrap();
+    assert!(
+        rule.contains("[defaults]") && rule.contains("[plugins.blhc]"),
+        "{rule}"
+    );
+
+    let d = e.check_ssh_host(&target("qa@b.example:2222")).unwrap_err();
+    assert_eq!(d.capability, "ssh-host");
+    assert_eq!(d.subject, "qa@b.example:2222");
+    assert!(
+        d.reason
+            .contains("[plugins.blhc] of /etc/taskhost/policy.toml"),
+        "{d}"
+    );
+    let text = d.to_string();
+    assert!(
+        text.starts_with("plugin 'blhc' may not use ssh host `qa@b.example:2222`"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ssh-hosts = [\"qa@a.example:22\", \"qa@c.example:22\", \"qa@b.example:2222\"]"
+        ),
+        "{text}"
+    );
+
+    let d = e.check_ssh_host(&target("qa@c.example")).unwrap_err();
+    assert!(d.reason.contains("in [defaults]"), "{d}");
+    assert!(d.to_string().contains("[defaults]\n  ssh-hosts = ["), "{d}");
+
+    // Another user or port is another machine.
+    assert!(e.check_ssh_host(&target("root@a.example")).is_err());
+    assert!(e.check_ssh_host(&target("qa@a.example:23")).is_err());
+}
+
+#[test]
+fn bad_ssh_hosts_entries_name_the_key() {
+    for bad in [
+        "\"-oProxyCommand=x@h\"",
+        "\"h\"",
+        "\"u@h;id\"",
+        "\"u@h:0\"",
+        "\"u@h\", 3",
+    ] {
+        let text = format!("[plugins.blhc]\nssh-hosts = [{bad}]\n");
+        let e = Policy::from_toml(&text, Path::new(POLICY_PATH))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid `ssh-hosts`"), "{bad}: {e}");
+    }
+}

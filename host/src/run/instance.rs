@@ -117,6 +117,7 @@ impl Sandbox {
             env_cache: options.env_cache.clone(),
             containment: options.containment.clone(),
             command_memory: permit.effective.limits().command_memory,
+            ssh: options.ssh.clone(),
         };
         let audit = Audit::new(
             run_id,

@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub env_cache: PathBuf,
     /// How commands' processes are contained (cgroup, or reaper program).
     pub containment: crate::backends::Containment,
+    /// The machine of `--ssh user@host[:port]`, for the ssh backend.
+    pub ssh: Option<crate::backends::ssh::Remote>,
 }
 
 impl Default for RunOptions {
@@ -67,6 +69,7 @@ impl Default for RunOptions {
             check_deps: true,
             env_cache: default_env_cache(),
             containment: crate::backends::Containment::default(),
+            ssh: None,
         }
     }
 }

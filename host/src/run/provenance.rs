@@ -164,6 +164,12 @@ pub fn statement(facts: &Facts<'_>) -> Value {
     }
     let (policy_path, policy_digest) = facts.effective.policy();
     let backends: Vec<&str> = facts.opened.iter().map(|o| o.backend.as_str()).collect();
+    let mut machines: Vec<&str> = facts
+        .opened
+        .iter()
+        .filter_map(|o| o.machine.as_deref())
+        .collect();
+    machines.dedup();
     json!({
         "_type": STATEMENT_TYPE,
         "subject": subject,
@@ -182,6 +188,7 @@ pub fn statement(facts: &Facts<'_>) -> Value {
                     },
                     "grants": facts.effective.summary(),
                     "backends": backends,
+                    "ssh_machines": machines,
                 },
                 "resolvedDependencies": dependencies,
             },

@@ -30,11 +30,14 @@ pub struct Data {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
-    /// unshare with an environment, else local.
+    /// unshare with an environment, else the machine of `runtask --ssh`
+    /// if there is one, else local.
     #[default]
     Auto,
     Local,
     Unshare,
+    /// The machine of `runtask --ssh user@host[:port]`.
+    Ssh,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,12 +172,18 @@ impl Task for Blhc {
   --ignore-line=RE.
 - `environment` (optional): a debian:system-tarball (id or lookup, e.g. debian/match:codename=bookworm)
   to run blhc in; blhc is installed in it first.
-- `backend` (optional): auto (default: unshare with an environment, else local), local, unshare.";
+- `backend` (optional): auto (default: unshare with an environment, else the machine of
+  `runtask --ssh` if given, else local), local, unshare, ssh.";
 
     fn validate(data: &Data) -> Result<()> {
         if data.backend == Backend::Unshare && data.environment.is_none() {
             return Err(Error::invalid(
                 "environment: required with backend unshare (a debian:system-tarball artifact)",
+            ));
+        }
+        if data.backend == Backend::Ssh && data.environment.is_some() {
+            return Err(Error::invalid(
+                "environment: the ssh backend takes none; blhc must be installed on the machine",
             ));
         }
         data.extra_flags.iter().try_for_each(|f| check_flag(f))
@@ -196,7 +205,9 @@ impl Task for Blhc {
             (Some(environment), Backend::Auto | Backend::Unshare) => {
                 Environment::open_with("unshare", environment.id()?)?
             }
-            _ => Environment::open("local")?,
+            (_, Backend::Ssh) => Environment::open("ssh")?,
+            (_, Backend::Local) => Environment::open("local")?,
+            _ => Environment::open("auto")?,
         };
         let exit = env.run(&command_line(&data.extra_flags, log_path))?;
         let code = exit.code().ok_or_else(|| {

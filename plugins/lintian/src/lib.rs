@@ -58,6 +58,8 @@ pub enum Backend {
     Auto,
     Local,
     Unshare,
+    /// The machine of `runtask --ssh user@host[:port]`.
+    Ssh,
     IncusLxc,
     IncusVm,
 }
@@ -311,8 +313,8 @@ impl Task for Lintian {
   At least one of the two is required.
 - `environment`: a debian:system-tarball (id or lookup, e.g. debian/match:codename=bookworm);
   lintian is installed in it first. Not needed with `backend: local`.
-- `backend`: auto (default: unshare with an environment, else local), local, unshare
-  (incus-lxc and incus-vm are not available on this host).
+- `backend`: auto (default: unshare with an environment, else the machine of `runtask --ssh`
+  if given, else local), local, unshare, ssh (incus-lxc and incus-vm are not available on this host).
 - `output.{source,binary_all,binary_any}_analysis`: which debian:lintian artifacts to make (default true).
 - `target_distribution`: default debian:unstable.
 - `include_tags`, `exclude_tags`: lists of tag names (--tags / --suppress-tags).
@@ -326,6 +328,10 @@ impl Task for Lintian {
         }
         match (data.backend, &data.environment) {
             (Backend::Local | Backend::Auto, _) => Ok(()),
+            (Backend::Ssh, None) => Ok(()),
+            (Backend::Ssh, Some(_)) => Err(Error::invalid(
+                "environment: the ssh backend takes none; lintian must be installed on the machine",
+            )),
             (Backend::Unshare, Some(_)) => Ok(()),
             (Backend::Unshare, None) => Err(Error::invalid(
                 "environment: required with backend unshare (a debian:system-tarball artifact)",
@@ -339,7 +345,9 @@ impl Task for Lintian {
     fn execute(data: Data) -> Result<Status> {
         let inputs = fetch_inputs(&data)?;
         let env = match (data.backend, &data.environment) {
-            (Backend::Local, _) | (Backend::Auto, None) => Environment::open("local")?,
+            (Backend::Local, _) => Environment::open("local")?,
+            (Backend::Ssh, None) => Environment::open("ssh")?,
+            (Backend::Auto, None) => Environment::open("auto")?,
             (_, Some(environment)) => Environment::open_with("unshare", environment.id()?)?,
             (backend, None) => {
                 return Err(Error::invalid(format!(

@@ -7,7 +7,7 @@
 //! and the `libtaskotron.check` / `checkb.check` modules to
 //! `.taskhost/python/`, the params to `kwargs.json` there, and runs
 //! `python3 .taskhost/python/runner.py FILE CALLABLE` on the local
-//! backend, outside the wasm sandbox (task code imports rpm and koji and
+//! backend (on the machine of `runtask --ssh` with it: backend `auto`), outside the wasm sandbox (task code imports rpm and koji and
 //! runs tools). The operator's exec grants decide which files may run.
 //! The runner writes what the callable returned, or the traceback of what
 //! it raised, to `return.json`.
@@ -120,7 +120,7 @@ impl Directive for Python {
         }
 
         log::info(format!("calling {}() in {}", call.callable, call.file));
-        let env = Environment::open("local").map_err(|e| call.refused(e))?;
+        let env = Environment::open("auto").map_err(|e| call.refused(e))?;
         let exit = env
             .run(
                 &Command::new("python3")

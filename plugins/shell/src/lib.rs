@@ -1,5 +1,6 @@
 //! The `shell` directive (libtaskotron's `bash`): runs command lines one
-//! after the other on the local backend.
+//! after the other on the local backend, or on the machine of
+//! `runtask --ssh` (backend `auto`).
 //!
 //! A command line is split into argv with shell-words rules (quotes and
 //! backslashes; no variables, globs, pipes or `;`), or given as a list
@@ -30,7 +31,8 @@ pub struct Shell;
 impl Directive for Shell {
     type Params = Params;
     const NAME: &'static str = "shell";
-    const SUMMARY: &'static str = "Runs command lines (argv, no shell) on the local backend";
+    const SUMMARY: &'static str =
+        "Runs command lines (argv, no shell) on the local backend or the --ssh machine";
     const RETURNS: &'static str = "the stdout of the last command, as text";
     const RAISES: &'static str =
         "when a line cannot be split, a command is not granted, or a command does not exit 0";
@@ -45,7 +47,7 @@ impl Directive for Shell {
 
     fn run(p: Params, _: &Context) -> Result<Output> {
         let commands = argvs(&p.commands)?;
-        let env = Environment::open("local")?;
+        let env = Environment::open("auto")?;
         let mut stdout = String::new();
         for (index, argv) in commands.iter().enumerate() {
             let shown = shell_words::join(argv);

@@ -29,6 +29,8 @@ pub enum Step {
         root: bool,
         #[serde(default)]
         cwd: Option<String>,
+        #[serde(default)]
+        timeout_ms: Option<u64>,
     },
     /// Write `content` to workspace file `path`, then push it to `target`.
     Push {
@@ -38,6 +40,8 @@ pub enum Step {
     },
     /// Pull `source` into workspace file `path` and report its content.
     Pull { source: String, path: String },
+    /// Write `content` to workspace file `path` (through WASI only).
+    Write { content: String, path: String },
 }
 
 pub struct EnvRun;
@@ -57,13 +61,21 @@ impl Task for EnvRun {
         for (i, step) in data.steps.iter().enumerate() {
             let item = format!("step-{i}");
             let (outcome, note, code) = match step {
-                Step::Run { argv, root, cwd } => {
+                Step::Run {
+                    argv,
+                    root,
+                    cwd,
+                    timeout_ms,
+                } => {
                     let mut cmd = Command::new(argv[0].clone()).args(argv[1..].iter().cloned());
                     if *root {
                         cmd = cmd.as_root();
                     }
                     if let Some(dir) = cwd {
                         cmd = cmd.cwd(dir.clone());
+                    }
+                    if let Some(ms) = timeout_ms {
+                        cmd = cmd.timeout(std::time::Duration::from_millis(*ms));
                     }
                     match env.run(&cmd) {
                         Ok(exit) => {
@@ -92,6 +104,10 @@ impl Task for EnvRun {
                         Ok(()) => (Outcome::Passed, String::new(), String::new()),
                         Err(e) => (Outcome::Failed, format!("error: {e:?}"), String::new()),
                     }
+                }
+                Step::Write { content, path } => {
+                    std::fs::write(path, content)?;
+                    (Outcome::Passed, String::new(), String::new())
                 }
                 Step::Pull { source, path } => match env.pull(source, path) {
                     Ok(()) => (
