@@ -20,6 +20,7 @@ mod piuparts;
 mod pkg;
 mod processes;
 mod python;
+mod qemu;
 mod sbuild;
 mod servers;
 mod simplesystemimagebuild;

@@ -1,6 +1,7 @@
 //! Where commands run: one [`Backend`] per file. `local` runs them on the
 //! host itself; `unshare` runs them in a system tarball inside user, mount
-//! and pid namespaces; `ssh` runs them on another machine (`--ssh`).
+//! and pid namespaces; `ssh` runs them on another machine (`--ssh`);
+//! `qemu` runs them in a disposable virtual machine (`--libvirt`).
 //!
 //! A spawned program is outside the wasm sandbox: it can do whatever the
 //! backend lets it. The local backend isolates nothing; it only enforces
@@ -15,6 +16,7 @@
 pub mod cgroup;
 pub mod layers;
 pub mod local;
+pub mod qemu;
 pub mod reaper;
 pub mod ssh;
 pub mod unshare;
@@ -97,6 +99,8 @@ pub struct Image {
     pub file_name: String,
     pub path: PathBuf,
     pub sha256: String,
+    /// The artifact's data (architecture, image_format, ...).
+    pub data: serde_json::Value,
 }
 
 /// What opening an environment is given by the run.
@@ -113,6 +117,13 @@ pub struct OpenRequest<'a> {
     pub cache_dir: &'a Path,
     /// The machine of `--ssh`, for the ssh backend.
     pub remote: Option<&'a ssh::Remote>,
+    /// Memory and CPUs of a virtual machine (qemu backend).
+    pub shape: qemu::Shape,
+    /// Keep virtual machines after the run (`--no-destroy`).
+    pub keep_machine: bool,
+    /// A machine already booted (a formula's, under `--libvirt`): the
+    /// qemu backend connects to it instead of booting the image.
+    pub machine: Option<std::sync::Arc<qemu::Machine>>,
     /// Opening never outlives the run.
     pub deadline: std::time::Instant,
     pub log: &'a crate::runlog::RunLog,
@@ -160,7 +171,7 @@ pub trait EnvironmentSession: Send + Sync + std::fmt::Debug {
 }
 
 /// Every backend this host knows.
-pub static ALL: &[&dyn Backend] = &[&local::Local, &unshare::Unshare, &ssh::Ssh];
+pub static ALL: &[&dyn Backend] = &[&local::Local, &unshare::Unshare, &ssh::Ssh, &qemu::Qemu];
 
 /// The backend called `name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Backend> {

@@ -253,7 +253,7 @@ impl std::fmt::Debug for Session {
 }
 
 /// Opens a session on the machine of `request.remote`.
-async fn open_session(request: super::OpenRequest<'_>) -> Result<Session, BackendError> {
+pub(super) async fn open_session(request: super::OpenRequest<'_>) -> Result<Session, BackendError> {
     let remote = request.remote.ok_or_else(|| {
         BackendError::Failed(
             "the ssh backend needs a machine to run on: run with --ssh user@host[:port] \
@@ -1057,6 +1057,21 @@ impl Drop for RemoteGroup {
                 }
             });
         }
+    }
+}
+
+impl Session {
+    /// Runs one of the host's own short scripts there; its stdout, or an
+    /// error with its stderr.
+    pub(super) async fn script(&self, script: &str, limit: Duration) -> io::Result<String> {
+        self.inner.script(script, limit).await
+    }
+
+    /// Ends the connection without tidying the remote side (a machine
+    /// about to be destroyed).
+    pub(super) fn abandon(self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.inner.finish();
     }
 }
 

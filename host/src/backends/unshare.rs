@@ -477,6 +477,9 @@ async fn open_environment(request: super::OpenRequest<'_>) -> Result<Session, Un
         log,
         progress,
         remote: _,
+        shape: _,
+        keep_machine: _,
+        machine: _,
     } = request;
     let image = image.ok_or_else(|| {
         UnshareError::Failed(format!(

@@ -96,6 +96,15 @@ pub struct CommandSettings {
     /// The machine of `--ssh`: where the ssh backend runs commands, and
     /// what `auto` picks without an environment artifact.
     pub ssh: Option<crate::backends::ssh::Remote>,
+    /// The system image of `--libvirt`: what `auto` boots under the qemu
+    /// backend when no environment artifact is given.
+    pub vm_image: Option<ArtifactId>,
+    /// Memory and CPUs of a qemu machine (`vm-memory`, `vm-cpus`).
+    pub vm_shape: crate::backends::qemu::Shape,
+    /// Keep qemu machines after the run (`--no-destroy`).
+    pub keep_machines: bool,
+    /// The machine a formula booted (`--libvirt`), for the qemu backend.
+    pub machine: Option<std::sync::Arc<crate::backends::qemu::Machine>>,
 }
 
 impl Default for CommandSettings {
@@ -107,6 +116,10 @@ impl Default for CommandSettings {
             containment: crate::backends::Containment::default(),
             command_memory: None,
             ssh: None,
+            vm_image: None,
+            vm_shape: crate::backends::qemu::Shape::default(),
+            keep_machines: false,
+            machine: None,
         }
     }
 }

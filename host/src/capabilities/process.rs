@@ -67,6 +67,7 @@ impl RunState {
             file_name: file.name.clone(),
             path,
             sha256: file.sha256.clone(),
+            data: artifact.data.clone(),
         })
     }
 
@@ -434,15 +435,38 @@ impl process::HostEnvironment for RunState {
         backend: String,
         environment: Option<ArtifactId>,
     ) -> Result<Resource<Environment>, Error> {
+        // `--libvirt`: the formula's machine, or its image.
+        let machine = self.run.settings.machine.clone();
+        let environment = match (environment, self.run.settings.vm_image) {
+            (None, Some(image)) if backend == "auto" && machine.is_none() => Some(image),
+            (given, _) => given,
+        };
         let chosen = if backend == "auto" {
-            // With an environment artifact, auto means the isolated
-            // backend; else the machine of --ssh if there is one.
-            let want: &'static dyn Backend = if environment.is_some() {
-                &backends::unshare::Unshare
-            } else if self.run.settings.ssh.is_some() {
-                &backends::ssh::Ssh
-            } else {
-                &backends::local::Local
+            // With an environment artifact, auto means the backend that
+            // opens its category; else the machine of --ssh if there is
+            // one.
+            let want: &'static dyn Backend = match environment {
+                Some(id) => {
+                    let category = self
+                        .run
+                        .store
+                        .get(id)
+                        .map_err(|e| Error::NotFound(e.to_string()))?
+                        .category;
+                    backends::ALL
+                        .iter()
+                        .copied()
+                        .find(|b| b.environments().contains(&category.as_str()))
+                        .ok_or_else(|| {
+                            Error::Invalid(format!(
+                                "environment artifact {id} is a {category}, which no backend \
+                                 opens (debian:system-tarball: unshare; debian:system-image: qemu)"
+                            ))
+                        })?
+                }
+                None if machine.is_some() => &backends::qemu::Qemu,
+                None if self.run.settings.ssh.is_some() => &backends::ssh::Ssh,
+                None => &backends::local::Local,
             };
             let run = &mut self.run;
             run.granter.backend(want.name()).map_err(|mut d| {
@@ -471,6 +495,7 @@ impl process::HostEnvironment for RunState {
                     chosen.name()
                 )));
             }
+            (false, None) if chosen.name() == "qemu" && machine.is_some() => None,
             (false, None) => {
                 return Err(Error::Invalid(format!(
                     "the {} backend needs an environment: a {} artifact",
@@ -513,6 +538,9 @@ impl process::HostEnvironment for RunState {
             packages: &run.manifest.packages,
             cache_dir: &run.settings.env_cache,
             remote: run.settings.ssh.as_ref(),
+            shape: run.settings.vm_shape,
+            keep_machine: run.settings.keep_machines,
+            machine: environment.is_none().then_some(machine).flatten(),
             deadline: run.deadline,
             log: &run.log,
             progress: &run.progress,

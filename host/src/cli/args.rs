@@ -115,11 +115,18 @@ pub(crate) struct FormulaArgs {
     /// own store, which records a key at first use]
     #[arg(long, value_name = "FILE", requires = "ssh")]
     pub(crate) ssh_known_hosts: Option<PathBuf>,
-    /// Run the formula in a disposable libvirt VM (not available yet)
-    #[arg(long, group = "where")]
+    /// Run the formula's commands in a disposable virtual machine booted
+    /// by qemu from --vm-image (the python and shell directives, and
+    /// backend auto)
+    #[arg(long, group = "where", requires = "vm_image")]
     pub(crate) libvirt: bool,
-    /// Keep the disposable machine after the run
-    #[arg(long)]
+    /// The debian:system-image artifact (id) that --libvirt boots, e.g.
+    /// one made by `runtask run simplesystemimagebuild`
+    #[arg(long, value_name = "ID", requires = "libvirt")]
+    pub(crate) vm_image: Option<u64>,
+    /// Keep the disposable machine after the run (the log says how to
+    /// reach it and stop it)
+    #[arg(long, requires = "libvirt")]
     pub(crate) no_destroy: bool,
     #[command(flatten)]
     pub(crate) grants: GrantArgs,
@@ -183,6 +190,10 @@ pub(crate) struct RunArgs {
     /// own store, which records a key at first use]
     #[arg(long, value_name = "FILE", requires = "ssh")]
     pub(crate) ssh_known_hosts: Option<PathBuf>,
+    /// Keep the virtual machines of the qemu backend after the run (the
+    /// log says how to reach one and stop it)
+    #[arg(long)]
+    pub(crate) no_destroy: bool,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
     #[command(flatten)]

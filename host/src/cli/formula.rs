@@ -19,11 +19,6 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
              (runtask -i ITEM -t TYPE runtask.yml); see runtask --help",
         ));
     };
-    if args.libvirt || args.no_destroy {
-        return Err(usage(
-            "--libvirt: disposable VMs are not available yet; run with --local (the default)",
-        ));
-    }
     let (Some(item), Some(item_type)) = (args.item.clone(), args.item_type.clone()) else {
         return Err(usage("a formula needs -i ITEM and -t TYPE"));
     };
@@ -36,8 +31,22 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
     let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
     let runtime = config.runtime(8)?;
     let store = config.store()?;
+    if let Some(id) = args.vm_image {
+        let artifact = store
+            .get(id)
+            .map_err(|e| usage(format!("--vm-image {id}: {e}")))?;
+        if artifact.category != "debian:system-image" {
+            return Err(usage(format!(
+                "--vm-image {id}: artifact {id} is a {}, not a debian:system-image; build one \
+                 with `runtask run simplesystemimagebuild --data FILE`",
+                artifact.category
+            )));
+        }
+    }
     let options = RunOptions {
         keep_workspace: args.keep_workspace,
+        vm_image: args.vm_image,
+        keep_machines: args.no_destroy,
         ssh: config.remote(
             args.ssh.as_deref(),
             args.ssh_privkey.as_deref(),

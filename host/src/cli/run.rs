@@ -29,6 +29,7 @@ pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
             args.ssh_privkey.as_deref(),
             args.ssh_known_hosts.as_deref(),
         )?,
+        keep_machines: args.no_destroy,
         ..config.run_options()
     };
     // On SIGINT/SIGTERM the run is dropped: its commands' process groups

@@ -342,6 +342,87 @@ enum Ended {
     Crashed(String),
 }
 
+/// Boots the `--libvirt` machine of a formula from image artifact `id`,
+/// with the largest `vm-memory` and `vm-cpus` its plugins are given. At
+/// least one of its plugins must be granted the qemu backend.
+async fn boot_machine(
+    store: &Arc<dyn ArtifactStore>,
+    id: crate::store::ArtifactId,
+    plugins: &BTreeMap<String, Loaded>,
+    options: &RunOptions,
+    workspace: &Workspace,
+    log: &RunLog,
+) -> Result<crate::backends::qemu::Machine, String> {
+    use crate::backends::qemu;
+    let granted: Vec<&Loaded> = plugins
+        .values()
+        .filter(|l| {
+            l.permit
+                .effective
+                .granted_backends()
+                .iter()
+                .any(|b| b == "qemu")
+        })
+        .collect();
+    if granted.is_empty() {
+        let mut names: Vec<&str> = plugins.values().map(|l| l.plugin.name()).collect();
+        names.dedup();
+        return Err(format!(
+            "no action of this formula may use the qemu backend, so no machine is booted; \
+             grant it in the policy, e.g.\n  [plugins.{}]\n  backends = [\"qemu\"]",
+            names.first().copied().unwrap_or("shell")
+        ));
+    }
+    let limit = |f: fn(&crate::policy::Limits) -> Option<u64>| {
+        granted
+            .iter()
+            .filter_map(|l| f(l.permit.effective.limits()))
+            .max()
+    };
+    let shape = qemu::Shape {
+        memory: limit(|l| l.vm_memory).unwrap_or(qemu::DEFAULT_MEMORY),
+        cpus: limit(|l| l.vm_cpus)
+            .map_or(qemu::DEFAULT_CPUS, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+    };
+    let artifact = store.get(id).map_err(|e| format!("--vm-image {id}: {e}"))?;
+    if artifact.category != "debian:system-image" {
+        return Err(format!(
+            "artifact {id} is a {}, not a debian:system-image",
+            artifact.category
+        ));
+    }
+    let named = artifact.data.get("filename").and_then(|f| f.as_str());
+    let file = artifact
+        .files
+        .iter()
+        .find(|f| Some(f.name.as_str()) == named)
+        .or_else(|| artifact.files.first())
+        .ok_or_else(|| format!("artifact {id} has no file"))?;
+    let image = crate::backends::Image {
+        id,
+        category: artifact.category.clone(),
+        file_name: file.name.clone(),
+        path: store.file_path(id, &file.name).map_err(|e| e.to_string())?,
+        sha256: file.sha256.clone(),
+        data: artifact.data.clone(),
+    };
+    qemu::boot(qemu::BootRequest {
+        image: &image,
+        dir: workspace.root().join(".taskhost/machine"),
+        shape,
+        keep: options.keep_machines,
+        cache_dir: &options.env_cache,
+        deadline: Instant::now() + MACHINE_BOOT_LIMIT,
+        log,
+        progress: &options.progress,
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// The longest a `--libvirt` machine may take to boot (TCG is slow).
+const MACHINE_BOOT_LIMIT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
 /// Runs a planned formula. Its report covers every action: their results,
 /// the artifacts they created, the worst exit code `exitcode` asked for.
 pub async fn run(
@@ -392,8 +473,42 @@ pub async fn run(
         .create_dir_all(ARTIFACTS)
         .map_err(|e| RunError::Internal(anyhow::anyhow!("creating {ARTIFACTS}/: {e}")))?;
 
+    // `--libvirt`: one machine serves every action, booted now.
+    let with_machine;
+    let mut machine_error = None;
+    let options = match (options.vm_image, &options.machine) {
+        (Some(id), None) => {
+            match boot_machine(&store, id, &plugins, options, &workspace, &log).await {
+                Ok(machine) => {
+                    with_machine = RunOptions {
+                        machine: Some(Arc::new(machine)),
+                        ..options.clone()
+                    };
+                    &with_machine
+                }
+                Err(why) => {
+                    machine_error = Some(why);
+                    options
+                }
+            }
+        }
+        _ => options,
+    };
+    if let Some(why) = machine_error {
+        let error = format!("--libvirt: {why}");
+        log.error("formula", &error);
+        report.status = Status::Error;
+        report.failed_stage = Some("machine".into());
+        report.error = Some(error);
+    }
+
     let mut exit_codes = Vec::new();
-    for (index, action) in formula.actions.iter().enumerate() {
+    let actions = if report.status == Status::Success {
+        &formula.actions[..]
+    } else {
+        &[]
+    };
+    for (index, action) in actions.iter().enumerate() {
         let loaded = &plugins[&action.directive];
         log.info(
             "formula",

@@ -20,6 +20,10 @@ pub struct Limits {
     pub output_limit: Option<u64>,
     /// Memory limit of the programs a run spawns.
     pub command_memory: Option<u64>,
+    /// Memory of a virtual machine (qemu backend).
+    pub vm_memory: Option<u64>,
+    /// CPUs of a virtual machine (qemu backend).
+    pub vm_cpus: Option<u64>,
     /// Per-run quotas.
     pub quotas: Quotas,
 }
@@ -32,6 +36,8 @@ impl Limits {
             timeout: over.timeout.or(self.timeout),
             output_limit: over.output_limit.or(self.output_limit),
             command_memory: over.command_memory.or(self.command_memory),
+            vm_memory: over.vm_memory.or(self.vm_memory),
+            vm_cpus: over.vm_cpus.or(self.vm_cpus),
             quotas: self.quotas.overlay(&over.quotas),
         }
     }
@@ -265,6 +271,8 @@ impl Effective {
                 "timeout_s": l.timeout.map(|t| t.as_secs()),
                 "output_limit": l.output_limit,
                 "command_memory": l.command_memory,
+                "vm_memory": l.vm_memory,
+                "vm_cpus": l.vm_cpus,
                 "quotas": super::Quota::ALL.iter().map(|q| (q.key().to_owned(), serde_json::json!(l.quotas.limit(*q)))).collect::<serde_json::Map<_, _>>(),
             },
         })

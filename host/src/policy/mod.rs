@@ -68,7 +68,8 @@
 //! ```
 //!
 //! Every table takes `ssh-hosts`, the limits `memory`, `timeout`, `output-limit`,
-//! `command-memory` (memory of the programs a run spawns) and the
+//! `command-memory` (memory of the programs a run spawns), `vm-memory` and
+//! `vm-cpus` (of a qemu backend's machine; default 1 GiB and 2), and the
 //! [`Quota`]s `results`, `result-bytes`, `log-bytes`, `progress-labels`,
 //! `artifacts`, `artifact-files`, `handles`, `disk`, `disk-inodes`;
 //! `[defaults]` also takes the `deny-*` keys. Grants are per plugin only.
@@ -494,6 +495,10 @@ macro_rules! table {
             output_limit: Option<u64>,
             #[serde(default, deserialize_with = "de_command_memory")]
             command_memory: Option<u64>,
+            #[serde(default, deserialize_with = "de_vm_memory")]
+            vm_memory: Option<u64>,
+            #[serde(default, deserialize_with = "de_vm_cpus")]
+            vm_cpus: Option<u64>,
             #[serde(default, deserialize_with = "de_results")]
             results: Option<u64>,
             #[serde(default, deserialize_with = "de_result_bytes")]
@@ -537,6 +542,8 @@ macro_rules! table {
                     timeout: self.timeout,
                     output_limit: self.output_limit,
                     command_memory: self.command_memory,
+                    vm_memory: self.vm_memory,
+                    vm_cpus: self.vm_cpus,
                     quotas,
                 }
             }
@@ -589,6 +596,8 @@ keyed! {
     de_memory => size("memory") -> Option<u64>;
     de_output_limit => size("output-limit") -> Option<u64>;
     de_command_memory => size("command-memory") -> Option<u64>;
+    de_vm_memory => vm_memory("vm-memory") -> Option<u64>;
+    de_vm_cpus => vm_cpus("vm-cpus") -> Option<u64>;
     de_result_bytes => size("result-bytes") -> Option<u64>;
     de_log_bytes => size("log-bytes") -> Option<u64>;
     de_disk => size("disk") -> Option<u64>;
@@ -651,6 +660,27 @@ fn count<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Option<u64>, D::E
         return Err(keyed_error(key, "must be greater than zero"));
     }
     Ok(Some(n))
+}
+
+/// `vm-memory`: a size from 256 MiB to 1 TiB.
+fn vm_memory<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Option<u64>, D::Error> {
+    let n = size(d, key)?;
+    match n {
+        Some(n) if !(256 << 20..=1 << 40).contains(&n) => Err(keyed_error(
+            key,
+            "a machine needs from 256 MiB to 1 TiB of memory",
+        )),
+        n => Ok(n),
+    }
+}
+
+/// `vm-cpus`: 1 to 256.
+fn vm_cpus<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Option<u64>, D::Error> {
+    let n = count(d, key)?;
+    match n {
+        Some(n) if n > 256 => Err(keyed_error(key, "a machine takes at most 256 CPUs")),
+        n => Ok(n),
+    }
 }
 
 fn size<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Option<u64>, D::Error> {

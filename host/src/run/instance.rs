@@ -118,6 +118,23 @@ impl Sandbox {
             containment: options.containment.clone(),
             command_memory: permit.effective.limits().command_memory,
             ssh: options.ssh.clone(),
+            vm_image: options.vm_image,
+            vm_shape: crate::backends::qemu::Shape {
+                memory: permit
+                    .effective
+                    .limits()
+                    .vm_memory
+                    .unwrap_or(crate::backends::qemu::DEFAULT_MEMORY),
+                cpus: permit
+                    .effective
+                    .limits()
+                    .vm_cpus
+                    .map_or(crate::backends::qemu::DEFAULT_CPUS, |n| {
+                        u32::try_from(n).unwrap_or(u32::MAX)
+                    }),
+            },
+            keep_machines: options.keep_machines,
+            machine: options.machine.clone(),
         };
         let audit = Audit::new(
             run_id,

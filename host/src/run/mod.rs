@@ -55,6 +55,12 @@ pub struct RunOptions {
     pub containment: crate::backends::Containment,
     /// The machine of `--ssh user@host[:port]`, for the ssh backend.
     pub ssh: Option<crate::backends::ssh::Remote>,
+    /// The system image of `--libvirt`, for `auto` without an environment.
+    pub vm_image: Option<crate::store::ArtifactId>,
+    /// Keep qemu machines after the run (`--no-destroy`).
+    pub keep_machines: bool,
+    /// A machine booted already (a formula's, under `--libvirt`).
+    pub machine: Option<std::sync::Arc<crate::backends::qemu::Machine>>,
 }
 
 impl Default for RunOptions {
@@ -70,6 +76,9 @@ impl Default for RunOptions {
             env_cache: default_env_cache(),
             containment: crate::backends::Containment::default(),
             ssh: None,
+            vm_image: None,
+            keep_machines: false,
+            machine: None,
         }
     }
 }

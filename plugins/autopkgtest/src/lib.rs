@@ -1,13 +1,24 @@
 //! autopkgtest: runs a source package's tests (DEP-8) against its binaries.
 //!
-//! Follows debusine's Autopkgtest task: the real autopkgtest runs on the
-//! host (the `local` backend) with the options debusine always passes
-//! (`--apt-upgrade --output-dir --summary --no-built-binaries`), one option
-//! per task_data key, and its own `unshare` virt server on the
-//! environment's `debian:system-tarball`: autopkgtest unpacks the tarball
-//! into a throwaway testbed and runs the tests there, as root of a user
-//! namespace. The `null` virt server (tests on the host itself) is never
-//! used.
+//! Follows debusine's Autopkgtest task: the real autopkgtest runs with the
+//! options debusine always passes (`--apt-upgrade --output-dir --summary
+//! --no-built-binaries`) and one option per task_data key, on one of two
+//! testbeds:
+//!
+//! - a `debian:system-tarball` environment: autopkgtest runs on the host
+//!   (the `local` backend) with its own `unshare` virt server, which
+//!   unpacks the tarball into a throwaway testbed (as root of a user
+//!   namespace; `isolation-container`);
+//! - a `debian:system-image` environment: the host boots the image as a
+//!   disposable machine (the `qemu` backend) and autopkgtest runs inside
+//!   it with the `null` virt server: the testbed is that whole machine
+//!   (`isolation-machine`), thrown away afterwards.
+//!
+//! `backend: auto` follows the environment's category. With a tarball, the
+//! tests that autopkgtest skipped because they need `isolation-machine`
+//! are run again in a machine booted from the newest system image of the
+//! same vendor, codename and architecture, when the store has one. The
+//! `null` virt server never runs on the host itself.
 //!
 //! The summary file gives each test's status (PASS, FAIL, FLAKY, SKIP);
 //! `fail_on` and the exit code decide the task's status, and an erroneous
@@ -35,8 +46,8 @@ pub struct Data {
     pub input: Input,
     /// The architecture of the testbed (the environment's).
     pub host_architecture: String,
-    /// A `debian:system-tarball` (id or lookup such as
-    /// `debian/match:codename=bookworm:variant=buildd`).
+    /// A `debian:system-tarball` or `debian:system-image` (id or lookup
+    /// such as `debian/match:codename=bookworm:variant=buildd`).
     pub environment: ArtifactRef,
     #[serde(default)]
     pub backend: Backend,
@@ -77,7 +88,7 @@ pub struct Input {
     pub context_artifacts_ids: Vec<ArtifactRef>,
 }
 
-/// debusine's backends. Only unshare exists here so far.
+/// debusine's backends. unshare and qemu exist here.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
@@ -144,16 +155,17 @@ impl Timeout {
 pub fn check(data: &Data) -> Result<()> {
     let named = |key: String| move |why: String| Error::invalid(format!("{key}: {why}"));
     match data.backend {
-        Backend::Auto | Backend::Unshare => {}
+        Backend::Auto | Backend::Unshare | Backend::Qemu => {}
         Backend::Local => {
             return Err(Error::invalid(
                 "backend: local would run the tests on this host itself (autopkgtest's null virt \
-                 server), which changes the host; use unshare (or auto)",
+                 server), which changes the host; use unshare, qemu (or auto)",
             ));
         }
         other => {
             return Err(Error::invalid(format!(
-                "backend: {other:?} is not available for autopkgtest on this host; use unshare (or auto)"
+                "backend: {other:?} is not available for autopkgtest on this host; use unshare, \
+                 qemu (or auto)"
             )));
         }
     }
@@ -304,21 +316,37 @@ pub const FIXED: &[&str] = &[
     "--no-built-binaries",
 ];
 
+/// Where autopkgtest makes its testbed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Virt {
+    /// On the host: a throwaway tree unpacked from this tarball.
+    Unshare { tarball: String },
+    /// Inside a disposable machine: the machine itself.
+    Null,
+}
+
 /// What the command line needs beside task_data: workspace paths, and
 /// values read from the input artifacts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Resolved {
-    pub tarball: String,
+    pub virt: Virt,
     pub dsc: String,
     /// The binaries' and the context's .debs.
     pub debs: Vec<String>,
     /// The environment's codename (empty: unknown).
     pub codename: String,
+    /// Only these tests (`include_tests` when empty).
+    pub tests: Vec<String>,
 }
 
 pub fn command_line(data: &Data, r: &Resolved) -> Command {
     let mut cmd = Command::new("autopkgtest").args(FIXED.iter().copied());
-    for test in &data.include_tests {
+    let only = if r.tests.is_empty() {
+        &data.include_tests
+    } else {
+        &r.tests
+    };
+    for test in only {
         cmd = cmd.arg(format!("--test-name={test}"));
     }
     for test in &data.exclude_tests {
@@ -343,20 +371,32 @@ pub fn command_line(data: &Data, r: &Resolved) -> Command {
     for (key, seconds) in data.timeout.options() {
         cmd = cmd.arg(format!("--timeout-{key}={seconds}"));
     }
-    // autopkgtest < 5.31 leaves the testbed's resolver as the tarball has
-    // it, and mmdebstrap tarballs have none: apt could not reach a mirror.
-    cmd = cmd
-        .arg("--copy=/etc/resolv.conf:/etc/resolv.conf")
-        .args(r.debs.iter().cloned())
-        .arg(&r.dsc)
-        .arg("--")
-        .arg("unshare")
-        .arg(format!("--arch={}", data.host_architecture));
-    if !r.codename.is_empty() {
-        cmd = cmd.arg(format!("--release={}", r.codename));
+    match &r.virt {
+        Virt::Unshare { tarball } => {
+            // autopkgtest < 5.31 leaves the testbed's resolver as the
+            // tarball has it, and mmdebstrap tarballs have none: apt could
+            // not reach a mirror.
+            cmd = cmd
+                .arg("--copy=/etc/resolv.conf:/etc/resolv.conf")
+                .args(r.debs.iter().cloned())
+                .arg(&r.dsc)
+                .arg("--")
+                .arg("unshare")
+                .arg(format!("--arch={}", data.host_architecture));
+            if !r.codename.is_empty() {
+                cmd = cmd.arg(format!("--release={}", r.codename));
+            }
+            cmd = cmd.arg(format!("--tarball={tarball}"));
+        }
+        Virt::Null => {
+            cmd = cmd
+                .args(r.debs.iter().cloned())
+                .arg(&r.dsc)
+                .arg("--")
+                .arg("null");
+        }
     }
     cmd = cmd
-        .arg(format!("--tarball={}", r.tarball))
         .stdout(format!("{DIR}/autopkgtest.stdout"))
         .stderr(format!("{DIR}/autopkgtest.stderr"));
     match data.timeout.global {
@@ -459,9 +499,13 @@ fn fetch_debs(
 /// The environment: what its data says, checked against task_data.
 struct Testbed {
     id: ArtifactId,
+    category: String,
     vendor: String,
     codename: String,
 }
+
+const TARBALL: &str = "debian:system-tarball";
+const IMAGE: &str = "debian:system-image";
 
 fn testbed(data: &Data) -> Result<Testbed> {
     let id = data.environment.id()?;
@@ -490,6 +534,7 @@ fn testbed(data: &Data) -> Result<Testbed> {
     }
     Ok(Testbed {
         id,
+        category: env.category,
         vendor: field("vendor"),
         codename,
     })
@@ -505,16 +550,16 @@ fn tarball(id: ArtifactId) -> Result<String> {
 
 // ---- output -----------------------------------------------------------
 
-/// The output directory's regular files, except `binaries/` (copies of
-/// the inputs): (name relative to the directory, workspace path).
-fn output_files() -> Result<Vec<(String, String)>> {
+/// The regular files of output directory `top`, except `binaries/`
+/// (copies of the inputs): (name relative to `top`, workspace path).
+fn output_files(top: &str) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     let mut dirs = vec![String::new()];
     while let Some(rel) = dirs.pop() {
         let dir = if rel.is_empty() {
-            OUTPUT_DIR.to_string()
+            top.to_string()
         } else {
-            format!("{OUTPUT_DIR}/{rel}")
+            format!("{top}/{rel}")
         };
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
@@ -560,7 +605,8 @@ fn note(name: &str, result: &TestResult, fail_on: FailOn) -> String {
     let mut note = match (result.status, summary::missing_capability(details)) {
         (Status::Skip, Some((restriction, capability))) => format!(
             "SKIP: {name} needs {capability} (Restrictions: {restriction}), which the unshare \
-             backend does not give; it needs a virtual machine"
+             backend does not give; it needs a virtual machine: give a debian:system-image \
+             environment (backend qemu or auto; `runtask run simplesystemimagebuild` makes one)"
         ),
         (status, _) if details.is_empty() => status.as_str().to_string(),
         (status, _) => format!("{}: {details}", status.as_str()),
@@ -595,10 +641,12 @@ fn store(
     binaries: &[ArtifactId],
     summary: &Summary,
     cmdline: String,
+    outputs: &[(String, String)],
 ) -> Result<ArtifactId> {
     let dsc_name = source.dsc.rsplit('/').next().unwrap_or_default();
-    let artifact = output_files()?
-        .into_iter()
+    let artifact = outputs
+        .iter()
+        .cloned()
         .fold(NewArtifact::new("debian:autopkgtest"), |a, (name, path)| {
             a.file(name, path)
         })
@@ -670,10 +718,13 @@ impl Task for Autopkgtest {
 - `input.source_artifact_id` (required): a debian:source-package or debian:upload holding the .dsc.
 - `input.binary_artifacts_ids` (required): debian:binary-package(s) or debian:upload artifacts whose .debs
   are tested. `input.context_artifacts_ids`: more .debs the tests run with.
-- `environment` (required): a debian:system-tarball (id or lookup, e.g.
-  debian/match:codename=bookworm:variant=buildd); autopkgtest's unshare virt server makes the testbed from it.
+- `environment` (required): a debian:system-tarball or debian:system-image (id or lookup, e.g.
+  debian/match:codename=bookworm:variant=buildd). autopkgtest's unshare virt server makes the testbed from a
+  tarball; an image is booted as a disposable machine (qemu) and autopkgtest runs in it.
 - `host_architecture` (required): the testbed's architecture (the environment's).
-- `backend`: unshare or auto (the default, unshare); others are refused.
+- `backend`: auto (the default: the environment's category decides; with a tarball, tests that need
+  isolation-machine run again in a machine booted from the newest image of the same vendor, codename
+  and architecture, if there is one), unshare or qemu; others are refused.
 - `include_tests` / `exclude_tests`: test names (--test-name / --skip-test).
 - `debug_level`: 0 to 3 (-d to -ddd). `extra_apt_sources`: one-line APT sources (--add-apt-source).
 - `use_packages_from_base_repository`: --apt-default-release=CODENAME of the environment.
@@ -693,6 +744,7 @@ impl Task for Autopkgtest {
             _ => std::fs::create_dir_all(DIR)?,
         }
         let testbed = testbed(&data)?;
+        let backend = backend_for(data.backend, &testbed)?;
         let source = fetch_source(data.input.source_artifact_id.id()?)?;
         let (binaries, mut debs) = fetch_debs(
             "input.binary_artifacts_ids",
@@ -705,47 +757,59 @@ impl Task for Autopkgtest {
             "context",
         )?;
         debs.extend(context);
-        let resolved = Resolved {
-            tarball: tarball(testbed.id)?,
-            dsc: source.dsc.clone(),
-            debs,
-            codename: testbed.codename.clone(),
+        let inputs = Inputs {
+            source: &source,
+            debs: &debs,
         };
-        let cmd = command_line(&data, &resolved);
-        log::info(format!(
-            "testing {}_{} with {} .deb(s) on {} in {}:{} ({})",
-            source.name,
-            source.version,
-            resolved.debs.len(),
-            data.host_architecture,
-            testbed.vendor,
-            testbed.codename,
-            resolved.tarball
-        ));
-        log::debug(shown(&cmd));
-        let exit = Environment::open("local")?.run(&cmd)?;
-        // The testbed was unpacked elsewhere; the tarball's copy is done with.
-        let _ = std::fs::remove_dir_all(TARBALL_DIR);
-
-        let mut summary = match std::fs::read(SUMMARY) {
-            Ok(bytes) => summary::parse(&String::from_utf8_lossy(&bytes)),
-            Err(_) => Summary::default(),
-        };
-        for name in summary.select(&data.include_tests, &data.exclude_tests) {
-            log::debug(format!(
-                "test {name}: not selected, left out of the results"
-            ));
+        let mut ran = run_autopkgtest(&data, &testbed, backend, &inputs, &data.include_tests)?;
+        let mut outputs = output_files(OUTPUT_DIR)?;
+        if data.backend == Backend::Auto && backend == Backend::Unshare {
+            let machine_tests = needing_a_machine(&ran.summary);
+            if !machine_tests.is_empty() {
+                match machine_for(&testbed, &data.host_architecture) {
+                    Some(machine) => {
+                        log::info(format!(
+                            "{} need isolation-machine: running them again in a machine booted \
+                             from artifact {} (backend qemu)",
+                            machine_tests.join(", "),
+                            machine.id
+                        ));
+                        std::fs::rename(OUTPUT_DIR, CONTAINER_OUTPUT_DIR)?;
+                        outputs = output_files(CONTAINER_OUTPUT_DIR)?;
+                        let again = run_autopkgtest(
+                            &data,
+                            &machine,
+                            Backend::Qemu,
+                            &inputs,
+                            &machine_tests,
+                        )?;
+                        outputs.extend(
+                            output_files(OUTPUT_DIR)?
+                                .into_iter()
+                                .map(|(name, path)| (format!("isolation-machine/{name}"), path)),
+                        );
+                        ran = ran.merged(again, &machine_tests);
+                    }
+                    None => log::info(format!(
+                        "{} need isolation-machine, and the store has no {IMAGE} of {}:{} for \
+                         {} to boot: they stay skipped",
+                        machine_tests.join(", "),
+                        testbed.vendor,
+                        testbed.codename,
+                        data.host_architecture
+                    )),
+                }
+            }
         }
-        // The host runs autopkgtest to completion: the tests are known
-        // only now, so they are logged, not followed.
-        for (name, result) in &summary.tests {
-            log::info(format!("test {name}: {}", note(name, result, data.fail_on)));
-        }
-        for line in &summary.errors {
-            log::error(format!("autopkgtest: {line}"));
-        }
-        let mut verdict = summary::judge(&summary, exit.code(), data.fail_on);
-        if exit.timed_out() {
+        let Ran {
+            summary,
+            code,
+            timed_out,
+            stderr,
+            cmdline,
+        } = ran;
+        let mut verdict = summary::judge(&summary, code, data.fail_on);
+        if timed_out {
             verdict = Verdict::Error(match data.timeout.global {
                 Some(seconds) => {
                     format!("autopkgtest did not finish within timeout.global ({seconds} s)")
@@ -753,29 +817,14 @@ impl Task for Autopkgtest {
                 None => "autopkgtest did not finish before the run's deadline".into(),
             });
         }
-        let stderr = exit.read_stderr().unwrap_or_default();
-        if std::fs::metadata(OUTPUT_DIR).is_err() {
-            return Err(Error::failed(format!(
-                "autopkgtest wrote no output (exit {:?}, signal {:?}): {}",
-                exit.code(),
-                exit.signal(),
-                tail(&stderr)
-            )));
-        }
-
-        let artifact = store(&data, &source, &testbed, &binaries, &summary, shown(&cmd))?;
+        let artifact = store(
+            &data, &source, &testbed, &binaries, &summary, cmdline, &outputs,
+        )?;
         let item = format!(
             "{}_{}_{}",
             source.name, source.version, data.host_architecture
         );
-        emit_results(
-            &item,
-            &summary,
-            data.fail_on,
-            artifact,
-            &verdict,
-            exit.code(),
-        )?;
+        emit_results(&item, &summary, data.fail_on, artifact, &verdict, code)?;
         match verdict {
             Verdict::Success => Ok(taskhost_sdk::Status::Success),
             Verdict::Failure => Ok(taskhost_sdk::Status::Failure),
@@ -789,6 +838,195 @@ impl Task for Autopkgtest {
             }
         }
     }
+}
+
+/// Where a first run's output goes when a second run follows.
+const CONTAINER_OUTPUT_DIR: &str = "autopkgtest/output-container";
+
+/// The backend for `backend` and the environment's category.
+fn backend_for(backend: Backend, testbed: &Testbed) -> Result<Backend> {
+    match (backend, testbed.category.as_str()) {
+        (Backend::Auto | Backend::Unshare, TARBALL) => Ok(Backend::Unshare),
+        (Backend::Auto | Backend::Qemu, IMAGE) => Ok(Backend::Qemu),
+        (Backend::Qemu, other) => Err(Error::invalid(format!(
+            "backend: qemu boots a {IMAGE}, and the environment (artifact {}) is a {other}; \
+             give an image (`runtask run simplesystemimagebuild` makes one) or use backend unshare",
+            testbed.id
+        ))),
+        (_, other) => Err(Error::invalid(format!(
+            "backend: unshare unpacks a {TARBALL}, and the environment (artifact {}) is a {other}; \
+             give a tarball or use backend qemu",
+            testbed.id
+        ))),
+    }
+}
+
+/// The input files, fetched into the workspace.
+struct Inputs<'a> {
+    source: &'a Source,
+    debs: &'a [String],
+}
+
+/// What one autopkgtest run gave.
+struct Ran {
+    summary: Summary,
+    code: Option<i32>,
+    timed_out: bool,
+    stderr: String,
+    cmdline: String,
+}
+
+impl Ran {
+    /// This run with `tests` as `again` found them.
+    fn merged(mut self, again: Ran, tests: &[String]) -> Ran {
+        for (name, result) in again.summary.tests {
+            if tests.contains(&name) {
+                match self.summary.tests.iter_mut().find(|(n, _)| *n == name) {
+                    Some(slot) => slot.1 = result,
+                    None => self.summary.tests.push((name, result)),
+                }
+            }
+        }
+        self.summary.errors.extend(again.summary.errors);
+        self.code = merge_codes(self.code, again.code);
+        self.timed_out |= again.timed_out;
+        if !again.stderr.trim().is_empty() {
+            self.stderr = again.stderr;
+        }
+        self.cmdline = format!("{}; {}", self.cmdline, again.cmdline);
+        self
+    }
+}
+
+/// autopkgtest's exit code of two runs: an error code wins; else the
+/// bits of both (8, "nothing ran", only if neither ran anything).
+pub fn merge_codes(a: Option<i32>, b: Option<i32>) -> Option<i32> {
+    let plain = |c: Option<i32>| matches!(c, Some(0 | 2 | 4 | 6 | 8));
+    match (a, b) {
+        (Some(a), Some(b)) if plain(Some(a)) && plain(Some(b)) => {
+            if a == 8 && b == 8 {
+                Some(8)
+            } else {
+                Some(((a & !8) | (b & !8)) & 6)
+            }
+        }
+        (a, _) if !plain(a) => a,
+        (_, b) => b,
+    }
+}
+
+/// The tests autopkgtest skipped because the testbed is no machine.
+pub fn needing_a_machine(summary: &Summary) -> Vec<String> {
+    summary
+        .tests
+        .iter()
+        .filter(|(_, r)| {
+            r.status == Status::Skip
+                && r.details
+                    .as_deref()
+                    .and_then(summary::missing_capability)
+                    .is_some_and(|(_, capability)| capability == "isolation-machine")
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The newest system image of the tarball's vendor, codename and
+/// architecture, if the store has one.
+fn machine_for(tarball: &Testbed, arch: &str) -> Option<Testbed> {
+    if tarball.vendor.is_empty() || tarball.codename.is_empty() {
+        return None;
+    }
+    let query = format!(
+        "{}/match:codename={}:architecture={arch}",
+        tarball.vendor, tarball.codename
+    );
+    let id = artifacts::lookup(&query, IMAGE).ok()?;
+    Some(Testbed {
+        id,
+        category: IMAGE.into(),
+        vendor: tarball.vendor.clone(),
+        codename: tarball.codename.clone(),
+    })
+}
+
+/// Runs autopkgtest once on `testbed` (only `tests` when not empty).
+fn run_autopkgtest(
+    data: &Data,
+    testbed: &Testbed,
+    backend: Backend,
+    inputs: &Inputs,
+    tests: &[String],
+) -> Result<Ran> {
+    let (virt, env) = match backend {
+        Backend::Qemu => (Virt::Null, Environment::open_with("qemu", testbed.id)?),
+        _ => (
+            Virt::Unshare {
+                tarball: tarball(testbed.id)?,
+            },
+            Environment::open("local")?,
+        ),
+    };
+    let resolved = Resolved {
+        virt,
+        dsc: inputs.source.dsc.clone(),
+        debs: inputs.debs.to_vec(),
+        codename: testbed.codename.clone(),
+        tests: tests.to_vec(),
+    };
+    let cmd = command_line(data, &resolved);
+    log::info(format!(
+        "testing {}_{} with {} .deb(s) on {} in {}:{} ({})",
+        inputs.source.name,
+        inputs.source.version,
+        resolved.debs.len(),
+        data.host_architecture,
+        testbed.vendor,
+        testbed.codename,
+        match &resolved.virt {
+            Virt::Unshare { tarball } => tarball.clone(),
+            Virt::Null => format!("a machine booted from artifact {}", testbed.id),
+        }
+    ));
+    log::debug(shown(&cmd));
+    let exit = env.run(&cmd)?;
+    drop(env);
+    // The testbed was unpacked elsewhere; the tarball's copy is done with.
+    let _ = std::fs::remove_dir_all(TARBALL_DIR);
+
+    let mut summary = match std::fs::read(SUMMARY) {
+        Ok(bytes) => summary::parse(&String::from_utf8_lossy(&bytes)),
+        Err(_) => Summary::default(),
+    };
+    for name in summary.select(tests, &data.exclude_tests) {
+        log::debug(format!(
+            "test {name}: not selected, left out of the results"
+        ));
+    }
+    // The host runs autopkgtest to completion: the tests are known only
+    // now, so they are logged, not followed.
+    for (name, result) in &summary.tests {
+        log::info(format!("test {name}: {}", note(name, result, data.fail_on)));
+    }
+    for line in &summary.errors {
+        log::error(format!("autopkgtest: {line}"));
+    }
+    let stderr = exit.read_stderr().unwrap_or_default();
+    if std::fs::metadata(OUTPUT_DIR).is_err() {
+        return Err(Error::failed(format!(
+            "autopkgtest wrote no output (exit {:?}, signal {:?}): {}",
+            exit.code(),
+            exit.signal(),
+            tail(&stderr)
+        )));
+    }
+    Ok(Ran {
+        summary,
+        code: exit.code(),
+        timed_out: exit.timed_out(),
+        stderr,
+        cmdline: shown(&cmd),
+    })
 }
 
 /// The last lines of a command's stderr, for a message.

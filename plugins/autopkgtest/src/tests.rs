@@ -25,11 +25,56 @@ fn with(extra: &str) -> String {
 
 fn resolved() -> Resolved {
     Resolved {
-        tarball: "autopkgtest/environment/system.tar.xz".into(),
+        virt: Virt::Unshare {
+            tarball: "autopkgtest/environment/system.tar.xz".into(),
+        },
         dsc: "autopkgtest/source/hello_1.0.dsc".into(),
         debs: vec!["autopkgtest/binaries/2/hello_1.0_amd64.deb".into()],
         codename: "bookworm".into(),
+        tests: vec![],
     }
+}
+
+#[test]
+fn in_a_machine_autopkgtest_runs_the_null_server_there() {
+    let d = data(&with(r#""include_tests": ["a"]"#));
+    let r = Resolved {
+        virt: Virt::Null,
+        tests: vec!["machine".into()],
+        ..resolved()
+    };
+    let cmd = command_line(&d, &r);
+    assert_eq!(
+        cmd.argv()[FIXED.len() + 1..],
+        [
+            "--test-name=machine",
+            "--needs-internet=run",
+            "autopkgtest/binaries/2/hello_1.0_amd64.deb",
+            "autopkgtest/source/hello_1.0.dsc",
+            "--",
+            "null",
+        ]
+    );
+}
+
+#[test]
+fn two_runs_exit_codes_merge() {
+    assert_eq!(merge_codes(Some(8), Some(0)), Some(0));
+    assert_eq!(merge_codes(Some(8), Some(8)), Some(8));
+    assert_eq!(merge_codes(Some(2), Some(4)), Some(6));
+    assert_eq!(merge_codes(Some(0), Some(16)), Some(16));
+    assert_eq!(merge_codes(Some(12), Some(0)), Some(12));
+    assert_eq!(merge_codes(None, Some(0)), None);
+}
+
+#[test]
+fn tests_skipped_for_want_of_a_machine_are_found() {
+    let summary = summary::parse(
+        "machine              SKIP Test restriction \"isolation-machine\" requires testbed capability \"isolation-machine\"\n\
+         passes               PASS\n\
+         skips                SKIP exit status 77 and marked as skippable\n",
+    );
+    assert_eq!(needing_a_machine(&summary), ["machine"]);
 }
 
 #[test]
@@ -150,7 +195,6 @@ fn the_cmdline_is_shell_quoted() {
 #[test]
 fn bad_values_are_refused_naming_their_key() {
     for (extra, key) in [
-        (r#""backend": "qemu""#, "backend: Qemu is not available"),
         (
             r#""backend": "incus-lxc""#,
             "backend: IncusLxc is not available",

@@ -31,8 +31,7 @@ pub struct Shell;
 impl Directive for Shell {
     type Params = Params;
     const NAME: &'static str = "shell";
-    const SUMMARY: &'static str =
-        "Runs command lines (argv, no shell) on the local backend or the --ssh machine";
+    const SUMMARY: &'static str = "Runs command lines (argv, no shell) on the local backend, the --ssh machine or the --libvirt machine";
     const RETURNS: &'static str = "the stdout of the last command, as text";
     const RAISES: &'static str =
         "when a line cannot be split, a command is not granted, or a command does not exit 0";
