@@ -107,11 +107,15 @@ fn mixed() -> &'static Imported {
     })
 }
 
+/// task_data testing `p` on the tarball (backend unshare: `auto` would
+/// run isolation-machine tests again in a machine, once the qemu test
+/// below has put an image in the store).
 fn task_data(p: &Imported) -> Value {
     json!({
         "input": {"source_artifact_id": p.source, "binary_artifacts_ids": p.binaries},
         "environment": ENVIRONMENT,
         "host_architecture": arch(),
+        "backend": "unshare",
     })
 }
 
@@ -302,6 +306,48 @@ fn a_failed_test_fails_the_task_but_flaky_skipped_and_machine_only_tests_do_not(
             .as_str()
             .is_some_and(|d| d.contains("isolation-machine")),
         "{results}"
+    );
+}
+
+#[test]
+#[ignore = "slow: bootstraps Debian, builds an image, then runs autopkgtest in a machine"]
+fn with_backend_auto_a_test_that_needs_a_machine_runs_again_in_one() {
+    // The image of the qemu tests, in this store: a bookworm machine of
+    // this architecture, with autopkgtest in it.
+    let image = crate::qemu::image();
+    let s = shared();
+    let ran = s.env.run(&[
+        "artifact",
+        "import",
+        image.file.to_str().expect("utf-8"),
+        "--category",
+        "debian:system-image",
+        "--data",
+        &image.artifact["data"].to_string(),
+    ]);
+    ran.expect(0);
+    let mut data = task_data(mixed());
+    data["backend"] = json!("auto");
+    data["include_tests"] = json!(["passes", "machine"]);
+    let ran = run(&data);
+    ran.expect(0);
+    let r = report(&ran);
+    assert_eq!(tests_reported(&r), ["machine", "passes"], "{r:#}");
+    assert_test(&r, "passes", "PASSED", "PASS");
+    // Skipped on unshare, then run in a machine booted from the image.
+    assert_test(&r, "machine", "PASSED", "PASS");
+    let stored = stored(&ran);
+    assert_eq!(stored["data"]["results"]["machine"]["status"], "PASS");
+    let cmdline = stored["data"]["cmdline"].as_str().unwrap_or_default();
+    assert!(
+        cmdline.contains(" -- unshare ") && cmdline.ends_with(" -- null"),
+        "{cmdline}"
+    );
+    assert!(
+        stored["files"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["name"] == "isolation-machine/summary")),
+        "{stored}"
     );
 }
 
@@ -512,11 +558,11 @@ fn a_needs_internet_value_autopkgtest_does_not_know_is_refused() {
 fn a_backend_autopkgtest_cannot_use_here_is_refused() {
     let env = Env::new();
     let mut data = minimal();
-    data["backend"] = json!("qemu");
+    data["backend"] = json!("incus-vm");
     assert_refused(
         &alone(&env, &data),
         2,
-        "backend: Qemu is not available for autopkgtest on this host; use unshare (or auto)",
+        "backend: IncusVm is not available for autopkgtest on this host; use unshare, qemu (or auto)",
     );
     data["backend"] = json!("local");
     assert_refused(

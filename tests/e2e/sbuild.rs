@@ -58,7 +58,7 @@ lookups = ["debian/match:*"]
 
 [plugins.autopkgtest]
 exec = ["autopkgtest --apt-upgrade --output-dir=autopkgtest/output --summary=autopkgtest/output/summary --no-built-binaries **"]
-backends = ["local"]
+backends = ["local", "qemu"]
 lookups = ["debian/match:*"]
 "#,
             mirror = mirror()

@@ -41,6 +41,8 @@ pub struct Qemu;
 pub const KVM_PROBE: Duration = Duration::from_secs(60);
 /// `kvm` or `tcg` forces that accelerator; unset or `auto` probes.
 pub const ACCEL_ENV: &str = "TASKHOST_QEMU_ACCEL";
+/// How many times a guest whose kernel panicked is booted again.
+const PANIC_RETRIES: u32 = 2;
 /// A machine's memory when the policy sets no `vm-memory`.
 pub const DEFAULT_MEMORY: u64 = 1 << 30;
 /// A machine's CPUs when the policy sets no `vm-cpus`.
@@ -465,6 +467,7 @@ pub async fn boot(request: BootRequest<'_>) -> Result<Machine, BackendError> {
     let verdict_path = request.cache_dir.join(VERDICT_FILE);
     let mut accel = choose_accel(&verdict_path, &verdict_key);
     let mut vm;
+    let mut panics = 0;
     loop {
         let step = request.progress.spinner(&format!(
             "booting {} under {}",
@@ -489,13 +492,28 @@ pub async fn boot(request: BootRequest<'_>) -> Result<Machine, BackendError> {
         drop(step);
         match answered {
             Ok(()) => break,
-            Err(waited) if accel == Accel::Kvm && Instant::now() < request.deadline => {
+            Err(Waited::Panicked(line)) if panics < PANIC_RETRIES => {
+                panics += 1;
+                vm.kill();
+                vm.keep = true;
+                request.log.warn(
+                    "process",
+                    &format!(
+                        "the machine's kernel panicked ({line}); booting it again (the image's \
+                         kernel command line may want no_timer_check on a slow host)"
+                    ),
+                );
+                prepare(&dir, &facts, vars).map_err(|e| failed("preparing the machine", e))?;
+            }
+            Err(waited @ (Waited::TimedOut | Waited::Ended(_)))
+                if accel == Accel::Kvm && Instant::now() < request.deadline =>
+            {
                 vm.kill();
                 // Its directory (the keys) serves the next boot.
                 vm.keep = true;
                 let why = match waited {
-                    Waited::TimedOut => format!("did not answer within {}s", KVM_PROBE.as_secs()),
                     Waited::Ended(why) => format!("failed ({why})"),
+                    _ => format!("did not answer within {}s", KVM_PROBE.as_secs()),
                 };
                 request.log.warn(
                     "process",
@@ -526,6 +544,15 @@ pub async fn boot(request: BootRequest<'_>) -> Result<Machine, BackendError> {
                      boot, {}); the end of its serial console:\n{serial}",
                     started.elapsed().as_secs_f64(),
                     accel.name()
+                )));
+            }
+            Err(Waited::Panicked(line)) => {
+                vm.kill();
+                let serial = vm.serial_tail();
+                return Err(BackendError::Failed(format!(
+                    "the machine's kernel panicked {} times: {line}; the end of its serial \
+                     console:\n{serial}",
+                    panics + 1
                 )));
             }
             Err(Waited::Ended(why)) => {
@@ -808,6 +835,23 @@ fn start(
 enum Waited {
     TimedOut,
     Ended(String),
+    /// The guest's kernel panicked: the line that says so.
+    Panicked(String),
+}
+
+/// The kernel panic the serial console shows, if any.
+fn panicked(serial: &Path) -> Option<String> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(serial).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(16 << 10)))
+        .ok()?;
+    let mut end = Vec::new();
+    file.read_to_end(&mut end).ok()?;
+    String::from_utf8_lossy(&end)
+        .lines()
+        .find(|l| l.contains("Kernel panic - not syncing"))
+        .map(|l| l.trim().to_owned())
 }
 
 /// Waits until sshd in the guest sends its banner on the forwarded port.
@@ -828,6 +872,9 @@ async fn wait_for_sshd(vm: &mut Vm, limit: Duration) -> Result<(), Waited> {
             .unwrap_or(false);
         if banner {
             return Ok(());
+        }
+        if let Some(line) = panicked(&vm.dir.join("serial.log")) {
+            return Err(Waited::Panicked(line));
         }
         if started.elapsed() >= limit {
             return Err(Waited::TimedOut);
@@ -972,6 +1019,24 @@ mod tests {
         if kvm && std::env::var_os(ACCEL_ENV).is_none() {
             assert_eq!(choose_accel(&verdict, "6.1.0 qemu@2"), Accel::Kvm);
         }
+    }
+
+    #[test]
+    fn a_kernel_panic_on_the_serial_console_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let serial = dir.path().join("serial.log");
+        assert_eq!(panicked(&serial), None);
+        std::fs::write(&serial, "x".repeat(40_000) + "\n[    0.01] Booting\n").unwrap();
+        assert_eq!(panicked(&serial), None);
+        let mut text = std::fs::read_to_string(&serial).unwrap();
+        text.push_str(
+            "[    0.012000] Kernel panic - not syncing: IO-APIC + timer doesn't work!\r\n",
+        );
+        std::fs::write(&serial, text).unwrap();
+        assert_eq!(
+            panicked(&serial).as_deref(),
+            Some("[    0.012000] Kernel panic - not syncing: IO-APIC + timer doesn't work!")
+        );
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //!    filled from `rootfs/` at its partition's offset (`mkfs.ext4 -d`) and
 //!    an EFI system partition (`mkfs.fat --offset`, `mcopy`) holding
 //!    systemd-boot as the removable-media boot loader, the kernel, the
-//!    initrd and a loader entry (`root=UUID=... console=ttyS0`).
+//!    initrd and a loader entry (`root=UUID=... console=ttyS0
+//!    no_timer_check`).
 //! 3. qcow2 comes from `qemu-img convert`; raw is packed as a sparse
 //!    `.tar.xz`, as debusine does.
 //!
@@ -426,11 +427,14 @@ pub fn hosts() -> String {
     )
 }
 
-/// The kernel command line.
+/// The kernel command line. On x86 (the architectures with a serial
+/// console here) `no_timer_check` too, as cloud images have it: under a
+/// slow emulator (qemu's TCG on a busy host) the kernel's check of the
+/// IO-APIC timer fails and it panics.
 pub fn cmdline(efi: &Efi, root_uuid: &str) -> String {
     let mut line = format!("root=UUID={root_uuid} rw");
     if let Some(console) = efi.console {
-        line.push_str(&format!(" console={console}"));
+        line.push_str(&format!(" console={console} no_timer_check"));
     }
     line
 }
@@ -1278,7 +1282,7 @@ mod tests {
         let amd64 = efi("amd64").unwrap();
         assert_eq!(
             cmdline(amd64, uuid),
-            format!("root=UUID={uuid} rw console=ttyS0")
+            format!("root=UUID={uuid} rw console=ttyS0 no_timer_check")
         );
         assert_eq!(
             cmdline(efi("arm64").unwrap(), uuid),
@@ -1288,7 +1292,7 @@ mod tests {
             loader_entry("Debian GNU/Linux 13 (trixie)", &cmdline(amd64, uuid)),
             format!(
                 "title Debian GNU/Linux 13 (trixie)\nlinux /vmlinuz\ninitrd /initrd.img\n\
-                 options root=UUID={uuid} rw console=ttyS0\n"
+                 options root=UUID={uuid} rw console=ttyS0 no_timer_check\n"
             )
         );
         assert_eq!(
