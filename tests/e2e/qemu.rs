@@ -18,10 +18,13 @@ const EXAMPLE: &str = concat!(
 );
 const POLICY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/policy.toml");
 const ENVRUN: &str = env!("TASKHOST_TEST_PLUGIN_ENVRUN");
+/// Every command envrun declares: the preflight wants them all granted.
+const ENVRUN_EXEC: &str = r#""cat **", "id **", "ls **", "sh **", "touch **", "stat **", "true **", "systemctl **", "sleep **""#;
 
 /// The image every test here boots.
 pub(crate) struct Image {
-    pub(crate) env: Env,
+    /// Holds the store and the exported file.
+    _env: Env,
     /// Its artifact, in `env`'s store.
     pub(crate) artifact: Value,
     /// The key the example lets in as root (the image's own, not the
@@ -103,7 +106,7 @@ pub(crate) fn image() -> &'static Image {
         let file = export.join(artifact["data"]["filename"].as_str().expect("filename"));
         assert!(file.is_file(), "{}", file.display());
         Image {
-            env,
+            _env: env,
             artifact,
             key,
             file,
@@ -138,7 +141,7 @@ fn machine_env(extra_policy: &str) -> Machine {
         "policy.toml",
         &format!(
             "[plugins.envrun]\nsha256 = [\"{}\"]\nbackends = [\"qemu\"]\n\
-             exec = [\"cat **\", \"id **\", \"sh **\", \"systemctl **\", \"sleep **\"]\n\
+             exec = [{ENVRUN_EXEC}]\n\
              vm-memory = \"768 MiB\"\nvm-cpus = 1\n{extra_policy}",
             taskhost::manifest::digest(&std::fs::read(ENVRUN).expect("envrun plugin")),
         ),
@@ -369,27 +372,38 @@ fn a_formula_with_libvirt_runs_every_action_in_one_machine_and_no_destroy_keeps_
         .trim()
         .parse()
         .expect("pid");
+    let _kept = Kept(pid, Path::new(pid_file).parent().map(Path::to_path_buf));
     let ssh: Vec<&str> = line
-        .split(": ")
+        .split("(--no-destroy): ")
         .nth(1)
         .and_then(|r| r.split(';').next())
         .unwrap_or_default()
         .split_whitespace()
         .collect();
+    assert_eq!(ssh.first(), Some(&"ssh"), "{line}");
     let out = Command::new(ssh[0])
         .args(&ssh[1..])
         .args(["-o", "BatchMode=yes", "cat /etc/taskhost-image"])
         .output()
         .expect("ssh");
-    // SAFETY: kill with a pid read from qemu's pidfile.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("simplesystemimagebuild"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    if let Some(dir) = Path::new(pid_file).parent() {
-        let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A kept machine (its qemu's pid, its directory), stopped and removed
+/// when dropped, also when the test fails.
+struct Kept(i32, Option<PathBuf>);
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        // SAFETY: kill with a pid read from qemu's pidfile.
+        unsafe { libc::kill(self.0, libc::SIGKILL) };
+        if let Some(dir) = &self.1 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -429,14 +443,14 @@ fn the_policy_can_forbid_the_qemu_backend_and_bad_images_are_refused() {
     };
     // Not granted: refused, naming the grant.
     let ran = run(&format!(
-        "[plugins.envrun]\nsha256 = [\"{digest}\"]\nbackends = [\"local\"]\nexec = [\"id **\"]\n"
+        "[plugins.envrun]\nsha256 = [\"{digest}\"]\nbackends = [\"local\"]\nexec = [{ENVRUN_EXEC}]\n"
     ));
     assert_ne!(ran.code, 0, "{}", ran.stdout);
     let all = format!("{}{}", ran.stdout, ran.stderr);
     assert!(all.contains("backends = [\"qemu\"]"), "{all}");
     // Granted, but the file is no qcow2: refused before qemu starts.
     let ran = run(&format!(
-        "[plugins.envrun]\nsha256 = [\"{digest}\"]\nbackends = [\"qemu\"]\nexec = [\"id **\"]\n"
+        "[plugins.envrun]\nsha256 = [\"{digest}\"]\nbackends = [\"qemu\"]\nexec = [{ENVRUN_EXEC}]\n"
     ));
     let all = format!("{}{}", ran.stdout, ran.stderr);
     assert!(
@@ -449,7 +463,7 @@ fn the_policy_can_forbid_the_qemu_backend_and_bad_images_are_refused() {
         ("vm-cpus = 0", "invalid `vm-cpus`"),
     ] {
         let ran = run(&format!(
-            "[plugins.envrun]\nsha256 = [\"{digest}\"]\nbackends = [\"qemu\"]\n{key}\n"
+            "[plugins.envrun]\nsha256 = [\"{digest}\"]\nbackends = [\"qemu\"]\nexec = [{ENVRUN_EXEC}]\n{key}\n"
         ));
         ran.expect(2);
         assert!(ran.stderr.contains(why), "{key}: {}", ran.stderr);

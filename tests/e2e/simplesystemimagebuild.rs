@@ -4,17 +4,13 @@
 //! enough that sshd lets the test's key in (slow, ignored by a plain
 //! `cargo test`; `--include-ignored` runs it, as `.ci/run` does).
 
-use crate::{Env, Ran, report};
+use crate::{Env, Ran};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const POLICY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/policy.toml");
-const EXAMPLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../examples/simplesystemimagebuild/task.yaml"
-);
 
 /// `runtask run simplesystemimagebuild` under the example policy.
 fn build(env: &Env, data: &Path) -> Ran {
@@ -180,48 +176,14 @@ fn serial_tail(serial: &Path) -> String {
 #[test]
 #[ignore = "slow: bootstraps Debian from the mirror, builds an image and boots it under qemu (TCG)"]
 fn the_example_image_boots_under_qemu_and_lets_the_key_in_over_ssh() {
+    // The example, with this machine's mirror and a key of the test's
+    // (built once for these tests and the qemu backend's).
+    let shared = crate::qemu::image();
+    let built = shared.built;
+    let key = shared.key.clone();
     let env = Env::new();
     let dir = env.dir.path().to_path_buf();
-    let key = dir.join("id_ed25519");
-    let keygen = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "taskhost-e2e", "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen");
-    assert!(keygen.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).expect("public key");
-
-    // The example, with this machine's mirror and the test's key.
-    let example = std::fs::read_to_string(EXAMPLE).expect("example task.yaml");
-    let placeholder_key = example
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("- ssh-ed25519 "))
-        .map(|rest| format!("ssh-ed25519 {rest}"))
-        .expect("the example has an ssh-ed25519 key");
-    for placeholder in ["http://mirror.example/debian", placeholder_key.as_str()] {
-        assert!(example.contains(placeholder), "{placeholder}");
-    }
-    let data = example
-        .replace("http://mirror.example/debian", &crate::unshare::mirror())
-        .replace(&placeholder_key, public.trim());
-    let data = env.write("task.yaml", &data);
-
-    let started = Instant::now();
-    let ran = build(&env, &data);
-    let built = started.elapsed();
-    ran.expect(0);
-    let ids: Vec<u64> = report(&ran)["artifacts"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
-        .unwrap_or_default();
-    let images: Vec<Value> = env
-        .artifacts()
-        .into_iter()
-        .filter(|a| a["category"] == "debian:system-image")
-        .filter(|a| a["id"].as_u64().is_some_and(|id| ids.contains(&id)))
-        .collect();
-    assert_eq!(images.len(), 1, "{}", ran.stdout);
-    let image = &images[0];
+    let image = &shared.artifact;
     let d = &image["data"];
     assert_eq!(d["filename"], "bookworm-amd64.qcow2", "{d}");
     assert_eq!(d["image_format"], "qcow2", "{d}");
@@ -241,13 +203,13 @@ fn the_example_image_boots_under_qemu_and_lets_the_key_in_over_ssh() {
     ] {
         assert!(d["pkglist"].get(package).is_some(), "{package}: {d}");
     }
-
-    let export = dir.join("export");
-    let id = image["id"].as_u64().expect("id").to_string();
-    env.run(&["artifact", "export", &id, export.to_str().expect("utf-8")])
-        .expect(0);
-    let qcow2: PathBuf = export.join("bookworm-amd64.qcow2");
-    assert!(qcow2.is_file(), "{}", qcow2.display());
+    // The image's file, as `artifact export` gives it.
+    let qcow2: PathBuf = shared.file.clone();
+    assert!(
+        qcow2.ends_with("bookworm-amd64.qcow2"),
+        "{}",
+        qcow2.display()
+    );
 
     let serial = dir.join("serial.log");
     let port = free_port();
