@@ -389,10 +389,11 @@ fn missing_environment_packages_and_remote_runs_are_refused_clearly() {
         "{stderr}"
     );
     let stderr = refused(&env, ok, &["--libvirt"]);
-    assert!(
-        stderr.contains("--libvirt: disposable VMs are not available yet"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--vm-image <ID>"), "{stderr}");
+    let stderr = refused(&env, ok, &["--libvirt", "--vm-image", "999"]);
+    assert!(stderr.contains("--vm-image 999: "), "{stderr}");
+    let stderr = refused(&env, ok, &["--no-destroy"]);
+    assert!(stderr.contains("--libvirt"), "{stderr}");
     formula(&env, ok, &["--local"]).expect(0);
 }
 

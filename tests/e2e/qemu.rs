@@ -19,7 +19,8 @@ const EXAMPLE: &str = concat!(
 const POLICY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/policy.toml");
 const ENVRUN: &str = env!("TASKHOST_TEST_PLUGIN_ENVRUN");
 /// Every command envrun declares: the preflight wants them all granted.
-const ENVRUN_EXEC: &str = r#""cat **", "id **", "ls **", "sh **", "touch **", "stat **", "true **", "systemctl **", "sleep **""#;
+const ENVRUN_EXEC: &str =
+    r#""cat **", "id **", "ls **", "sh **", "touch **", "stat **", "true **""#;
 
 /// The image every test here boots.
 pub(crate) struct Image {
@@ -202,7 +203,7 @@ fn commands_run_as_root_in_a_machine_of_the_policy_s_size_which_is_gone_afterwar
                 {"run": {"argv": ["cat", "/etc/taskhost-image"]}},
                 {"run": {"argv": ["id", "-u"]}},
                 {"run": {"argv": ["sh", "-c", "grep MemTotal /proc/meminfo; nproc"]}},
-                {"run": {"argv": ["systemctl", "is-system-running", "--wait"]}},
+                {"run": {"argv": ["sh", "-c", "systemctl is-system-running --wait"]}},
                 {"push": {"content": "from the host\n", "path": "in.txt", "target": "/root/in.txt"}},
                 {"run": {"argv": ["sh", "-c", "cat /root/in.txt; echo back > /root/out.txt"]}},
                 {"pull": {"source": "/root/out.txt", "path": "out.txt"}},
@@ -259,7 +260,7 @@ fn commands_run_as_root_in_a_machine_of_the_policy_s_size_which_is_gone_afterwar
 #[ignore = "slow: builds an image and boots it under qemu"]
 fn killing_runtask_kills_its_machine() {
     let m = machine_env("");
-    let mut child = envrun(&m, json!([{"run": {"argv": ["sleep", "600"]}}]))
+    let mut child = envrun(&m, json!([{"run": {"argv": ["sh", "-c", "sleep 600"]}}]))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
