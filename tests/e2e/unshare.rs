@@ -494,7 +494,7 @@ fn the_policy_can_forbid_the_unshare_backend() {
     ran.expect(2);
     assert!(
         ran.stderr
-            .contains("no debian:system-tarball artifact matches 'debian/match:codename=hamm'"),
+            .contains("no debian:system-tarball or debian:system-image artifact matches 'debian/match:codename=hamm'"),
         "{}",
         ran.stderr
     );
