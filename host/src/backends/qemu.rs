@@ -180,6 +180,7 @@ impl Accel {
 }
 
 /// What the image artifact says, checked.
+#[derive(Clone)]
 struct ImageFacts {
     path: PathBuf,
     format: &'static str,
@@ -459,8 +460,19 @@ pub async fn boot(request: BootRequest<'_>) -> Result<Machine, BackendError> {
     let failed = |what: &str, e: std::io::Error| BackendError::Failed(format!("{what}: {e}"));
 
     let step = request.progress.spinner("preparing the machine");
-    prepare(&dir, &facts, vars).map_err(|e| failed("preparing the machine", e))?;
-    let credential = credential(&dir).map_err(|e| failed("making the machine's keys", e))?;
+    let prepared = || {
+        let (dir, facts, vars) = (dir.clone(), facts.clone(), *vars);
+        blocking(move || prepare(&dir, &facts, vars))
+    };
+    prepared()
+        .await
+        .map_err(|e| failed("preparing the machine", e))?;
+    let credential = {
+        let dir = dir.clone();
+        blocking(move || credential(&dir))
+            .await
+            .map_err(|e| failed("making the machine's keys", e))?
+    };
     drop(step);
 
     let verdict_key = verdict_key(platform.system);
@@ -503,7 +515,9 @@ pub async fn boot(request: BootRequest<'_>) -> Result<Machine, BackendError> {
                          kernel command line may want no_timer_check on a slow host)"
                     ),
                 );
-                prepare(&dir, &facts, vars).map_err(|e| failed("preparing the machine", e))?;
+                prepared()
+                    .await
+                    .map_err(|e| failed("preparing the machine", e))?;
             }
             Err(waited @ (Waited::TimedOut | Waited::Ended(_)))
                 if accel == Accel::Kvm && Instant::now() < request.deadline =>
@@ -533,7 +547,9 @@ pub async fn boot(request: BootRequest<'_>) -> Result<Machine, BackendError> {
                 }
                 // A fresh overlay and variables: the hung guest may have
                 // written to them.
-                prepare(&dir, &facts, vars).map_err(|e| failed("preparing the machine", e))?;
+                prepared()
+                    .await
+                    .map_err(|e| failed("preparing the machine", e))?;
                 accel = Accel::Tcg;
             }
             Err(Waited::TimedOut) => {
@@ -599,6 +615,15 @@ pub async fn boot(request: BootRequest<'_>) -> Result<Machine, BackendError> {
         );
     }
     Ok(Machine { vm, remote })
+}
+
+/// Runs `f` (qemu-img, ssh-keygen, file copies) off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 /// The overlay on the image and a copy of the firmware's variables.
