@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use taskhost::capabilities::RunContext;
+use taskhost::manifest::Declares;
 use taskhost::policy::{Overrides, Permit, Policy};
 use taskhost::report::CheckResult;
 use taskhost::run::{DEFAULT_MEMORY, STDIO_LIMIT};

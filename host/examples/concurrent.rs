@@ -19,6 +19,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use taskhost::capabilities::RunContext;
+use taskhost::manifest::Declares;
 use taskhost::policy::{ExecPattern, Overrides, Permit, Policy};
 use taskhost::progress::Progress;
 use taskhost::run::{DEFAULT_MEMORY, RunOptions, STDIO_LIMIT, run_task};

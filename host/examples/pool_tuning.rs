@@ -18,6 +18,7 @@
 //! Prints the median and mean of each step, in microseconds.
 
 use std::time::{Duration, Instant};
+use taskhost::manifest::Declares;
 use taskhost::runtime::bindings::{Status, TaskPluginPre};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{

@@ -20,4 +20,5 @@ pub mod run;
 pub mod runlog;
 pub mod runtime;
 pub mod store;
+pub mod testing;
 pub mod workspace;

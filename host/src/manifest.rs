@@ -2,11 +2,13 @@
 //! sections of its `.wasm` without running any of its code.
 
 use crate::policy::{Declared, ExecPattern, LookupPattern, UrlPrefix};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fmt;
 
-/// The contract version this host speaks.
-pub const API_VERSION: &str = "0.1.0";
+/// The contract version this host speaks: what new plugins are built for.
+pub const API_VERSION: &str = "0.2.0";
+/// Every contract version this host loads, oldest first.
+pub const API_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 /// Custom section holding the manifest TOML (written by the SDK).
 pub const MANIFEST_SECTION: &str = "taskhost:manifest";
 /// Custom section holding the API version the plugin was built against.
@@ -28,65 +30,14 @@ pub enum ManifestError {
     #[error("the `{MANIFEST_SECTION}` section is not valid: {0}")]
     Invalid(String),
     #[error(
-        "the plugin was built for taskhost API {found}, but this runtask speaks {API_VERSION}; \
-         rebuild the plugin against taskhost-sdk {API_VERSION}"
+        "the plugin was built for taskhost API {found}, but this runtask speaks {}; \
+         rebuild the plugin against taskhost-sdk {API_VERSION}, or run it with a runtask \
+         that speaks {found}", API_VERSIONS.join(" and ")
     )]
     ApiMismatch { found: String },
 }
 
-/// Task plugins export `task`; directive plugins (later) export `directive`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    Task,
-    Directive,
-}
-
-/// One task_data key that names an input artifact.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Input {
-    /// Dotted path in task_data, e.g. `input.artifact`.
-    pub key: String,
-    /// Accepted categories; a local file is imported as the first one.
-    pub categories: Vec<String>,
-    /// The key holds a list of artifacts.
-    #[serde(default)]
-    pub multiple: bool,
-}
-
-/// What a plugin declares in `taskhost.toml`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Manifest {
-    pub name: String,
-    pub version: String,
-    #[serde(default)]
-    pub summary: String,
-    pub kind: Kind,
-    /// Debian packages providing the programs it runs.
-    #[serde(default)]
-    pub packages: Vec<String>,
-    #[serde(default)]
-    pub backends: Vec<String>,
-    /// Exec patterns (`*` one argument, trailing `**` the rest).
-    #[serde(default)]
-    pub exec: Vec<String>,
-    /// Environment variables it may set or pass to commands.
-    #[serde(default)]
-    pub env: Vec<String>,
-    /// URL prefixes it may reach.
-    #[serde(default)]
-    pub urls: Vec<String>,
-    /// Store lookups it may make (`debian/match:*`).
-    #[serde(default)]
-    pub lookups: Vec<String>,
-    /// Artifact categories it may create.
-    #[serde(default)]
-    pub creates: Vec<String>,
-    #[serde(default)]
-    pub inputs: Vec<Input>,
-}
+pub use taskhost_manifest::{Input, Kind, Manifest};
 
 /// A plugin's manifest plus the API version stamped beside it.
 #[derive(Clone, Debug, Serialize)]
@@ -96,9 +47,15 @@ pub struct PluginInfo {
     pub api: String,
 }
 
-impl Manifest {
-    /// The capabilities the plugin declares, in the policy's terms.
-    pub fn declared(&self) -> Result<Declared, ManifestError> {
+/// What a manifest declares, in the policy's terms.
+pub trait Declares {
+    /// The capabilities the plugin declares, parsed as the policy matches
+    /// them (exec, URL and lookup patterns).
+    fn declared(&self) -> Result<Declared, ManifestError>;
+}
+
+impl Declares for Manifest {
+    fn declared(&self) -> Result<Declared, ManifestError> {
         let exec = self
             .exec
             .iter()
@@ -159,33 +116,14 @@ pub fn read(wasm: &[u8]) -> Result<PluginInfo, ManifestError> {
     }
     let text = String::from_utf8(manifest.ok_or(ManifestError::Missing)?)
         .map_err(|_| ManifestError::Invalid("not UTF-8".into()))?;
-    let manifest: Manifest =
-        toml::from_str(&text).map_err(|e| ManifestError::Invalid(e.to_string()))?;
+    let manifest = taskhost_manifest::check(&text)
+        .map_err(|p| ManifestError::Invalid(format!("taskhost.toml:{p}")))?;
     let api = api.ok_or_else(|| ManifestError::Invalid(format!("no `{API_SECTION}` section")))?;
     if !compatible(&api) {
         return Err(ManifestError::ApiMismatch { found: api });
     }
-    check_name(&manifest.name)?;
     manifest.declared()?;
     Ok(PluginInfo { manifest, api })
-}
-
-/// A plugin name: what policy tables, logs and reports show, so plain
-/// (`[a-z0-9][a-z0-9._-]*`, at most 64 bytes).
-fn check_name(name: &str) -> Result<(), ManifestError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ManifestError::Invalid(format!(
-            "name {name:?}: a plugin name is 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
-        )))
-    }
 }
 
 /// The sha256 of a plugin's `.wasm`, lowercase hex: its identity.
@@ -194,24 +132,44 @@ pub fn digest(wasm: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(wasm))
 }
 
-/// 0.x versions are compatible within a minor version; later ones within
-/// a major version.
-fn compatible(api: &str) -> bool {
+/// Which contract a plugin speaks, by the API version it was built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contract {
+    /// 0.1.x: served through the 0.1 adapter.
+    V0_1,
+    /// 0.2.x: the current contract.
+    V0_2,
+}
+
+impl PluginInfo {
+    /// The contract its API version names (checked when it was read).
+    pub fn contract(&self) -> Contract {
+        contract(&self.api).unwrap_or(Contract::V0_2)
+    }
+}
+
+/// 0.x versions are compatible within a minor version (a plugin's patch
+/// at most the host's); later ones within a major version.
+fn contract(api: &str) -> Option<Contract> {
     let parts = |v: &str| {
         v.split('.')
             .map(|p| p.parse::<u64>().ok())
             .collect::<Option<Vec<_>>>()
     };
-    match (parts(api), parts(API_VERSION)) {
-        (Some(p), Some(h)) if p.len() == 3 => {
-            if h[0] == 0 {
-                p[0] == 0 && p[1] == h[1] && p[2] <= h[2]
-            } else {
-                p[0] == h[0] && p[1] <= h[1]
-            }
-        }
-        _ => false,
-    }
+    let p = parts(api).filter(|p| p.len() == 3)?;
+    API_VERSIONS
+        .iter()
+        .zip([Contract::V0_1, Contract::V0_2])
+        .find(|(host, _)| match parts(host) {
+            Some(h) if h[0] == 0 => p[0] == 0 && p[1] == h[1] && p[2] <= h[2],
+            Some(h) => p[0] == h[0] && p[1] <= h[1],
+            None => false,
+        })
+        .map(|(_, c)| c)
+}
+
+fn compatible(api: &str) -> bool {
+    contract(api).is_some()
 }
 
 impl fmt::Display for PluginInfo {
@@ -254,17 +212,27 @@ mod tests {
 
     #[test]
     fn api_versions_within_the_minor_are_compatible() {
-        assert!(compatible("0.1.0"));
-        assert!(!compatible("0.2.0"));
+        assert_eq!(contract("0.1.0"), Some(Contract::V0_1));
+        assert_eq!(contract("0.2.0"), Some(Contract::V0_2));
+        assert!(!compatible("0.3.0"));
         assert!(!compatible("9.0.0"));
         assert!(!compatible("0.1.99"));
+        assert!(!compatible("0.2.1"));
         assert!(!compatible("garbage"));
+        let e = ManifestError::ApiMismatch {
+            found: "0.3.0".into(),
+        };
+        assert!(
+            e.to_string()
+                .starts_with("the plugin was built for taskhost API 0.3.0, but this runtask speaks 0.1.0 and 0.2.0"),
+            "{e}"
+        );
     }
 
     #[test]
     fn plugin_names_are_plain() {
         for good in ["blhc", "my-plugin", "a.b_c", "7z"] {
-            assert!(check_name(good).is_ok(), "{good}");
+            assert!(taskhost_manifest::check_name(good).is_ok(), "{good}");
         }
         for bad in [
             "",
@@ -276,7 +244,7 @@ mod tests {
             "../x",
             &"a".repeat(65),
         ] {
-            assert!(check_name(bad).is_err(), "{bad:?}");
+            assert!(taskhost_manifest::check_name(bad).is_err(), "{bad:?}");
         }
     }
 

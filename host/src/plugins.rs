@@ -1,6 +1,7 @@
 //! Finding plugins: the ones shipped inside runtask, plugin directories,
 //! or a path to a `.wasm` file.
 
+use crate::manifest::Declares;
 use crate::manifest::{self, PluginInfo};
 use crate::policy::Origin;
 use std::path::{Path, PathBuf};
@@ -189,6 +190,35 @@ pub enum InstallError {
     },
 }
 
+/// The policy table that pins third-party plugin `name` by `sha256` and
+/// grants everything it declares.
+pub fn trust_table(name: &str, sha256: &str, declared: crate::policy::Declared) -> String {
+    let identity = crate::policy::Identity {
+        name: name.to_owned(),
+        sha256: sha256.to_owned(),
+        origin: Origin::PluginDir(format!("{name}.wasm").into()),
+        table: None,
+    };
+    let any_host: Vec<String> = declared
+        .urls
+        .iter()
+        .filter(|u| u.any_host())
+        .map(|u| u.to_string())
+        .collect();
+    let effective =
+        crate::policy::Effective::for_identity(&identity, declared, Default::default(), None);
+    let mut table = effective
+        .missing_grants_snippet()
+        .unwrap_or_else(|| format!("[plugins.{name}]\nsha256 = [\"{sha256}\"]\n",));
+    if !any_host.is_empty() {
+        table.push_str(&format!(
+            "# it may reach any host of {}: grant the ones you allow, e.g.\n# urls = [\"https://host.example/\"]\n",
+            any_host.join(", ")
+        ));
+    }
+    table
+}
+
 /// Copies the plugin `file` into `dir` as `NAME.wasm` (atomically), after
 /// checking its manifest; returns where, its digest and the table that
 /// would trust it.
@@ -216,29 +246,7 @@ pub fn install(file: &Path, dir: &Path) -> Result<Installed, InstallError> {
             path: file.to_path_buf(),
             source,
         })?;
-    let identity = crate::policy::Identity {
-        name: name.clone(),
-        sha256: sha256.clone(),
-        origin: Origin::PluginDir(dir.join(format!("{name}.wasm"))),
-        table: None,
-    };
-    let any_host: Vec<String> = declared
-        .urls
-        .iter()
-        .filter(|u| u.any_host())
-        .map(|u| u.to_string())
-        .collect();
-    let effective =
-        crate::policy::Effective::for_identity(&identity, declared, Default::default(), None);
-    let mut table = effective
-        .missing_grants_snippet()
-        .unwrap_or_else(|| format!("[plugins.{name}]\nsha256 = [\"{sha256}\"]\n",));
-    if !any_host.is_empty() {
-        table.push_str(&format!(
-            "# it may reach any host of {}: grant the ones you allow, e.g.\n# urls = [\"https://host.example/\"]\n",
-            any_host.join(", ")
-        ));
-    }
+    let table = trust_table(&name, &sha256, declared);
     let write_error = |source| InstallError::Write {
         path: dir.to_path_buf(),
         source,

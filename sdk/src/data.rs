@@ -3,8 +3,26 @@
 use crate::{ArtifactId, Error, Result};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-/// Decodes task_data strictly. Errors name the key: `input.artifact:
-/// invalid type ...`, `unknown key 'input.extra'`.
+/// Decodes task_data strictly into `T`, as the SDK does before
+/// [`Task::validate`](crate::Task::validate) and
+/// [`Task::execute`](crate::Task::execute): an unknown key, a missing key or
+/// a wrong type is an [`Error::Invalid`] that names the key
+/// (`task_data: input.artifact: invalid type ...`, `task_data: unknown key
+/// 'input.extra'`), whatever serde attributes `T` uses.
+///
+/// ```
+/// use taskhost_sdk::{Error, decode_task_data};
+///
+/// #[derive(Debug, serde::Deserialize)]
+/// struct Data { suite: String, #[serde(default)] jobs: Option<u32> }
+///
+/// let data: Data = decode_task_data(r#"{"suite": "trixie"}"#)?;
+/// assert_eq!((data.suite.as_str(), data.jobs), ("trixie", None));
+///
+/// let e = decode_task_data::<Data>(r#"{"suite": "trixie", "job": 4}"#).unwrap_err();
+/// assert_eq!(e, Error::Invalid("task_data: unknown key 'job' (extra fields not permitted)".into()));
+/// # Ok::<(), Error>(())
+/// ```
 pub fn decode_task_data<T: DeserializeOwned>(json: &str) -> Result<T> {
     let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_str(json);
@@ -36,16 +54,41 @@ pub fn decode_task_data<T: DeserializeOwned>(json: &str) -> Result<T> {
 /// resolves inputs) a local file path or lookup string.
 ///
 /// By the time [`crate::Task::execute`] runs, the host has replaced every
-/// input key the manifest declares with an artifact id.
+/// input key the manifest declares under `[[inputs]]` with an artifact
+/// id; use [`ArtifactRef::id`] to get it.
+///
+/// ```
+/// use taskhost_sdk::ArtifactRef;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Data { input: Input }
+/// #[derive(serde::Deserialize)]
+/// struct Input { artifact: ArtifactRef }
+///
+/// let data: Data = serde_json::from_str(r#"{"input": {"artifact": 12}}"#).unwrap();
+/// assert_eq!(data.input.artifact, ArtifactRef::Id(12));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ArtifactRef {
+    /// An artifact id, as the host hands resolved inputs over.
     Id(ArtifactId),
+    /// A lookup (`debian/match:codename=trixie`) or a local file path, as
+    /// the user wrote it; the host resolves it before the plugin runs when
+    /// its key is declared under `[[inputs]]`.
     Lookup(String),
 }
 
 impl ArtifactRef {
-    /// The resolved artifact id.
+    /// The resolved artifact id. An unresolved [`ArtifactRef::Lookup`]
+    /// (its key is not declared under `[[inputs]]` in the manifest) is an
+    /// [`Error::Invalid`] saying so.
+    ///
+    /// ```
+    /// use taskhost_sdk::ArtifactRef;
+    /// assert_eq!(ArtifactRef::Id(12).id(), Ok(12));
+    /// assert!(ArtifactRef::Lookup("hello.build".into()).id().is_err());
+    /// ```
     pub fn id(&self) -> Result<ArtifactId> {
         match self {
             ArtifactRef::Id(id) => Ok(*id),

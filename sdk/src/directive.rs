@@ -1,7 +1,11 @@
 //! Directives: the steps of a Taskotron task formula (`koji`, `xunit`,
 //! `exitcode`, ...).
 //!
-//! ```ignore
+//! A directive plugin (`kind = "directive"` in its manifest) implements
+//! [`Directive`] and is exported with
+//! [`export_directive!`](crate::export_directive):
+//!
+//! ```
 //! use serde::Deserialize;
 //! use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
 //!
@@ -21,7 +25,14 @@
 //!         Ok(Output::value(p.msg))
 //!     }
 //! }
-//! taskhost_sdk::export_directive!(Echo, manifest = "taskhost.toml");
+//! taskhost_sdk::export_directive!(Echo, manifest = "doc-manifests/echo.toml");
+//!
+//! // Its unit test, with the fake host (feature `testing`):
+//! use taskhost_sdk::testing::{FakeHost, context};
+//! let run = FakeHost::new()
+//!     .task_data(serde_json::json!({"msg": "hi"}))
+//!     .run_directive::<Echo>(&context());
+//! assert_eq!(run.status.unwrap(), Output::value("hi"));
 //! ```
 //!
 //! The host checks params against [`Directive::params`] (required, type,
@@ -32,11 +43,123 @@ use crate::Result;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use crate::directive_bindings::exports::taskhost::plugin::directive::{
-    Context, DirectiveInfo, Output, Param, ParamType,
-};
+/// The formula's variables, as runtask set them: `workdir`,
+/// `artifactsdir`, `checkname`, `namespace`, `item`, `item_type`, `arch`,
+/// `jobid` and `uuid`. [`Directive::run`] gets it.
+///
+/// ```
+/// # use taskhost_sdk::testing::FakeHost;
+/// use taskhost_sdk::directive::{Context, Directive, Output, Param};
+/// # struct Report;
+/// # impl Directive for Report {
+/// #     type Params = serde_json::Value;
+/// #     const NAME: &'static str = "report";
+/// #     const SUMMARY: &'static str = "report";
+/// #     fn params() -> Vec<Param> { vec![] }
+/// fn run(_: serde_json::Value, context: &Context) -> taskhost_sdk::Result<Output> {
+///     let file = format!("{}/{}.log", context.artifactsdir, context.item);
+///     Ok(Output::value(file))
+/// }
+/// # }
+/// # let run = FakeHost::new().run_directive::<Report>(&taskhost_sdk::testing::context());
+/// # assert_eq!(run.status, Ok(Output::value("artifacts/item.log")));
+/// ```
+pub use crate::directive_bindings::exports::taskhost::plugin::directive::Context;
 
-/// A directive plugin.
+/// Documentation of a directive, built by the SDK from the [`Directive`]
+/// consts and [`Directive::params`]; `runtask plugin inspect` shows it.
+///
+/// ```
+/// use taskhost_sdk::directive::{DirectiveInfo, Param, ParamType};
+/// let info = DirectiveInfo {
+///     name: "echo".into(),
+///     summary: "Returns its message".into(),
+///     params: vec![Param::required("msg", ParamType::String, "what to return")],
+///     returns: "the message".into(),
+///     raises: String::new(),
+/// };
+/// assert_eq!(info.params[0].name, "msg");
+/// ```
+pub use crate::directive_bindings::exports::taskhost::plugin::directive::DirectiveInfo;
+
+/// What [`Directive::run`] returns: the JSON value a formula's `export:`
+/// stores, and optionally a runtask exit code. Build it with
+/// [`Output::none`], [`Output::value`] and [`Output::with_exit_code`].
+///
+/// ```
+/// use taskhost_sdk::directive::Output;
+/// let out = Output::value(["a.rpm", "b.rpm"]);
+/// assert_eq!(out.value, r#"["a.rpm","b.rpm"]"#);
+/// assert_eq!(out.exit_code, None);
+/// ```
+pub use crate::directive_bindings::exports::taskhost::plugin::directive::Output;
+
+/// One parameter of a directive: name, type, whether it is required, a
+/// default, the allowed choices and one line of documentation. The host
+/// checks a formula's params against these before [`Directive::run`].
+/// Build it with [`Param::required`], [`Param::optional`] or
+/// [`Param::optional_without_default`].
+///
+/// ```
+/// use taskhost_sdk::directive::{Param, ParamType};
+/// let arch = Param::optional("arch", ParamType::StringOrList, "noarch", "architectures to fetch");
+/// assert_eq!(arch.default.as_deref(), Some(r#""noarch""#));
+/// ```
+pub use crate::directive_bindings::exports::taskhost::plugin::directive::Param;
+
+/// The JSON type a parameter takes; the host checks it (a YAML scalar such
+/// as `42` given for a `String` param is taken as text).
+///
+/// ```
+/// use taskhost_sdk::directive::{Param, ParamType};
+/// let params = vec![
+///     Param::required("koji_build", ParamType::String, "the NVR to fetch"),
+///     Param::optional("debuginfo", ParamType::Boolean, false, "also fetch debuginfo"),
+///     Param::optional("arch", ParamType::StringOrList, ["noarch"], "architectures"),
+/// ];
+/// assert_eq!(params[1].type_, ParamType::Boolean);
+/// ```
+pub use crate::directive_bindings::exports::taskhost::plugin::directive::ParamType;
+
+/// A directive plugin: one step of a Taskotron task formula. Export it
+/// with [`export_directive!`](crate::export_directive).
+///
+/// The host checks the formula's params against [`Directive::params`]
+/// (required, type, choices), fills in defaults, then calls
+/// [`Directive::run`] with them decoded strictly into
+/// [`Directive::Params`]: an unknown or missing key or a wrong type is an
+/// [`Error::Invalid`](crate::Error::Invalid) naming the param.
+///
+/// ```
+/// use serde::Deserialize;
+/// use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+/// use taskhost_sdk::{Error, Result};
+///
+/// #[derive(Deserialize)]
+/// struct Params { result: String }
+///
+/// struct Check;
+/// impl Directive for Check {
+///     type Params = Params;
+///     const NAME: &'static str = "check";
+///     const SUMMARY: &'static str = "Passes or fails on request";
+///     const RAISES: &'static str = "when `result` is FAIL";
+///     fn params() -> Vec<Param> {
+///         vec![Param::required("result", ParamType::String, "PASS or FAIL").choices(&["PASS", "FAIL"])]
+///     }
+///     fn run(p: Params, _: &Context) -> Result<Output> {
+///         if p.result == "FAIL" {
+///             return Err(Error::failed("asked to fail"));
+///         }
+///         Ok(Output::none())
+///     }
+/// }
+/// # use taskhost_sdk::testing::{FakeHost, context};
+/// # let run = FakeHost::new().task_data(serde_json::json!({"result": "FAIL"})).run_directive::<Check>(&context());
+/// # assert!(matches!(run.status, Err(Error::Failed(_))));
+/// # let run = FakeHost::new().task_data(serde_json::json!({"result": "PASS", "x": 1})).run_directive::<Check>(&context());
+/// # assert!(matches!(run.status, Err(Error::Invalid(m)) if m.starts_with("params: unknown key 'x'")));
+/// ```
 pub trait Directive {
     /// The params model, decoded strictly from the checked params.
     type Params: DeserializeOwned;
@@ -45,20 +168,71 @@ pub trait Directive {
     const NAME: &'static str;
     /// One line saying what it does.
     const SUMMARY: &'static str;
-    /// What `run` returns, for `export:`.
+    /// What `run` returns, for `export:` (documentation).
     const RETURNS: &'static str = "nothing";
-    /// When `run` fails.
+    /// When `run` fails (documentation).
     const RAISES: &'static str = "";
 
-    /// The params, for documentation and the host's checks.
+    /// The params, for documentation and the host's checks. A param named
+    /// `**` takes every key no other param names.
+    ///
+    /// ```
+    /// use taskhost_sdk::directive::{Param, ParamType};
+    /// # struct Koji;
+    /// # impl taskhost_sdk::directive::Directive for Koji {
+    /// #     type Params = serde_json::Value;
+    /// #     const NAME: &'static str = "koji";
+    /// #     const SUMMARY: &'static str = "koji";
+    /// #     fn run(_: serde_json::Value, _: &taskhost_sdk::directive::Context) -> taskhost_sdk::Result<taskhost_sdk::directive::Output> { todo!() }
+    /// fn params() -> Vec<Param> {
+    ///     vec![
+    ///         Param::required("action", ParamType::String, "what to fetch")
+    ///             .choices(&["download", "download_tag", "download_latest_stable"]),
+    ///         Param::required("koji_build", ParamType::String, "the NVR"),
+    ///         Param::optional("arch", ParamType::StringOrList, ["noarch"], "architectures"),
+    ///         Param::optional_without_default("target_dir", ParamType::String, "where to put them"),
+    ///     ]
+    /// }
+    /// # }
+    /// # use taskhost_sdk::directive::Directive;
+    /// # assert_eq!(Koji::params().len(), 4);
+    /// ```
     fn params() -> Vec<Param>;
 
-    /// Runs one action.
+    /// Runs one action with the checked, decoded params. An `Err` fails the
+    /// action (and the formula).
+    ///
+    /// ```
+    /// use taskhost_sdk::directive::{Context, Output};
+    /// # use taskhost_sdk::directive::{Directive, Param};
+    /// # #[derive(serde::Deserialize)]
+    /// # struct Params { msg: String }
+    /// # struct Echo;
+    /// # impl Directive for Echo {
+    /// #     type Params = Params;
+    /// #     const NAME: &'static str = "echo";
+    /// #     const SUMMARY: &'static str = "echo";
+    /// #     fn params() -> Vec<Param> { vec![] }
+    /// fn run(p: Params, context: &Context) -> taskhost_sdk::Result<Output> {
+    ///     taskhost_sdk::log::info(format!("{}: {}", context.item, p.msg));
+    ///     Ok(Output::value(p.msg))
+    /// }
+    /// # }
+    /// # use taskhost_sdk::testing::{FakeHost, context};
+    /// # let run = FakeHost::new().task_data(serde_json::json!({"msg": "hi"})).run_directive::<Echo>(&context());
+    /// # assert_eq!(run.status, Ok(Output::value("hi")));
+    /// ```
     fn run(params: Self::Params, context: &Context) -> Result<Output>;
 }
 
 impl Param {
     /// A param the formula must give.
+    ///
+    /// ```
+    /// use taskhost_sdk::directive::{Param, ParamType};
+    /// let p = Param::required("koji_build", ParamType::String, "the NVR to fetch");
+    /// assert!(p.required && p.default.is_none());
+    /// ```
     pub fn required(name: &str, kind: ParamType, doc: &str) -> Param {
         Param {
             name: name.to_string(),
@@ -70,7 +244,14 @@ impl Param {
         }
     }
 
-    /// A param that may be left out; the host then passes `default`.
+    /// A param that may be left out; the host then passes `default`
+    /// (serialized to JSON).
+    ///
+    /// ```
+    /// use taskhost_sdk::directive::{Param, ParamType};
+    /// let p = Param::optional("debuginfo", ParamType::Boolean, false, "also fetch debuginfo");
+    /// assert_eq!(p.default.as_deref(), Some("false"));
+    /// ```
     pub fn optional(name: &str, kind: ParamType, default: impl Serialize, doc: &str) -> Param {
         Param {
             name: name.to_string(),
@@ -82,7 +263,14 @@ impl Param {
         }
     }
 
-    /// A param that may be left out and has no default (absent in params).
+    /// A param that may be left out and has no default (absent in params;
+    /// model it as an `Option` with `#[serde(default)]`).
+    ///
+    /// ```
+    /// use taskhost_sdk::directive::{Param, ParamType};
+    /// let p = Param::optional_without_default("msg", ParamType::Any, "what to return");
+    /// assert!(!p.required && p.default.is_none());
+    /// ```
     pub fn optional_without_default(name: &str, kind: ParamType, doc: &str) -> Param {
         Param {
             required: false,
@@ -90,7 +278,13 @@ impl Param {
         }
     }
 
-    /// Restricts the values to `choices`.
+    /// Restricts the values to `choices`; the host refuses any other.
+    ///
+    /// ```
+    /// use taskhost_sdk::directive::{Param, ParamType};
+    /// let p = Param::required("action", ParamType::String, "what to do").choices(&["download", "download_tag"]);
+    /// assert_eq!(p.choices, ["download", "download_tag"]);
+    /// ```
     pub fn choices(mut self, choices: &[&str]) -> Param {
         self.choices = choices.iter().map(|c| c.to_string()).collect();
         self
@@ -98,7 +292,12 @@ impl Param {
 }
 
 impl Output {
-    /// Nothing to export.
+    /// Nothing to export (JSON `null`).
+    ///
+    /// ```
+    /// let out = taskhost_sdk::directive::Output::none();
+    /// assert_eq!(out.value, "null");
+    /// ```
     pub fn none() -> Output {
         Output {
             value: "null".to_string(),
@@ -106,7 +305,14 @@ impl Output {
         }
     }
 
-    /// `value` (serialized to JSON) is what `export:` receives.
+    /// `value` (serialized to JSON) is what `export:` receives. A value
+    /// that cannot be serialized exports `null`.
+    ///
+    /// ```
+    /// use taskhost_sdk::directive::Output;
+    /// let out = Output::value(serde_json::json!({"downloaded_files": ["a.rpm"]}));
+    /// assert_eq!(out.value, r#"{"downloaded_files":["a.rpm"]}"#);
+    /// ```
     pub fn value(value: impl Serialize) -> Output {
         Output {
             value: serde_json::to_string(&value).unwrap_or_else(|_| "null".to_string()),
@@ -115,13 +321,27 @@ impl Output {
     }
 
     /// Asks runtask to exit with `code`; the worst code of a run wins.
+    ///
+    /// ```
+    /// use taskhost_sdk::directive::Output;
+    /// let out = Output::none().with_exit_code(1);
+    /// assert_eq!(out.exit_code, Some(1));
+    /// ```
     pub fn with_exit_code(mut self, code: u8) -> Output {
         self.exit_code = Some(code);
         self
     }
 }
 
-/// Checks that param `param` is an `http://` or `https://` URL.
+/// Checks that param `param` is an `http://` or `https://` URL; else an
+/// [`Error::Invalid`](crate::Error::Invalid) naming the param. (The host
+/// still checks the URL against the grants when it is used.)
+///
+/// ```
+/// use taskhost_sdk::directive::http_url;
+/// assert!(http_url("koji_url", "https://koji.fedoraproject.org/kojihub").is_ok());
+/// assert!(http_url("koji_url", "ftp://example.org/").is_err());
+/// ```
 pub fn http_url(param: &str, url: &str) -> Result<()> {
     if url.starts_with("https://") || url.starts_with("http://") {
         Ok(())
@@ -134,7 +354,31 @@ pub fn http_url(param: &str, url: &str) -> Result<()> {
 
 /// Checks that param `param` names a directory in the workspace (no
 /// absolute path, no `..`), creates it, and returns it without a trailing
-/// `/`.
+/// `/`. A path outside the workspace is an
+/// [`Error::Invalid`](crate::Error::Invalid) naming the param.
+///
+/// ```
+/// use taskhost_sdk::directive::{Context, Output, workspace_dir};
+/// # use taskhost_sdk::directive::{Directive, Param};
+/// # #[derive(serde::Deserialize)]
+/// # struct Params { target_dir: String }
+/// # struct Fetch;
+/// # impl Directive for Fetch {
+/// #     type Params = Params;
+/// #     const NAME: &'static str = "fetch";
+/// #     const SUMMARY: &'static str = "fetch";
+/// #     fn params() -> Vec<Param> { vec![] }
+/// fn run(p: Params, _: &Context) -> taskhost_sdk::Result<Output> {
+///     let dir = workspace_dir("target_dir", &p.target_dir)?;
+///     Ok(Output::value(format!("{dir}/hello.rpm")))
+/// }
+/// # }
+/// # use taskhost_sdk::testing::{FakeHost, context};
+/// # let run = FakeHost::new().task_data(serde_json::json!({"target_dir": "rpms/"})).run_directive::<Fetch>(&context());
+/// # assert_eq!(run.status, Ok(Output::value("rpms/hello.rpm")));
+/// # let run = FakeHost::new().task_data(serde_json::json!({"target_dir": "../x"})).run_directive::<Fetch>(&context());
+/// # assert!(run.status.is_err());
+/// ```
 pub fn workspace_dir(param: &str, dir: &str) -> Result<String> {
     let path = std::path::Path::new(dir);
     if dir.is_empty()
@@ -179,9 +423,36 @@ pub mod __private {
 
 /// Exports a [`Directive`] and embeds the plugin's manifest (`kind =
 /// "directive"`).
+///
+/// Like [`export_task!`](crate::export_task): `manifest` is a path
+/// relative to the plugin crate's root, the SDK's
+/// [`API_VERSION`](crate::API_VERSION) is stamped in too, the manifest is
+/// checked when the crate is built (a mistake is a compile error naming
+/// its line), and the export expands only when building for `wasm32`.
+///
+/// ```
+/// use taskhost_sdk::directive::{Context, Directive, Output, Param};
+///
+/// struct Noop;
+/// impl Directive for Noop {
+///     type Params = serde_json::Value;
+///     const NAME: &'static str = "noop";
+///     const SUMMARY: &'static str = "Does nothing";
+///     fn params() -> Vec<Param> {
+///         vec![]
+///     }
+///     fn run(_: serde_json::Value, _: &Context) -> taskhost_sdk::Result<Output> {
+///         Ok(Output::none())
+///     }
+/// }
+///
+/// taskhost_sdk::export_directive!(Noop, manifest = "doc-manifests/echo.toml");
+/// ```
 #[macro_export]
 macro_rules! export_directive {
     ($directive:ty, manifest = $manifest:literal) => {
+        // A mistake in the manifest is a compile error naming its line.
+        $crate::__check_manifest!($manifest);
         #[cfg(target_arch = "wasm32")]
         mod __taskhost_export {
             use super::*;

@@ -21,6 +21,8 @@ pub use taskhost_resultyaml::{
     worst,
 };
 
+/// A ResultYAML error is an [`crate::Error::Invalid`] starting with
+/// `ResultYAML: `, so `?` works in plugin code.
 impl From<Error> for crate::Error {
     fn from(e: Error) -> crate::Error {
         crate::Error::Invalid(format!("ResultYAML: {e}"))
@@ -29,7 +31,22 @@ impl From<Error> for crate::Error {
 
 /// Reads the ResultYAML a directive param holds: ResultYAML text (what
 /// `xunit` returns), or a task action's export, whose `results` key holds
-/// that text. Errors name `param`.
+/// that text. Anything else, or text that is not ResultYAML, is an
+/// [`crate::Error::Invalid`] naming `param`.
+///
+/// ```
+/// use serde_json::json;
+/// use taskhost_sdk::resultyaml::parse_param;
+///
+/// let text = "results:\n- {item: x, type: koji_build, outcome: FAILED}\n";
+/// let details = parse_param("results", &json!(text))?;
+/// assert_eq!(details[0].outcome, taskhost_sdk::Outcome::Failed);
+/// // A task action's export holds the same text under `results`.
+/// let export = json!({"status": "failure", "results": text});
+/// assert_eq!(parse_param("results", &export)?, details);
+/// assert!(parse_param("results", &json!([1, 2])).is_err());
+/// # Ok::<(), taskhost_sdk::Error>(())
+/// ```
 pub fn parse_param(param: &str, value: &serde_json::Value) -> crate::Result<Vec<CheckDetail>> {
     let text = match value {
         serde_json::Value::String(s) => s.as_str(),

@@ -70,11 +70,15 @@ fn an_unknown_task_data_key_is_named() {
         "task.json",
         r#"{"input":{"artifact":"hello_1.0_amd64.build"},"bogus_key":1}"#,
     );
+    // Where the key is in the user's file, not in the host's JSON.
+    let file = env.path("task.json").display().to_string();
     assert_clean_failure(
         &env,
         &ran,
         2,
-        &["runtask: error: blhc: task_data: unknown key 'bogus_key'"],
+        &[&format!(
+            "runtask: error: {file}:1:47: blhc: task_data: unknown key 'bogus_key'"
+        )],
         0,
     );
 }
@@ -87,13 +91,17 @@ fn a_task_data_value_of_the_wrong_type_names_the_key() {
         "task.yaml",
         "input: {artifact: hello_1.0_amd64.build}\nextra_flags: --all\n",
     );
+    let file = env.path("task.yaml").display().to_string();
     assert_clean_failure(
         &env,
         &ran,
         2,
-        &["blhc: task_data: extra_flags: invalid type: string \"--all\", expected a sequence"],
+        &[&format!(
+            "{file}:2:14: blhc: task_data: extra_flags: invalid type: string \"--all\", expected a sequence\n"
+        )],
         0,
     );
+    assert!(!ran.stderr.contains("at line"), "{}", ran.stderr);
 }
 
 #[test]
@@ -328,7 +336,7 @@ fn a_plugin_built_for_another_api_version_is_refused() {
         &env,
         &ran,
         2,
-        &["the plugin was built for taskhost API 9.0.0, but this runtask speaks 0.1.0"],
+        &["the plugin was built for taskhost API 0.3.0, but this runtask speaks 0.1.0 and 0.2.0"],
         0,
     );
 }
@@ -428,7 +436,7 @@ fn plugin_inspect_prints_the_hostile_plugins_manifest() {
     ran.expect(0);
     for line in [
         "name:     hostile",
-        "api:      0.1.0",
+        "api:      0.2.0",
         "exec:     echo hello *, cat **, sleep *, sh -c *",
         "env:      HOSTILE_VAR",
         "creates:  test:hostile",

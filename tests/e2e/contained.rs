@@ -199,6 +199,7 @@ fn a_command_past_its_timeout_is_killed_with_its_whole_process_group() {
 mod in_process {
     use std::sync::Arc;
     use std::time::Duration;
+    use taskhost::manifest::Declares;
     use taskhost::policy::{ExecPattern, Overrides, Permit, Policy};
     use taskhost::report::{Report, Status};
     use taskhost::run::{RunOptions, run_task};

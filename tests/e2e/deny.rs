@@ -142,7 +142,7 @@ fn a_declared_program_with_no_grant_at_all_is_refused_before_the_plugin_starts()
         &env,
         &ran,
         &[
-            "plugin 'hostile' may not run `sleep`: declared but not granted",
+            "plugin 'hostile' may not run `sleep *`: declared but not granted",
             "[plugins.hostile]",
             r#"exec = ["sleep *"]"#,
             "--allow-exec 'sleep *'",
@@ -233,11 +233,11 @@ fn a_deny_exec_flag_wins_over_an_allow() {
     let env = Env::new();
     let ran = env.hostile(
         r#"{"action":"exec","argv":["echo","hello","world"]}"#,
-        &grants_with(&["--deny-exec", "echo hello *"]),
+        &grants_with(&["--deny-exec", "echo hello world"]),
     );
     assert_denied_at_call_time(
         &ran,
-        "plugin 'hostile' may not run `echo hello world`: denied by --deny-exec 'echo hello *'",
+        "plugin 'hostile' may not run `echo hello world`: denied by --deny-exec 'echo hello world'",
     );
 }
 
@@ -251,7 +251,7 @@ fn a_deny_exec_of_a_whole_program_refuses_the_run_before_it_starts() {
     assert_refused_before_start(
         &env,
         &ran,
-        &["plugin 'hostile' may not run `cat`: denied by --deny-exec 'cat **'"],
+        &["plugin 'hostile' may not run `cat **`: denied by --deny-exec 'cat **'"],
     );
 }
 
@@ -479,9 +479,10 @@ fn an_artifact_that_is_not_an_input_of_the_run_is_denied_to_every_artifact_call(
         HOSTILE_GRANTS,
     );
     ran.expect(0);
+    // `artifacts.inputs` (API 0.2.0) lists it under its task_data key.
     assert_eq!(
         first_note(&report(&ran)),
-        "test:input in/someone-elses.txt not yours"
+        format!("test:input in/someone-elses.txt not yours inputs=artifact:{id}")
     );
 }
 
@@ -504,4 +505,123 @@ fn creating_an_artifact_of_an_undeclared_category_is_denied() {
     assert_eq!(categories, ["debusine:work-request-debug-logs"]);
     let log = debug_log(&env, &ran, "taskhost.log").expect("taskhost.log");
     assert!(log.contains("denied artifacts.create"), "{log}");
+}
+
+#[test]
+fn a_grant_that_can_never_match_the_declared_pattern_refuses_the_run() {
+    let env = Env::new();
+    // `echo` is granted, but never as the plugin declares it (`echo hello *`).
+    let grants = grants_without("echo hello *", &["--allow-exec", "echo goodbye *"]);
+    let ran = env.hostile(r#"{"action":"exec","argv":["echo","hello","x"]}"#, &grants);
+    assert_refused_before_start(
+        &env,
+        &ran,
+        &[
+            "plugin 'hostile' may not run `echo hello *`: declared but not granted",
+            "--allow-exec 'echo hello *'",
+        ],
+    );
+}
+
+#[test]
+fn a_backend_the_task_data_names_refuses_the_run_when_not_granted() {
+    let env = Env::new();
+    let wasm = std::fs::read(crate::unshare::ENVRUN).expect("envrun plugin");
+    let digest = taskhost::manifest::digest(&wasm);
+    let exec = crate::qemu::ENVRUN_EXEC;
+    let policy = env.write(
+        "policy-envrun.toml",
+        &format!(
+            "[plugins.envrun]\nsha256 = [\"{digest}\"]\nexec = [{exec}]\nbackends = [\"local\"]\n"
+        ),
+    );
+    let data = |backend: &str| {
+        env.write(
+            &format!("envrun-{backend}.json"),
+            &format!(r#"{{"backend":"{backend}","steps":[{{"run":{{"argv":["true"]}}}}]}}"#),
+        )
+    };
+    let run = |backend: &str| {
+        env.run(&[
+            "run",
+            crate::unshare::ENVRUN,
+            "--policy",
+            policy.to_str().expect("utf-8"),
+            "--data",
+            data(backend).to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ])
+    };
+    // The declared, ungranted one is refused before the plugin starts,
+    // though another declared backend is granted.
+    let ran = run("unshare");
+    assert_refused_before_start(
+        &env,
+        &ran,
+        &[
+            "plugin 'envrun' may not use backend `unshare`: declared but not granted",
+            "backends = [\"unshare\"]",
+        ],
+    );
+    // The granted one runs.
+    run("local").expect(0);
+}
+
+#[test]
+fn plugin_check_reports_what_the_preflight_needs_without_running_the_plugin() {
+    let env = Env::new();
+    let check = |grants: &[&str]| {
+        let mut args = vec!["plugin", "check", crate::HOSTILE];
+        args.extend_from_slice(grants);
+        env.run(&args)
+    };
+    // `echo` granted only as `echo goodbye *`: never a match.
+    let ran = check(&grants_without(
+        "echo hello *",
+        &["--allow-exec", "echo goodbye *"],
+    ));
+    ran.expect(3);
+    for needle in [
+        "hostile 0.1.0 (task)",
+        "built for taskhost API 0.2.0; this runtask speaks 0.1.0 and 0.2.0",
+        "preflight: a run would be refused",
+        "exec echo hello *: declared but not granted",
+        "[plugins.hostile]",
+        "exec = [\"echo hello *\"]",
+    ] {
+        assert!(
+            ran.stdout.contains(needle),
+            "no {needle:?} in\n{}",
+            ran.stdout
+        );
+    }
+    assert!(
+        !ran.stdout.contains("cat **"),
+        "granted, yet named:\n{}",
+        ran.stdout
+    );
+    // A backend the run would open, declared but not granted.
+    let ran = check(&grants_with(&["--backend", "ssh"]));
+    ran.expect(0);
+    let ran = check(&grants_without("local", &["--backend", "local"]));
+    ran.expect(3);
+    assert!(
+        ran.stdout
+            .contains("backend local: declared but not granted"),
+        "{}",
+        ran.stdout
+    );
+    // Everything granted: a run would start.
+    let ran = check(crate::HOSTILE_GRANTS);
+    ran.expect(0);
+    assert!(
+        ran.stdout.contains("preflight: a run would start"),
+        "{}",
+        ran.stdout
+    );
+    // Nothing ran: no run record, nothing stored.
+    let runs = std::fs::read_dir(env.store().join("runs")).map_or(0, |d| d.count());
+    assert_eq!(runs, 0, "plugin check made a run record");
+    assert_eq!(env.artifacts(), Vec::<serde_json::Value>::new());
 }

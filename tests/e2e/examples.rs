@@ -83,6 +83,8 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "lintian",
             "mmdebstrap",
             "policy.toml",
+            // Tested, built and run by tests/e2e/python_plugin.rs.
+            "python-shellcheck",
             "rpmlint",
             // Built and booted by tests/e2e/simplesystemimagebuild.rs.
             "simplesystemimagebuild",

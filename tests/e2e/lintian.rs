@@ -13,6 +13,9 @@ const GRANTS: &[&str] = &[
     "dpkg-query -W -f=${Version} lintian",
     "--allow-backend",
     "local",
+    // Granted so that task_data naming it is checked by the plugin.
+    "--allow-backend",
+    "unshare",
 ];
 
 const COPYRIGHT: &str = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `runtask` binary against real Debian tools,
 //! on packages the tests build themselves.
 
+mod api;
 mod autopkgtest;
 mod bad_input;
 mod blhc;
@@ -20,8 +21,10 @@ mod piuparts;
 mod pkg;
 mod processes;
 mod python;
+mod python_plugin;
 mod qemu;
 mod sbuild;
+mod scaffold;
 mod servers;
 mod simplesystemimagebuild;
 mod ssh;
@@ -35,8 +38,10 @@ use std::process::{Command, Output, Stdio};
 
 /// The hostile test plugin (tests/plugins/hostile), built by build.rs.
 pub const HOSTILE: &str = env!("TASKHOST_TEST_PLUGIN_HOSTILE");
-/// A plugin stamped with API 9.0.0.
+/// A plugin stamped with API 0.3.0, a future version.
 pub const WRONG_API: &str = env!("TASKHOST_TEST_PLUGIN_WRONG_API");
+/// A plugin built against API 0.1.0 (wit/v0.1), without the SDK.
+pub const LEGACY01: &str = env!("TASKHOST_TEST_PLUGIN_LEGACY01");
 
 /// A scratch directory with its own store, cache and policy.
 pub struct Env {
@@ -274,6 +279,17 @@ pub fn report(ran: &Ran) -> serde_json::Value {
 }
 
 /// The note of the report's first result.
+/// Each result's item, outcome and note.
+pub fn result_rows(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    report["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| (text(&r["item"]), text(&r["outcome"]), text(&r["note"])))
+        .collect()
+}
+
 pub fn first_note(report: &serde_json::Value) -> String {
     report["results"][0]["note"]
         .as_str()

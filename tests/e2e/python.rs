@@ -246,7 +246,7 @@ fn the_python_directive_without_its_grant_is_refused_naming_the_lines_to_add() {
         .unwrap_or_default()
         .to_string();
     for part in [
-        "plugin 'python' may not run `python3`: declared but not granted",
+        "plugin 'python' may not run `python3 .taskhost/python/runner.py **`: declared but not granted",
         "[plugins.python]",
         "exec = [\"python3 .taskhost/python/runner.py **\"]",
         "--allow-exec 'python3 .taskhost/python/runner.py **'",

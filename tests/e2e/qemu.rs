@@ -19,7 +19,7 @@ const EXAMPLE: &str = concat!(
 const POLICY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/policy.toml");
 const ENVRUN: &str = env!("TASKHOST_TEST_PLUGIN_ENVRUN");
 /// Every command envrun declares: the preflight wants them all granted.
-const ENVRUN_EXEC: &str =
+pub(crate) const ENVRUN_EXEC: &str =
     r#""cat **", "id **", "ls **", "sh **", "touch **", "stat **", "true **""#;
 
 /// The image every test here boots.

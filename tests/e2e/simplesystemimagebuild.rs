@@ -61,9 +61,13 @@ fn bad_disk_images_are_refused_naming_the_key_before_anything_runs() {
         let file = env.write("task.json", &data.to_string());
         let ran = build(&env, &file);
         ran.expect(2);
+        // The error points at the key in the user's file.
         assert!(
             ran.stderr
-                .contains(&format!("runtask: error: simplesystemimagebuild: {needle}")),
+                .contains(&format!("runtask: error: {}:1:", file.display()))
+                && ran
+                    .stderr
+                    .contains(&format!(": simplesystemimagebuild: {needle}")),
             "{needle}:\n{}",
             ran.stderr
         );

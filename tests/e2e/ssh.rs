@@ -648,24 +648,23 @@ fn a_machine_not_in_ssh_hosts_is_refused_naming_the_line_to_add() {
 fn a_denied_ssh_backend_is_refused() {
     let sshd = Sshd::start();
     let env = Env::new();
-    let data = json!({"backend": "ssh", "steps": [run_step(&["true"])]});
     let policy = envrun_policy(&env, "");
     let mut args = sshd.args();
     args.extend(["--deny-backend".into(), "ssh".into()]);
-    let (ran, report) = envrun(&env, &data, &policy, &args);
-    let e = failure(&report);
-    assert!(
-        e.contains("may not use backend `ssh`: denied by --deny-backend ssh"),
-        "{e}\n{}",
-        ran.stdout
-    );
-    // backend auto picks ssh with --ssh: refused the same way.
-    let data = json!({"backend": "auto", "steps": [run_step(&["true"])]});
-    let (_, report) = envrun(&env, &data, &policy, &args);
-    assert!(
-        failure(&report).contains("may not use backend `auto (ssh)`"),
-        "{report}"
-    );
+    // Named by task_data, or picked by `auto` under --ssh: either way the
+    // run is refused before the plugin starts.
+    for backend in ["ssh", "auto"] {
+        let data = json!({"backend": backend, "steps": [run_step(&["true"])]});
+        let (ran, report) = envrun(&env, &data, &policy, &args);
+        ran.expect(3);
+        assert_eq!(report["status"], "refused", "{report}");
+        let e = failure(&report);
+        assert!(
+            e.contains("may not use backend `ssh`: denied by --deny-backend ssh"),
+            "{e}\n{}",
+            ran.stdout
+        );
+    }
     assert!(!sshd.log().contains("Accepted"));
 }
 

@@ -4,7 +4,7 @@
 
 use super::bindings::Error;
 use super::bindings::taskhost::plugin::artifacts::{
-    self, Artifact, FileInfo, NewArtifact, RelationType,
+    self, Artifact, FileInfo, Input, NewArtifact, RelationType,
 };
 use super::{RunState, bad_path};
 use crate::store::{self, ArtifactId, NewFile, Relation, StoreError};
@@ -25,9 +25,9 @@ impl RunState {
     }
 }
 
-impl artifacts::Host for RunState {
-    async fn get(&mut self, id: ArtifactId) -> Result<Artifact, Error> {
-        self.visible("artifacts.get", id)?;
+impl RunState {
+    fn artifact(&mut self, call: &str, id: ArtifactId) -> Result<Artifact, Error> {
+        self.visible(call, id)?;
         let a = self.run.store.get(id).map_err(store_error)?;
         Ok(Artifact {
             id: a.id,
@@ -43,6 +43,23 @@ impl artifacts::Host for RunState {
                 })
                 .collect(),
         })
+    }
+}
+
+impl artifacts::Host for RunState {
+    async fn get(&mut self, id: ArtifactId) -> Result<Artifact, Error> {
+        self.artifact("artifacts.get", id)
+    }
+
+    async fn inputs(&mut self) -> Result<Vec<Input>, Error> {
+        let inputs = self.run.inputs.clone();
+        inputs
+            .into_iter()
+            .map(|(key, id)| {
+                let artifact = self.artifact("artifacts.inputs", id)?;
+                Ok(Input { key, artifact })
+            })
+            .collect()
     }
 
     async fn fetch(&mut self, id: ArtifactId, target_dir: String) -> Result<Vec<String>, Error> {

@@ -12,6 +12,7 @@ mod log;
 mod process;
 mod results;
 mod types;
+pub(crate) mod v0_1;
 
 use crate::manifest::Manifest;
 use crate::policy::{Denied, Granter, Quota};
@@ -162,6 +163,8 @@ pub struct RunContext {
     /// Commands started and not yet ended (`environment.start`).
     running: usize,
     opened: Vec<Opened>,
+    /// The run's inputs with their task_data keys (`artifacts.inputs`).
+    inputs: Vec<(String, ArtifactId)>,
     /// A quota cut the plugin's log or progress (noted once).
     log_cut: bool,
     progress_cut: bool,
@@ -193,6 +196,7 @@ impl RunContext {
             commands: 0,
             running: 0,
             opened: Vec::new(),
+            inputs: Vec::new(),
             log_cut: false,
             progress_cut: false,
         }
@@ -254,9 +258,10 @@ impl RunContext {
         &mut self.granter
     }
 
-    /// The run's inputs become readable.
-    pub fn add_inputs(&mut self, ids: &[ArtifactId]) {
-        self.granter.add_inputs(ids.iter().copied());
+    /// The run's inputs (task_data key, id) become readable.
+    pub fn add_inputs(&mut self, inputs: &[(String, ArtifactId)]) {
+        self.granter.add_inputs(inputs.iter().map(|(_, id)| *id));
+        self.inputs.extend(inputs.iter().cloned());
     }
 
     /// Results, granter and environments, once the instance is done.

@@ -301,6 +301,43 @@ pub(crate) enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Report what the preflight would need from the policy before this
+    /// plugin may start, without running it: the component is compiled and
+    /// linked, its manifest checked, its identity and every declared
+    /// capability weighed against the policy and the --allow/--deny flags.
+    /// Exit code 0 when a run would start, 3 when it would be refused
+    Check {
+        /// Plugin name or .wasm path
+        plugin: String,
+        #[command(flatten)]
+        plugins: PluginDirs,
+        #[command(flatten)]
+        grants: Box<GrantArgs>,
+        /// Also require the backend a run opens (as task_data's `backend`)
+        #[arg(long, value_name = "NAME")]
+        backend: Vec<String>,
+    },
+    /// Write a new plugin crate: manifest, code, tests on the fake host
+    /// (and, for a task, the integration harness), and print the policy
+    /// table that grants it
+    New {
+        /// The plugin's name (also the crate's)
+        name: String,
+        /// What to write
+        #[arg(long, value_enum, default_value = "task")]
+        kind: super::scaffold::Kind,
+        /// In which language
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: super::scaffold::Lang,
+        /// Where [default: ./NAME]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// A taskhost checkout to take the SDK from (path dependencies)
+        /// [default: the sources runtask was built from, if present, else
+        /// crates.io]
+        #[arg(long, value_name = "DIR")]
+        sources: Option<PathBuf>,
+    },
     /// Copy a .wasm plugin into the plugin directory and print the policy
     /// table that trusts it (its sha256 pin and the grants it asks for)
     Install {

@@ -8,6 +8,7 @@ use super::{refusal, usage};
 use anyhow::Result;
 use std::path::PathBuf;
 use taskhost::formula::LoadError;
+use taskhost::manifest::Declares;
 use taskhost::report::ExitCode as Code;
 use taskhost::run::RunOptions;
 

@@ -8,6 +8,7 @@ pub(crate) mod formula;
 pub(crate) mod output;
 pub(crate) mod plugin;
 pub(crate) mod run;
+pub(crate) mod scaffold;
 pub(crate) mod setup;
 pub(crate) mod signals;
 

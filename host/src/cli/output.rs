@@ -5,6 +5,7 @@ use super::usage;
 use anyhow::{Context, Result};
 use std::io::{IsTerminal, Read};
 use taskhost::report::{self, ExitCode as Code};
+use taskhost::run::source::TaskDataSource;
 use taskhost::store::ArtifactStore;
 
 /// Writes `--results`, prints the report in `format`; the exit code. The
@@ -76,15 +77,16 @@ fn describe(store: &dyn ArtifactStore, id: u64) -> Option<String> {
 }
 
 /// Reads task_data (JSON or YAML) from a file or stdin.
-pub(crate) fn read_task_data(source: Option<&str>) -> Result<serde_json::Value> {
+/// The task_data of `--data FILE|-` and where its keys are in the file.
+pub(crate) fn read_task_data(source: Option<&str>) -> Result<(serde_json::Value, TaskDataSource)> {
     let (text, name) = match source {
-        None => return Ok(serde_json::json!({})),
+        None => return Ok((serde_json::json!({}), TaskDataSource::default())),
         Some("-") => {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("reading task_data from stdin")?;
-            (text, "stdin".to_string())
+            (text, "<stdin>".to_string())
         }
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -102,5 +104,5 @@ pub(crate) fn read_task_data(source: Option<&str>) -> Result<serde_json::Value> 
             "task_data {name}: expected a mapping of keys to values"
         )));
     }
-    Ok(value)
+    Ok((value, TaskDataSource::new(&name, &text)))
 }

@@ -1,10 +1,11 @@
-//! `runtask plugin list|inspect|describe|install`.
+//! `runtask plugin list|inspect|describe|check|install|new`.
 
-use super::args::{PluginCommand, PluginDirs};
-use super::setup::Config;
+use super::args::{GrantArgs, PluginCommand, PluginDirs};
+use super::setup::{Config, Grants};
 use super::usage;
 use anyhow::Result;
 use std::path::Path;
+use taskhost::manifest::Declares;
 use taskhost::report::ExitCode as Code;
 use taskhost::run::RunOptions;
 use taskhost::runtime::Described;
@@ -35,6 +36,22 @@ async fn describe(task: &str, plugins: &PluginDirs, config: &Config) -> Result<C
 pub(crate) async fn plugin(cmd: PluginCommand, config: &Config) -> Result<Code> {
     match cmd {
         PluginCommand::Describe { plugin, plugins } => describe(&plugin, &plugins, config).await,
+        PluginCommand::New {
+            name,
+            kind,
+            lang,
+            dir,
+            sources,
+        } => {
+            super::scaffold::new(&name, kind, lang, dir.as_deref(), sources.as_deref())?;
+            Ok(Code::Ok)
+        }
+        PluginCommand::Check {
+            plugin,
+            plugins,
+            grants,
+            backend,
+        } => check(&plugin, &plugins, &grants, &backend, config),
         PluginCommand::Install {
             file,
             dir,
@@ -99,6 +116,71 @@ pub(crate) async fn plugin(cmd: PluginCommand, config: &Config) -> Result<Code> 
                 print!("{info}");
             }
             Ok(Code::Ok)
+        }
+    }
+}
+
+/// `runtask plugin check PLUGIN`: the preflight, without a run.
+fn check(
+    task: &str,
+    plugins: &PluginDirs,
+    grant_args: &GrantArgs,
+    backends: &[String],
+    config: &Config,
+) -> Result<Code> {
+    let dirs = taskhost::plugins::search_path(&plugins.plugin_dir);
+    let found = taskhost::plugins::find(task, &dirs).map_err(|e| usage(e.to_string()))?;
+    let origin_name = found.origin_name(task);
+    let runtime = config.runtime(1)?;
+    let plugin = runtime
+        .load(&found.wasm, origin_name.clone())
+        .map_err(|e| usage(format!("{origin_name}: {e}")))?;
+    let manifest = &plugin.info.manifest;
+    println!(
+        "{} {} ({}), sha256 {}\n  from {origin_name}\n  built for taskhost API {}; this runtask speaks {}",
+        manifest.name,
+        manifest.version,
+        match manifest.kind {
+            taskhost::manifest::Kind::Task => "task",
+            taskhost::manifest::Kind::Directive => "directive",
+        },
+        plugin.sha256,
+        plugin.info.api,
+        taskhost::manifest::API_VERSIONS.join(" and "),
+    );
+    let grants = Grants::new(grant_args)?;
+    let permit = match grants.permit(&plugin, found.origin) {
+        Ok(permit) => permit,
+        Err(e) => {
+            // Not trusted: what a table for it would have to say.
+            let declared = manifest.declared().map_err(|e| usage(e.to_string()))?;
+            let snippet = taskhost::plugins::trust_table(&manifest.name, &plugin.sha256, declared);
+            println!(
+                "\nrefused: {e}\n\nA table that trusts it and grants what it declares:\n\n{snippet}"
+            );
+            return Ok(Code::PolicyRefused);
+        }
+    };
+    let effective = &permit.effective;
+    let policy = match effective.policy().0 {
+        Some(file) => file.display().to_string(),
+        None => "a policy file (~/.config/taskhost/policy.toml, or --policy FILE)".to_owned(),
+    };
+    match effective.preflight(backends) {
+        Ok(()) => {
+            println!("\npreflight: a run would start; each call is still checked as it is made");
+            Ok(Code::Ok)
+        }
+        Err(missing) => {
+            println!("\npreflight: a run would be refused:");
+            for denied in &missing {
+                let reason = format!("{}: {}", denied.subject, denied.reason);
+                println!("  - {} {reason}", denied.capability);
+            }
+            if let Some(snippet) = effective.missing_grants_snippet_for(backends) {
+                println!("\nTo grant what is missing, add to {policy}:\n\n{snippet}");
+            }
+            Ok(Code::PolicyRefused)
         }
     }
 }

@@ -10,7 +10,7 @@ use taskhost::report::ExitCode as Code;
 use taskhost::run::RunOptions;
 
 pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
-    let task_data = read_task_data(args.data.as_deref())?;
+    let (task_data, source) = read_task_data(args.data.as_deref())?;
     let grants = Grants::new(&args.grants)?;
     let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
     let found = taskhost::plugins::find(&args.task, &dirs).map_err(|e| usage(e.to_string()))?;
@@ -42,8 +42,11 @@ pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
         permit,
         &options,
     );
-    let Some(report) = until_signal(running, "run", |m| format!("{}: {m}", args.task)).await?
-    else {
+    let invalid = |m: String| match source.place(&m) {
+        Some((at, text)) => format!("{at}: {}: {text}", args.task),
+        None => format!("{}: {m}", args.task),
+    };
+    let Some(report) = until_signal(running, "run", invalid).await? else {
         print_failure(args.output.format, STOPPED);
         return Ok(Code::TaskError);
     };

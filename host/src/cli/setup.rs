@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use taskhost::backends::ssh::{KnownHosts, Remote, Target};
+use taskhost::manifest::Declares;
 use taskhost::policy::{ExecPattern, LookupPattern, Overrides, Permit, Policy, UrlPrefix};
 use taskhost::run::RunOptions;
 use taskhost::runtime::{Runtime, RuntimeConfig};

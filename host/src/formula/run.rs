@@ -193,7 +193,10 @@ pub async fn plan(
 
     let refused = plugins
         .values()
-        .filter_map(|l| l.permit.effective.preflight().err())
+        .filter_map(|l| {
+            let opens = crate::run::backends_opened(None, options);
+            l.permit.effective.preflight(&opens).err()
+        })
         .flatten()
         .collect();
     let context = Context {

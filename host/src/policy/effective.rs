@@ -542,14 +542,17 @@ impl Effective {
     }
 
     /// Checks, before the plugin starts, that everything it declared is
-    /// granted: every declared program (argv\[0\] of a declared pattern) by
-    /// a grant pattern for the same program and no `PROG **` deny; every
-    /// declared backend (one is enough: they are alternatives), env var and
-    /// URL prefix (but for a `*` host) by a grant and no deny.
+    /// granted: every declared exec pattern by a grant pattern that can
+    /// match one of its command lines (a narrower grant is checked at each
+    /// call) and no deny rule covering it; at least one declared backend
+    /// (they are alternatives), and each of `opens`, the backends this run
+    /// is known to open (task_data's `backend`, `--ssh`, `--libvirt`);
+    /// every declared env var and URL prefix (but for a `*` host) by a
+    /// grant and no deny.
     /// Returns all missing grants, each with a hint naming the policy lines
     /// and CLI flags that would grant it.
-    pub fn preflight(&self) -> Result<(), Vec<Denied>> {
-        let missing: Vec<Denied> = self.missing().into_iter().map(|(d, _)| d).collect();
+    pub fn preflight(&self, opens: &[String]) -> Result<(), Vec<Denied>> {
+        let missing: Vec<Denied> = self.missing(opens).into_iter().map(|(d, _)| d).collect();
         if missing.is_empty() {
             Ok(())
         } else {
@@ -560,7 +563,13 @@ impl Effective {
     /// One policy snippet granting everything declared but not yet granted
     /// (denied items excluded), or `None` when nothing is missing.
     pub fn missing_grants_snippet(&self) -> Option<String> {
-        let missing = self.missing();
+        self.missing_grants_snippet_for(&[])
+    }
+
+    /// [`Effective::missing_grants_snippet`] for a run that opens the
+    /// backends `opens` (see [`Effective::preflight`]).
+    pub fn missing_grants_snippet_for(&self, opens: &[String]) -> Option<String> {
+        let missing = self.missing(opens);
         let mut lines = Vec::new();
         for kind in [&EXEC, &BACKEND, &ENV, &URL, &LOOKUP] {
             let values: Vec<String> = missing
@@ -584,55 +593,38 @@ impl Effective {
 
     /// Every preflight refusal, with the values that would grant it (none
     /// when a deny rule is in the way).
-    fn missing(&self) -> Vec<(Denied, Vec<String>)> {
+    fn missing(&self, opens: &[String]) -> Vec<(Denied, Vec<String>)> {
         let mut missing = Vec::new();
         let g = &self.grants;
 
-        let mut programs: Vec<&str> = Vec::new();
         // `* **` names no program to grant up front: its commands are
         // checked (with a hint naming the command line) as they run.
         for p in self.declared.exec.iter().filter(|p| !p.is_any_program()) {
-            if !programs.contains(&p.program()) {
-                programs.push(p.program());
-            }
-        }
-        for prog in programs {
-            let subject = shell_words::quote(prog);
-            if let Some(deny) = g
-                .deny_exec
-                .iter()
-                .find(|d| d.program() == prog && d.is_whole_program())
-            {
+            let subject = p.to_string();
+            if let Some(deny) = g.deny_exec.iter().find(|d| d.covers(p)) {
                 let reason =
                     self.denied_by(&EXEC, deny.to_string(), g.cli.deny_exec.contains(deny));
                 missing.push((self.denied(&EXEC, &subject, reason, None), Vec::new()));
-            } else if !g.exec.iter().any(|p| p.program() == prog) {
-                let patterns = self
-                    .declared
-                    .exec
-                    .iter()
-                    .filter(|p| p.program() == prog)
-                    .map(|p| p.to_string())
-                    .collect();
-                missing.push(self.not_granted(&EXEC, &subject, patterns));
+            } else if !g.exec.iter().any(|grant| grant.overlaps(p)) {
+                missing.push(self.not_granted(&EXEC, &subject, vec![subject.clone()]));
             }
         }
 
-        // Backends are alternatives: one usable backend is enough to start;
-        // opening an ungranted one is refused when the plugin asks for it.
+        // Backends are alternatives: one usable backend is enough to start,
+        // but one this run will open (`opens`) must be granted.
         let backends = dedup(&self.declared.backends);
-        let usable = backends
-            .iter()
-            .any(|b| g.backends.contains(*b) && !g.deny_backends.contains(*b));
-        if !usable {
-            for name in backends {
-                if g.deny_backends.contains(name) {
-                    let reason =
-                        self.denied_by(&BACKEND, name.clone(), g.cli.deny_backend.contains(name));
-                    missing.push((self.denied(&BACKEND, name, reason, None), Vec::new()));
-                } else {
-                    missing.push(self.not_granted(&BACKEND, name, vec![name.clone()]));
-                }
+        let usable = |b: &String| g.backends.contains(b) && !g.deny_backends.contains(b);
+        let any_usable = backends.iter().any(|b| usable(b));
+        for name in backends {
+            if usable(name) || (any_usable && !opens.contains(name)) {
+                continue;
+            }
+            if g.deny_backends.contains(name) {
+                let reason =
+                    self.denied_by(&BACKEND, name.clone(), g.cli.deny_backend.contains(name));
+                missing.push((self.denied(&BACKEND, name, reason, None), Vec::new()));
+            } else {
+                missing.push(self.not_granted(&BACKEND, name, vec![name.clone()]));
             }
         }
 

@@ -141,6 +141,48 @@ impl ExecPattern {
             })
     }
 
+    /// True when some argv matches both patterns.
+    pub fn overlaps(&self, other: &ExecPattern) -> bool {
+        if self.any_program || other.any_program {
+            return true;
+        }
+        let (a, b) = (self.args.len(), other.args.len());
+        let lengths = match (self.rest, other.rest) {
+            (false, false) => a == b,
+            (true, false) => b >= a,
+            (false, true) => a >= b,
+            (true, true) => true,
+        };
+        self.program == other.program
+            && lengths
+            && self.args.iter().zip(&other.args).all(|pair| match pair {
+                (Arg::Literal(x), Arg::Literal(y)) => x == y,
+                _ => true,
+            })
+    }
+
+    /// True when every argv `other` matches, this pattern matches too.
+    pub fn covers(&self, other: &ExecPattern) -> bool {
+        if self.any_program {
+            return true;
+        }
+        if other.any_program || self.program != other.program {
+            return false;
+        }
+        let (a, b) = (self.args.len(), other.args.len());
+        let lengths = match (self.rest, other.rest) {
+            (false, false) => a == b,
+            (true, _) => a <= b,
+            (false, true) => false,
+        };
+        lengths
+            && self.args.iter().zip(&other.args).all(|pair| match pair {
+                (Arg::Any, _) => true,
+                (Arg::Literal(x), Arg::Literal(y)) => x == y,
+                (Arg::Literal(_), Arg::Any) => false,
+            })
+    }
+
     /// The program (argv\[0\]) this pattern is about.
     pub fn program(&self) -> &str {
         &self.program

@@ -81,7 +81,7 @@
 //! `--deny-*` add denials, `--memory`/`--timeout` replace limits.
 
 pub mod audit;
-mod effective;
+pub(crate) mod effective;
 mod exec;
 mod granter;
 mod identity;

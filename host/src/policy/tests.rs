@@ -362,7 +362,7 @@ urls = ["http://mirror.example/debian/"]"#,
     );
     // A `*` host names nothing to grant up front: the preflight passes
     // and each URL is checked as it is used.
-    assert!(e.preflight().is_ok());
+    assert!(e.preflight(&[]).is_ok());
     assert!(
         e.check_url(&url("http://mirror.example/debian/dists/x"))
             .is_ok()
@@ -398,7 +398,7 @@ deny-urls = ["file:///usr/share/keyrings/private/"]"#,
         p.grants_for("f", &Overrides::default()),
         None,
     );
-    assert!(e.preflight().is_ok());
+    assert!(e.preflight(&[]).is_ok());
     assert!(
         e.check_url(&url("file:///usr/share/keyrings/a.gpg"))
             .is_ok()
@@ -427,7 +427,7 @@ deny-urls = ["file:///usr/share/keyrings/private/"]"#,
 fn granted_and_declared_command_is_allowed() {
     let e = effective(BLHC_POLICY, &Overrides::default());
     assert!(e.check_exec(&argv("blhc --debian build.log")).is_ok());
-    assert!(e.preflight().is_ok());
+    assert!(e.preflight(&[]).is_ok());
 }
 
 #[test]
@@ -659,7 +659,7 @@ fn url_checks_cover_undeclared_ungranted_denied_and_userinfo() {
 #[test]
 fn preflight_lists_every_missing_grant() {
     let e = effective("", &Overrides::default());
-    let missing = e.preflight().unwrap_err();
+    let missing = e.preflight(&[]).unwrap_err();
     let subjects: Vec<(&str, &str)> = missing
         .iter()
         .map(|d| (d.capability.as_str(), d.subject.as_str()))
@@ -667,7 +667,7 @@ fn preflight_lists_every_missing_grant() {
     assert_eq!(
         subjects,
         [
-            ("exec", "blhc"),
+            ("exec", "blhc --debian **"),
             ("backend", "local"),
             ("backend", "unshare"),
             ("env", "LANG"),
@@ -701,7 +701,132 @@ env = ["LANG"]
 urls = ["https://deb.debian.org/debian/pool"]"#,
         &Overrides::default(),
     );
-    assert!(e.preflight().is_ok());
+    assert!(e.preflight(&[]).is_ok());
+}
+
+#[test]
+fn overlap_means_one_command_line_matches_both() {
+    let yes = [
+        ("blhc --debian **", "blhc --debian build.log"),
+        ("blhc --debian **", "blhc * x"),
+        ("blhc * y", "blhc x *"),
+        ("blhc **", "blhc"),
+        ("blhc a **", "blhc * b **"),
+    ];
+    for (a, b) in yes {
+        assert!(pat(a).overlaps(&pat(b)), "{a} / {b}");
+        assert!(pat(b).overlaps(&pat(a)), "{b} / {a}");
+    }
+    let no = [
+        ("blhc --debian **", "blhc --all **"),
+        ("blhc --debian **", "lintian --debian **"),
+        ("blhc x", "blhc x y"),
+        ("blhc x y **", "blhc x"),
+        ("blhc a *", "blhc * b c"),
+    ];
+    for (a, b) in no {
+        assert!(!pat(a).overlaps(&pat(b)), "{a} / {b}");
+        assert!(!pat(b).overlaps(&pat(a)), "{b} / {a}");
+    }
+    let any = ExecPattern::parse_declared("* **").expect("any");
+    assert!(any.overlaps(&pat("sh -c x")) && pat("sh -c x").overlaps(&any));
+}
+
+#[test]
+fn covers_means_every_command_line_of_the_other_matches() {
+    let yes = [
+        ("blhc **", "blhc --debian **"),
+        ("blhc --debian **", "blhc --debian x"),
+        ("blhc * **", "blhc x y"),
+        ("blhc *", "blhc x"),
+        ("blhc x", "blhc x"),
+    ];
+    for (a, b) in yes {
+        assert!(pat(a).covers(&pat(b)), "{a} covers {b}");
+    }
+    let no = [
+        ("blhc --debian **", "blhc **"),
+        ("blhc x", "blhc *"),
+        ("blhc *", "blhc * **"),
+        ("blhc * *", "blhc *"),
+        ("lintian **", "blhc **"),
+    ];
+    for (a, b) in no {
+        assert!(!pat(a).covers(&pat(b)), "{a} does not cover {b}");
+    }
+}
+
+#[test]
+fn preflight_refuses_a_grant_that_can_never_match_the_declared_pattern() {
+    // The program is granted, but only with a flag the plugin never uses.
+    let text = BLHC_POLICY.replace("blhc --debian **", "blhc --all **");
+    let missing = effective(&text, &Overrides::default())
+        .preflight(&[])
+        .unwrap_err();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0].subject, "blhc --debian **");
+    assert!(
+        missing[0]
+            .hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("exec = [\"blhc --debian **\"]"),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn preflight_refuses_a_pattern_a_deny_rule_covers_but_not_one_it_narrows() {
+    let ov = Overrides {
+        deny_exec: vec![pat("blhc --debian **")],
+        ..Overrides::default()
+    };
+    let missing = effective(BLHC_POLICY, &ov).preflight(&[]).unwrap_err();
+    assert_eq!(
+        missing[0].reason,
+        "denied by --deny-exec 'blhc --debian **'"
+    );
+    // A deny of some command lines only: checked at each call.
+    let ov = Overrides {
+        deny_exec: vec![pat("blhc --debian secret.log")],
+        ..Overrides::default()
+    };
+    let e = effective(BLHC_POLICY, &ov);
+    assert!(e.preflight(&[]).is_ok());
+    assert!(
+        e.check_exec(&strings(&["blhc", "--debian", "secret.log"]))
+            .is_err()
+    );
+    assert!(
+        e.check_exec(&strings(&["blhc", "--debian", "build.log"]))
+            .is_ok()
+    );
+}
+
+#[test]
+fn preflight_refuses_a_backend_the_run_will_open_that_is_not_granted() {
+    // local granted, unshare not: a run that opens local starts, one whose
+    // task_data names unshare is refused before the plugin starts.
+    let text = BLHC_POLICY.replace(r#"["local", "unshare"]"#, r#"["local"]"#);
+    let e = effective(&text, &Overrides::default());
+    assert!(e.preflight(&[]).is_ok());
+    assert!(e.preflight(&strings(&["local"])).is_ok());
+    let missing = e.preflight(&strings(&["unshare"])).unwrap_err();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(
+        (missing[0].capability.as_str(), missing[0].subject.as_str()),
+        ("backend", "unshare")
+    );
+    assert!(
+        missing[0]
+            .hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("backends = [\"unshare\"]")
+    );
+    // A backend the plugin does not declare is its own affair (refused
+    // when opened); the preflight does not ask for it.
+    assert!(e.preflight(&strings(&["ssh"])).is_ok());
 }
 
 #[test]
@@ -711,7 +836,7 @@ fn preflight_refuses_a_wholly_denied_program() {
         ..Overrides::default()
     };
     let e = effective(BLHC_POLICY, &ov);
-    let missing = e.preflight().unwrap_err();
+    let missing = e.preflight(&[]).unwrap_err();
     assert_eq!(missing.len(), 1);
     assert_eq!(missing[0].reason, "denied by --deny-exec 'blhc **'");
     assert_eq!(missing[0].hint, None);
@@ -723,7 +848,7 @@ fn preflight_refuses_denied_backend_env_and_url() {
         "{BLHC_POLICY}deny-backends = [\"local\", \"unshare\"]\ndeny-env = [\"LANG\"]\ndeny-urls = [\"https://deb.debian.org/\"]\n"
     );
     let e = effective(&text, &Overrides::default());
-    let missing = e.preflight().unwrap_err();
+    let missing = e.preflight(&[]).unwrap_err();
     let caps: Vec<&str> = missing.iter().map(|d| d.capability.as_str()).collect();
     assert_eq!(caps, ["backend", "backend", "env", "url"]);
     assert!(
@@ -739,7 +864,7 @@ fn backends_are_alternatives_one_usable_is_enough_to_start() {
     // is refused when the plugin asks for it.
     let text = format!("{BLHC_POLICY}deny-backends = [\"unshare\"]\n");
     let e = effective(&text, &Overrides::default());
-    assert!(e.preflight().is_ok());
+    assert!(e.preflight(&[]).is_ok());
     let denied = e.check_backend("unshare").unwrap_err();
     assert!(denied.reason.starts_with("denied by"), "{denied:?}");
     assert!(e.check_backend("local").is_ok());
@@ -748,7 +873,7 @@ fn backends_are_alternatives_one_usable_is_enough_to_start() {
         "[plugins.blhc]\nexec = [\"blhc --debian **\"]\nenv = [\"LANG\"]\nurls = [\"https://deb.debian.org/debian/\"]\n",
         &Overrides::default(),
     );
-    let missing = e.preflight().unwrap_err();
+    let missing = e.preflight(&[]).unwrap_err();
     let subjects: Vec<&str> = missing.iter().map(|d| d.subject.as_str()).collect();
     assert_eq!(subjects, ["local", "unshare"]);
 }
@@ -770,7 +895,7 @@ fn missing_grants_snippet_collects_one_plugin_table() {
     // The snippet is itself a valid policy.
     let snippet = e.missing_grants_snippet().unwrap_or_default();
     assert_eq!(
-        effective(&snippet, &Overrides::default()).preflight(),
+        effective(&snippet, &Overrides::default()).preflight(&[]),
         Ok(())
     );
 }
@@ -782,7 +907,7 @@ fn hints_quote_awkward_plugin_names_and_patterns() {
         ..Declared::default()
     };
     let e = Effective::new("my.plugin", declared, Grants::default(), None);
-    let hint = e.preflight().unwrap_err()[0]
+    let hint = e.preflight(&[]).unwrap_err()[0]
         .hint
         .clone()
         .unwrap_or_default();
@@ -849,7 +974,7 @@ fn empty_policy_grants_nothing() {
         p.grants_for("blhc", &Overrides::default()),
         None,
     );
-    assert_eq!(e.preflight().unwrap_err().len(), 5);
+    assert_eq!(e.preflight(&[]).unwrap_err().len(), 5);
     assert!(e.granted_backends().is_empty());
 }
 
@@ -1157,7 +1282,7 @@ deny-exec = ["echo secret **"]"#,
         Some(PathBuf::from(POLICY_PATH)),
     );
     // Nothing to grant up front.
-    assert!(e.preflight().is_ok());
+    assert!(e.preflight(&[]).is_ok());
     assert!(e.check_exec(&argv("echo hello world")).is_ok());
     assert!(e.check_exec(&argv("rpm -qp x.rpm")).is_ok());
     let d = e.check_exec(&argv("rpm -qp a.rpm b.rpm")).unwrap_err();

@@ -40,7 +40,7 @@ pub(crate) fn resolve_inputs(
     store: &dyn ArtifactStore,
     run_id: &str,
     log: &RunLog,
-) -> Result<Vec<ArtifactId>, RunError> {
+) -> Result<Vec<(String, ArtifactId)>, RunError> {
     let mut ids = Vec::new();
     for input in &manifest.inputs {
         let pointer = format!("/{}", input.key.replace('.', "/"));
@@ -54,7 +54,7 @@ pub(crate) fn resolve_inputs(
         for value in slots {
             let id = resolve_one(&input.key, &input.categories, value, store, run_id, log)?;
             *value = Value::from(id);
-            ids.push(id);
+            ids.push((input.key.clone(), id));
         }
     }
     Ok(ids)

@@ -12,6 +12,7 @@ mod disk;
 mod inputs;
 pub(crate) mod instance;
 pub mod provenance;
+pub mod source;
 
 use crate::capabilities::Harvest;
 use crate::capabilities::bindings::{self, Error as PluginError};
@@ -215,6 +216,27 @@ pub(crate) fn create_workspace(
         })
 }
 
+/// The backends a run is known to open before its plugin starts: the one
+/// task_data's `backend` key names (debusine's executor key), else the
+/// machine of `--ssh` or `--libvirt`. The preflight wants them granted.
+pub(crate) fn backends_opened(task_data: Option<&Value>, options: &RunOptions) -> Vec<String> {
+    let named = task_data
+        .and_then(|t| t.get("backend"))
+        .and_then(Value::as_str)
+        .filter(|b| *b != "auto");
+    if let Some(name) = named {
+        return vec![name.to_owned()];
+    }
+    let mut opens = Vec::new();
+    if options.ssh.is_some() {
+        opens.push("ssh".to_owned());
+    }
+    if options.vm_image.is_some() || options.machine.is_some() {
+        opens.push("qemu".to_owned());
+    }
+    opens
+}
+
 /// Runs `plugin` on `task_data` under `permit`.
 pub async fn run_task(
     runtime: &Runtime,
@@ -267,7 +289,10 @@ pub async fn run_task_in(
     }
 
     // Policy: refuse before any plugin code runs.
-    if let Err(missing) = permit.effective.preflight() {
+    if let Err(missing) = permit
+        .effective
+        .preflight(&backends_opened(Some(&task_data), options))
+    {
         let mut audit = Audit::new(
             &run_id,
             &name,
@@ -327,6 +352,7 @@ pub async fn run_task_in(
         .map_err(|e| RunError::Internal(e.into()))??
     };
     sandbox.context().add_inputs(&inputs);
+    let inputs: Vec<ArtifactId> = inputs.into_iter().map(|(_, id)| id).collect();
 
     // Stage 2: configure (tool dependencies).
     log.info("stage", "configure");

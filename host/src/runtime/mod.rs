@@ -5,8 +5,9 @@
 mod cache;
 
 pub use crate::capabilities::bindings;
+use crate::capabilities::v0_1::exports as old;
 use crate::capabilities::{RunContext, RunState};
-use crate::manifest::{self, Kind, ManifestError, PluginInfo};
+use crate::manifest::{self, Contract, Kind, ManifestError, PluginInfo};
 use anyhow::Result;
 use bindings::directive::{DirectivePlugin, DirectivePluginPre};
 use bindings::{TaskPlugin, TaskPluginPre};
@@ -81,16 +82,20 @@ pub struct Plugin {
     pre: Pre,
 }
 
-/// A pre-linked plugin of either world.
+/// A pre-linked plugin of either world, of either contract.
 enum Pre {
     Task(TaskPluginPre<RunState>),
     Directive(DirectivePluginPre<RunState>),
+    Task01(bindings::v0_1::TaskPluginPre<RunState>),
+    Directive01(bindings::v0_1::directive::DirectivePluginPre<RunState>),
 }
 
 /// An instance's exports.
 enum Exports {
     Task(TaskPlugin),
     Directive(DirectivePlugin),
+    Task01(bindings::v0_1::TaskPlugin),
+    Directive01(bindings::v0_1::directive::DirectivePlugin),
 }
 
 /// What a plugin says about itself.
@@ -143,6 +148,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         TaskPlugin::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state)?;
+        bindings::v0_1::TaskPlugin::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |s| s)?;
 
         let cache = match &config.cache_dir {
             Some(dir) => Some(CompileCache::open(dir, &engine)?),
@@ -194,11 +200,19 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(LoadError::Link)?;
-        let pre = match info.manifest.kind {
-            Kind::Task => Pre::Task(TaskPluginPre::new(pre).map_err(LoadError::Link)?),
-            Kind::Directive => {
+        let pre = match (info.manifest.kind, info.contract()) {
+            (Kind::Task, Contract::V0_2) => {
+                Pre::Task(TaskPluginPre::new(pre).map_err(LoadError::Link)?)
+            }
+            (Kind::Directive, Contract::V0_2) => {
                 Pre::Directive(DirectivePluginPre::new(pre).map_err(LoadError::Link)?)
             }
+            (Kind::Task, Contract::V0_1) => {
+                Pre::Task01(bindings::v0_1::TaskPluginPre::new(pre).map_err(LoadError::Link)?)
+            }
+            (Kind::Directive, Contract::V0_1) => Pre::Directive01(
+                bindings::v0_1::directive::DirectivePluginPre::new(pre).map_err(LoadError::Link)?,
+            ),
         };
         Ok(Plugin {
             info,
@@ -248,6 +262,8 @@ impl Runtime {
         let exports = match &plugin.pre {
             Pre::Task(pre) => Exports::Task(pre.instantiate_async(&mut store).await?),
             Pre::Directive(pre) => Exports::Directive(pre.instantiate_async(&mut store).await?),
+            Pre::Task01(pre) => Exports::Task01(pre.instantiate_async(&mut store).await?),
+            Pre::Directive01(pre) => Exports::Directive01(pre.instantiate_async(&mut store).await?),
         };
         Ok(Instance {
             store,
@@ -266,17 +282,20 @@ impl Drop for Runtime {
 
 impl Instance {
     pub async fn describe(&mut self) -> wasmtime::Result<Described> {
+        let store = &mut self.store;
         Ok(match &self.exports {
-            Exports::Task(b) => Described::Task(
-                b.taskhost_plugin_task()
-                    .call_describe(&mut self.store)
-                    .await?,
-            ),
-            Exports::Directive(b) => Described::Directive(
-                b.taskhost_plugin_directive()
-                    .call_describe(&mut self.store)
-                    .await?,
-            ),
+            Exports::Task(b) => {
+                Described::Task(b.taskhost_plugin_task().call_describe(store).await?)
+            }
+            Exports::Directive(b) => {
+                Described::Directive(b.taskhost_plugin_directive().call_describe(store).await?)
+            }
+            Exports::Task01(b) => Described::Task(old::task_info(
+                b.taskhost_plugin_task().call_describe(store).await?,
+            )),
+            Exports::Directive01(b) => Described::Directive(old::directive_info(
+                b.taskhost_plugin_directive().call_describe(store).await?,
+            )),
         })
     }
 
@@ -284,20 +303,41 @@ impl Instance {
         &mut self,
         task_data: &str,
     ) -> wasmtime::Result<Result<(), bindings::Error>> {
-        task_exports(&self.exports)?
-            .taskhost_plugin_task()
-            .call_validate(&mut self.store, task_data)
-            .await
+        let store = &mut self.store;
+        match &self.exports {
+            Exports::Task(b) => {
+                b.taskhost_plugin_task()
+                    .call_validate(store, task_data)
+                    .await
+            }
+            Exports::Task01(b) => Ok(b
+                .taskhost_plugin_task()
+                .call_validate(store, task_data)
+                .await?
+                .map_err(Into::into)),
+            _ => not_a_task(),
+        }
     }
 
     pub async fn execute(
         &mut self,
         task_data: &str,
     ) -> wasmtime::Result<Result<bindings::Status, bindings::Error>> {
-        task_exports(&self.exports)?
-            .taskhost_plugin_task()
-            .call_execute(&mut self.store, task_data)
-            .await
+        let store = &mut self.store;
+        match &self.exports {
+            Exports::Task(b) => {
+                b.taskhost_plugin_task()
+                    .call_execute(store, task_data)
+                    .await
+            }
+            Exports::Task01(b) => Ok(b
+                .taskhost_plugin_task()
+                .call_execute(store, task_data)
+                .await?
+                .map(old::status)
+                .map_err(Into::into)),
+            _ => not_a_task(),
+        }
     }
 
     /// Runs a directive's action with checked params (JSON).
@@ -306,12 +346,21 @@ impl Instance {
         params: &str,
         context: &bindings::directive::Context,
     ) -> wasmtime::Result<Result<bindings::directive::Output, bindings::Error>> {
-        let Exports::Directive(b) = &self.exports else {
-            wasmtime::bail!("the plugin is a task, not a directive");
-        };
-        b.taskhost_plugin_directive()
-            .call_run(&mut self.store, params, context)
-            .await
+        let store = &mut self.store;
+        match &self.exports {
+            Exports::Directive(b) => {
+                b.taskhost_plugin_directive()
+                    .call_run(store, params, context)
+                    .await
+            }
+            Exports::Directive01(b) => Ok(b
+                .taskhost_plugin_directive()
+                .call_run(store, params, &old::context(context))
+                .await?
+                .map(old::output)
+                .map_err(Into::into)),
+            _ => wasmtime::bail!("the plugin is a task, not a directive"),
+        }
     }
 
     /// What the plugin wrote to its stdout and stderr (capped).
@@ -327,13 +376,8 @@ impl Instance {
     }
 }
 
-fn task_exports(exports: &Exports) -> wasmtime::Result<&TaskPlugin> {
-    match exports {
-        Exports::Task(b) => Ok(b),
-        Exports::Directive(_) => {
-            wasmtime::bail!("the plugin is a directive: use it as an action of a task formula")
-        }
-    }
+fn not_a_task<T>() -> wasmtime::Result<T> {
+    wasmtime::bail!("the plugin is a directive: use it as an action of a task formula")
 }
 
 /// A trap's reason in words a user understands.

@@ -766,7 +766,7 @@ impl Task for Autopkgtest {
         if data.backend == Backend::Auto && backend == Backend::Unshare {
             let machine_tests = needing_a_machine(&ran.summary);
             if !machine_tests.is_empty() {
-                match machine_for(&testbed, &data.host_architecture) {
+                match machine_for(&testbed, &data.host_architecture)? {
                     Some(machine) => {
                         log::info(format!(
                             "{} need isolation-machine: running them again in a machine booted \
@@ -932,22 +932,27 @@ pub fn needing_a_machine(summary: &Summary) -> Vec<String> {
 }
 
 /// The newest system image of the tarball's vendor, codename and
-/// architecture, if the store has one.
-fn machine_for(tarball: &Testbed, arch: &str) -> Option<Testbed> {
+/// architecture, if the store has one. A lookup the host refuses (or
+/// fails) is an error, not "no image".
+fn machine_for(tarball: &Testbed, arch: &str) -> Result<Option<Testbed>> {
     if tarball.vendor.is_empty() || tarball.codename.is_empty() {
-        return None;
+        return Ok(None);
     }
     let query = format!(
         "{}/match:codename={}:architecture={arch}",
         tarball.vendor, tarball.codename
     );
-    let id = artifacts::lookup(&query, IMAGE).ok()?;
-    Some(Testbed {
+    let id = match artifacts::lookup(&query, IMAGE) {
+        Ok(id) => id,
+        Err(Error::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(Testbed {
         id,
         category: IMAGE.into(),
         vendor: tarball.vendor.clone(),
         codename: tarball.codename.clone(),
-    })
+    }))
 }
 
 /// Runs autopkgtest once on `testbed` (only `tests` when not empty).
@@ -1013,10 +1018,14 @@ fn run_autopkgtest(
     }
     let stderr = exit.read_stderr().unwrap_or_default();
     if std::fs::metadata(OUTPUT_DIR).is_err() {
+        let how = match (exit.code(), exit.signal()) {
+            _ if exit.timed_out() => "timed out".to_owned(),
+            (Some(code), _) => format!("exit code {code}"),
+            (None, Some(signal)) => format!("killed by signal {signal}"),
+            (None, None) => "no exit status".to_owned(),
+        };
         return Err(Error::failed(format!(
-            "autopkgtest wrote no output (exit {:?}, signal {:?}): {}",
-            exit.code(),
-            exit.signal(),
+            "autopkgtest wrote no output ({how}): {}",
             tail(&stderr)
         )));
     }

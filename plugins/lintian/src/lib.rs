@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use taskhost_sdk::artifacts::{self, NewArtifact, RelationType};
 use taskhost_sdk::results::CheckResult;
 use taskhost_sdk::{
-    ArtifactId, ArtifactRef, Command, Environment, Error, Outcome, Result, Status, Task,
+    ArtifactId, ArtifactRef, Command, Environment, Error, Outcome, Result, Status, Task, log,
 };
 
 // ---- task_data --------------------------------------------------------
@@ -88,35 +88,8 @@ impl Default for Output {
     }
 }
 
-/// The lowest severity that fails the task; `none` never fails.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailOn {
-    Error,
-    Warning,
-    Info,
-    Pedantic,
-    Experimental,
-    Overridden,
-    #[default]
-    None,
-}
-
-impl FailOn {
-    /// Whether a tag of `severity` fails the analysis.
-    pub fn fails(self, severity: Severity) -> bool {
-        let limit = match self {
-            FailOn::Error => Severity::Error,
-            FailOn::Warning => Severity::Warning,
-            FailOn::Info => Severity::Info,
-            FailOn::Pedantic => Severity::Pedantic,
-            FailOn::Experimental => Severity::Experimental,
-            FailOn::Overridden => Severity::Overridden,
-            FailOn::None => return false,
-        };
-        severity != Severity::Classification && severity <= limit
-    }
-}
+/// The lowest severity that fails the task; `none` never fails (the SDK's).
+pub use taskhost_sdk::severity::FailOn;
 
 // ---- command line -----------------------------------------------------
 
@@ -171,11 +144,10 @@ struct Inputs {
 
 /// `NAME_VERSION_ARCH.deb` → (name, version, arch).
 pub fn deb_name(file: &str) -> Option<(String, String, String)> {
-    let stem = file
-        .rsplit('/')
-        .next()?
+    let base = file.rsplit('/').next()?;
+    let stem = base
         .strip_suffix(".deb")
-        .or_else(|| file.strip_suffix(".udeb"))?;
+        .or_else(|| base.strip_suffix(".udeb"))?;
     let mut parts = stem.splitn(3, '_');
     Some((
         parts.next()?.to_string(),
@@ -358,18 +330,30 @@ impl Task for Lintian {
         let version = lintian_version(&env)?;
         let exit = env.run(&command_line(&data, &inputs.files)?)?;
         let tags = parser::parse(&exit.read_stdout()?);
-        // lintian exits 2 both when it finds errors and when it fails.
+        // lintian (2.116) exits 1 on a run-time error, e.g. a package it
+        // skips, and 2 both when it finds errors (its default --fail-on)
+        // and when it cannot read an input.
         let found_errors = tags.iter().any(|t| t.severity == Severity::Error);
-        match exit.code() {
-            Some(0 | 1) => {}
-            Some(2) if found_errors => {}
-            _ => {
-                return Err(Error::failed(format!(
-                    "lintian failed (exit {:?}): {}",
-                    exit.code(),
-                    exit.read_stderr()?.trim()
-                )));
-            }
+        let how = match (exit.code(), exit.signal()) {
+            (Some(0), _) => None,
+            (Some(2), _) if found_errors => None,
+            _ if exit.timed_out() => Some("timed out".to_string()),
+            (Some(code), _) => Some(format!("exit {code}")),
+            (None, Some(signal)) => Some(format!("killed by signal {signal}")),
+            (None, None) => Some("ended without an exit code".to_string()),
+        };
+        if let Some(how) = how {
+            let stderr = exit.read_stderr()?;
+            return Err(Error::failed(match stderr.trim() {
+                "" => format!("lintian failed ({how})"),
+                said => format!("lintian failed ({how}): {said}"),
+            }));
+        }
+        if exit.truncated() {
+            log::warn(
+                "lintian's output passed the output limit and was cut (`output-limit` in the \
+                 policy): the tags past it are missing",
+            );
         }
 
         let mut failed = false;
@@ -458,20 +442,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fail_on_severity_counts_that_severity_and_worse() {
-        assert!(FailOn::Warning.fails(Severity::Error));
-        assert!(FailOn::Warning.fails(Severity::Warning));
-        assert!(!FailOn::Warning.fails(Severity::Info));
-        assert!(FailOn::Overridden.fails(Severity::Overridden));
-        assert!(!FailOn::Overridden.fails(Severity::Classification));
-        assert!(!FailOn::None.fails(Severity::Error));
-    }
-
-    #[test]
     fn deb_names_split_into_name_version_arch() {
         assert_eq!(
             deb_name("input/3/hello_1.0-1_amd64.deb"),
             Some(("hello".into(), "1.0-1".into(), "amd64".into()))
+        );
+        assert_eq!(
+            deb_name("input/3/hello-udeb_1.0-1_all.udeb"),
+            Some(("hello-udeb".into(), "1.0-1".into(), "all".into()))
         );
         assert_eq!(deb_name("x.dsc"), None);
     }

@@ -88,85 +88,35 @@
 //! for output without those cases the tags are the same.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-/// A lintian severity, most severe first (so `Error < Warning`).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-    Pedantic,
-    Experimental,
-    Overridden,
-    Classification,
+/// A lintian severity, most severe first (so `Error < Warning`): the SDK's.
+pub use taskhost_sdk::severity::Severity;
+
+/// The severity of a hint line's code letter. `M` (masked) and anything
+/// else give `None`.
+pub fn severity_from_code(code: char) -> Option<Severity> {
+    Some(match code {
+        'E' => Severity::Error,
+        'W' => Severity::Warning,
+        'I' => Severity::Info,
+        'P' => Severity::Pedantic,
+        'X' => Severity::Experimental,
+        'O' => Severity::Overridden,
+        'C' => Severity::Classification,
+        _ => return None,
+    })
 }
 
-impl Severity {
-    /// All severities, most severe first.
-    pub const ALL: [Severity; 7] = [
-        Severity::Error,
-        Severity::Warning,
-        Severity::Info,
-        Severity::Pedantic,
-        Severity::Experimental,
-        Severity::Overridden,
-        Severity::Classification,
-    ];
-
-    /// The severity of a hint line's code letter. `M` (masked) and anything
-    /// else give `None`.
-    pub fn from_code(code: char) -> Option<Severity> {
-        Some(match code {
-            'E' => Severity::Error,
-            'W' => Severity::Warning,
-            'I' => Severity::Info,
-            'P' => Severity::Pedantic,
-            'X' => Severity::Experimental,
-            'O' => Severity::Overridden,
-            'C' => Severity::Classification,
-            _ => return None,
-        })
-    }
-
-    /// The code letter lintian prints.
-    pub fn code(self) -> char {
-        match self {
-            Severity::Error => 'E',
-            Severity::Warning => 'W',
-            Severity::Info => 'I',
-            Severity::Pedantic => 'P',
-            Severity::Experimental => 'X',
-            Severity::Overridden => 'O',
-            Severity::Classification => 'C',
-        }
-    }
-
-    /// The name used in debusine's analysis.json.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-            Severity::Pedantic => "pedantic",
-            Severity::Experimental => "experimental",
-            Severity::Overridden => "overridden",
-            Severity::Classification => "classification",
-        }
-    }
-
-    /// The name as a lowercase string, e.g. from task_data.
-    pub fn from_name(name: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The code letter lintian prints for `severity`.
+pub fn severity_code(severity: Severity) -> char {
+    match severity {
+        Severity::Error => 'E',
+        Severity::Warning => 'W',
+        Severity::Info => 'I',
+        Severity::Pedantic => 'P',
+        Severity::Experimental => 'X',
+        Severity::Overridden => 'O',
+        Severity::Classification => 'C',
     }
 }
 
@@ -357,7 +307,7 @@ pub fn parse(output: &str) -> Vec<Tag> {
         if let Some(tag) = described(&mut tags, &state) {
             finish(&mut tag.explanation);
         }
-        match Severity::from_code(hint.code) {
+        match severity_from_code(hint.code) {
             Some(severity) => {
                 let (note, pointer) = split_pointer(hint.context);
                 tags.push(Tag {
@@ -475,7 +425,7 @@ mod tests {
     fn assert_tags(tags: &[Tag], expected: &[Row]) {
         for (i, (tag, want)) in tags.iter().zip(expected).enumerate() {
             let got = (
-                tag.severity.code(),
+                severity_code(tag.severity),
                 tag.package.as_str(),
                 tag.package_type.as_str(),
                 tag.tag.as_str(),
@@ -496,7 +446,7 @@ mod tests {
     fn tag(code: char, package: &str, name: &str, note: &str, pointer: &str) -> Tag {
         Tag {
             tag: name.into(),
-            severity: Severity::from_code(code).unwrap(),
+            severity: severity_from_code(code).unwrap(),
             package: package.into(),
             note: note.into(),
             pointer: pointer.into(),
@@ -966,12 +916,12 @@ mod tests {
     #[test]
     fn severities_convert_to_and_from_codes_and_names() {
         for s in Severity::ALL {
-            assert_eq!(Severity::from_code(s.code()), Some(s));
+            assert_eq!(severity_from_code(severity_code(s)), Some(s));
             assert_eq!(Severity::from_name(s.as_str()), Some(s));
             assert_eq!(s.to_string(), s.as_str());
         }
-        assert_eq!(Severity::from_code('M'), None);
-        assert_eq!(Severity::from_code('N'), None);
+        assert_eq!(severity_from_code('M'), None);
+        assert_eq!(severity_from_code('N'), None);
         assert!(
             Severity::Error < Severity::Warning && Severity::Overridden < Severity::Classification
         );

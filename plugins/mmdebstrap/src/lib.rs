@@ -93,6 +93,19 @@ pub fn tar_xz_has_dev_nodes(xz: impl std::io::Read) -> std::io::Result<bool> {
     Ok(false)
 }
 
+/// What the report hook wrote to `with-init`: `true` or `false`. Anything
+/// else (empty, garbled) is an error, not a guess either way.
+pub fn with_init(text: &str) -> Result<bool> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(Error::failed(format!(
+            "the hook testing the system's /sbin/init wrote {other:?} to {WITH_INIT}, \
+             not true or false"
+        ))),
+    }
+}
+
 /// The `debian:system-tarball` data.
 #[derive(Debug, Serialize)]
 pub struct SystemTarball {
@@ -181,7 +194,7 @@ The result is one debian:system-tarball artifact (system.tar.xz).";
             .ok_or_else(|| Error::failed("the system's /etc/os-release has no ID"))?;
         let codename = codename(&release, &first.repo.suite);
         let pkglist = pkglist(&read_text(DPKG_STATUS)?, &options.architecture);
-        let with_init = read_text(WITH_INIT)?.trim() == "true";
+        let with_init = with_init(&read_text(WITH_INIT)?)?;
         let packages = pkglist.len();
         let tarball = SystemTarball {
             filename: OUTPUT.into(),

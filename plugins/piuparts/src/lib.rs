@@ -427,17 +427,22 @@ impl Task for Piuparts {
 
         if verdict == Verdict::Inconclusive {
             let stderr = exit.read_stderr().unwrap_or_default();
-            let said: Vec<&str> = summary
-                .preamble
-                .iter()
-                .map(String::as_str)
-                .chain(stderr.lines())
-                .filter(|l| !l.trim().is_empty())
-                .collect();
-            let how = match (exit.code(), exit.signal()) {
-                (Some(code), _) => format!("exited {code}"),
-                (None, Some(signal)) => format!("was killed by signal {signal}"),
-                _ => "ended".to_string(),
+            let said_in = |text: &str| -> Vec<String> {
+                text.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(String::from)
+                    .collect()
+            };
+            // What piuparts said last: on stderr, else at the end of its log.
+            let mut said = said_in(&stderr);
+            if said.is_empty() {
+                said = said_in(&text);
+            }
+            let how = match (exit.timed_out(), exit.code(), exit.signal()) {
+                (true, ..) => "timed out".to_string(),
+                (false, Some(code), _) => format!("exited {code}"),
+                (false, None, Some(signal)) => format!("was killed by signal {signal}"),
+                (false, None, None) => "ended".to_string(),
             };
             let not_root = ["need to be root", "Operation not permitted"];
             let hint = if said.iter().any(|l| not_root.iter().any(|n| l.contains(n))) {
@@ -445,9 +450,12 @@ impl Task for Piuparts {
             } else {
                 ""
             };
+            let ending = match &said[said.len().saturating_sub(5)..] {
+                [] => ", and it printed nothing".to_string(),
+                last => format!(": {}", last.join(" | ")),
+            };
             return Err(Error::failed(format!(
-                "piuparts {how} without a verdict{hint}; its log is artifact {id}: {}",
-                said[said.len().saturating_sub(5)..].join(" | ")
+                "piuparts {how} without a verdict{hint}; its log is artifact {id}{ending}"
             )));
         }
 

@@ -128,8 +128,9 @@ impl Directive for ResultsDb {
 fn load(p: &Params) -> Result<Vec<CheckDetail>> {
     match (&p.results, &p.file) {
         (Some(v), None) => resultyaml::parse_param("results", v),
-        (None, Some(file)) if file.starts_with('/') => Err(Error::invalid(format!(
-            "param `file`: '{file}' is outside the workspace; give a workspace path (relative to ${{workdir}})"
+        (None, Some(file)) if leaves_workspace(file) => Err(Error::invalid(format!(
+            "param `file` must be a file in the workspace (e.g. ${{workdir}}/results.yaml), \
+             not '{file}': absolute paths and '..' are refused"
         ))),
         (None, Some(file)) => {
             let text = std::fs::read_to_string(file).map_err(|e| {
@@ -144,6 +145,15 @@ fn load(p: &Params) -> Result<Vec<CheckDetail>> {
             "resultsdb takes exactly one of the params `results` and `file`",
         )),
     }
+}
+
+/// An absolute path, or one with a `..` part, may leave the workspace.
+fn leaves_workspace(path: &str) -> bool {
+    let path = std::path::Path::new(path);
+    path.is_absolute()
+        || path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
 }
 
 /// Every result has an item, a type and a checkname.
@@ -429,11 +439,17 @@ mod tests {
             matches!(&e, Error::Failed(m) if m.starts_with("param `file`: cannot read")),
             "{e:?}"
         );
-        let e = load(&p(None, Some("/etc/results.yaml"))).unwrap_err();
-        assert!(
-            matches!(&e, Error::Invalid(m) if m.contains("outside the workspace")),
-            "{e:?}"
-        );
+        for outside in [
+            "/etc/results.yaml",
+            "../results.yaml",
+            "a/../../results.yaml",
+        ] {
+            let e = load(&p(None, Some(outside))).unwrap_err();
+            assert!(
+                matches!(&e, Error::Invalid(m) if m.starts_with("param `file` must be a file in the workspace")),
+                "{outside}: {e:?}"
+            );
+        }
     }
 
     #[test]

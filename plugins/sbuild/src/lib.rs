@@ -11,10 +11,12 @@
 //! extra binaries (`--extra-package`).
 //!
 //! The build succeeds when sbuild exits 0 *and* its log says `Status:
-//! successful`. The log is always stored (`debian:package-build-log`,
-//! with the Summary in its data); a successful build also stores its
-//! binaries (one `debian:binary-packages` per architecture) and its upload
-//! (`debian:upload`: the .changes and what it lists).
+//! successful` *and* its .changes lists the binaries asked for (a killed
+//! or timed-out sbuild never succeeds). The log is always stored
+//! (`debian:package-build-log`, with the Summary in its data); a
+//! successful build also stores its binaries (one `debian:binary-packages`
+//! per architecture) and its upload (`debian:upload`: the .changes and
+//! what it lists).
 //!
 //! sbuild reads no operator configuration but /etc/sbuild/sbuild.conf:
 //! HOME points nowhere, so no ~/.sbuildrc is read.
@@ -450,18 +452,34 @@ struct UploadData<'a> {
 }
 
 /// Stores the binaries (one artifact per architecture) and the upload;
-/// returns the binaries' ids.
+/// returns the binaries' ids. A .changes without the binaries asked for
+/// is no successful build.
 fn store_build(
+    data: &Data,
     source: &Source,
     summary: &BTreeMap<String, String>,
-    host_arch: &str,
 ) -> Result<Vec<ArtifactId>> {
-    let changes = find_changes(host_arch)?
+    let changes = find_changes(&data.host_architecture)?
         .ok_or_else(|| Error::failed("sbuild reported success but wrote no .changes"))?;
     let changes_path = format!("{BUILD_DIR}/{changes}");
     let fields = control_fields(&std::fs::read_to_string(&changes_path)?)
         .map_err(|e| Error::failed(format!("{changes}: {e}")))?;
     let listed = listed_files(&fields);
+    if listed.is_empty() {
+        return Err(Error::failed(format!(
+            "sbuild reported success but {changes} lists no files"
+        )));
+    }
+    let binaries_wanted = data
+        .build_components
+        .iter()
+        .any(|c| *c != Component::Source);
+    if binaries_wanted && !listed.iter().any(|name| deb_name(name).is_some()) {
+        return Err(Error::failed(format!(
+            "sbuild reported success but {changes} lists no .deb: {}",
+            listed.join(", ")
+        )));
+    }
 
     let upload = listed
         .iter()
@@ -584,16 +602,17 @@ impl Task for Sbuild {
 
         let Some((log_path, log_name)) = find_build_log()? else {
             return Err(Error::failed(format!(
-                "sbuild wrote no build log (exit {:?}, signal {:?}): {}",
-                exit.code(),
-                exit.signal(),
+                "sbuild wrote no build log ({}): {}",
+                ended(&exit),
                 tail(&stderr)
             )));
         };
         let text = String::from_utf8_lossy(&std::fs::read(&log_path)?).into_owned();
         let summary = buildlog::summary(&text);
         let status = summary.get("Status").map_or("", String::as_str);
-        let succeeded = exit.success() && status == buildlog::SUCCESSFUL;
+        // Stopped from outside (killed, or at its timeout): never a success.
+        let stopped = exit.timed_out() || exit.code().is_none();
+        let succeeded = !stopped && exit.success() && status == buildlog::SUCCESSFUL;
         if !succeeded && !stderr.trim().is_empty() {
             log::warn(format!("sbuild: {}", tail(&stderr)));
         }
@@ -611,12 +630,21 @@ impl Task for Sbuild {
             .create()?;
         artifacts::relate(build_log, source.id, RelationType::RelatesTo)?;
         if succeeded {
-            for binaries in store_build(&source, &summary, &data.host_architecture)? {
+            for binaries in store_build(&data, &source, &summary)? {
                 artifacts::relate(build_log, binaries, RelationType::RelatesTo)?;
             }
         }
 
         let note = match (status, exit.code()) {
+            // How it was stopped, and in which phase of the log.
+            _ if stopped => {
+                let phase = buildlog::phases(&text)
+                    .into_iter()
+                    .rfind(|p| p != "Summary");
+                let during = phase.map_or(String::new(), |p| format!(" during {p}"));
+                let note = buildlog::note(&summary);
+                format!("sbuild {}{during} ({note})", ended(&exit))
+            }
             (buildlog::SKIPPED, _) => format!(
                 "skipped: {} does not build on {} (sbuild Status: skipped)",
                 source.name, data.host_architecture
@@ -680,6 +708,16 @@ fn follow(running: Running) -> Result<ExitStatus> {
         if let Some(exit) = ended {
             return Ok(exit);
         }
+    }
+}
+
+/// How sbuild ended: `exited 2`, `was killed by signal 9`, `timed out`.
+fn ended(exit: &ExitStatus) -> String {
+    match (exit.timed_out(), exit.code(), exit.signal()) {
+        (true, ..) => "timed out".into(),
+        (false, Some(code), _) => format!("exited {code}"),
+        (false, None, Some(signal)) => format!("was killed by signal {signal}"),
+        (false, None, None) => "ended without an exit code".into(),
     }
 }
 

@@ -54,6 +54,12 @@ impl Directive for Shell {
             let exit = env
                 .run(&Command::new(argv[0].as_str()).args(argv[1..].iter().cloned()))
                 .map_err(|e| in_command(index, &shown, e))?;
+            if exit.truncated() {
+                log::warn(format!(
+                    "commands[{index}] `{shown}` printed more than the host keeps \
+                     (`output-limit` in the policy): its output was cut there"
+                ));
+            }
             if !exit.success() {
                 let how = match (exit.code(), exit.signal()) {
                     _ if exit.timed_out() => "ran past its time limit".to_string(),

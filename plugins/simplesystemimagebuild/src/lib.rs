@@ -640,6 +640,19 @@ pub fn has_device_nodes(dir: &str) -> Result<bool> {
     Ok(false)
 }
 
+/// What the report hook wrote to `with-init`: `true` or `false`. Anything
+/// else (empty, garbled) is an error, not a guess either way.
+pub fn with_init(text: &str) -> Result<bool> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(Error::failed(format!(
+            "the hook testing the system's /sbin/init wrote {other:?} to {WITH_INIT}, \
+             not true or false"
+        ))),
+    }
+}
+
 /// The `debian:system-image` data: a system tarball's fields, then the
 /// image's.
 #[derive(Debug, Serialize)]
@@ -763,7 +776,17 @@ The result is one debian:system-image artifact.";
         )?;
         log::progress("image", 1, Some(steps));
 
+        // What the system reports, checked before the image is built: a
+        // bad bootstrap fails here, not after the expensive steps.
+        let first = &resolved[0];
         let release = os_release(&read_text(OS_RELEASE)?);
+        let vendor = release
+            .get("ID")
+            .cloned()
+            .ok_or_else(|| Error::failed("the system's /etc/os-release has no ID"))?;
+        let codename = codename(&release, &first.repo.suite);
+        let pkglist = pkglist(&read_text(DPKG_STATUS)?, &options.architecture);
+        let with_init = with_init(&read_text(WITH_INIT)?)?;
         let title = release
             .get("PRETTY_NAME")
             .cloned()
@@ -805,13 +828,6 @@ The result is one debian:system-image artifact.";
         std::fs::remove_file(IMAGE)?;
         log::progress("image", 4, Some(steps));
 
-        let first = &resolved[0];
-        let vendor = release
-            .get("ID")
-            .cloned()
-            .ok_or_else(|| Error::failed("the system's /etc/os-release has no ID"))?;
-        let codename = codename(&release, &first.repo.suite);
-        let pkglist = pkglist(&read_text(DPKG_STATUS)?, &options.architecture);
         let packages = pkglist.len();
         let kernel = pkglist
             .keys()
@@ -831,7 +847,7 @@ The result is one debian:system-image artifact.";
             pkglist,
             architecture: options.architecture.clone(),
             with_dev,
-            with_init: read_text(WITH_INIT)?.trim() == "true",
+            with_init,
             image_format: image.format.as_str(),
             filesystem: Filesystem::Ext4.as_str(),
             size: layout.disk_size,

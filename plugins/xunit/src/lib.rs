@@ -81,13 +81,7 @@ impl Directive for Xunit {
     }
 
     fn run(p: Params, c: &Context) -> Result<Output> {
-        if p.file.starts_with('/') {
-            return Err(Error::invalid(format!(
-                "param `file`: '{}' is outside the workspace; give a workspace path \
-                 (relative to ${{workdir}}, e.g. ${{artifactsdir}}/junit.xml)",
-                p.file
-            )));
-        }
+        check_file(&p.file)?;
         let xml = std::fs::read_to_string(&p.file).map_err(|e| {
             Error::failed(format!(
                 "param `file`: cannot read '{}' in the workspace: {e} \
@@ -117,6 +111,20 @@ impl Directive for Xunit {
         ));
         Ok(Output::value(resultyaml::to_string(&details)?))
     }
+}
+
+/// `file` is a workspace path: not absolute, no `..` part.
+pub fn check_file(file: &str) -> Result<()> {
+    let why = if file.starts_with('/') {
+        "is outside the workspace; give a workspace path"
+    } else if file.split('/').any(|part| part == "..") {
+        "goes up with `..`; give a workspace path without it"
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid(format!(
+        "param `file`: '{file}' {why} (relative to ${{workdir}}, e.g. ${{artifactsdir}}/junit.xml)"
+    )))
 }
 
 // ---- results ----------------------------------------------------------

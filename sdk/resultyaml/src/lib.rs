@@ -34,16 +34,29 @@
 //! # Ok::<(), resultyaml::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
+/// A keyval's value: any YAML value, held as JSON (`serde_json::Value`).
+///
+/// ```
+/// use taskhost_resultyaml::{CheckDetail, Outcome, Value};
+/// let d = CheckDetail::new("x", "koji_build", "t", Outcome::Passed).keyval("arches", vec!["x86_64", "aarch64"]);
+/// assert_eq!(d.keyvals["arches"], Value::from(vec!["x86_64", "aarch64"]));
+/// ```
 pub use serde_json::Value;
 
 /// Keys with a meaning of their own; every other key of a result is a
 /// keyval.
+///
+/// ```
+/// assert!(taskhost_resultyaml::RESERVED_KEYS.contains(&"checkname"));
+/// ```
 pub const RESERVED_KEYS: [&str; 8] = [
     "item",
     "type",
@@ -56,6 +69,12 @@ pub const RESERVED_KEYS: [&str; 8] = [
 ];
 
 /// Whether `key` is reserved in ResultYAML (see [`RESERVED_KEYS`]).
+///
+/// ```
+/// use taskhost_resultyaml::is_reserved_key;
+/// assert!(is_reserved_key("outcome"));
+/// assert!(!is_reserved_key("errors"));
+/// ```
 pub fn is_reserved_key(key: &str) -> bool {
     RESERVED_KEYS.contains(&key)
 }
@@ -64,20 +83,42 @@ pub fn is_reserved_key(key: &str) -> bool {
 ///
 /// `Ord` goes from best (`Passed`) to worst (`Crashed`). ResultsDB also
 /// knows `ERROR` and `WAIVED`; libtaskotron checks never emit them, so they
-/// are refused like any other unknown value.
+/// are refused like any other unknown value. It reads and writes as its
+/// ResultYAML name ([`Outcome::as_str`]).
+///
+/// ```
+/// use taskhost_resultyaml::Outcome;
+/// let outcome: Outcome = "NEEDS_INSPECTION".parse()?;
+/// assert!(outcome > Outcome::Failed && !outcome.is_ok());
+/// assert_eq!(outcome.to_string(), "NEEDS_INSPECTION");
+/// # Ok::<(), taskhost_resultyaml::UnknownOutcome>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
+    /// `PASSED`: the check found nothing wrong.
     Passed,
+    /// `INFO`: nothing wrong, but something worth knowing.
     Info,
+    /// `FAILED`: the check found problems.
     Failed,
+    /// `NEEDS_INSPECTION`: a person must look (also what an entry without
+    /// an outcome reads as).
     NeedsInspection,
+    /// `ABORTED`: the check could not finish (an infrastructure problem).
     Aborted,
+    /// `CRASHED`: the check itself crashed.
     Crashed,
 }
 
 impl Outcome {
     /// Every outcome, best to worst (the order of `Ord`).
+    ///
+    /// ```
+    /// use taskhost_resultyaml::Outcome;
+    /// assert_eq!(Outcome::ALL.first(), Some(&Outcome::Passed));
+    /// assert_eq!(Outcome::ALL.iter().max(), Some(&Outcome::Crashed));
+    /// ```
     pub const ALL: [Outcome; 6] = [
         Outcome::Passed,
         Outcome::Info,
@@ -88,6 +129,10 @@ impl Outcome {
     ];
 
     /// The ResultYAML name, e.g. `NEEDS_INSPECTION`.
+    ///
+    /// ```
+    /// assert_eq!(taskhost_resultyaml::Outcome::NeedsInspection.as_str(), "NEEDS_INSPECTION");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Passed => "PASSED",
@@ -100,6 +145,12 @@ impl Outcome {
     }
 
     /// `PASSED` and `INFO`: nothing for a person to look at.
+    ///
+    /// ```
+    /// use taskhost_resultyaml::Outcome;
+    /// assert!(Outcome::Info.is_ok());
+    /// assert!(!Outcome::Aborted.is_ok());
+    /// ```
     pub fn is_ok(self) -> bool {
         matches!(self, Outcome::Passed | Outcome::Info)
     }
@@ -111,10 +162,21 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// An outcome name that is not one of [`Outcome::ALL`].
+/// An outcome name that is not one of [`Outcome::ALL`]; the message lists
+/// the valid ones.
+///
+/// ```
+/// use taskhost_resultyaml::{Outcome, UnknownOutcome};
+/// let e = "passed".parse::<Outcome>().unwrap_err();
+/// assert_eq!(e, UnknownOutcome("passed".into()));
+/// assert!(e.to_string().starts_with("unknown outcome 'passed' (valid: PASSED, INFO"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown outcome '{0}' (valid: PASSED, INFO, FAILED, NEEDS_INSPECTION, ABORTED, CRASHED)")]
-pub struct UnknownOutcome(pub String);
+pub struct UnknownOutcome(
+    /// The name given.
+    pub String,
+);
 
 impl FromStr for Outcome {
     type Err = UnknownOutcome;
@@ -137,20 +199,36 @@ impl<'de> Deserialize<'de> for Outcome {
     }
 }
 
-/// ResultYAML that could not be read or written.
+/// ResultYAML that could not be read or written. Its message says what
+/// is wrong and where.
+///
+/// ```
+/// use taskhost_resultyaml::{Error, parse};
+/// assert_eq!(parse("  \n"), Err(Error::Empty));
+/// let e = parse("results:\n- {item: x, outcome: BAD}\n").unwrap_err();
+/// assert!(matches!(&e, Error::Invalid(m) if m.contains("results[0]") && m.contains("BAD")), "{e}");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
+    /// The text is empty (or only whitespace).
     #[error("the document is empty; ResultYAML is a mapping with a `results:` list")]
     Empty,
     /// Bad YAML or a bad structure; the message names the place
     /// (`results[2].outcome: …`) and the line.
     #[error("{0}")]
     Invalid(String),
+    /// Writing: an entry has a keyval named like a reserved key.
     #[error(
         "results[{index}]: the keyval '{key}' has the name of a reserved ResultYAML key \
          ({}); rename it", RESERVED_KEYS.join(", ")
     )]
-    ReservedKey { index: usize, key: String },
+    ReservedKey {
+        /// The entry's index in the list written.
+        index: usize,
+        /// The keyval's name.
+        key: String,
+    },
+    /// Writing: the YAML writer failed.
     #[error("writing YAML: {0}")]
     Write(String),
 }
@@ -159,9 +237,20 @@ pub enum Error {
 ///
 /// `item`, `type` and `checkname` may be absent when reading; `resultsdb`
 /// insists on them, `exitcode` does not.
+///
+/// ```
+/// use taskhost_resultyaml::{CheckDetail, Outcome};
+/// let d = CheckDetail::new("xchat-0.5-1.fc20", "koji_build", "dist.rpmlint", Outcome::Failed)
+///     .note("5 ERRORS, 10 WARNINGS")
+///     .artifact("rpmlint/xchat.log")
+///     .keyval("errors", 5);
+/// assert_eq!(d.item.as_deref(), Some("xchat-0.5-1.fc20"));
+/// assert_eq!(d.keyvals["errors"], 5);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "DetailIn")]
 pub struct CheckDetail {
+    /// What was checked, e.g. `xchat-0.5-1.fc20`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item: Option<String>,
     /// `type` in YAML, e.g. `koji_build`.
@@ -169,8 +258,10 @@ pub struct CheckDetail {
     pub item_type: Option<String>,
     /// An absent outcome reads as `NEEDS_INSPECTION`.
     pub outcome: Outcome,
+    /// A short human summary, e.g. `5 ERRORS, 10 WARNINGS`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The check's name, e.g. `dist.rpmlint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkname: Option<String>,
     /// Where the details are, relative to the artifacts directory.
@@ -182,7 +273,15 @@ pub struct CheckDetail {
 }
 
 impl CheckDetail {
-    /// A result of `checkname` for `item` of type `item_type`.
+    /// A result of `checkname` for `item` of type `item_type`, with no
+    /// note, artifact or keyvals.
+    ///
+    /// ```
+    /// use taskhost_resultyaml::{CheckDetail, Outcome};
+    /// let d = CheckDetail::new("xchat-0.5-1.fc20", "koji_build", "dist.rpmlint", Outcome::Passed);
+    /// assert_eq!(d.item_type.as_deref(), Some("koji_build"));
+    /// assert!(d.note.is_none() && d.keyvals.is_empty());
+    /// ```
     pub fn new(
         item: impl Into<String>,
         item_type: impl Into<String>,
@@ -201,18 +300,39 @@ impl CheckDetail {
     }
 
     /// A short summary such as `3 PASSED, 1 FAILED`.
+    ///
+    /// ```
+    /// use taskhost_resultyaml::{CheckDetail, Outcome};
+    /// let d = CheckDetail::new("x", "koji_build", "t", Outcome::Failed).note("3 PASSED, 1 FAILED");
+    /// assert_eq!(d.note.as_deref(), Some("3 PASSED, 1 FAILED"));
+    /// ```
     pub fn note(mut self, note: impl Into<String>) -> CheckDetail {
         self.note = Some(note.into());
         self
     }
 
     /// Where the details are, relative to the artifacts directory.
+    ///
+    /// ```
+    /// use taskhost_resultyaml::{CheckDetail, Outcome};
+    /// let d = CheckDetail::new("x", "koji_build", "t", Outcome::Failed).artifact("rpmlint/x.log");
+    /// assert_eq!(d.artifact.as_deref(), Some("rpmlint/x.log"));
+    /// ```
     pub fn artifact(mut self, artifact: impl Into<String>) -> CheckDetail {
         self.artifact = Some(artifact.into());
         self
     }
 
-    /// An extra key; a reserved one is refused by [`to_string`].
+    /// An extra key with any value; a reserved one is refused by
+    /// [`to_string`].
+    ///
+    /// ```
+    /// use taskhost_resultyaml::{CheckDetail, Outcome};
+    /// let d = CheckDetail::new("x", "koji_build", "t", Outcome::Passed)
+    ///     .keyval("errors", 0)
+    ///     .keyval("arch", "x86_64");
+    /// assert_eq!(d.keyvals.len(), 2);
+    /// ```
     pub fn keyval(mut self, key: impl Into<String>, value: impl Into<Value>) -> CheckDetail {
         self.keyvals.insert(key.into(), value.into());
         self
@@ -220,6 +340,16 @@ impl CheckDetail {
 
     /// The keyvals as text: text as it is, null as "", anything else
     /// (numbers, lists, mappings) as JSON.
+    ///
+    /// ```
+    /// use taskhost_resultyaml::{CheckDetail, Outcome};
+    /// let d = CheckDetail::new("x", "koji_build", "t", Outcome::Passed)
+    ///     .keyval("arch", "x86_64")
+    ///     .keyval("errors", 3)
+    ///     .keyval("tags", vec!["a", "b"]);
+    /// let text: Vec<_> = d.text_keyvals().collect();
+    /// assert_eq!(text, [("arch", "x86_64".to_string()), ("errors", "3".into()), ("tags", r#"["a","b"]"#.into())]);
+    /// ```
     pub fn text_keyvals(&self) -> impl Iterator<Item = (&str, String)> {
         self.keyvals.iter().map(|(k, v)| {
             let text = match v {
@@ -316,12 +446,33 @@ struct DocumentOut<'a> {
 }
 
 /// The worst outcome of `details` (`None` when there are none).
+///
+/// ```
+/// use taskhost_resultyaml::{CheckDetail, Outcome, worst};
+/// let details = [
+///     CheckDetail::new("a", "koji_build", "t", Outcome::Passed),
+///     CheckDetail::new("b", "koji_build", "t", Outcome::Failed),
+/// ];
+/// assert_eq!(worst(&details), Some(Outcome::Failed));
+/// assert_eq!(worst(&[]), None);
+/// ```
 pub fn worst(details: &[CheckDetail]) -> Option<Outcome> {
     details.iter().map(|d| d.outcome).max()
 }
 
 /// Reads ResultYAML: a mapping whose `results:` key holds a list (null or
-/// empty: no results). Other top-level keys are ignored.
+/// empty: no results). Other top-level keys are ignored. Empty text is
+/// [`Error::Empty`]; anything else that is not ResultYAML is
+/// [`Error::Invalid`], naming the entry and key.
+///
+/// ```
+/// use taskhost_resultyaml::{Outcome, parse};
+/// let details = parse("results:\n  - item: xchat-0.5-1.fc20\n    type: koji_build\n    outcome: PASSED\n    errors: 0\n")?;
+/// assert_eq!(details[0].outcome, Outcome::Passed);
+/// assert_eq!(details[0].keyvals["errors"], 0);
+/// assert_eq!(parse("results:\n")?, []);
+/// # Ok::<(), taskhost_resultyaml::Error>(())
+/// ```
 pub fn parse(text: &str) -> Result<Vec<CheckDetail>, Error> {
     if text.trim().is_empty() {
         return Err(Error::Empty);
@@ -331,7 +482,20 @@ pub fn parse(text: &str) -> Result<Vec<CheckDetail>, Error> {
     Ok(doc.results)
 }
 
-/// Writes ResultYAML. A keyval named like a reserved key is an error.
+/// Writes ResultYAML (a `results:` list), quoting every text a YAML 1.1
+/// reader would take for something else. A keyval named like a reserved
+/// key is [`Error::ReservedKey`].
+///
+/// ```
+/// use taskhost_resultyaml::{CheckDetail, Error, Outcome, to_string};
+/// let d = CheckDetail::new("hello", "koji_build", "t", Outcome::Passed).note("yes");
+/// let text = to_string(&[d.clone()])?;
+/// assert!(text.starts_with("results:\n"));
+/// assert!(text.contains("note: 'yes'"), "{text}");
+/// let bad = d.keyval("outcome", "PASSED");
+/// assert!(matches!(to_string(&[bad]), Err(Error::ReservedKey { index: 0, .. })));
+/// # Ok::<(), Error>(())
+/// ```
 pub fn to_string(details: &[CheckDetail]) -> Result<String, Error> {
     for (index, d) in details.iter().enumerate() {
         if let Some(key) = d.keyvals.keys().find(|k| is_reserved_key(k)) {

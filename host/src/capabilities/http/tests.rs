@@ -1,6 +1,7 @@
 //! The http capability against a loopback server, without a plugin.
 
 use super::*;
+use crate::manifest::Declares;
 use crate::manifest::Manifest;
 use crate::policy::{Effective, Grants, UrlPrefix};
 use crate::store::LocalStore;

@@ -274,9 +274,18 @@ impl Task for Hostile {
                     files.first().ok_or_else(|| Error::failed("no files"))?,
                 )?;
                 let first = content.lines().next().unwrap_or_default();
+                let inputs: Vec<String> = artifacts::inputs()?
+                    .iter()
+                    .map(|i| format!("{}:{}", i.key, i.artifact.id))
+                    .collect();
                 report(
                     Outcome::Passed,
-                    format!("{} {} {first}", a.category, files.join(",")),
+                    format!(
+                        "{} {} {first} inputs={}",
+                        a.category,
+                        files.join(","),
+                        inputs.join(",")
+                    ),
                 )
             }
             Data::Results { count, note_bytes } => {

@@ -1,4 +1,4 @@
-//! Claims API 9.0.0, which no host speaks.
+//! Claims API 0.3.0, a future version this host does not speak.
 use taskhost_sdk::{Result, Status, Task};
 
 pub struct WrongApi;
@@ -12,4 +12,4 @@ impl Task for WrongApi {
     }
 }
 
-taskhost_sdk::export_task!(WrongApi, manifest = "taskhost.toml", api_version = "9.0.0");
+taskhost_sdk::export_task!(WrongApi, manifest = "taskhost.toml", api_version = "0.3.0");
