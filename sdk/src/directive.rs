@@ -7,10 +7,13 @@
 //!
 //! ```
 //! use serde::Deserialize;
-//! use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+//! use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output};
 //!
-//! #[derive(Deserialize)]
-//! struct Params { msg: String }
+//! #[derive(Deserialize, DirectiveParams)]
+//! struct Params {
+//!     /// what to return
+//!     msg: String,
+//! }
 //!
 //! struct Echo;
 //! impl Directive for Echo {
@@ -18,9 +21,6 @@
 //!     const NAME: &'static str = "echo";
 //!     const SUMMARY: &'static str = "Returns its message";
 //!     const RETURNS: &'static str = "the message";
-//!     fn params() -> Vec<Param> {
-//!         vec![Param::required("msg", ParamType::String, "what to return")]
-//!     }
 //!     fn run(p: Params, _: &Context) -> taskhost_sdk::Result<Output> {
 //!         Ok(Output::value(p.msg))
 //!     }
@@ -35,13 +35,17 @@
 //! assert_eq!(run.status.unwrap(), Output::value("hi"));
 //! ```
 //!
-//! The host checks params against [`Directive::params`] (required, type,
-//! choices) and fills in defaults before `run`; the SDK then decodes them
-//! strictly into [`Directive::Params`].
+//! The params are declared once, on the struct that decodes them
+//! ([`DirectiveParams`]). The host checks a formula's params against that
+//! declaration (required, type, choices) and fills in defaults before
+//! `run`; the SDK then decodes them strictly into [`Directive::Params`].
 
 use crate::Result;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+pub use taskhost_sdk_macros::{DirectiveParams, ParamValue};
 
 /// The formula's variables, as runtask set them: `workdir`,
 /// `artifactsdir`, `checkname`, `namespace`, `item`, `item_type`, `arch`,
@@ -49,13 +53,12 @@ use serde::de::DeserializeOwned;
 ///
 /// ```
 /// # use taskhost_sdk::testing::FakeHost;
-/// use taskhost_sdk::directive::{Context, Directive, Output, Param};
+/// use taskhost_sdk::directive::{Context, Directive, Output};
 /// # struct Report;
 /// # impl Directive for Report {
 /// #     type Params = serde_json::Value;
 /// #     const NAME: &'static str = "report";
 /// #     const SUMMARY: &'static str = "report";
-/// #     fn params() -> Vec<Param> { vec![] }
 /// fn run(_: serde_json::Value, context: &Context) -> taskhost_sdk::Result<Output> {
 ///     let file = format!("{}/{}.log", context.artifactsdir, context.item);
 ///     Ok(Output::value(file))
@@ -124,19 +127,26 @@ pub use crate::directive_bindings::exports::taskhost::plugin::directive::ParamTy
 /// A directive plugin: one step of a Taskotron task formula. Export it
 /// with [`export_directive!`](crate::export_directive).
 ///
-/// The host checks the formula's params against [`Directive::params`]
-/// (required, type, choices), fills in defaults, then calls
-/// [`Directive::run`] with them decoded strictly into
-/// [`Directive::Params`]: an unknown or missing key or a wrong type is an
+/// The host checks the formula's params against what
+/// [`Directive::Params`] declares (required, type, choices), fills in
+/// defaults, then calls [`Directive::run`] with them decoded strictly: an
+/// unknown or missing key or a wrong type is an
 /// [`Error::Invalid`](crate::Error::Invalid) naming the param.
 ///
 /// ```
-/// use serde::Deserialize;
-/// use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+/// use serde::{Deserialize, Serialize};
+/// use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output, ParamValue};
 /// use taskhost_sdk::{Error, Result};
 ///
-/// #[derive(Deserialize)]
-/// struct Params { result: String }
+/// #[derive(Deserialize, Serialize, ParamValue, PartialEq)]
+/// #[serde(rename_all = "UPPERCASE")]
+/// enum Verdict { Pass, Fail }
+///
+/// #[derive(Deserialize, DirectiveParams)]
+/// struct Params {
+///     /// PASS or FAIL
+///     result: Verdict,
+/// }
 ///
 /// struct Check;
 /// impl Directive for Check {
@@ -144,25 +154,24 @@ pub use crate::directive_bindings::exports::taskhost::plugin::directive::ParamTy
 ///     const NAME: &'static str = "check";
 ///     const SUMMARY: &'static str = "Passes or fails on request";
 ///     const RAISES: &'static str = "when `result` is FAIL";
-///     fn params() -> Vec<Param> {
-///         vec![Param::required("result", ParamType::String, "PASS or FAIL").choices(&["PASS", "FAIL"])]
-///     }
 ///     fn run(p: Params, _: &Context) -> Result<Output> {
-///         if p.result == "FAIL" {
+///         if p.result == Verdict::Fail {
 ///             return Err(Error::failed("asked to fail"));
 ///         }
 ///         Ok(Output::none())
 ///     }
 /// }
 /// # use taskhost_sdk::testing::{FakeHost, context};
+/// # assert_eq!(Params::params()[0].choices, ["PASS", "FAIL"]);
 /// # let run = FakeHost::new().task_data(serde_json::json!({"result": "FAIL"})).run_directive::<Check>(&context());
 /// # assert!(matches!(run.status, Err(Error::Failed(_))));
 /// # let run = FakeHost::new().task_data(serde_json::json!({"result": "PASS", "x": 1})).run_directive::<Check>(&context());
 /// # assert!(matches!(run.status, Err(Error::Invalid(m)) if m.starts_with("params: unknown key 'x'")));
 /// ```
 pub trait Directive {
-    /// The params model, decoded strictly from the checked params.
-    type Params: DeserializeOwned;
+    /// The params: decoded strictly from the checked params, and declared
+    /// to the host by their [`DirectiveParams`] (usually derived).
+    type Params: DirectiveParams;
 
     /// The directive's name, as formulas write it (`koji:`).
     const NAME: &'static str;
@@ -173,46 +182,22 @@ pub trait Directive {
     /// When `run` fails (documentation).
     const RAISES: &'static str = "";
 
-    /// The params, for documentation and the host's checks. A param named
-    /// `**` takes every key no other param names.
-    ///
-    /// ```
-    /// use taskhost_sdk::directive::{Param, ParamType};
-    /// # struct Koji;
-    /// # impl taskhost_sdk::directive::Directive for Koji {
-    /// #     type Params = serde_json::Value;
-    /// #     const NAME: &'static str = "koji";
-    /// #     const SUMMARY: &'static str = "koji";
-    /// #     fn run(_: serde_json::Value, _: &taskhost_sdk::directive::Context) -> taskhost_sdk::Result<taskhost_sdk::directive::Output> { todo!() }
-    /// fn params() -> Vec<Param> {
-    ///     vec![
-    ///         Param::required("action", ParamType::String, "what to fetch")
-    ///             .choices(&["download", "download_tag", "download_latest_stable"]),
-    ///         Param::required("koji_build", ParamType::String, "the NVR"),
-    ///         Param::optional("arch", ParamType::StringOrList, ["noarch"], "architectures"),
-    ///         Param::optional_without_default("target_dir", ParamType::String, "where to put them"),
-    ///     ]
-    /// }
-    /// # }
-    /// # use taskhost_sdk::directive::Directive;
-    /// # assert_eq!(Koji::params().len(), 4);
-    /// ```
-    fn params() -> Vec<Param>;
-
     /// Runs one action with the checked, decoded params. An `Err` fails the
     /// action (and the formula).
     ///
     /// ```
     /// use taskhost_sdk::directive::{Context, Output};
-    /// # use taskhost_sdk::directive::{Directive, Param};
-    /// # #[derive(serde::Deserialize)]
-    /// # struct Params { msg: String }
+    /// # use taskhost_sdk::directive::{Directive, DirectiveParams};
+    /// # #[derive(serde::Deserialize, DirectiveParams)]
+    /// # struct Params {
+    /// #     /// what to log
+    /// #     msg: String,
+    /// # }
     /// # struct Echo;
     /// # impl Directive for Echo {
     /// #     type Params = Params;
     /// #     const NAME: &'static str = "echo";
     /// #     const SUMMARY: &'static str = "echo";
-    /// #     fn params() -> Vec<Param> { vec![] }
     /// fn run(p: Params, context: &Context) -> taskhost_sdk::Result<Output> {
     ///     taskhost_sdk::log::info(format!("{}: {}", context.item, p.msg));
     ///     Ok(Output::value(p.msg))
@@ -223,6 +208,139 @@ pub trait Directive {
     /// # assert_eq!(run.status, Ok(Output::value("hi")));
     /// ```
     fn run(params: Self::Params, context: &Context) -> Result<Output>;
+}
+
+/// A directive's params, declared once: the struct that decodes them also
+/// tells the host their names, types, defaults, choices and docs.
+///
+/// Derive it on a serde struct with named fields:
+/// - the param's doc is the field's `///` text (required);
+/// - its name is the field's, or its `#[serde(rename = "...")]`;
+/// - its type comes from the field's [`ParamValue`] (`String`, `bool`,
+///   integers, `Vec<String>`, `Vec<Value>`, `Value`, a map, an enum
+///   deriving [`ParamValue`]), or from `#[param(type = StringOrList)]`;
+/// - `#[param(choices = ["a", "b"])]` restricts a string's values (an
+///   enum deriving [`ParamValue`] has its variants as choices);
+/// - `Option<T>` is optional without a default; `#[param(default = EXPR)]`
+///   is optional, and the host passes `EXPR` (serialized) when it is left
+///   out; any other field is required;
+/// - a `#[serde(flatten)]` map takes every other key (the param `**`).
+///
+/// ```
+/// use serde::Deserialize;
+/// use serde_json::{Map, Value};
+/// use taskhost_sdk::directive::{DirectiveParams, ParamType};
+///
+/// #[derive(Deserialize, DirectiveParams)]
+/// struct Params {
+///     /// the NVR to fetch
+///     koji_build: String,
+///     /// arch or list of arches
+///     #[param(type = StringOrList)]
+///     arch: Vec<String>,
+///     /// also fetch debuginfo
+///     #[param(default = false)]
+///     debuginfo: bool,
+///     /// how to fetch
+///     #[param(default = "fast", choices = ["fast", "slow"])]
+///     mode: String,
+///     /// where to put them (default: the workdir)
+///     target_dir: Option<String>,
+///     /// keyword arguments
+///     #[serde(flatten)]
+///     rest: Map<String, Value>,
+/// }
+///
+/// let params = Params::params();
+/// assert!(params[0].required);
+/// assert_eq!(params[1].type_, ParamType::StringOrList);
+/// assert_eq!(params[2].default.as_deref(), Some("false"));
+/// assert_eq!(params[3].choices, ["fast", "slow"]);
+/// assert!(!params[4].required && params[4].default.is_none());
+/// assert_eq!((params[5].name.as_str(), params[5].type_), ("**", ParamType::Any));
+/// ```
+pub trait DirectiveParams: DeserializeOwned {
+    /// The params, in the order `runtask plugin inspect` shows them.
+    fn params() -> Vec<Param>;
+}
+
+/// Any params at all (the param `**`, of any type).
+///
+/// ```
+/// use taskhost_sdk::directive::DirectiveParams;
+/// assert_eq!(serde_json::Value::params()[0].name, "**");
+/// ```
+impl DirectiveParams for Value {
+    fn params() -> Vec<Param> {
+        vec![Param::optional_without_default(
+            "**",
+            ParamType::Any,
+            "any param",
+        )]
+    }
+}
+
+/// Any params at all (the param `**`, of any type).
+///
+/// ```
+/// use taskhost_sdk::directive::DirectiveParams;
+/// type Kwargs = serde_json::Map<String, serde_json::Value>;
+/// assert_eq!(Kwargs::params()[0].name, "**");
+/// ```
+impl DirectiveParams for Map<String, Value> {
+    fn params() -> Vec<Param> {
+        Value::params()
+    }
+}
+
+/// The param type of a Rust type, for [`DirectiveParams`]. Derive it for
+/// an enum of unit variants: a string param whose choices are the
+/// variants' serde names (the enum derives `Serialize` too).
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use taskhost_sdk::directive::{ParamType, ParamValue};
+///
+/// #[derive(Deserialize, Serialize, ParamValue)]
+/// #[serde(rename_all = "snake_case")]
+/// enum Action { Download, DownloadTag }
+///
+/// assert_eq!(Action::TYPE, ParamType::String);
+/// assert_eq!(Action::choices(), ["download", "download_tag"]);
+/// assert!(<Option<Action>>::OPTIONAL);
+/// ```
+pub trait ParamValue {
+    /// The JSON type the host checks.
+    const TYPE: ParamType;
+    /// The param may be left out (with no default): `Option<T>`.
+    const OPTIONAL: bool = false;
+    /// The only values allowed, when not empty.
+    fn choices() -> Vec<String> {
+        Vec::new()
+    }
+}
+
+macro_rules! param_value {
+    ($kind:ident: $($t:ty),*) => {
+        $(impl ParamValue for $t {
+            const TYPE: ParamType = ParamType::$kind;
+        })*
+    };
+}
+param_value!(String: String);
+param_value!(Boolean: bool);
+param_value!(Integer: i8, i16, i32, i64, u8, u16, u32, u64, usize);
+param_value!(StringList: Vec<String>);
+param_value!(List: Vec<Value>);
+param_value!(Dict: Map<String, Value>);
+param_value!(Any: Value);
+
+impl<T: ParamValue> ParamValue for Option<T> {
+    const TYPE: ParamType = T::TYPE;
+    const OPTIONAL: bool = true;
+    fn choices() -> Vec<String> {
+        T::choices()
+    }
 }
 
 impl Param {
@@ -359,15 +477,17 @@ pub fn http_url(param: &str, url: &str) -> Result<()> {
 ///
 /// ```
 /// use taskhost_sdk::directive::{Context, Output, workspace_dir};
-/// # use taskhost_sdk::directive::{Directive, Param};
-/// # #[derive(serde::Deserialize)]
-/// # struct Params { target_dir: String }
+/// # use taskhost_sdk::directive::{Directive, DirectiveParams};
+/// # #[derive(serde::Deserialize, DirectiveParams)]
+/// # struct Params {
+/// #     /// where
+/// #     target_dir: String,
+/// # }
 /// # struct Fetch;
 /// # impl Directive for Fetch {
 /// #     type Params = Params;
 /// #     const NAME: &'static str = "fetch";
 /// #     const SUMMARY: &'static str = "fetch";
-/// #     fn params() -> Vec<Param> { vec![] }
 /// fn run(p: Params, _: &Context) -> taskhost_sdk::Result<Output> {
 ///     let dir = workspace_dir("target_dir", &p.target_dir)?;
 ///     Ok(Output::value(format!("{dir}/hello.rpm")))
@@ -406,9 +526,44 @@ pub mod __private {
         DirectiveInfo {
             name: D::NAME.to_string(),
             summary: D::SUMMARY.to_string(),
-            params: D::params(),
+            params: <D::Params as DirectiveParams>::params(),
             returns: D::RETURNS.to_string(),
             raises: D::RAISES.to_string(),
+        }
+    }
+
+    /// One param, as `#[derive(DirectiveParams)]` declares it.
+    pub fn param<T: ParamValue>(
+        name: &str,
+        kind: Option<ParamType>,
+        default: Option<String>,
+        optional: bool,
+        choices: Option<&[&str]>,
+        doc: &str,
+    ) -> Param {
+        Param {
+            name: name.to_string(),
+            type_: kind.unwrap_or(T::TYPE),
+            required: default.is_none() && !optional && !T::OPTIONAL,
+            default,
+            choices: match choices {
+                Some(list) => list.iter().map(|c| c.to_string()).collect(),
+                None => T::choices(),
+            },
+            doc: doc.to_string(),
+        }
+    }
+
+    /// A default, as JSON.
+    pub fn json(value: &impl Serialize) -> String {
+        serde_json::to_string(value).unwrap_or_else(|_| "null".to_string())
+    }
+
+    /// A variant's serde name, as `#[derive(ParamValue)]` lists choices.
+    pub fn choice(value: &impl Serialize) -> Option<String> {
+        match serde_json::to_value(value) {
+            Ok(Value::String(s)) => Some(s),
+            _ => None,
         }
     }
 
@@ -431,16 +586,13 @@ pub mod __private {
 /// its line), and the export expands only when building for `wasm32`.
 ///
 /// ```
-/// use taskhost_sdk::directive::{Context, Directive, Output, Param};
+/// use taskhost_sdk::directive::{Context, Directive, Output};
 ///
 /// struct Noop;
 /// impl Directive for Noop {
 ///     type Params = serde_json::Value;
 ///     const NAME: &'static str = "noop";
 ///     const SUMMARY: &'static str = "Does nothing";
-///     fn params() -> Vec<Param> {
-///         vec![]
-///     }
 ///     fn run(_: serde_json::Value, _: &Context) -> taskhost_sdk::Result<Output> {
 ///         Ok(Output::none())
 ///     }

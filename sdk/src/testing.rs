@@ -1280,26 +1280,30 @@ impl FakeHost {
     }
 
     /// Runs a directive with the task_data as its params, in `context`:
-    /// the params are decoded strictly into [`Directive::Params`] (the
-    /// host's checks against [`Directive::params`] are not simulated: give
-    /// the params as the host would pass them, defaults filled in).
+    /// the declared defaults of params left out are filled in, as the host
+    /// does, then the params are decoded strictly into
+    /// [`Directive::Params`] (the host's type and choice checks are not
+    /// simulated).
     ///
     /// ```
-    /// use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+    /// use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output};
     /// use taskhost_sdk::testing::{FakeHost, context};
     ///
-    /// #[derive(serde::Deserialize)]
-    /// struct Params { msg: String }
+    /// #[derive(serde::Deserialize, DirectiveParams)]
+    /// struct Params {
+    ///     /// what to return
+    ///     msg: String,
+    ///     /// how often
+    ///     #[param(default = 1)]
+    ///     times: usize,
+    /// }
     /// struct Echo;
     /// impl Directive for Echo {
     ///     type Params = Params;
     ///     const NAME: &'static str = "echo";
     ///     const SUMMARY: &'static str = "Returns its message";
-    ///     fn params() -> Vec<Param> {
-    ///         vec![Param::required("msg", ParamType::String, "what to return")]
-    ///     }
     ///     fn run(p: Params, context: &Context) -> taskhost_sdk::Result<Output> {
-    ///         Ok(Output::value(format!("{}: {}", context.item, p.msg)))
+    ///         Ok(Output::value(format!("{}: {}", context.item, p.msg.repeat(p.times))))
     ///     }
     /// }
     ///
@@ -1307,7 +1311,19 @@ impl FakeHost {
     /// assert_eq!(run.status, Ok(Output::value("item: hi")));
     /// ```
     pub fn run_directive<D: Directive>(self, context: &Context) -> Run<Output> {
-        let params = self.task_data.to_string();
+        let mut params = self.task_data.clone();
+        if let Some(given) = params.as_object_mut() {
+            for p in <D::Params as crate::directive::DirectiveParams>::params() {
+                let default = p
+                    .default
+                    .as_deref()
+                    .and_then(|d| serde_json::from_str(d).ok());
+                if let (false, Some(default)) = (given.contains_key(&p.name), default) {
+                    given.insert(p.name, default);
+                }
+            }
+        }
+        let params = params.to_string();
         self.run_with(move || crate::directive::__private::run::<D>(&params, context))
     }
 

@@ -14,21 +14,34 @@
 use serde::Deserialize;
 use serde_json::json;
 use taskhost_fedora::koji::{self, Koji, RpmFilter};
-use taskhost_sdk::directive::{self, Context, Directive, Output, Param, ParamType};
+use taskhost_sdk::directive::{self, Context, Directive, DirectiveParams, Output};
 use taskhost_sdk::{Error, Result, http, log};
 
 // ---- params ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
-    /// Only `download`.
+    /// download: the RPMs of every build in the update
+    #[param(choices = ["download"])]
     pub action: String,
+    /// the update's id, e.g. FEDORA-2024-7a5c1e0b9d
     pub update_id: String,
+    /// arch or list of arches, or `all`; noarch is always added, i386 means i386..i686
+    #[param(type = StringOrList)]
     pub arch: Vec<String>,
+    /// also download the source RPMs
+    #[param(default = false)]
     pub src: bool,
+    /// workspace directory to download into (created)
     pub target_dir: String,
+    /// Bodhi's base URL
+    #[param(default = FEDORA_BODHI)]
     pub bodhi_url: String,
+    /// the Koji hub's XML-RPC URL
+    #[param(default = koji::FEDORA_HUB)]
     pub koji_url: String,
+    /// the Koji topurl that serves packages/ (kojipkgs)
+    #[param(default = koji::FEDORA_TOPURL)]
     pub pkgs_url: String,
 }
 
@@ -63,56 +76,6 @@ impl Directive for BodhiDirective {
     const RETURNS: &'static str = "{downloaded_rpms: [paths]}";
     const RAISES: &'static str = "when the update or one of its builds does not exist, a download fails \
                                   or does not match what Koji says about the file, or a URL is not granted";
-
-    fn params() -> Vec<Param> {
-        vec![
-            Param::required(
-                "action",
-                ParamType::String,
-                "download: the RPMs of every build in the update",
-            )
-            .choices(&["download"]),
-            Param::required(
-                "update_id",
-                ParamType::String,
-                "the update's id, e.g. FEDORA-2024-7a5c1e0b9d",
-            ),
-            Param::required(
-                "arch",
-                ParamType::StringOrList,
-                "arch or list of arches, or `all`; noarch is always added, i386 means i386..i686",
-            ),
-            Param::optional(
-                "src",
-                ParamType::Boolean,
-                false,
-                "also download the source RPMs",
-            ),
-            Param::required(
-                "target_dir",
-                ParamType::String,
-                "workspace directory to download into (created)",
-            ),
-            Param::optional(
-                "bodhi_url",
-                ParamType::String,
-                FEDORA_BODHI,
-                "Bodhi's base URL",
-            ),
-            Param::optional(
-                "koji_url",
-                ParamType::String,
-                koji::FEDORA_HUB,
-                "the Koji hub's XML-RPC URL",
-            ),
-            Param::optional(
-                "pkgs_url",
-                ParamType::String,
-                koji::FEDORA_TOPURL,
-                "the Koji topurl that serves packages/ (kojipkgs)",
-            ),
-        ]
-    }
 
     fn run(p: Params, _context: &Context) -> Result<Output> {
         if p.action != "download" {

@@ -18,25 +18,34 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use taskhost_fedora::koji;
-use taskhost_sdk::directive::{self, Context, Directive, Output, Param, ParamType};
+use taskhost_sdk::directive::{self, Context, Directive, DirectiveParams, Output};
 use taskhost_sdk::{Error, Result, http, log};
 
 // ---- params ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
-    #[serde(default)]
+    /// the package (repository) name, e.g. xchat; give package or nvr
     pub package: Option<String>,
-    #[serde(default)]
+    /// an N(E)VR, e.g. xchat-2.8.8-32.fc40: package is its name and gitref its Fedora
+    /// release's branch (f40) unless given
     pub nvr: Option<String>,
-    #[serde(default)]
+    /// branch, tag or commit, e.g. f40 (default: the nvr's branch, else rawhide)
     pub gitref: Option<String>,
+    /// dist-git namespace, e.g. rpms, modules, container
+    #[param(default = "rpms")]
     pub namespace: String,
+    /// files in the repository to download, e.g. [xchat.spec]
     pub path: Vec<String>,
-    #[serde(default)]
+    /// where each file goes under target_dir (default: its path), as many as path
     pub localpath: Option<Vec<String>>,
+    /// workspace directory to download into (created)
     pub target_dir: String,
+    /// the dist-git server
+    #[param(default = FEDORA_BASEURL)]
     pub baseurl: String,
+    /// skip files the repository does not have (HTTP 404) instead of failing
+    #[param(default = false)]
     pub ignore_missing: bool,
 }
 
@@ -63,60 +72,6 @@ impl Directive for DistGit {
     const RAISES: &'static str = "when neither package nor nvr is given, path and localpath differ in \
                                   length or leave their directories, a file is missing (unless \
                                   ignore_missing), a download fails, or the URL is not granted";
-
-    fn params() -> Vec<Param> {
-        vec![
-            Param::optional_without_default(
-                "package",
-                ParamType::String,
-                "the package (repository) name, e.g. xchat; give package or nvr",
-            ),
-            Param::optional_without_default(
-                "nvr",
-                ParamType::String,
-                "an N(E)VR, e.g. xchat-2.8.8-32.fc40: package is its name and gitref its Fedora \
-                 release's branch (f40) unless given",
-            ),
-            Param::optional_without_default(
-                "gitref",
-                ParamType::String,
-                "branch, tag or commit, e.g. f40 (default: the nvr's branch, else rawhide)",
-            ),
-            Param::optional(
-                "namespace",
-                ParamType::String,
-                "rpms",
-                "dist-git namespace, e.g. rpms, modules, container",
-            ),
-            Param::required(
-                "path",
-                ParamType::StringList,
-                "files in the repository to download, e.g. [xchat.spec]",
-            ),
-            Param::optional_without_default(
-                "localpath",
-                ParamType::StringList,
-                "where each file goes under target_dir (default: its path), as many as path",
-            ),
-            Param::required(
-                "target_dir",
-                ParamType::String,
-                "workspace directory to download into (created)",
-            ),
-            Param::optional(
-                "baseurl",
-                ParamType::String,
-                FEDORA_BASEURL,
-                "the dist-git server",
-            ),
-            Param::optional(
-                "ignore_missing",
-                ParamType::Boolean,
-                false,
-                "skip files the repository does not have (HTTP 404) instead of failing",
-            ),
-        ]
-    }
 
     fn run(p: Params, _context: &Context) -> Result<Output> {
         let repo = Repo::from_params(&p)?;
@@ -541,7 +496,7 @@ mod tests {
 
     #[test]
     fn every_param_is_described() {
-        let names: Vec<String> = DistGit::params().into_iter().map(|p| p.name).collect();
+        let names: Vec<String> = Params::params().into_iter().map(|p| p.name).collect();
         assert_eq!(
             names,
             [

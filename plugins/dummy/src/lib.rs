@@ -5,15 +5,16 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output};
 use taskhost_sdk::{Error, Result};
 
 // ---- params -----------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
+    /// any text; FAIL (case ignored) fails the action
     pub result: String,
-    #[serde(default)]
+    /// what to return, any value
     pub msg: Option<Value>,
 }
 
@@ -28,17 +29,6 @@ impl Directive for Dummy {
     const SUMMARY: &'static str = "Does nothing: returns its message, or fails on request";
     const RETURNS: &'static str = "`msg` when given, else nothing (null)";
     const RAISES: &'static str = "when `result` is FAIL (case ignored)";
-
-    fn params() -> Vec<Param> {
-        vec![
-            Param::required(
-                "result",
-                ParamType::String,
-                "any text; FAIL (case ignored) fails the action",
-            ),
-            Param::optional_without_default("msg", ParamType::Any, "what to return, any value"),
-        ]
-    }
 
     fn run(p: Params, _: &Context) -> Result<Output> {
         if p.result.eq_ignore_ascii_case(FAIL) {
@@ -121,8 +111,8 @@ mod tests {
 
     #[test]
     fn result_is_required_and_any_text() {
-        let p = &Dummy::params();
+        let p = &Params::params();
         assert!(p[0].required && p[0].choices.is_empty());
-        assert!(!p[1].required && matches!(p[1].type_, ParamType::Any));
+        assert!(!p[1].required && matches!(p[1].type_, taskhost_sdk::directive::ParamType::Any));
     }
 }

@@ -7,17 +7,17 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output};
 use taskhost_sdk::resultyaml::{self, CheckDetail};
 use taskhost_sdk::{Error, Result};
 
 // ---- params -----------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
-    #[serde(default)]
+    /// ResultYAML text (e.g. what xunit exported) or a task action's export: the last result decides
     pub result_last: Option<Value>,
-    #[serde(default)]
+    /// ResultYAML text (e.g. what xunit exported) or a task action's export: the worst result decides
     pub result_worst: Option<Value>,
 }
 
@@ -34,22 +34,6 @@ impl Directive for Exitcode {
     const RETURNS: &'static str = "nothing";
     const RAISES: &'static str =
         "unless exactly one of result_last and result_worst is given, or on bad ResultYAML";
-
-    fn params() -> Vec<Param> {
-        let doc = "ResultYAML text (e.g. what xunit exported) or a task action's export";
-        vec![
-            Param::optional_without_default(
-                "result_last",
-                ParamType::Any,
-                &format!("{doc}: the last result decides"),
-            ),
-            Param::optional_without_default(
-                "result_worst",
-                ParamType::Any,
-                &format!("{doc}: the worst result decides"),
-            ),
-        ]
-    }
 
     fn run(p: Params, _: &Context) -> Result<Output> {
         let code = match (&p.result_last, &p.result_worst) {

@@ -13,31 +13,49 @@
 //!   export: koji_output
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use taskhost_fedora::koji::{self, Build, Koji, RpmFilter};
-use taskhost_sdk::directive::{self, Context, Directive, Output, Param, ParamType};
+use taskhost_sdk::directive::{self, Context, Directive, DirectiveParams, Output, ParamValue};
 use taskhost_sdk::{Error, Result, http, log};
 
 // ---- params ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
+    /// download (one build), download_tag (every build tagged in koji_tag),
+    /// download_latest_stable (the newest build of koji_build's package in fNN-updates, else fNN)
     pub action: Action,
-    #[serde(default)]
+    /// NVR of the build (download, download_latest_stable), e.g. xchat-2.8.8-21.fc20
     pub koji_build: Option<String>,
-    #[serde(default)]
+    /// tag whose builds to download (download_tag), e.g. f40-updates-pending
     pub koji_tag: Option<String>,
+    /// arch or list of arches, or `all`; noarch is always added, i386 means i386..i686,
+    /// [] takes no binary RPM
+    #[param(type = StringOrList)]
     pub arch: Vec<String>,
+    /// arches to leave out, e.g. noarch
+    #[param(type = StringOrList, default = Vec::<String>::new())]
     pub arch_exclude: Vec<String>,
+    /// also download the source RPM
+    #[param(default = false)]
     pub src: bool,
+    /// also download -debuginfo and -debugsource RPMs
+    #[param(default = false)]
     pub debuginfo: bool,
+    /// also download each arch's build.log as build.log.ARCH (download, download_latest_stable)
+    #[param(default = false)]
     pub build_log: bool,
+    /// workspace directory to download into (created)
     pub target_dir: String,
+    /// the Koji hub's XML-RPC URL
+    #[param(default = koji::FEDORA_HUB)]
     pub koji_url: String,
+    /// the Koji topurl that serves packages/ (kojipkgs)
+    #[param(default = koji::FEDORA_TOPURL)]
     pub pkgs_url: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, ParamValue)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Download,
@@ -46,7 +64,7 @@ pub enum Action {
 }
 
 /// What the directive returns (libtaskotron's keys).
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Downloaded {
     /// Workspace paths of the RPMs.
     pub downloaded_rpms: Vec<String>,
@@ -67,51 +85,6 @@ impl Directive for KojiDirective {
                                    nothing (null) when download_latest_stable finds no stable build";
     const RAISES: &'static str = "when the build or tag does not exist, a download fails or does not \
                                   match what Koji says about the file, or a URL is not granted";
-
-    fn params() -> Vec<Param> {
-        vec![
-            Param::required(
-                "action",
-                ParamType::String,
-                "download (one build), download_tag (every build tagged in koji_tag), \
-                 download_latest_stable (the newest build of koji_build's package in fNN-updates, else fNN)",
-            )
-            .choices(&["download", "download_tag", "download_latest_stable"]),
-            Param::optional_without_default(
-                "koji_build",
-                ParamType::String,
-                "NVR of the build (download, download_latest_stable), e.g. xchat-2.8.8-21.fc20",
-            ),
-            Param::optional_without_default(
-                "koji_tag",
-                ParamType::String,
-                "tag whose builds to download (download_tag), e.g. f40-updates-pending",
-            ),
-            Param::required(
-                "arch",
-                ParamType::StringOrList,
-                "arch or list of arches, or `all`; noarch is always added, i386 means i386..i686, \
-                 [] takes no binary RPM",
-            ),
-            Param::optional("arch_exclude", ParamType::StringOrList, Vec::<String>::new(), "arches to leave out, e.g. noarch"),
-            Param::optional("src", ParamType::Boolean, false, "also download the source RPM"),
-            Param::optional("debuginfo", ParamType::Boolean, false, "also download -debuginfo and -debugsource RPMs"),
-            Param::optional(
-                "build_log",
-                ParamType::Boolean,
-                false,
-                "also download each arch's build.log as build.log.ARCH (download, download_latest_stable)",
-            ),
-            Param::required("target_dir", ParamType::String, "workspace directory to download into (created)"),
-            Param::optional("koji_url", ParamType::String, koji::FEDORA_HUB, "the Koji hub's XML-RPC URL"),
-            Param::optional(
-                "pkgs_url",
-                ParamType::String,
-                koji::FEDORA_TOPURL,
-                "the Koji topurl that serves packages/ (kojipkgs)",
-            ),
-        ]
-    }
 
     fn run(p: Params, _context: &Context) -> Result<Output> {
         directive::http_url("koji_url", &p.koji_url)?;
@@ -313,10 +286,7 @@ mod tests {
 
     #[test]
     fn every_param_is_described() {
-        let names: Vec<String> = KojiDirective::params()
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
+        let names: Vec<String> = Params::params().into_iter().map(|p| p.name).collect();
         for key in [
             "action",
             "koji_build",

@@ -12,14 +12,24 @@
 //! The runner writes what the callable returned, or the traceback of what
 //! it raised, to `return.json`.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
-use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output};
 use taskhost_sdk::{Command, Environment, Error, Result, log};
 
 // ---- params -----------------------------------------------------------
 
 /// `file`, `callable` and the keyword arguments.
-pub type Params = Map<String, Value>;
+#[derive(Debug, Deserialize, DirectiveParams)]
+pub struct Params {
+    /// the task's Python file, relative to the task's directory
+    pub file: String,
+    /// the function to call (or object.method)
+    pub callable: String,
+    /// every other param: a keyword argument of the callable, as the formula gives it
+    #[serde(flatten)]
+    pub kwargs: Map<String, Value>,
+}
 
 /// The call the params ask for.
 #[derive(Debug, PartialEq)]
@@ -75,26 +85,6 @@ impl Directive for Python {
         "what the callable returns (usually ResultYAML from libtaskotron's check.export_YAML)";
     const RAISES: &'static str = "when the file is missing or not granted, the callable does not \
          exist, raises (the traceback is in the log), or returns what JSON cannot hold";
-
-    fn params() -> Vec<Param> {
-        vec![
-            Param::required(
-                "file",
-                ParamType::String,
-                "the task's Python file, relative to the task's directory",
-            ),
-            Param::required(
-                "callable",
-                ParamType::String,
-                "the function to call (or object.method)",
-            ),
-            Param::optional_without_default(
-                "**",
-                ParamType::Any,
-                "every other param: a keyword argument of the callable, as the formula gives it",
-            ),
-        ]
-    }
 
     fn run(p: Params, _: &Context) -> Result<Output> {
         let call = Call::from_params(p)?;
@@ -171,22 +161,11 @@ impl Directive for Python {
 
 impl Call {
     /// Splits the params; errors name the param.
-    pub fn from_params(mut p: Params) -> Result<Call> {
-        let text = |p: &mut Params, key: &str| match p.remove(key) {
-            Some(Value::String(s)) => Ok(s),
-            Some(other) => Err(Error::invalid(format!(
-                "param `{key}` must be text, not {other}"
-            ))),
-            None => Err(Error::invalid(format!(
-                "the required param `{key}` is missing"
-            ))),
-        };
-        let file = text(&mut p, "file")?;
-        let callable = text(&mut p, "callable")?;
+    pub fn from_params(p: Params) -> Result<Call> {
         Ok(Call {
-            file: task_file(&file)?,
-            callable: checked_callable(&callable)?,
-            kwargs: p,
+            file: task_file(&p.file)?,
+            callable: checked_callable(&p.callable)?,
+            kwargs: p.kwargs,
         })
     }
 

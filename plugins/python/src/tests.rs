@@ -2,10 +2,7 @@ use super::*;
 use serde_json::json;
 
 fn params(v: Value) -> Params {
-    match v {
-        Value::Object(m) => m,
-        other => panic!("{other}"),
-    }
+    serde_json::from_value(v).unwrap()
 }
 
 fn invalid(e: Error) -> String {
@@ -60,8 +57,6 @@ fn the_callable_is_a_python_name() {
         let e = invalid(checked_callable(bad).unwrap_err());
         assert!(e.contains("is not a Python name"), "{e}");
     }
-    let e = invalid(Call::from_params(params(json!({"file": "t.py", "callable": 3}))).unwrap_err());
-    assert_eq!(e, "param `callable` must be text, not 3");
 }
 
 #[test]
@@ -105,7 +100,7 @@ fn the_runners_answer_is_the_value_or_the_error_with_its_traceback() {
 
 #[test]
 fn params_describe_file_callable_and_the_rest() {
-    let names: Vec<String> = Python::params().into_iter().map(|p| p.name).collect();
+    let names: Vec<String> = Params::params().into_iter().map(|p| p.name).collect();
     assert_eq!(names, ["file", "callable", "**"]);
 }
 

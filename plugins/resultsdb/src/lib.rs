@@ -14,21 +14,22 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output};
 use taskhost_sdk::http::Request;
 use taskhost_sdk::resultyaml::{self, CheckDetail};
 use taskhost_sdk::{Error, Result, log};
 
 // ---- params -----------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
-    #[serde(default)]
+    /// ResultYAML text (e.g. what xunit exported) or a task action's export
     pub results: Option<Value>,
-    #[serde(default)]
+    /// a ResultYAML file, a workspace path (instead of results)
     pub file: Option<String>,
+    /// the API root, e.g. https://resultsdb.example.org/api/v2.0
     pub resultsdb_url: String,
-    #[serde(default)]
+    /// where the run's artifacts are published; results link to {artifacts_url}/{uuid}/{artifact}
     pub artifacts_url: Option<String>,
 }
 
@@ -45,31 +46,6 @@ impl Directive for ResultsDb {
         "the ResultYAML with each result's ResultsDB id as the keyval `resultsdb_id`";
     const RAISES: &'static str =
         "on bad ResultYAML, a result without item, type or checkname, or a ResultsDB error";
-
-    fn params() -> Vec<Param> {
-        vec![
-            Param::optional_without_default(
-                "results",
-                ParamType::Any,
-                "ResultYAML text (e.g. what xunit exported) or a task action's export",
-            ),
-            Param::optional_without_default(
-                "file",
-                ParamType::String,
-                "a ResultYAML file, a workspace path (instead of results)",
-            ),
-            Param::required(
-                "resultsdb_url",
-                ParamType::String,
-                "the API root, e.g. https://resultsdb.example.org/api/v2.0",
-            ),
-            Param::optional_without_default(
-                "artifacts_url",
-                ParamType::String,
-                "where the run's artifacts are published; results link to {artifacts_url}/{uuid}/{artifact}",
-            ),
-        ]
-    }
 
     fn run(p: Params, c: &Context) -> Result<Output> {
         let mut details = load(&p)?;

@@ -11,13 +11,14 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output};
 use taskhost_sdk::{Command, Environment, Error, Result, log};
 
 // ---- params -----------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
+    /// command lines: text split like a shell does (no expansions), or argv lists
     pub commands: Vec<Value>,
 }
 
@@ -35,14 +36,6 @@ impl Directive for Shell {
     const RETURNS: &'static str = "the stdout of the last command, as text";
     const RAISES: &'static str =
         "when a line cannot be split, a command is not granted, or a command does not exit 0";
-
-    fn params() -> Vec<Param> {
-        vec![Param::required(
-            "commands",
-            ParamType::List,
-            "command lines: text split like a shell does (no expansions), or argv lists",
-        )]
-    }
 
     fn run(p: Params, _: &Context) -> Result<Output> {
         let commands = argvs(&p.commands)?;

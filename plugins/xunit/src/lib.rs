@@ -10,27 +10,31 @@
 pub mod junit;
 
 use junit::{Status, TestCase};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use taskhost_sdk::Outcome;
-use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output, ParamValue};
 use taskhost_sdk::resultyaml::{self, CheckDetail};
 use taskhost_sdk::{Error, Result, log};
 
 // ---- params -----------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
-    #[serde(default)]
+    /// the item tested (default: the run's item, -i)
     pub item: Option<String>,
-    #[serde(default, rename = "type")]
+    /// the item's type (default: the run's type, -t)
+    #[serde(rename = "type")]
     pub item_type: Option<String>,
-    #[serde(default)]
+    /// the check's name (default: the formula's)
     pub checkname: Option<String>,
+    /// the JUnit XML file, a workspace path
     pub file: String,
+    /// allpass: one result; none: one per test case
+    #[param(default = Aggregation::Allpass)]
     pub aggregation: Aggregation,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, ParamValue)]
 #[serde(rename_all = "lowercase")]
 pub enum Aggregation {
     /// One result for the whole file.
@@ -47,38 +51,6 @@ impl Directive for Xunit {
     const SUMMARY: &'static str = "Turns a JUnit XML file into check results (ResultYAML)";
     const RETURNS: &'static str = "ResultYAML text, for `resultsdb` and `exitcode`";
     const RAISES: &'static str = "when the file cannot be read or is not JUnit XML";
-
-    fn params() -> Vec<Param> {
-        vec![
-            Param::optional_without_default(
-                "item",
-                ParamType::String,
-                "the item tested (default: the run's item, -i)",
-            ),
-            Param::optional_without_default(
-                "type",
-                ParamType::String,
-                "the item's type (default: the run's type, -t)",
-            ),
-            Param::optional_without_default(
-                "checkname",
-                ParamType::String,
-                "the check's name (default: the formula's)",
-            ),
-            Param::required(
-                "file",
-                ParamType::String,
-                "the JUnit XML file, a workspace path",
-            ),
-            Param::optional(
-                "aggregation",
-                ParamType::String,
-                "allpass",
-                "allpass: one result; none: one per test case",
-            )
-            .choices(&["allpass", "none"]),
-        ]
-    }
 
     fn run(p: Params, c: &Context) -> Result<Output> {
         check_file(&p.file)?;

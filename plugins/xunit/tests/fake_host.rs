@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use taskhost_plugin_xunit::Xunit;
 use taskhost_sdk::Outcome;
-use taskhost_sdk::directive::{Context, Directive, Output, ParamType};
+use taskhost_sdk::directive::{Context, DirectiveParams, Output, ParamType};
 use taskhost_sdk::log::Level;
 use taskhost_sdk::resultyaml::{self, CheckDetail};
 use taskhost_sdk::testing::{FakeHost, Run, context};
@@ -453,7 +453,7 @@ fn bad_params_are_refused_with_the_param_named() {
 
 #[test]
 fn the_declared_params_give_the_host_its_checks_and_default() {
-    let params = Xunit::params();
+    let params = taskhost_plugin_xunit::Params::params();
     let got: Vec<(&str, bool, Option<&str>, Vec<&str>)> = params
         .iter()
         .map(|p| {

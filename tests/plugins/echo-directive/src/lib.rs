@@ -4,23 +4,32 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use taskhost_sdk::directive::{Context, Directive, Output, Param, ParamType};
+use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output};
 use taskhost_sdk::{Error, Result};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, DirectiveParams)]
 pub struct Params {
+    /// a message
     pub msg: String,
-    #[serde(default)]
-    pub data: Value,
+    /// anything
+    pub data: Option<Value>,
+    /// a number
+    #[param(default = 1)]
     pub count: i64,
+    /// a switch
+    #[param(default = false)]
     pub flag: bool,
+    /// a choice
+    #[param(default = "fast", choices = ["fast", "slow"])]
     pub mode: String,
+    /// one or more arches
+    #[param(type = StringOrList, default = ["noarch"])]
     pub arch: Vec<String>,
-    #[serde(default)]
+    /// exit code to ask for
     pub exit: Option<u8>,
-    #[serde(default)]
+    /// fail with this message
     pub fail: Option<String>,
-    #[serde(default)]
+    /// also write the value to this workspace file
     pub save: Option<String>,
 }
 
@@ -32,30 +41,6 @@ impl Directive for Echo {
     const SUMMARY: &'static str = "Returns its params and the formula context";
     const RETURNS: &'static str = "{msg, data, count, flag, mode, arch, context: {...}}";
     const RAISES: &'static str = "when `fail` is given";
-
-    fn params() -> Vec<Param> {
-        vec![
-            Param::required("msg", ParamType::String, "a message"),
-            Param::optional_without_default("data", ParamType::Any, "anything"),
-            Param::optional("count", ParamType::Integer, 1, "a number"),
-            Param::optional("flag", ParamType::Boolean, false, "a switch"),
-            Param::optional("mode", ParamType::String, "fast", "a choice")
-                .choices(&["fast", "slow"]),
-            Param::optional(
-                "arch",
-                ParamType::StringOrList,
-                ["noarch"],
-                "one or more arches",
-            ),
-            Param::optional_without_default("exit", ParamType::Integer, "exit code to ask for"),
-            Param::optional_without_default("fail", ParamType::String, "fail with this message"),
-            Param::optional_without_default(
-                "save",
-                ParamType::String,
-                "also write the value to this workspace file",
-            ),
-        ]
-    }
 
     fn run(p: Params, c: &Context) -> Result<Output> {
         if let Some(why) = p.fail {
