@@ -6,7 +6,7 @@
 //! Input: the real lintian outputs of `plugins/lintian/testdata`,
 //! concatenated and repeated to at least 50 MB (`LINTIAN_PARSE_MB` changes
 //! the size). Group `parse`:
-//! * `native`: `parser::parse` (the same `parser.rs`, included by `#[path]`)
+//! * `native`: `parser::parse` (`taskhost_debian::lintian`, which the plugin uses)
 //!   compiled in this bench's profile, timed around the call, on a copy
 //!   read from the file just before (as the guest does);
 //! * `wasm`: the parse inside the `lintian-parse` test plugin
@@ -42,9 +42,7 @@ use taskhost::runtime::{Plugin, Runtime, RuntimeConfig, SandboxLimits};
 use taskhost::store::{ArtifactStore, LocalStore};
 use taskhost::workspace::Workspace;
 
-#[allow(dead_code)] // only `parse` is used here
-#[path = "../../plugins/lintian/src/parser.rs"]
-mod parser;
+use taskhost_debian::lintian as parser;
 
 const PLUGIN: &str = env!("TASKHOST_TEST_PLUGIN_LINTIAN_PARSE");
 

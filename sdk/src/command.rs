@@ -599,6 +599,56 @@ impl Command {
 #[derive(Clone, Debug)]
 pub struct ExitStatus(raw::ExitStatus);
 
+/// How the command ended, for messages: `exited with code 2`, `was killed
+/// by signal 11 (SIGSEGV)`, `ran past its time limit`.
+///
+/// ```
+/// use taskhost_sdk::{Command, Environment, Error};
+/// # use taskhost_sdk::testing::{FakeHost, Reply};
+/// # struct Demo;
+/// # impl taskhost_sdk::Task for Demo {
+/// #     type Data = serde_json::Value;
+/// #     const NAME: &'static str = "demo";
+/// #     const SUMMARY: &'static str = "demo";
+/// #     fn execute(_: serde_json::Value) -> taskhost_sdk::Result<taskhost_sdk::Status> {
+/// let exit = Environment::open("auto")?.run(&Command::new("crashy"))?;
+/// if !exit.success() {
+///     return Err(Error::failed(format!("crashy {exit}")));
+/// }
+/// #         Ok(taskhost_sdk::Status::Success)
+/// #     }
+/// # }
+/// # let run = FakeHost::new().reply("crashy", Reply::signal(11)).execute::<Demo>();
+/// # assert_eq!(run.status, Err(Error::failed("crashy was killed by signal 11 (SIGSEGV)")));
+/// ```
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const NAMES: &[(i32, &str)] = &[
+            (1, "SIGHUP"),
+            (2, "SIGINT"),
+            (3, "SIGQUIT"),
+            (4, "SIGILL"),
+            (6, "SIGABRT"),
+            (7, "SIGBUS"),
+            (8, "SIGFPE"),
+            (9, "SIGKILL"),
+            (11, "SIGSEGV"),
+            (13, "SIGPIPE"),
+            (14, "SIGALRM"),
+            (15, "SIGTERM"),
+        ];
+        match (self.0.timed_out, self.0.code, self.0.signal) {
+            (true, _, _) => write!(f, "ran past its time limit"),
+            (_, Some(code), _) => write!(f, "exited with code {code}"),
+            (_, None, Some(signal)) => match NAMES.iter().find(|(n, _)| *n == signal) {
+                Some((_, name)) => write!(f, "was killed by signal {signal} ({name})"),
+                None => write!(f, "was killed by signal {signal}"),
+            },
+            (_, None, None) => write!(f, "ended abnormally"),
+        }
+    }
+}
+
 impl ExitStatus {
     /// Exit code, if it exited by itself.
     ///

@@ -317,6 +317,25 @@ fn wit_outcome(o: Outcome) -> raw::Outcome {
     }
 }
 
+/// A count per outcome, best first: `3 PASSED, 1 FAILED` (empty for no
+/// outcomes), for a result's note or the log.
+///
+/// ```
+/// use taskhost_sdk::results::{Outcome, summary};
+/// let outcomes = [Outcome::Failed, Outcome::Passed, Outcome::Passed];
+/// assert_eq!(summary(&outcomes), "2 PASSED, 1 FAILED");
+/// ```
+pub fn summary(outcomes: &[Outcome]) -> String {
+    Outcome::ALL
+        .iter()
+        .filter_map(|o| {
+            let n = outcomes.iter().filter(|x| *x == o).count();
+            (n > 0).then(|| format!("{n} {o}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Emits results and keeps their worst outcome, for the task's status: one
 /// result per input, then `Ok(tally.status())`.
 ///

@@ -1871,8 +1871,9 @@ pub mod imports {
                 if let Some(want) = want
                     && !want.eq_ignore_ascii_case(&got)
                 {
-                    return Err(Error::Failed(format!(
-                        "{url}: sha256 {got}, expected {want}"
+                    // The host's kind and words.
+                    return Err(Error::Invalid(format!(
+                        "{url}: sha256 mismatch: expected {want}, got {got}"
                     )));
                 }
                 write(&path, &body)?;

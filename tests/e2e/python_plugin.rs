@@ -37,6 +37,17 @@ fn python(args: &[&str], cwd: &Path, python: &Path) -> (bool, String) {
 }
 
 #[test]
+fn the_python_sdks_fake_host_passes_its_own_tests() {
+    let (ok, text) = python(
+        &["-m", "unittest", "discover", "-s", "tests", "-v"],
+        &root().join("sdk/python"),
+        Path::new("/usr/bin/python3"),
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("Ran 18 tests"), "{text}");
+}
+
+#[test]
 fn the_python_example_passes_its_unit_tests_on_the_fake_host() {
     let dir = root().join("examples/python-shellcheck");
     let (ok, text) = python(

@@ -216,16 +216,7 @@ fn given(value: &Option<String>) -> Option<&str> {
 /// if its release has a `.fcNN` dist tag. The epoch may be written
 /// `E:N-V-R` or `N-E:V-R`.
 pub fn from_nvr(nvr: &str) -> Result<(String, Option<String>)> {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let plain = match nvr.split_once(':') {
-        Some((before, after)) => match before.rsplit_once('-') {
-            Some((name, epoch)) if digits(epoch) => format!("{name}-{after}"),
-            None if digits(before) => after.to_string(),
-            _ => nvr.to_string(),
-        },
-        None => nvr.to_string(),
-    };
-    let parts = koji::parse_nvr(&plain).map_err(|e| match e {
+    let parts = koji::parse_nevr(nvr).map_err(|e| match e {
         Error::Invalid(_) => Error::Invalid(format!(
             "param `nvr`: '{nvr}' is not an N(E)VR: write NAME-VERSION-RELEASE, e.g. \
              xchat-2.8.8-32.fc40"

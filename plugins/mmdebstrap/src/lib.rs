@@ -15,17 +15,14 @@
 //! keyrings, the script) reaches the chroot through mmdebstrap's `upload`
 //! special hook.
 
-use serde::Serialize;
-use std::collections::BTreeMap;
 use std::time::Duration;
 use taskhost_sdk::artifacts::NewArtifact;
 use taskhost_sdk::results::CheckResult;
 use taskhost_sdk::{Command, Environment, Error, Outcome, Result, Status, Task, log};
 pub use taskhost_systembootstrap::Bootstrap as Data;
 use taskhost_systembootstrap::{
-    DPKG_STATUS, HOST_SOURCES, OS_RELEASE, SystemBootstrap, Variant, WITH_INIT, cleanup_hooks,
-    codename, failure_summary, os_release, pkglist, prepare, read_text, report_hooks, script_hooks,
-    setup_hooks, tail,
+    HOST_SOURCES, SystemBootstrap, SystemTarball, Variant, cleanup_hooks, failure_summary, prepare,
+    report_hooks, script_hooks, setup_hooks, tail,
 };
 
 // ---- command line -----------------------------------------------------
@@ -93,36 +90,9 @@ pub fn tar_xz_has_dev_nodes(xz: impl std::io::Read) -> std::io::Result<bool> {
     Ok(false)
 }
 
-/// What the report hook wrote to `with-init`: `true` or `false`. Anything
-/// else (empty, garbled) is an error, not a guess either way.
-pub fn with_init(text: &str) -> Result<bool> {
-    match text.trim() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        other => Err(Error::failed(format!(
-            "the hook testing the system's /sbin/init wrote {other:?} to {WITH_INIT}, \
-             not true or false"
-        ))),
-    }
-}
-
-/// The `debian:system-tarball` data.
-#[derive(Debug, Serialize)]
-pub struct SystemTarball {
-    pub filename: String,
-    pub vendor: String,
-    pub codename: String,
-    pub mirror: String,
-    pub components: Vec<String>,
-    pub variant: Option<&'static str>,
-    pub pkglist: BTreeMap<String, String>,
-    pub architecture: String,
-    pub with_dev: bool,
-    pub with_init: bool,
-}
-
 // ---- the task ---------------------------------------------------------
 
+/// The task.
 pub struct Mmdebstrap;
 
 impl Task for Mmdebstrap {
@@ -165,17 +135,12 @@ The result is one debian:system-tarball artifact (system.tar.xz).";
             return Err(Error::TimedOut);
         }
         if !exit.success() {
-            let how = match (exit.code(), exit.signal()) {
-                (Some(code), _) => format!("exit code {code}"),
-                (None, Some(signal)) => format!("signal {signal}"),
-                _ => "an unknown status".into(),
-            };
             log::warn(format!(
                 "the end of mmdebstrap's log:\n{}",
                 tail(&stderr, 100)
             ));
             return Err(Error::failed(format!(
-                "mmdebstrap failed ({how}):\n{}",
+                "mmdebstrap {exit}:\n{}",
                 failure_summary(&stderr)
             )));
         }
@@ -186,28 +151,11 @@ The result is one debian:system-tarball artifact (system.tar.xz).";
             .map_err(|e| Error::failed(format!("reading mmdebstrap's {OUTPUT}: {e}")))?;
 
         let options = &data.bootstrap_options;
-        let first = &resolved[0];
-        let release = os_release(&read_text(OS_RELEASE)?);
-        let vendor = release
-            .get("ID")
-            .cloned()
-            .ok_or_else(|| Error::failed("the system's /etc/os-release has no ID"))?;
-        let codename = codename(&release, &first.repo.suite);
-        let pkglist = pkglist(&read_text(DPKG_STATUS)?, &options.architecture);
-        let with_init = with_init(&read_text(WITH_INIT)?)?;
-        let packages = pkglist.len();
-        let tarball = SystemTarball {
-            filename: OUTPUT.into(),
-            vendor: vendor.clone(),
-            codename: codename.clone(),
-            mirror: first.repo.mirror.clone(),
-            components: first.components.clone(),
-            variant: options.variant.map(Variant::as_str),
-            pkglist,
-            architecture: options.architecture.clone(),
-            with_dev,
-            with_init,
-        };
+        let (mut tarball, _) = SystemTarball::reported(&data, &resolved[0])?;
+        tarball.filename = OUTPUT.into();
+        tarball.with_dev = with_dev;
+        let (vendor, codename) = (tarball.vendor.clone(), tarball.codename.clone());
+        let (packages, with_init) = (tarball.pkglist.len(), tarball.with_init);
         let id = NewArtifact::new("debian:system-tarball")
             .data(&tarball)?
             .file(OUTPUT, OUTPUT)

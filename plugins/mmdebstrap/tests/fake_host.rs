@@ -615,7 +615,7 @@ E: setup failed: E: apt-get update -oAPT::Status-Fd=<$fd> -oDpkg::Use-Pty=false 
     assert_eq!(
         run.status,
         Err(Error::Failed(
-            "mmdebstrap failed (exit code 1):\n\
+            "mmdebstrap exited with code 1:\n\
              E: The repository 'http://deb.debian.org/debian bookwrom Release' does not have a Release file.\n\
              E: apt-get update -oAPT::Status-Fd=<$fd> -oDpkg::Use-Pty=false failed\n\
              E: setup failed: E: apt-get update -oAPT::Status-Fd=<$fd> -oDpkg::Use-Pty=false failed"
@@ -638,7 +638,7 @@ fn a_killed_or_timed_out_mmdebstrap_stores_nothing() {
     assert_eq!(
         run.status,
         Err(Error::Failed(format!(
-            "mmdebstrap failed (signal 15):\n{}",
+            "mmdebstrap was killed by signal 15 (SIGTERM):\n{}",
             log.trim_end()
         )))
     );
@@ -747,10 +747,10 @@ fn a_missing_or_useless_release_file_or_keyring_fails_before_mmdebstrap() {
         (
             without_components.clone(),
             (RELEASE_URL, 404, "<html>Not Found</html>".as_bytes()),
-            format!(
+            Error::Failed(format!(
                 "bootstrap_repositories[0].components: reading the suite's Release file: \
                  {RELEASE_URL}: HTTP 404 (or list the components)"
-            ),
+            )),
         ),
         (
             without_components,
@@ -759,25 +759,26 @@ fn a_missing_or_useless_release_file_or_keyring_fails_before_mmdebstrap() {
                 200,
                 b"Origin: Debian\nSuite: stable\n".as_slice(),
             ),
-            format!(
+            Error::Failed(format!(
                 "bootstrap_repositories[0].components: Cannot find components in {RELEASE_URL}"
-            ),
+            )),
         ),
         (
             external(json!({"url": KEY_URL, "sha256sum": wrong})),
             (KEY_URL, 200, ARMORED.as_bytes()),
-            format!(
-                "bootstrap_repositories[0].keyring.url: {KEY_URL}: sha256 {ARMORED_SHA256}, \
-                 expected {wrong}"
-            ),
+            // The host's kind and words for a mismatch.
+            Error::Invalid(format!(
+                "bootstrap_repositories[0].keyring.url: {KEY_URL}: sha256 mismatch: \
+                 expected {wrong}, got {ARMORED_SHA256}"
+            )),
         ),
         (
             external(json!({"url": KEY_URL})),
             (KEY_URL, 200, b"<html><body>Moved</body></html>".as_slice()),
-            format!(
+            Error::Failed(format!(
                 "bootstrap_repositories[0].keyring.url {KEY_URL}: not an OpenPGP keyring \
                  (neither binary nor ASCII-armored)"
-            ),
+            )),
         ),
     ];
     for (data, (url, status, body), says) in cases {
@@ -785,7 +786,7 @@ fn a_missing_or_useless_release_file_or_keyring_fails_before_mmdebstrap() {
             .task_data(data)
             .http(url, status, body)
             .execute::<Mmdebstrap>();
-        assert_eq!(run.status, Err(Error::Failed(says)));
+        assert_eq!(run.status, Err(says));
         assert_eq!(run.urls, [url]);
         assert!(run.backends.is_empty() && run.commands.is_empty());
         assert!(run.artifacts.is_empty());

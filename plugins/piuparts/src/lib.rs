@@ -16,19 +16,15 @@
 //! The log is stored as a `debian:piuparts` artifact relating to the
 //! binaries. The outcome comes from piuparts' exit code and its PASS /
 //! FAIL lines; files left after purge are warnings, as
-//! --warn-on-leftovers-after-purge makes them.
+//! --warn-on-leftovers-after-purge makes them. The formats (log, base
+//! tarball, artifact data) live in `taskhost_debian::piuparts`.
 
-pub mod piupartslog;
-pub mod tarball;
-
-use piupartslog::{Finding, Summary, Verdict};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde::Deserialize;
+use taskhost_debian::checks;
+use taskhost_debian::piuparts::{self, BaseTgz, PiupartsData, Verdict};
 use taskhost_sdk::artifacts::{self, Artifact, NewArtifact, RelationType};
 use taskhost_sdk::results::CheckResult;
-use taskhost_sdk::{
-    ArtifactId, ArtifactRef, Command, Environment, Error, Outcome, Result, Status, Task, log,
-};
+use taskhost_sdk::{ArtifactRef, Command, Environment, Error, Result, Status, Task, log};
 
 // ---- task_data --------------------------------------------------------
 
@@ -65,20 +61,18 @@ pub enum Backend {
 
 /// The checks that need no artifact: each error names its key.
 pub fn check(data: &Data) -> Result<()> {
-    match data.backend {
-        Backend::Auto | Backend::Unshare => {}
-        other => {
-            let name = match other {
-                Backend::IncusLxc => "incus-lxc",
-                Backend::IncusVm => "incus-vm",
-                _ => "schroot",
-            };
-            return Err(Error::invalid(format!(
-                "backend: {name} is not available for piuparts on this host; use unshare (or auto)"
-            )));
-        }
+    let refused = match data.backend {
+        Backend::Auto | Backend::Unshare => "",
+        Backend::IncusLxc => "incus-lxc",
+        Backend::IncusVm => "incus-vm",
+        Backend::Schroot => "schroot",
+    };
+    if !refused.is_empty() {
+        return Err(Error::invalid(format!(
+            "backend: {refused} is not available for piuparts on this host; use unshare (or auto)"
+        )));
     }
-    check_architecture(&data.host_architecture)
+    checks::check_architecture(&data.host_architecture)
         .map_err(|why| Error::invalid(format!("host_architecture: {why}")))?;
     if data.input.binary_artifacts_ids.is_empty() {
         return Err(Error::invalid(
@@ -86,20 +80,6 @@ pub fn check(data: &Data) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn check_architecture(arch: &str) -> std::result::Result<(), String> {
-    let ok = arch.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && arch
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok && !["all", "any", "source"].contains(&arch) {
-        Ok(())
-    } else {
-        Err(format!(
-            "'{arch}' is not a Debian architecture (e.g. amd64, arm64, i386)"
-        ))
-    }
 }
 
 // ---- command line -----------------------------------------------------
@@ -143,39 +123,9 @@ pub fn command_line(base_tgz: &str, debs: &[String]) -> Command {
 
 // ---- inputs -----------------------------------------------------------
 
-fn field<'a>(artifact: &'a Artifact, key: &str) -> &'a str {
-    artifact
-        .data
-        .get(key)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-}
-
-/// A system tarball must be for `host_architecture` (piuparts runs the
-/// packages' maintainer scripts in it, natively).
-fn check_tarball(key: &str, artifact: &Artifact, host_arch: &str) -> Result<()> {
-    match field(artifact, "architecture") {
-        "" => Ok(()),
-        arch if arch == host_arch => Ok(()),
-        arch => Err(Error::invalid(format!(
-            "{key}: artifact {} is an {arch} system, but host_architecture is {host_arch}; \
-             give an {host_arch} system tarball",
-            artifact.id
-        ))),
-    }
-}
-
-/// `NAME_VERSION_ARCH.deb` → (name, arch).
-pub fn deb_name(path: &str) -> Option<(&str, &str)> {
-    let stem = path.rsplit('/').next()?.strip_suffix(".deb")?;
-    let mut parts = stem.split('_');
-    let (name, _version, arch) = (parts.next()?, parts.next()?, parts.next()?);
-    parts.next().is_none().then_some((name, arch))
-}
-
 /// One tested package: (artifact, .deb path).
 struct Binary {
-    artifact: ArtifactId,
+    artifact: taskhost_sdk::ArtifactId,
     deb: String,
 }
 
@@ -187,22 +137,19 @@ fn fetch_binaries(ids: &[ArtifactRef], host_arch: &str) -> Result<Vec<Binary>> {
         let id = reference.id()?;
         let mut found = 0;
         for path in artifacts::fetch(id, &format!("{DIR}/input/{id}"))? {
-            let Some((_, arch)) = deb_name(&path) else {
+            let Some((_, arch)) = piuparts::deb_name(&path) else {
                 continue;
             };
+            let file = path.rsplit('/').next().unwrap_or(&path).to_string();
             if arch != "all" && arch != host_arch {
                 return Err(Error::invalid(format!(
-                    "input.binary_artifacts_ids: artifact {id} holds {}, an {arch} package, \
-                     but host_architecture is {host_arch}",
-                    path.rsplit('/').next().unwrap_or(&path)
+                    "input.binary_artifacts_ids: artifact {id} holds {file}, an {arch} package, \
+                     but host_architecture is {host_arch}"
                 )));
             }
             found += 1;
-            let file = path.rsplit('/').next().unwrap_or(&path).to_string();
-            if !binaries
-                .iter()
-                .any(|b| b.deb.ends_with(&format!("/{file}")))
-            {
+            let same = format!("/{file}");
+            if !binaries.iter().any(|b| b.deb.ends_with(&same)) {
                 binaries.push(Binary {
                     artifact: id,
                     deb: path,
@@ -223,16 +170,8 @@ fn fetch_binaries(ids: &[ArtifactRef], host_arch: &str) -> Result<Vec<Binary>> {
 /// re-packing did (nothing for a .tar.gz without /dev).
 fn prepare_base_tgz(base: &Artifact) -> Result<(String, BaseTgz)> {
     let paths = artifacts::fetch(base.id, BASE_DIR)?;
-    let filename = field(base, "filename");
-    let source = paths
-        .iter()
-        .find(|p| !filename.is_empty() && p.rsplit('/').next() == Some(filename))
-        .or_else(|| {
-            paths.iter().find(|p| {
-                let name = p.rsplit('/').next().unwrap_or(p);
-                name.contains(".tar") || name.ends_with(".tgz")
-            })
-        })
+    let mut info = BaseTgz::of(base);
+    let source = piuparts::find_tarball(&paths, &info.filename)
         .cloned()
         .ok_or_else(|| {
             Error::invalid(format!(
@@ -240,91 +179,14 @@ fn prepare_base_tgz(base: &Artifact) -> Result<(String, BaseTgz)> {
                 base.id
             ))
         })?;
-    let with_dev = base
-        .data
-        .get("with_dev")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
-    let mut info = BaseTgz {
-        id: base.id,
-        filename: filename.to_string(),
-        codename: field(base, "codename").to_string(),
-        architecture: field(base, "architecture").to_string(),
-        with_dev,
-        repacked: false,
-        dev_entries_removed: 0,
-    };
-    let bad = |e: std::io::Error| {
-        Error::invalid(format!("base_tgz_id: artifact {}: {source}: {e}", base.id))
-    };
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&source)?);
-    let format = tarball::sniff(std::io::BufRead::fill_buf(&mut reader)?).map_err(bad)?;
-    if format == tarball::Format::Gzip && !with_dev {
-        return Ok((source, info));
-    }
     let target = format!("{DIR}/base.tar.gz");
-    let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&target)?);
-    let done = tarball::repack(reader, out, with_dev).map_err(bad)?;
-    std::fs::remove_file(&source)?;
-    info.repacked = true;
-    info.dev_entries_removed = done.removed;
-    log::info(format!(
-        "re-packed the base tarball as gzip ({} members{})",
-        done.kept,
-        if with_dev {
-            format!(", {} under /dev left out", done.removed)
-        } else {
-            String::new()
+    match info.repack(&source, &target)? {
+        Some(done) => {
+            log::info(done.describe(info.with_dev));
+            Ok((target, info))
         }
-    ));
-    Ok((target, info))
-}
-
-// ---- output -----------------------------------------------------------
-
-#[derive(Debug, Serialize)]
-struct BaseTgz {
-    id: ArtifactId,
-    filename: String,
-    codename: String,
-    architecture: String,
-    with_dev: bool,
-    /// Re-packed as gzip for piuparts.
-    repacked: bool,
-    dev_entries_removed: usize,
-}
-
-/// The `debian:piuparts` data.
-#[derive(Serialize)]
-struct PiupartsData<'a> {
-    /// Package name → .deb file name.
-    packages: BTreeMap<&'a str, &'a str>,
-    host_architecture: &'a str,
-    environment: ArtifactId,
-    base_tgz: &'a BaseTgz,
-    cmdline: String,
-    exit_code: Option<i32>,
-    verdict: Verdict,
-    piuparts_version: Option<&'a str>,
-    passed: &'a [String],
-    failed: &'a [Finding],
-    skipped: &'a [String],
-    warnings: &'a [Finding],
-    errors: &'a [String],
-}
-
-fn findings(list: &[Finding]) -> String {
-    list.iter()
-        .map(|f| {
-            let mut text = f.message.clone();
-            for file in &f.files {
-                text.push_str("\n  ");
-                text.push_str(file);
-            }
-            text
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+        None => Ok((source, info)),
+    }
 }
 
 // ---- the task ---------------------------------------------------------
@@ -358,9 +220,9 @@ impl Task for Piuparts {
         }
         let host_arch = data.host_architecture.as_str();
         let env = artifacts::get(data.environment.id()?)?;
-        check_tarball("environment", &env, host_arch)?;
+        piuparts::check_tarball("environment", &env, host_arch)?;
         let base = artifacts::get(data.base_tgz_id.id()?)?;
-        check_tarball("base_tgz_id", &base, host_arch)?;
+        piuparts::check_tarball("base_tgz_id", &base, host_arch)?;
         let binaries = fetch_binaries(&data.input.binary_artifacts_ids, host_arch)?;
         let (base_tgz, base_info) = prepare_base_tgz(&base)?;
 
@@ -370,16 +232,8 @@ impl Task for Piuparts {
             .iter()
             .map(|d| d.rsplit('/').next().unwrap_or(d))
             .collect();
-        log::info(format!(
-            "piuparts on {} in {} ({})",
-            files.join(", "),
-            if base_info.codename.is_empty() {
-                "the base tarball"
-            } else {
-                &base_info.codename
-            },
-            host_arch
-        ));
+        let (on, base_name) = (files.join(", "), base_info.name());
+        log::info(format!("piuparts on {on} in {base_name} ({host_arch})"));
         let exit = Environment::open("local")?.run(&command)?;
         if exit.truncated() {
             log::warn(
@@ -391,29 +245,19 @@ impl Task for Piuparts {
         let _ = std::fs::remove_file(format!("{DIR}/base.tar.gz"));
 
         let text = String::from_utf8_lossy(&std::fs::read(LOG)?).into_owned();
-        let summary: Summary = piupartslog::summarize(&text);
-        let verdict = piupartslog::verdict(exit.code(), &summary);
-        let note = piupartslog::note(verdict, &summary);
+        let summary = piuparts::summarize(&text);
+        let verdict = piuparts::verdict(exit.code(), &summary);
 
-        let packages: BTreeMap<&str, &str> = files
-            .iter()
-            .map(|f| (deb_name(f).map_or(*f, |(name, _)| name), *f))
-            .collect();
         let id = NewArtifact::new("debian:piuparts")
             .data(&PiupartsData {
-                packages,
+                packages: piuparts::packages(&files),
                 host_architecture: host_arch,
                 environment: env.id,
                 base_tgz: &base_info,
                 cmdline: command.argv().join(" "),
                 exit_code: exit.code(),
                 verdict,
-                piuparts_version: summary.version.as_deref(),
-                passed: &summary.passed,
-                failed: &summary.failed,
-                skipped: &summary.skipped,
-                warnings: &summary.warnings,
-                errors: &summary.errors,
+                log: summary.data(),
             })?
             .file("piuparts.log", LOG)
             .create()?;
@@ -426,37 +270,10 @@ impl Task for Piuparts {
         }
 
         if verdict == Verdict::Inconclusive {
+            let how = piuparts::how_it_ended(exit.timed_out(), exit.code(), exit.signal());
             let stderr = exit.read_stderr().unwrap_or_default();
-            let said_in = |text: &str| -> Vec<String> {
-                text.lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(String::from)
-                    .collect()
-            };
-            // What piuparts said last: on stderr, else at the end of its log.
-            let mut said = said_in(&stderr);
-            if said.is_empty() {
-                said = said_in(&text);
-            }
-            let how = match (exit.timed_out(), exit.code(), exit.signal()) {
-                (true, ..) => "timed out".to_string(),
-                (false, Some(code), _) => format!("exited {code}"),
-                (false, None, Some(signal)) => format!("was killed by signal {signal}"),
-                (false, None, None) => "ended".to_string(),
-            };
-            let not_root = ["need to be root", "Operation not permitted"];
-            let hint = if said.iter().any(|l| not_root.iter().any(|n| l.contains(n))) {
-                " (piuparts runs as root: run runtask as root)"
-            } else {
-                ""
-            };
-            let ending = match &said[said.len().saturating_sub(5)..] {
-                [] => ", and it printed nothing".to_string(),
-                last => format!(": {}", last.join(" | ")),
-            };
-            return Err(Error::failed(format!(
-                "piuparts {how} without a verdict{hint}; its log is artifact {id}{ending}"
-            )));
+            let said = piuparts::no_verdict(&how, &stderr, &text, id);
+            return Err(Error::failed(said));
         }
 
         let item = files
@@ -464,34 +281,15 @@ impl Task for Piuparts {
             .map(|f| f.trim_end_matches(".deb"))
             .collect::<Vec<_>>()
             .join(" ");
-        let outcome = match verdict {
-            Verdict::Passed => Outcome::Passed,
-            Verdict::PassedWithWarnings | Verdict::Skipped => Outcome::Info,
-            _ => Outcome::Failed,
-        };
-        let mut result = CheckResult::new(item, "debian_package", outcome)
+        let mut result = CheckResult::new(item, "debian_package", verdict.outcome())
             .checkname("piuparts")
-            .note(note)
-            .artifact(format!("artifact:{id}"))
-            .keyval(
-                "piuparts_exit_code",
-                exit.code().map_or("none".into(), |c| c.to_string()),
-            );
-        if !summary.failed.is_empty() {
-            result = result.keyval("failures", findings(&summary.failed));
-        }
-        if !summary.warnings.is_empty() {
-            result = result.keyval("warnings", findings(&summary.warnings));
-        }
-        if !summary.errors.is_empty() {
-            result = result.keyval("errors", summary.errors.join("\n"));
+            .note(piuparts::note(verdict, &summary))
+            .artifact(format!("artifact:{id}"));
+        for (key, value) in summary.keyvals(exit.code()) {
+            result = result.keyval(key, value);
         }
         result.emit()?;
-        Ok(match verdict {
-            Verdict::Passed | Verdict::PassedWithWarnings => Status::Success,
-            Verdict::Skipped => Status::Skipped,
-            _ => Status::Failure,
-        })
+        Ok(verdict.status())
     }
 }
 
@@ -597,17 +395,5 @@ mod tests {
         assert!(m.starts_with("input.binary_artifacts_ids: empty"), "{m}");
         let m = invalid(&MINIMAL.replace("amd64", "all"));
         assert!(m.starts_with("host_architecture: 'all'"), "{m}");
-    }
-
-    #[test]
-    fn deb_names_give_name_and_architecture() {
-        assert_eq!(
-            deb_name("piuparts/input/3/th-clean_1.0_all.deb"),
-            Some(("th-clean", "all"))
-        );
-        assert_eq!(deb_name("x_1.0-1_amd64.deb"), Some(("x", "amd64")));
-        assert_eq!(deb_name("x_1.0_amd64.udeb"), None);
-        assert_eq!(deb_name("x_1.0_amd64.changes"), None);
-        assert_eq!(deb_name("x.deb"), None);
     }
 }

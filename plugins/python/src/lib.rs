@@ -17,8 +17,6 @@ use serde_json::{Map, Value};
 use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output};
 use taskhost_sdk::{Command, Environment, Error, Result, log};
 
-// ---- params -----------------------------------------------------------
-
 /// `file`, `callable` and the keyword arguments.
 #[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
@@ -137,14 +135,8 @@ impl Directive for Python {
                 Error::failed(format!("the runner wrote a {RETURN} that is not JSON: {e}"))
             })?,
             Err(_) => {
-                let how = match (exit.code(), exit.signal()) {
-                    _ if exit.timed_out() => "ran past its time limit".to_string(),
-                    (Some(code), _) => format!("exited with code {code}"),
-                    (None, Some(signal)) => format!("was killed by signal {signal}"),
-                    (None, None) => "ended abnormally".to_string(),
-                };
                 return Err(Error::failed(format!(
-                    "python3 {how} before {}() in {} returned{}",
+                    "python3 {exit} before {}() in {} returned{}",
                     call.callable,
                     call.file,
                     if output.trim().is_empty() {
@@ -268,8 +260,6 @@ pub fn answer_to_output(answer: Value) -> Result<Output> {
         },
     ))
 }
-
-// ---- files ------------------------------------------------------------
 
 /// Writes the runner and the modules to [`DIR`].
 fn install() -> Result<()> {

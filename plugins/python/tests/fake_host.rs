@@ -279,7 +279,7 @@ fn python_ending_before_the_call_returned_says_how_with_the_output_tail() {
         ),
         (
             Reply::signal(9),
-            "python3 was killed by signal 9 before run() in check.py returned (it printed nothing)",
+            "python3 was killed by signal 9 (SIGKILL) before run() in check.py returned (it printed nothing)",
         ),
         (
             Reply::timed_out().stderr("waiting for koji...\n"),

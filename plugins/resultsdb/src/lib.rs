@@ -12,14 +12,13 @@
 //! `{artifacts_url}/{uuid}/{artifact}`, where runtask keeps the run's
 //! artifacts.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output};
 use taskhost_sdk::http::Request;
 use taskhost_sdk::resultyaml::{self, CheckDetail};
 use taskhost_sdk::{Error, Result, log};
-
-// ---- params -----------------------------------------------------------
 
 #[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
@@ -98,8 +97,6 @@ impl Directive for ResultsDb {
     }
 }
 
-// ---- input ------------------------------------------------------------
-
 /// The results from `results` or `file` (exactly one).
 fn load(p: &Params) -> Result<Vec<CheckDetail>> {
     match (&p.results, &p.file) {
@@ -175,8 +172,6 @@ fn name_of(d: &CheckDetail) -> &str {
 fn item_of(d: &CheckDetail) -> &str {
     d.item.as_deref().unwrap_or_default()
 }
-
-// ---- request bodies ---------------------------------------------------
 
 /// The job's group: the run's uuid, named after the check.
 pub fn group_body(c: &Context, artifacts_url: Option<&str>) -> Value {
@@ -286,18 +281,16 @@ fn excerpt(body: &str) -> String {
     }
 }
 
-/// Percent-encodes a path segment (a testcase name may hold `/`, which
-/// ResultsDB's routes take as part of the name).
+/// Percent-encodes a testcase name for a path (a `/` in it stays: ResultsDB's
+/// routes take it as part of the name).
 fn encode(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'/');
+    utf8_percent_encode(name, KEEP).to_string()
 }
 
 taskhost_sdk::export_directive!(ResultsDb, manifest = "taskhost.toml");

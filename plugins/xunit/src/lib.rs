@@ -13,10 +13,9 @@ use junit::{Status, TestCase};
 use serde::{Deserialize, Serialize};
 use taskhost_sdk::Outcome;
 use taskhost_sdk::directive::{Context, Directive, DirectiveParams, Output, ParamValue};
+use taskhost_sdk::results::summary;
 use taskhost_sdk::resultyaml::{self, CheckDetail};
 use taskhost_sdk::{Error, Result, log};
-
-// ---- params -----------------------------------------------------------
 
 #[derive(Debug, Deserialize, DirectiveParams)]
 pub struct Params {
@@ -99,8 +98,6 @@ pub fn check_file(file: &str) -> Result<()> {
     )))
 }
 
-// ---- results ----------------------------------------------------------
-
 /// The results for `cases`, each a copy of `base` with its outcome set.
 pub fn aggregate(
     base: &CheckDetail,
@@ -148,18 +145,6 @@ fn outcome(status: Status) -> Outcome {
         Status::Skipped => Outcome::Info,
         Status::Failed | Status::Error => Outcome::Failed,
     }
-}
-
-/// `3 PASSED, 1 FAILED`: a count per outcome, best first.
-pub fn summary(outcomes: &[Outcome]) -> String {
-    Outcome::ALL
-        .iter()
-        .filter_map(|o| {
-            let n = outcomes.iter().filter(|x| *x == o).count();
-            (n > 0).then(|| format!("{n} {o}"))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The first line of a message, at most 200 characters.

@@ -418,8 +418,6 @@ fn bad_params_are_refused_with_the_param_named() {
             json!({"aggregation": "allpass"}),
             "params: missing field `file`",
         ),
-        // The host fills in the default; the directive itself has none.
-        (json!({"file": file}), "params: missing field `aggregation`"),
         (
             json!({"file": file, "aggregation": "some"}),
             "params: aggregation: unknown variant `some`, expected `allpass` or `none`",

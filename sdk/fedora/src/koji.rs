@@ -165,6 +165,21 @@ pub fn parse_nvr(nvr: &str) -> Result<Nvr> {
     })
 }
 
+/// Splits an N(E)VR: `NAME-VERSION-RELEASE`, with an epoch as
+/// `NAME-EPOCH:VERSION-RELEASE` or `EPOCH:NAME-VERSION-RELEASE` dropped.
+pub fn parse_nevr(nevr: &str) -> Result<Nvr> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let plain = match nevr.split_once(':') {
+        Some((before, after)) => match before.rsplit_once('-') {
+            Some((name, epoch)) if digits(epoch) => format!("{name}-{after}"),
+            None if digits(before) => after.to_string(),
+            _ => nevr.to_string(),
+        },
+        None => nevr.to_string(),
+    };
+    parse_nvr(&plain)
+}
+
 /// The Fedora release of a build's dist tag: `40` for `1.fc40` or
 /// `2.fc40.1`; none without an `.fcNN`.
 pub fn fedora_release(release: &str) -> Option<u32> {
@@ -772,6 +787,24 @@ mod tests {
             "{e:?}"
         );
         assert!(k.build_log_url(&build(), "x86_64?q").is_err());
+    }
+
+    #[test]
+    fn nevrs_drop_the_epoch_either_way() {
+        for nevr in [
+            "xchat-2:2.8.8-32.fc40",
+            "2:xchat-2.8.8-32.fc40",
+            "xchat-2.8.8-32.fc40",
+        ] {
+            let n = parse_nevr(nevr).unwrap();
+            assert_eq!(
+                (n.name.as_str(), n.version.as_str(), n.release.as_str()),
+                ("xchat", "2.8.8", "32.fc40"),
+                "{nevr}"
+            );
+        }
+        assert!(parse_nevr("xchat-x:2.8.8-32.fc40").is_err());
+        assert!(parse_nevr(":").is_err());
     }
 
     #[test]

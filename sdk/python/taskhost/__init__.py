@@ -5,10 +5,14 @@ as ``Task = taskhost.export(MyTask)``; ``python3 -m taskhost.build DIR``
 turns the module and its ``taskhost.toml`` into a component with
 componentize-py. The helpers are those of the Rust SDK (``taskhost-sdk``):
 commands run through :class:`Environment`, artifacts through
-:func:`get`, :func:`fetch`, :func:`inputs` and :class:`NewArtifact`,
+:func:`get`, :func:`fetch`, :func:`inputs`, :func:`lookup` (debusine
+lookups such as ``debian/match:codename=bookworm``) and
+:class:`NewArtifact`, downloads through :func:`download` and API calls
+through :class:`Request` and :func:`send` (giving a :class:`Response`),
 results through :class:`CheckResult` and :class:`Tally`, and
 ``fail_on_severity`` through :class:`FailOn`. Every host call is checked
-against the operator's grants; a denied one raises :class:`AccessDenied`.
+against the operator's grants (a URL against the ``urls`` prefixes); a
+denied one raises :class:`AccessDenied`.
 """
 
 import enum
@@ -209,7 +213,10 @@ def inputs():
 
 
 def lookup(query, category):
-    """Resolves a debusine lookup (``debian/match:codename=bookworm``)."""
+    """Resolves a debusine lookup (``debian/match:codename=bookworm``, or
+    a bare artifact id) to the id of the newest matching artifact of
+    ``category``, which becomes readable by the run; none is
+    :class:`NotFound`."""
     return _call(_host.artifacts.lookup, query, category)
 
 
@@ -244,6 +251,117 @@ class NewArtifact:
         for target in self.relations:
             _call(a.relate, artifact_id, target, a.RelationType.RELATES_TO)
         return artifact_id
+
+
+# ---- http -----------------------------------------------------------------
+
+
+class Fetched:
+    """A finished :func:`download`: ``size`` (bytes written), ``sha256``
+    (hex, of the content) and ``url`` (where it came from, after redirects)."""
+
+    def __init__(self, wit):
+        self.size = wit.size
+        self.sha256 = wit.sha256
+        self.url = wit.url
+
+
+def download(url, workspace_path, sha256=None):
+    """Downloads ``url`` into the workspace file ``workspace_path``,
+    streamed; returns a :class:`Fetched`. With ``sha256`` (hex) the content
+    must match, or the call fails and no file is left behind. ``http``,
+    ``https`` and ``file`` URLs are supported; the URL and every redirect
+    must be granted (else :class:`AccessDenied`)."""
+    return Fetched(_call(_host.http.download, url, workspace_path, sha256))
+
+
+class Request:
+    """A request to an API (koji's XML-RPC, bodhi's and ResultsDB's REST):
+    ``method``, ``url``, ``headers`` (``(name, value)`` pairs) and ``body``
+    (bytes). ``Request.get(url).header("accept", "application/json").send()``
+    returns a :class:`Response`."""
+
+    def __init__(self, method, url, headers=None, body=b""):
+        self.method = method
+        self.url = url
+        self.headers = list(headers.items() if isinstance(headers, dict) else headers or [])
+        self.body = body.encode() if isinstance(body, str) else bytes(body)
+
+    @classmethod
+    def get(cls, url, headers=None):
+        """A ``GET`` of ``url``."""
+        return cls("GET", url, headers)
+
+    @classmethod
+    def post(cls, url, content_type, body, headers=None):
+        """A ``POST`` of ``body`` (bytes or text) with header ``content-type``."""
+        return cls("POST", url, headers, body).header("content-type", content_type)
+
+    @classmethod
+    def post_json(cls, url, value, headers=None):
+        """A ``POST`` of ``value`` as JSON (``content-type: application/json``);
+        a value JSON cannot encode is :class:`Failed`."""
+        try:
+            body = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise Failed(f"encoding the JSON body: {e}") from None
+        return cls.post(url, "application/json", body, headers)
+
+    def header(self, name, value):
+        """Adds header ``name: value``."""
+        self.headers.append((name, str(value)))
+        return self
+
+    def send(self):
+        """Sends the request through the host (see :func:`send`)."""
+        return send(self)
+
+    def _wit(self):
+        return _host.http.HttpRequest(method=self.method, url=self.url,
+                                      headers=list(self.headers), body=bytes(self.body))
+
+
+class Response:
+    """A whole response: ``status``, ``headers`` (``(name, value)``,
+    names in lower case), ``body`` (bytes) and ``url`` (what answered,
+    after redirects). A non-2xx status is a response, not an error: check
+    :meth:`ok`."""
+
+    def __init__(self, status, headers=(), body=b"", url=""):
+        self.status = status
+        self.headers = list(headers)
+        self.body = bytes(body)
+        self.url = url
+
+    def ok(self):
+        """A 2xx status."""
+        return 200 <= self.status < 300
+
+    def header(self, name):
+        """The first header named ``name`` (case-insensitive), or None."""
+        return next((v for n, v in self.headers if n.lower() == name.lower()), None)
+
+    def text(self):
+        """The body as text (invalid UTF-8 replaced)."""
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self):
+        """The body decoded as JSON; one that does not decode is
+        :class:`Failed`, naming the URL and the status."""
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise Failed(f"{self.url} answered {self.status} with a body that is not "
+                         f"the expected JSON: {e}") from None
+
+
+def send(request):
+    """Sends ``request`` (a :class:`Request`) and reads the whole response
+    (at most 64 MiB; use :func:`download` for files). The URL and every
+    redirect must be granted (else :class:`AccessDenied`); 301, 302 and
+    303 turn a ``POST`` into a ``GET``."""
+    w = _call(_host.http.send, request._wit())
+    return Response(w.status, w.headers, w.body, w.url)
 
 
 # ---- results --------------------------------------------------------------

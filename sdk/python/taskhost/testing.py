@@ -7,9 +7,19 @@ directory meanwhile) and returns what it did.
         .reply("shellcheck **", stdout='{"comments": []}').execute(ShellCheck)
     assert run.status == "success" and run.commands[0][0] == "shellcheck"
 
-A command line with no reply raises ``AssertionError`` naming it;
-``deny_exec``, ``deny_backend`` and ``deny_create`` simulate a policy
-without the grant.
+Downloads and API requests are answered by URL, lookups by query and
+category:
+
+    run = FakeHost().url("https://example.org/x.tar", b"tarball") \\
+        .url("https://ci.example.org/api", b'{"id": 7}', status=201) \\
+        .lookup("debian/match:codename=bookworm", "debian:system-tarball", 12) \\
+        .execute(MyTask)
+    assert run.urls == ["https://example.org/x.tar"] and run.requests[0][0] == "POST"
+
+A command line or a URL with no answer raises ``AssertionError`` naming
+it; a lookup with none is :class:`taskhost.NotFound`, as on a host that
+finds nothing. ``deny_exec``, ``deny_backend``, ``deny_create`` and
+``deny_url`` simulate a policy without the grant (``run.denied``).
 """
 
 import enum
@@ -31,6 +41,10 @@ def _matches(pattern, argv):
     if len(argv) < len(fixed) or (not rest and len(argv) != len(fixed)):
         return False
     return all(p in ("*", a) for p, a in zip(fixed, argv))
+
+
+def _err(kind, message):  # a host error, as componentize-py raises it
+    return _host.Err(_Record(value=message, kind=f"Error_{kind}"))
 
 
 class _Record:  # the WIT records, as the generated bindings shape them
@@ -64,6 +78,8 @@ class Run:
         self.relations = []     # (source, target)
         self.results = []       # emitted CheckResult records
         self.log = []           # (level, message)
+        self.urls = []          # each URL downloaded, in order
+        self.requests = []      # (method, url, body) of each request sent
 
 
 class FakeHost:
@@ -74,6 +90,8 @@ class FakeHost:
         self.inputs = {}
         self.replies = []
         self.denies = []
+        self.answers = {}
+        self.lookups = {}
 
     def input(self, artifact_id, category, data=None, files=None, key="input"):
         """An input artifact; ``files`` maps names to bytes."""
@@ -87,22 +105,44 @@ class FakeHost:
         self.replies.append((pattern, dict(code=code, stdout=stdout, stderr=stderr, signal=signal)))
         return self
 
+    def url(self, url, body=b"", status=200, headers=None):
+        """Answers requests and downloads of exactly ``url`` with ``body``
+        (bytes or text), ``status`` and ``headers`` (a dict or pairs). A
+        download of a non-2xx answer fails, as on the host."""
+        self.answers[url] = dict(status=status, body=body.encode() if isinstance(body, str) else bytes(body),
+                                 headers=list(headers.items() if isinstance(headers, dict) else headers or []))
+        return self
+
+    def lookup(self, query, category, artifact_id):
+        """Resolves lookup ``query`` of ``category`` to ``artifact_id`` (give
+        it with :meth:`input` too to read it); other lookups are NotFound."""
+        self.lookups[(query, category)] = artifact_id
+        return self
+
     def deny_exec(self, pattern):
+        """Denies command lines matching ``pattern`` (as in :meth:`reply`)."""
         self.denies.append(("exec", pattern))
         return self
 
     def deny_backend(self, name):
+        """Denies opening backend ``name``."""
         self.denies.append(("backend", name))
         return self
 
     def deny_create(self, category):
+        """Denies creating artifacts of ``category``."""
         self.denies.append(("create", category))
+        return self
+
+    def deny_url(self, prefix):
+        """Denies downloads and requests of URLs starting with ``prefix``."""
+        self.denies.append(("url", prefix))
         return self
 
     def execute(self, task_class):
         """Decodes the task_data and runs ``task_class`` as the host would."""
         run = Run()
-        saved = {n: getattr(_host, n) for n in ("artifacts", "log", "process", "results", "types")}
+        saved = {n: getattr(_host, n) for n in ("artifacts", "http", "log", "process", "results", "types")}
         cwd = os.getcwd()
         with tempfile.TemporaryDirectory() as workspace:
             os.chdir(workspace)
@@ -119,11 +159,23 @@ class FakeHost:
         return run
 
     def _deny(self, run, kind, what, subject):
+        def match(v):
+            if kind == "exec":
+                return _matches(v, subject)
+            return subject.startswith(v) if kind == "url" else v == subject
+
         for k, v in self.denies:
-            if k == kind and (_matches(v, subject) if kind == "exec" else v == subject):
-                run.denied.append(what)
-                raise _host.Err(_Record(value=f"plugin may not {what}: denied (simulated by FakeHost)",
-                                        kind="Error_AccessDenied"))
+            if k == kind and match(v):
+                self._refuse(run, what)
+
+    def _refuse(self, run, what):
+        run.denied.append(what)
+        raise _err("AccessDenied", f"plugin may not {what}: denied (simulated by FakeHost)")
+
+    def _answer(self, url):
+        answer = self.answers.get(url)
+        assert answer is not None, f"FakeHost: unexpected request to {url}: give it an answer with .url()"
+        return answer
 
     def _install(self, run):
         host = self
@@ -161,8 +213,7 @@ class FakeHost:
         def artifact(aid):
             a = host.inputs.get(aid) or next((c for c in run.artifacts if c["id"] == aid), None)
             if a is None:
-                raise _host.Err(_Record(value=f"artifact {aid} is not an input of this run",
-                                        kind="Error_AccessDenied"))
+                raise _err("AccessDenied", f"artifact {aid} is not an input of this run")
             return a
 
         def wit_artifact(a):
@@ -190,14 +241,42 @@ class FakeHost:
             artifact(target)
             run.relations.append((source, target))
 
+        def lookup(query, category):
+            if (query, category) not in host.lookups:
+                raise _err("NotFound", f"no artifact matches `{query}`")
+            return host.lookups[(query, category)]
+
+        def download(url, workspace_path, sha256):
+            host._deny(run, "url", f"fetch {url}", url)
+            path = Path(workspace_path)
+            if path.is_absolute() or ".." in path.parts:
+                host._refuse(run, f"use path '{workspace_path}' outside the workspace")
+            answer = host._answer(url)
+            run.urls.append(url)
+            if not 200 <= answer["status"] < 300:
+                raise _err("Failed", f"{url}: HTTP {answer['status']}")
+            got = hashlib.sha256(answer["body"]).hexdigest()
+            if sha256 is not None and sha256.lower() != got:  # the host leaves no file behind
+                raise _err("Invalid", f"{url}: sha256 mismatch: expected {sha256}, got {got}")  # as the host
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(answer["body"])
+            return _Record(size=len(answer["body"]), sha256=got, url=url)
+
+        def send(request):
+            host._deny(run, "url", f"fetch {request.url}", request.url)
+            answer = host._answer(request.url)
+            run.requests.append((request.method, request.url, bytes(request.body)))
+            return _Record(status=answer["status"], body=answer["body"], url=request.url,
+                           headers=[(n.lower(), v) for n, v in answer["headers"]])
+
         _host.process = _types.SimpleNamespace(Environment=Environment, Command=_Record)
         _host.artifacts = _types.SimpleNamespace(
             get=lambda aid: wit_artifact(artifact(aid)), fetch=fetch, create=create, relate=relate,
             inputs=lambda: [_Record(key=a["key"], artifact=wit_artifact(a)) for a in host.inputs.values()],
-            lookup=lambda q, c: (_ for _ in ()).throw(_host.Err(_Record(value=f"no artifact matches `{q}`",
-                                                                        kind="Error_NotFound"))),
+            lookup=lookup,
             NewArtifact=_Record, NewFile=_Record, RelationType=_Relation,
         )
+        _host.http = _types.SimpleNamespace(download=download, send=send, HttpRequest=_Record)
         _host.results = _types.SimpleNamespace(emit=run.results.append, CheckResult=_Record,
                                                Outcome=taskhost.Outcome)
         _host.log = _types.SimpleNamespace(log=lambda level, m: run.log.append((level.name.lower(), m)),

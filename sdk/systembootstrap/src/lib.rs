@@ -14,11 +14,17 @@
 //! keyrings, the script) reaches the chroot through mmdebstrap's `upload`
 //! special hook.
 
+pub mod image;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::Deserialize;
+use deb822_lossless::{Deb822, Paragraph};
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use taskhost_sdk::{Error, Result, http, log};
+use url::Url;
 
 // ---- task_data --------------------------------------------------------
 
@@ -50,6 +56,7 @@ impl SystemBootstrap for Bootstrap {
     }
 }
 
+/// `bootstrap_options`.
 #[derive(Debug, Deserialize)]
 pub struct BootstrapOptions {
     pub architecture: String,
@@ -85,6 +92,7 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// mmdebstrap's name.
     pub fn as_str(self) -> &'static str {
         match self {
             Variant::Extract => "extract",
@@ -102,6 +110,7 @@ impl Variant {
     }
 }
 
+/// One of `bootstrap_repositories`.
 #[derive(Debug, Deserialize)]
 pub struct Repository {
     #[serde(default = "deb_only")]
@@ -120,6 +129,7 @@ fn deb_only() -> Vec<SourceType> {
     vec![SourceType::Deb]
 }
 
+/// A deb822 `Types` entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum SourceType {
     #[serde(rename = "deb")]
@@ -129,6 +139,7 @@ pub enum SourceType {
 }
 
 impl SourceType {
+    /// apt's name.
     pub fn as_str(self) -> &'static str {
         match self {
             SourceType::Deb => "deb",
@@ -137,6 +148,7 @@ impl SourceType {
     }
 }
 
+/// How apt checks a repository's signature.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckSignatureWith {
@@ -149,6 +161,7 @@ pub enum CheckSignatureWith {
     NoCheck,
 }
 
+/// A repository's `keyring`.
 #[derive(Debug, Deserialize)]
 pub struct Keyring {
     /// http(s) URL, or a file:// URL under /usr/share/keyrings/ or
@@ -162,6 +175,7 @@ pub struct Keyring {
 }
 
 impl Keyring {
+    /// The SHA-256 to check, if any.
     pub fn sha256(&self) -> Option<&str> {
         self.sha256sum.as_deref().filter(|s| !s.is_empty())
     }
@@ -211,6 +225,7 @@ pub fn validate(data: &impl SystemBootstrap) -> Result<()> {
     Ok(())
 }
 
+/// A Debian architecture name.
 pub fn check_architecture(arch: &str) -> Result<()> {
     let ok = !arch.is_empty()
         && arch.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -321,21 +336,18 @@ fn check_repository(key: &str, repo: &Repository) -> Result<()> {
     Ok(())
 }
 
-/// Splits `scheme://rest`, the scheme lowercased.
-fn split_url(url: &str) -> Option<(String, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let ok = !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    ok.then(|| (scheme.to_ascii_lowercase(), rest))
+/// `raw` as the url crate (and so the host) reads it, and what follows
+/// its `scheme://` as written; `None` unless written `scheme://…` (the
+/// url crate also reads `http:h` and `http:///h` as `http://h/`).
+fn parse_url(raw: &str) -> Option<(Url, &str)> {
+    let url = Url::parse(raw).ok()?;
+    let rest = raw.get(url.scheme().len()..)?.strip_prefix("://")?;
+    Some((url, rest))
 }
 
-/// `rest` of an http(s) URL names a host.
-fn has_host(rest: &str) -> bool {
-    rest.split(['/', '?', '#'])
-        .next()
-        .is_some_and(|authority| !authority.is_empty())
+/// An http(s) URL naming its host right after `//`.
+fn names_host(url: &Url, rest: &str) -> bool {
+    url.host_str().is_some_and(|h| !h.is_empty()) && !rest.starts_with(['/', '\\'])
 }
 
 /// A mirror apt reaches: an http, https or file URL on one line.
@@ -345,9 +357,9 @@ pub fn check_mirror(key: &str, mirror: &str) -> Result<()> {
             "{key}: {mirror:?} may not contain spaces or control characters"
         )));
     }
-    let ok = match split_url(mirror) {
-        Some((scheme, rest)) if scheme == "http" || scheme == "https" => has_host(rest),
-        Some((scheme, rest)) if scheme == "file" => rest.starts_with('/'),
+    let ok = match parse_url(mirror) {
+        Some((url, rest)) if matches!(url.scheme(), "http" | "https") => names_host(&url, rest),
+        Some((url, rest)) if url.scheme() == "file" => rest.starts_with('/'),
         _ => false,
     };
     if ok {
@@ -361,48 +373,65 @@ pub fn check_mirror(key: &str, mirror: &str) -> Result<()> {
 
 /// A keyring URL: http(s), or file:// under [`KEYRING_DIRS`] without `..`.
 /// (The host canonicalizes file URLs again and checks its allow-list.)
-pub fn check_keyring_url(key: &str, url: &str) -> Result<()> {
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+pub fn check_keyring_url(key: &str, raw: &str) -> Result<()> {
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid(format!(
-            "{key}: {url:?} may not contain spaces or control characters"
+            "{key}: {raw:?} may not contain spaces or control characters"
         )));
     }
-    match split_url(url) {
-        Some((scheme, rest)) if scheme == "http" || scheme == "https" => {
-            if has_host(rest) {
+    let lower = raw.to_ascii_lowercase();
+    let http = lower.starts_with("http://") || lower.starts_with("https://");
+    match parse_url(raw) {
+        Some((url, rest)) if matches!(url.scheme(), "http" | "https") => {
+            if names_host(&url, rest) {
                 Ok(())
             } else {
-                Err(invalid(format!("{key}: '{url}' names no host")))
+                Err(invalid(format!("{key}: '{raw}' names no host")))
             }
         }
-        Some((scheme, rest)) if scheme == "file" => check_file_keyring(key, rest),
-        Some((scheme, _)) => Err(invalid(format!(
-            "{key}: unsupported URL scheme '{scheme}': use http://, https:// or file://"
+        Some((url, _)) if url.scheme() == "file" => check_file_keyring(key, raw, &url),
+        Some((url, _)) => Err(invalid(format!(
+            "{key}: unsupported URL scheme '{}': use http://, https:// or file://",
+            url.scheme()
         ))),
+        // `http://` and `http:///`: the url crate wants a host.
+        None if http => Err(invalid(format!("{key}: '{raw}' names no host"))),
         None => Err(invalid(format!(
-            "{key}: '{url}' is not a URL (http://, https:// or file://)"
+            "{key}: '{raw}' is not a URL (http://, https:// or file://)"
         ))),
     }
 }
 
-fn check_file_keyring(key: &str, rest: &str) -> Result<()> {
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    if !(authority.is_empty() || authority.eq_ignore_ascii_case("localhost")) {
+fn check_file_keyring(key: &str, raw: &str, url: &Url) -> Result<()> {
+    // The url crate drops `localhost`.
+    if url.host_str().is_some_and(|h| !h.is_empty()) {
         return Err(invalid(format!(
             "{key}: a file:// URL names no host (write file:///usr/share/keyrings/NAME)"
         )));
     }
-    if path.contains(['?', '#']) {
+    if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(format!(
             "{key}: a file:// URL for a keyring has no query or fragment"
         )));
     }
-    let path = percent_decode(path)
-        .ok_or_else(|| invalid(format!("{key}: bad percent-encoding in '{path}'")))?;
-    if path.split('/').any(|c| c == "..") {
+    // Checked as written: the url crate resolves `..` (and `%2e%2e`, `\`).
+    let escapes_ok = raw.split('%').skip(1).all(|s| {
+        s.as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    let decode = |s| {
+        let s = percent_decode_str(s).decode_utf8().ok()?;
+        (!s.contains('\0')).then_some(s)
+    };
+    let (written, path) = (decode(raw), decode(url.path()));
+    let (Some(written), Some(path), true) = (written, path, escapes_ok) else {
+        return Err(invalid(format!(
+            "{key}: bad percent-encoding in '{}'",
+            url.path()
+        )));
+    };
+    if written.split(['/', '\\']).any(|c| c == "..") {
         return Err(invalid(format!(
             "{key}: '..' is not allowed in file:// URLs for keyrings"
         )));
@@ -419,27 +448,6 @@ fn check_file_keyring(key: &str, rest: &str) -> Result<()> {
              /usr/local/share/keyrings/"
         )))
     }
-}
-
-/// Decodes `%XX` escapes; `None` for a malformed escape, a NUL or invalid UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    if out.contains(&0) {
-        return None;
-    }
-    String::from_utf8(out).ok()
 }
 // ---- keyrings ---------------------------------------------------------
 
@@ -462,90 +470,64 @@ pub fn keyring_packets(content: &[u8]) -> Result<Vec<u8>, String> {
 
 const ARMOR_BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
 const ARMOR_END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
+/// The armor checksum (RFC 4880 §6.1).
+const CRC24: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_24_OPENPGP);
+
+/// The armor checksum line's base64 (without its `=`).
+fn armor_checksum(packets: &[u8]) -> String {
+    B64.encode(&CRC24.checksum(packets).to_be_bytes()[1..])
+}
 
 /// ASCII armor (RFC 4880 §6.2) of public key packets.
 pub fn armor(packets: &[u8]) -> String {
     let b64 = B64.encode(packets);
-    let mut out = format!("{ARMOR_BEGIN}\n\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    let crc = crc24(packets).to_be_bytes();
-    out.push('=');
-    out.push_str(&B64.encode(&crc[1..]));
-    out.push('\n');
-    out.push_str(ARMOR_END);
-    out.push('\n');
-    out
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .filter_map(|l| std::str::from_utf8(l).ok())
+        .collect();
+    format!(
+        "{ARMOR_BEGIN}\n\n{}\n={}\n{ARMOR_END}\n",
+        lines.join("\n"),
+        armor_checksum(packets)
+    )
 }
 
 /// Decodes every public key block of an armored text, checking each
-/// block's CRC-24 when present.
+/// block's checksum when present.
 pub fn dearmor(text: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    let mut lines = text.lines().map(str::trim_end);
-    let mut blocks = 0;
-    while let Some(line) = lines.next() {
-        if line != ARMOR_BEGIN {
-            continue;
-        }
-        blocks += 1;
+    let mut blocks = text.split(ARMOR_BEGIN).skip(1).peekable();
+    if blocks.peek().is_none() {
+        return Err(format!("no '{ARMOR_BEGIN}' in the armored keyring"));
+    }
+    for block in blocks {
+        let body = block
+            .split_once(ARMOR_END)
+            .ok_or("the armored keyring has no END line")?
+            .0;
+        let mut b64 = String::new();
+        let mut sum = None;
         // Armor headers (`Comment: ...`) end at the first empty line.
-        for header in lines.by_ref() {
-            if header.is_empty() {
-                break;
-            }
-        }
-        let mut body = String::new();
-        let mut crc = None;
-        let mut ended = false;
-        for line in lines.by_ref() {
-            if line == ARMOR_END {
-                ended = true;
-                break;
-            }
+        let lines = body.lines().map(str::trim).skip(1);
+        for line in lines.skip_while(|l| !l.is_empty()) {
             match line.strip_prefix('=') {
-                Some(sum) if line.len() == 5 => crc = Some(sum.to_string()),
-                _ => body.push_str(line),
+                Some(s) if line.len() == 5 => sum = Some(s),
+                _ => b64.push_str(line),
             }
-        }
-        if !ended {
-            return Err("the armored keyring has no END line".into());
         }
         let packets = B64
-            .decode(&body)
+            .decode(&b64)
             .map_err(|e| format!("the armored keyring has bad base64: {e}"))?;
-        if let Some(sum) = crc {
-            let want = B64
-                .decode(&sum)
-                .map_err(|_| "bad armor checksum".to_string())?;
-            let got = crc24(&packets).to_be_bytes();
-            if want != got[1..] {
-                return Err("the armored keyring's checksum does not match".into());
-            }
+        if sum.is_some_and(|s| s != armor_checksum(&packets)) {
+            return Err("the armored keyring's checksum does not match".into());
         }
         out.extend(packets);
     }
-    if blocks == 0 {
-        return Err(format!("no '{ARMOR_BEGIN}' in the armored keyring"));
+    if out.is_empty() {
+        return Err("the armored keyring holds no key".into());
     }
     Ok(out)
-}
-
-/// CRC-24 of OpenPGP armor.
-pub fn crc24(data: &[u8]) -> u32 {
-    let mut crc: u32 = 0xB7_04CE;
-    for &b in data {
-        crc ^= u32::from(b) << 16;
-        for _ in 0..8 {
-            crc <<= 1;
-            if crc & 0x100_0000 != 0 {
-                crc ^= 0x186_4CFB;
-            }
-        }
-    }
-    crc & 0xFF_FFFF
 }
 // ---- sources ----------------------------------------------------------
 
@@ -758,7 +740,7 @@ pub fn options(data: &impl SystemBootstrap, more: &[&str]) -> Vec<String> {
     let file_mirror = data
         .repositories()
         .iter()
-        .any(|r| split_url(&r.mirror).is_some_and(|(scheme, _)| scheme == "file"));
+        .any(|r| Url::parse(&r.mirror).is_ok_and(|u| u.scheme() == "file"));
     if file_mirror {
         // Makes file:// mirrors visible inside the chroot.
         args.push("--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount".to_string());
@@ -879,64 +861,37 @@ pub fn report_hooks() -> Vec<String> {
 
 // ---- what the system reports -----------------------------------------
 
-/// One deb822 stanza: fields in order; continuation lines joined with
-/// `\n` (a lone `.` stands for an empty line and is kept as is).
-pub type Paragraph = Vec<(String, String)>;
-
-/// Parses deb822 text (Release, dpkg status, sources). A clearsigned
-/// wrapper (InRelease) is taken off; `#` comment lines are skipped.
+/// The paragraphs of deb822 text (Release, dpkg status), read leniently:
+/// a line that is not a field is skipped, not an error.
 pub fn deb822(text: &str) -> Vec<Paragraph> {
-    let mut body = text;
-    if let Some(rest) = text.strip_prefix("-----BEGIN PGP SIGNED MESSAGE-----") {
-        // Armor headers end at the first empty line; the signature follows
-        // the message.
-        let start = rest.find("\n\n").map_or(rest.len(), |i| i + 2);
-        body = &rest[start..];
-        if let Some(end) = body.find("\n-----BEGIN PGP SIGNATURE-----") {
-            body = &body[..end];
-        }
-    }
-    let mut paragraphs = Vec::new();
-    let mut current: Paragraph = Vec::new();
-    for line in body.lines() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
-            if !current.is_empty() {
-                paragraphs.push(std::mem::take(&mut current));
-            }
-        } else if line.starts_with('#') {
-        } else if line.starts_with([' ', '\t']) {
-            if let Some((_, value)) = current.last_mut() {
-                if !value.is_empty() {
-                    value.push('\n');
-                }
-                value.push_str(line.trim());
-            }
-        } else if let Some((name, value)) = line.split_once(':') {
-            // Dash-escaped lines of a clearsigned message.
-            let name = name.strip_prefix("- ").unwrap_or(name);
-            current.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    if !current.is_empty() {
-        paragraphs.push(current);
-    }
-    paragraphs
+    Deb822::from_str_relaxed(&clearsigned_message(text))
+        .0
+        .paragraphs()
+        .collect()
 }
 
-/// A field of a stanza; names compare case-insensitively.
-pub fn field<'a>(paragraph: &'a Paragraph, name: &str) -> Option<&'a str> {
-    paragraph
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+/// The message of a clearsigned text (InRelease), else the text as is.
+pub fn clearsigned_message(text: &str) -> Cow<'_, str> {
+    let Some(rest) = text.strip_prefix("-----BEGIN PGP SIGNED MESSAGE-----") else {
+        return Cow::Borrowed(text);
+    };
+    // Armor headers end at the first empty line; the signature follows
+    // the dash-escaped message.
+    let message: Vec<&str> = rest
+        .lines()
+        .skip(1)
+        .skip_while(|l| !l.trim().is_empty())
+        .take_while(|l| !l.starts_with("-----BEGIN PGP SIGNATURE-----"))
+        .map(|l| l.strip_prefix("- ").unwrap_or(l))
+        .collect();
+    Cow::Owned(message.join("\n"))
 }
 
 /// The `Components` of a Release file, checked as debusine checks them.
 pub fn release_components(release: &str, url: &str) -> Result<Vec<String>, String> {
     let components: Vec<String> = deb822(release)
         .first()
-        .and_then(|p| field(p, "Components"))
+        .and_then(|p| p.get("Components"))
         .map(|v| v.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
     if components.is_empty() {
@@ -970,36 +925,10 @@ pub fn os_release(text: &str) -> BTreeMap<String, String> {
             continue;
         }
         if let Some((key, value)) = line.split_once('=') {
-            out.insert(key.trim().to_string(), unquote(value.trim()));
-        }
-    }
-    out
-}
-
-fn unquote(value: &str) -> String {
-    let mut out = String::new();
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => out.extend(chars.by_ref().take_while(|&c| c != '\'')),
-            '"' => {
-                while let Some(c) = chars.next() {
-                    match c {
-                        '"' => break,
-                        '\\' => match chars.next() {
-                            Some(e @ ('"' | '\\' | '$' | '`')) => out.push(e),
-                            Some(e) => {
-                                out.push('\\');
-                                out.push(e);
-                            }
-                            None => out.push('\\'),
-                        },
-                        c => out.push(c),
-                    }
-                }
-            }
-            '\\' => out.extend(chars.next()),
-            c => out.push(c),
+            // Shell quoting; a value it cannot read is kept as written.
+            let value = value.trim();
+            let words = shell_words::split(value).map(|w| w.join(" "));
+            out.insert(key.trim().to_string(), words.unwrap_or(value.into()));
         }
     }
     out
@@ -1012,28 +941,88 @@ fn unquote(value: &str) -> String {
 pub fn pkglist(status: &str, native_arch: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for p in deb822(status) {
-        let (Some(name), Some(version)) = (field(&p, "Package"), field(&p, "Version")) else {
+        let (Some(name), Some(version)) = (p.get("Package"), p.get("Version")) else {
             continue;
         };
         // "want flag status": held packages are installed too.
-        let installed = field(&p, "Status").is_some_and(|s| {
+        let installed = p.get("Status").is_some_and(|s| {
             let words: Vec<&str> = s.split_whitespace().collect();
             words.len() == 3 && words[1] == "ok" && words[2] == "installed"
         });
         if !installed {
             continue;
         }
-        let arch = field(&p, "Architecture").unwrap_or("");
-        let same = field(&p, "Multi-Arch").is_some_and(|m| m.eq_ignore_ascii_case("same"));
+        let arch = p.get("Architecture").unwrap_or_default();
+        let same = p
+            .get("Multi-Arch")
+            .is_some_and(|m| m.eq_ignore_ascii_case("same"));
         let foreign = !arch.is_empty() && arch != "all" && arch != native_arch;
         let key = if same || foreign {
             format!("{name}:{arch}")
         } else {
-            name.to_string()
+            name
         };
-        out.insert(key, version.to_string());
+        out.insert(key, version);
     }
     out
+}
+
+/// What the report hook wrote to `with-init`: `true` or `false`. Anything
+/// else (empty, garbled) is an error, not a guess either way.
+pub fn with_init(text: &str) -> Result<bool> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(Error::failed(format!(
+            "the hook testing the system's /sbin/init wrote {other:?} to {WITH_INIT}, \
+             not true or false"
+        ))),
+    }
+}
+
+/// The `debian:system-tarball` data; a system image's data starts with it.
+#[derive(Debug, Serialize)]
+pub struct SystemTarball {
+    pub filename: String,
+    pub vendor: String,
+    pub codename: String,
+    pub mirror: String,
+    pub components: Vec<String>,
+    pub variant: Option<&'static str>,
+    pub pkglist: BTreeMap<String, String>,
+    pub architecture: String,
+    pub with_dev: bool,
+    pub with_init: bool,
+}
+
+impl SystemTarball {
+    /// What the report hooks wrote about the system bootstrapped from
+    /// `first` ([`OS_RELEASE`], [`DPKG_STATUS`], [`WITH_INIT`]), with its
+    /// os-release; the caller sets `filename` and `with_dev`.
+    pub fn reported(
+        data: &impl SystemBootstrap,
+        first: &Resolved<'_>,
+    ) -> Result<(SystemTarball, BTreeMap<String, String>)> {
+        let options = data.options();
+        let release = os_release(&read_text(OS_RELEASE)?);
+        let vendor = release
+            .get("ID")
+            .cloned()
+            .ok_or_else(|| Error::failed("the system's /etc/os-release has no ID"))?;
+        let system = SystemTarball {
+            filename: String::new(),
+            vendor,
+            codename: codename(&release, &first.repo.suite),
+            mirror: first.repo.mirror.clone(),
+            components: first.components.clone(),
+            variant: options.variant.map(Variant::as_str),
+            pkglist: pkglist(&read_text(DPKG_STATUS)?, &options.architecture),
+            architecture: options.architecture.clone(),
+            with_dev: false,
+            with_init: with_init(&read_text(WITH_INIT)?)?,
+        };
+        Ok((system, release))
+    }
 }
 
 /// The codename of the system: os-release's VERSION_CODENAME, else the
@@ -1067,8 +1056,6 @@ pub fn failure_summary(log: &str) -> String {
     }
 }
 
-/// Whether an xz-compressed tarball holds device nodes under `./dev/`
-/// (the artifact's `with_dev`). mmdebstrap writes its /dev entries first
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1250,6 +1237,49 @@ mod tests {
     }
 
     #[test]
+    fn urls_are_checked_as_written_and_as_parsed() {
+        let says = |url: &str| message(check_keyring_url("k", url).expect_err(url));
+        for (url, what) in [
+            ("http:///h.example/k.gpg", "names no host"),
+            ("https://", "names no host"),
+            ("http:h.example/k.gpg", "is not a URL"),
+            ("file:///usr/share/keyrings/%zz.gpg", "bad percent-encoding"),
+            (
+                "file:///usr/share/keyrings/x%00.gpg",
+                "bad percent-encoding",
+            ),
+            (
+                "file:///usr/share/keyrings/x%ff.gpg",
+                "bad percent-encoding",
+            ),
+            (
+                r"file:///usr/share/keyrings/..\..\etc\shadow",
+                "'..' is not allowed",
+            ),
+            (
+                "file:///usr/share/keyrings/.%2E/x.gpg",
+                "'..' is not allowed",
+            ),
+            ("file:///usr/share/keyrings/x.gpg?a", "no query or fragment"),
+            ("file:///usr/share/keyrings/x.gpg#", "no query or fragment"),
+        ] {
+            assert!(says(url).contains(what), "{url}: {}", says(url));
+        }
+        check_keyring_url("k", "file://LOCALHOST/usr/share/keyrings/x.gpg").unwrap();
+        check_keyring_url("k", "HTTPS://H.example/k.asc").unwrap();
+        for bad in [
+            "http:///m.example/d",
+            "http:m.example/d",
+            "file://h/srv",
+            "ftp://h/d",
+        ] {
+            assert!(check_mirror("m", bad).is_err(), "{bad}");
+        }
+        check_mirror("m", "HTTP://m.example/d?x").unwrap();
+        check_mirror("m", "file:///srv/mirror").unwrap();
+    }
+
+    #[test]
     fn refuses_bad_sha256_mirror_suite_components_and_packages() {
         let m = refusal(&with_repo(
             r#"{"mirror": "http://m.example/d", "suite": "s", "check_signature_with": "external",
@@ -1374,7 +1404,7 @@ Trusted: yes
         let key_field = format!(
             "Signed-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n {}\n ={}\n -----END PGP PUBLIC KEY BLOCK-----\n",
             B64.encode(KEY),
-            B64.encode(&crc24(KEY).to_be_bytes()[1..])
+            armor_checksum(KEY)
         );
         assert_eq!(
             host,
@@ -1385,7 +1415,8 @@ Trusted: yes
         );
         // The embedded key reads back as the keyring.
         let paragraphs = deb822(&host);
-        let embedded = field(&paragraphs[0], "Signed-By")
+        let embedded = paragraphs[0]
+            .get("Signed-By")
             .unwrap()
             .replace("\n.\n", "\n\n");
         assert_eq!(dearmor(&embedded).unwrap(), KEY);
@@ -1477,6 +1508,25 @@ SHA256:
             release_url("http://m.example/debian/", "bookworm"),
             "http://m.example/debian/dists/bookworm/Release"
         );
+    }
+
+    #[test]
+    fn hostile_deb822_is_read_leniently() {
+        let url = "http://m.example/Release";
+        for text in [
+            "",
+            "<html>Not Found</html>\n",
+            ": x\n\n\n:::\n \n",
+            "\u{0}Components:",
+        ] {
+            assert!(release_components(text, url).is_err(), "{text:?}");
+            assert!(pkglist(text, "amd64").is_empty());
+        }
+        let crlf = "-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\n\
+                    Origin: x\r\nComponents: main\r\n- -----not a signature\r\n\
+                    -----BEGIN PGP SIGNATURE-----\r\n\r\niQIz\r\n-----END PGP SIGNATURE-----\r\n";
+        assert_eq!(release_components(crlf, url).unwrap(), ["main"]);
+        assert!(clearsigned_message(crlf).ends_with("-----not a signature"));
     }
 
     #[test]
@@ -1594,7 +1644,7 @@ Version: 2:9.0.1378-2
     #[test]
     fn crc24_check_value() {
         // CRC-24/OPENPGP check value.
-        assert_eq!(crc24(b"123456789"), 0x21_CF02);
+        assert_eq!(CRC24.checksum(b"123456789"), 0x21_CF02);
     }
 
     #[test]
@@ -1616,6 +1666,9 @@ Version: 2:9.0.1378-2
         assert!(dearmor(&corrupt).unwrap_err().contains("checksum"));
         assert!(keyring_packets(b"<html>Not Found</html>").is_err());
         assert!(keyring_packets(b"").is_err());
+        let headless = format!("{ARMOR_BEGIN}\nmQANBGUAAAAWCSs=\n{ARMOR_END}\n");
+        assert!(dearmor(&headless).unwrap_err().contains("no key"));
+        assert!(dearmor(ARMOR_BEGIN).unwrap_err().contains("no END line"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The lintian plugin's output parser (plugins/lintian/src/parser.rs, the
-//! same source file) inside a plugin, for `host/benches/lintian.rs`: reads
+//! The lintian output parser the lintian plugin uses
+//! (`taskhost_debian::lintian`) inside a plugin, for `host/benches/lintian.rs`: reads
 //! the workspace file named in task_data, parses it, and reports the tag
 //! count and the time spent reading and parsing, measured in the guest
 //! (WASI monotonic clock). `free_us` is the last free.
@@ -9,9 +9,7 @@ use std::time::Instant;
 use taskhost_sdk::results::CheckResult;
 use taskhost_sdk::{Outcome, Result, Status, Task};
 
-#[allow(dead_code)] // only `parse` is used here
-#[path = "../../../../plugins/lintian/src/parser.rs"]
-mod parser;
+use taskhost_debian::lintian as parser;
 
 #[derive(Deserialize)]
 pub struct Data {

@@ -1,6 +1,39 @@
-//! Checks on the values sbuild passes on to apt and dpkg: one-line
-//! sources.list entries, armored keys, architecture and profile names.
-//! Each returns why a value cannot work, for an error naming its key.
+//! Checks on the task_data values the Debian tasks pass on to apt, dpkg,
+//! sbuild and autopkgtest: one-line sources.list entries, armored keys,
+//! architecture, profile, distribution, test and variable names, and
+//! debusine's backends. Each check returns why a value cannot work, for an
+//! error naming its key ([`named`]).
+
+use serde::Deserialize;
+use taskhost_sdk::Error;
+
+/// debusine's backends (`backend` in task_data). Each task refuses those it
+/// cannot use here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// The task picks (the default).
+    #[default]
+    Auto,
+    /// An unshare chroot or testbed made from a system tarball.
+    Unshare,
+    /// The host itself.
+    Local,
+    /// A schroot chroot.
+    Schroot,
+    /// An incus container.
+    IncusLxc,
+    /// An incus virtual machine.
+    IncusVm,
+    /// A disposable machine booted from a system image.
+    Qemu,
+}
+
+/// Turns a check's reason into an invalid-task_data error naming `key`:
+/// `check_x(v).map_err(named("key"))?`.
+pub fn named(key: impl std::fmt::Display) -> impl FnOnce(String) -> Error {
+    move |why| Error::invalid(format!("{key}: {why}"))
+}
 
 /// Checks one APT sources.list line (`sources.list(5)`, one-line style):
 /// `deb|deb-src [ [OPTION=VALUE ...] ] URI SUITE [COMPONENT ...]`, where a
@@ -178,6 +211,37 @@ pub fn check_build_path(path: &str) -> Result<(), String> {
     }
 }
 
+/// A test name from debian/tests/control: no blanks, no `/`.
+pub fn check_test_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        Err("is empty; give a test name from debian/tests/control".into())
+    } else if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
+        Err(format!(
+            "'{name}' is not a test name (no blanks or '/'; see debian/tests/control)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// An environment variable for `--env=NAME=VALUE`.
+pub fn check_variable(name: &str, value: &str) -> Result<(), String> {
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        return Err(format!(
+            "'{name}' is not a variable name (letters, digits and '_', not starting with a digit)"
+        ));
+    }
+    if value.contains('\0') {
+        return Err("the value contains a NUL byte".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +338,41 @@ mod tests {
         ] {
             assert!(check_build_path(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn sources_lines_take_options_and_flat_repositories() {
+        for good in [
+            "deb http://deb.debian.org/debian bookworm main contrib",
+            "deb-src [arch=amd64 signed-by=/k.gpg] https://h/debian sid main",
+        ] {
+            assert_eq!(check_sources_line(good), Ok(()), "{good}");
+        }
+        for bad in ["deb h bookworm main", "http://h/debian bookworm main"] {
+            assert!(check_sources_line(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn test_names_and_variables_are_checked() {
+        check_test_name("smoke-test.1").unwrap();
+        for bad in ["", "a b", "a/b", "a\tb"] {
+            assert!(check_test_name(bad).is_err(), "{bad:?}");
+        }
+        check_variable("TH_A", "two words=1").unwrap();
+        check_variable("_x1", "").unwrap();
+        for bad in ["", "1BAD", "A-B", "A B"] {
+            assert!(check_variable(bad, "x").is_err(), "{bad:?}");
+        }
+        assert!(check_variable("A", "a\0b").is_err());
+    }
+
+    #[test]
+    fn named_errors_start_with_their_key() {
+        let e = check_architecture("any").map_err(named("host_architecture"));
+        assert!(
+            matches!(&e, Err(Error::Invalid(m)) if m.starts_with("host_architecture: 'any'")),
+            "{e:?}"
+        );
     }
 }

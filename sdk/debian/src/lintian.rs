@@ -1,15 +1,19 @@
-//! Parser for lintian's output, as debusine's Lintian task runs it:
+//! lintian's output and debusine's debian:lintian artifacts, for the
+//! lintian plugin. lintian runs as debusine's Lintian task runs it:
 //!
 //! ```text
 //! lintian --no-cfg --display-level ">=classification" --display-experimental \
 //!         --info --show-overrides [--tags=a,b] [--suppress-tags=c,d] FILES
 //! ```
 //!
-//! Plain Rust (no I/O): it is built for wasm32-wasip2 inside the plugin and
-//! natively for the tests. One pass over the text, no regular expressions,
-//! linear in the size of the input.
+//! [`parse`] reads its output: plain Rust, one pass over the text, no
+//! regular expressions, linear in the size of the input. [`Inputs`],
+//! [`split`] and [`Summary`] turn the tags into one analysis per
+//! architecture; [`installed_version`] is the only helper that runs a
+//! command.
 //!
-//! # The format (lintian 2.116, checked against real runs; see testdata/)
+//! # The format (lintian 2.116, checked against real runs; see
+//! plugins/lintian/testdata/)
 //!
 //! A hint line is `C: PACKAGE[ TYPE]: TAG[ CONTEXT]`:
 //!
@@ -88,6 +92,7 @@
 //! for output without those cases the tags are the same.
 
 use std::collections::BTreeMap;
+use taskhost_sdk::{ArtifactId, Command, Environment, Error, Result};
 
 /// A lintian severity, most severe first (so `Error < Warning`): the SDK's.
 pub use taskhost_sdk::severity::Severity;
@@ -401,15 +406,244 @@ pub fn fill_missing_explanations(tags: &mut [Tag]) {
     }
 }
 
+// ---- the task's inputs, analyses and artifacts ------------------------
+
+/// `NAME_VERSION_ARCH.deb` (or `.udeb`) → (name, version, arch).
+pub fn deb_name(file: &str) -> Option<(String, String, String)> {
+    let base = file.rsplit('/').next()?;
+    let stem = base
+        .strip_suffix(".deb")
+        .or_else(|| base.strip_suffix(".udeb"))?;
+    let mut parts = stem.splitn(3, '_');
+    Some((
+        parts.next()?.to_string(),
+        parts.next()?.to_string(),
+        parts.next()?.to_string(),
+    ))
+}
+
+/// What lintian looks at, and which artifact each file came from.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// The files, in the order lintian gets them.
+    pub files: Vec<String>,
+    /// Source package: (name, version, artifact).
+    pub source: Option<(String, String, ArtifactId)>,
+    /// Binary package name → (architecture, file name, artifact, version).
+    pub binaries: BTreeMap<String, (String, String, ArtifactId, String)>,
+}
+
+impl Inputs {
+    /// Takes `path`, a file of the source artifact `id`, if it is a `.dsc`.
+    pub fn add_source(&mut self, path: String, id: ArtifactId) {
+        if let Some(stem) = path.rsplit('/').next().and_then(|f| f.strip_suffix(".dsc")) {
+            let (name, version) = stem.split_once('_').unwrap_or((stem, ""));
+            self.source = Some((name.to_string(), version.to_string(), id));
+            self.files.push(path);
+        }
+    }
+
+    /// Takes `path`, a file of the binary artifact `id`, if it is a `.deb`
+    /// or a `.udeb`.
+    pub fn add_binary(&mut self, path: String, id: ArtifactId) {
+        if let Some((name, version, arch)) = deb_name(&path) {
+            let file = path.rsplit('/').next().unwrap_or(&path).to_string();
+            self.binaries.insert(name, (arch, file, id, version));
+            self.files.push(path);
+        }
+    }
+
+    /// The version of `package` as analysed in `architecture` (empty if
+    /// unknown).
+    pub fn version(&self, architecture: &str, package: &str) -> String {
+        match (architecture, &self.source, self.binaries.get(package)) {
+            ("source", Some((_, version, _)), _) => version.clone(),
+            (_, _, Some((.., version))) => version.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Which debian:lintian artifacts to make: the task_data's `output`.
+#[derive(Debug, serde::Deserialize)]
+pub struct Output {
+    #[serde(default = "yes")]
+    pub source_analysis: bool,
+    #[serde(default = "yes")]
+    pub binary_all_analysis: bool,
+    #[serde(default = "yes")]
+    pub binary_any_analysis: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            source_analysis: true,
+            binary_all_analysis: true,
+            binary_any_analysis: true,
+        }
+    }
+}
+
+/// One analysed architecture: `source`, `all` or a concrete one (`any`).
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub tags: Vec<Tag>,
+    /// Package name → the file lintian analysed.
+    pub package_filename: BTreeMap<String, String>,
+    /// The artifacts the analysed files came from.
+    pub analysed: Vec<ArtifactId>,
+}
+
+impl Analysis {
+    /// The tags of `package`.
+    pub fn tags_of(&self, package: &str) -> Vec<Tag> {
+        let mine = self.tags.iter().filter(|t| t.package == package);
+        mine.cloned().collect()
+    }
+}
+
+/// Splits `tags` into one analysis per architecture that `output` wants
+/// (`source`, `all`, concrete ones); `changes` and `buildinfo` tags belong
+/// to none.
+pub fn split(inputs: &Inputs, tags: Vec<Tag>, output: &Output) -> BTreeMap<String, Analysis> {
+    let mut analyses: BTreeMap<String, Analysis> = BTreeMap::new();
+    if let Some((name, version, id)) = &inputs.source.as_ref().filter(|_| output.source_analysis) {
+        let a = analyses.entry("source".into()).or_default();
+        a.package_filename
+            .insert(name.clone(), format!("{name}_{version}.dsc"));
+        a.analysed.push(*id);
+    }
+    for (name, (arch, file, id, _)) in &inputs.binaries {
+        let wanted = if arch == "all" {
+            output.binary_all_analysis
+        } else {
+            output.binary_any_analysis
+        };
+        if wanted {
+            let a = analyses.entry(arch.clone()).or_default();
+            a.package_filename.insert(name.clone(), file.clone());
+            if !a.analysed.contains(id) {
+                a.analysed.push(*id);
+            }
+        }
+    }
+    for tag in tags {
+        let arch = if tag.package_type == "source" {
+            Some("source".to_string())
+        } else if tag.package_type.is_empty() || tag.package_type == "udeb" {
+            inputs
+                .binaries
+                .get(&tag.package)
+                .map(|(arch, ..)| arch.clone())
+        } else {
+            None // `changes` tags belong to no analysis
+        };
+        if let Some(a) = arch.and_then(|arch| analyses.get_mut(&arch)) {
+            a.tags.push(tag);
+        }
+    }
+    analyses
+}
+
+/// The `summary` of a debian:lintian artifact's data and analysis.json.
+#[derive(Debug, serde::Serialize)]
+pub struct Summary {
+    pub tags_count_by_severity: BTreeMap<Severity, usize>,
+    pub package_filename: BTreeMap<String, String>,
+    pub tags_found: Vec<String>,
+    pub overridden_tags_found: Vec<String>,
+    pub lintian_version: String,
+    pub distribution: String,
+}
+
+impl Summary {
+    /// The summary of `analysis`, made by lintian `version` for
+    /// `distribution`.
+    pub fn new(analysis: &Analysis, version: &str, distribution: &str) -> Summary {
+        Summary {
+            tags_count_by_severity: count_by_severity(&analysis.tags),
+            package_filename: analysis.package_filename.clone(),
+            tags_found: tags_found(&analysis.tags),
+            overridden_tags_found: overridden_tags_found(&analysis.tags),
+            lintian_version: version.to_string(),
+            distribution: distribution.to_string(),
+        }
+    }
+}
+
+/// A debian:lintian artifact's data.
+#[derive(Debug, serde::Serialize)]
+pub struct LintianData {
+    pub architecture: String,
+    pub summary: Summary,
+}
+
+/// A debian:lintian artifact's `analysis.json`.
+#[derive(Debug, serde::Serialize)]
+pub struct AnalysisJson<'a> {
+    pub tags: &'a [Tag],
+    pub summary: &'a Summary,
+}
+
+/// How a lintian run failed, or `None` if it did not. lintian (2.116)
+/// exits 1 on a run-time error, e.g. a package it skips, and 2 both when
+/// it finds errors (its default --fail-on) and when it cannot read an
+/// input: 2 with error tags is no failure.
+pub fn failure(
+    code: Option<i32>,
+    signal: Option<i32>,
+    timed_out: bool,
+    tags: &[Tag],
+) -> Option<String> {
+    let found_errors = tags.iter().any(|t| t.severity == Severity::Error);
+    match (code, signal) {
+        (Some(0), _) => None,
+        (Some(2), _) if found_errors => None,
+        _ if timed_out => Some("timed out".to_string()),
+        (Some(code), _) => Some(format!("exit {code}")),
+        (None, Some(signal)) => Some(format!("killed by signal {signal}")),
+        (None, None) => Some("ended without an exit code".to_string()),
+    }
+}
+
+/// The error message for a run that failed `how`, with what lintian said
+/// on stderr.
+pub fn failed_message(how: &str, stderr: &str) -> String {
+    match stderr.trim() {
+        "" => format!("lintian failed ({how})"),
+        said => format!("lintian failed ({how}): {said}"),
+    }
+}
+
+/// lintian's version from dpkg: `lintian --version` loads all of lintian
+/// first and costs half a second.
+pub fn installed_version(env: &Environment) -> Result<String> {
+    let exit = env.run(&Command::new("dpkg-query").args(["-W", "-f=${Version}", "lintian"]))?;
+    if !exit.success() {
+        return Err(Error::failed(format!(
+            "dpkg-query knows no lintian: {}",
+            exit.read_stderr()?.trim()
+        )));
+    }
+    Ok(exit.read_stdout()?.trim().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const BASIC_DEB: &str = include_str!("../testdata/basic-deb.txt");
-    const BASIC_CHANGES: &str = include_str!("../testdata/basic-changes.txt");
-    const OVERRIDES_SOURCE: &str = include_str!("../testdata/overrides-source.txt");
-    const OVERRIDES_BINARY: &str = include_str!("../testdata/overrides-binary.txt");
-    const CHANGES_DISTS: &str = include_str!("../testdata/changes-dists.txt");
+    const BASIC_DEB: &str = include_str!("../../../plugins/lintian/testdata/basic-deb.txt");
+    const BASIC_CHANGES: &str = include_str!("../../../plugins/lintian/testdata/basic-changes.txt");
+    const OVERRIDES_SOURCE: &str =
+        include_str!("../../../plugins/lintian/testdata/overrides-source.txt");
+    const OVERRIDES_BINARY: &str =
+        include_str!("../../../plugins/lintian/testdata/overrides-binary.txt");
+    const CHANGES_DISTS: &str = include_str!("../../../plugins/lintian/testdata/changes-dists.txt");
 
     /// (code, package, package type, tag, note, pointer), written by hand
     /// from the fixture.
@@ -950,5 +1184,126 @@ mod tests {
         for (i, chunk) in tags.chunks(expected.len()).enumerate() {
             assert!(chunk == expected.as_slice(), "round {i} differs");
         }
+    }
+
+    #[test]
+    fn deb_names_split_into_name_version_arch() {
+        assert_eq!(
+            deb_name("input/3/hello_1.0-1_amd64.deb"),
+            Some(("hello".into(), "1.0-1".into(), "amd64".into()))
+        );
+        assert_eq!(
+            deb_name("input/3/hello-udeb_1.0-1_all.udeb"),
+            Some(("hello-udeb".into(), "1.0-1".into(), "all".into()))
+        );
+        assert_eq!(deb_name("x.dsc"), None);
+        assert_eq!(deb_name("x_1.0.deb"), None);
+    }
+
+    fn inputs() -> Inputs {
+        let mut inputs = Inputs::default();
+        inputs.add_source("input/1/hello_1.0-1.dsc".into(), 1);
+        inputs.add_source("input/1/hello_1.0-1.debian.tar.xz".into(), 1);
+        inputs.add_binary("input/2/hello_1.0-1_amd64.deb".into(), 2);
+        inputs.add_binary("input/2/hello-doc_1.0-1_all.deb".into(), 2);
+        inputs.add_binary("input/2/hello_1.0-1_amd64.changes".into(), 2);
+        inputs
+    }
+
+    fn hint(package: &str, package_type: &str, code: char) -> Tag {
+        Tag {
+            package_type: package_type.into(),
+            ..tag(code, package, "some-tag", "", "")
+        }
+    }
+
+    #[test]
+    fn inputs_keep_the_dsc_and_the_debs_with_their_versions() {
+        let inputs = inputs();
+        assert_eq!(
+            inputs.files,
+            [
+                "input/1/hello_1.0-1.dsc",
+                "input/2/hello_1.0-1_amd64.deb",
+                "input/2/hello-doc_1.0-1_all.deb"
+            ]
+        );
+        assert_eq!(inputs.source, Some(("hello".into(), "1.0-1".into(), 1)));
+        assert_eq!(inputs.version("source", "hello"), "1.0-1");
+        assert_eq!(inputs.version("all", "hello-doc"), "1.0-1");
+        assert_eq!(inputs.version("amd64", "nothere"), "");
+    }
+
+    #[test]
+    fn tags_are_split_per_analysed_architecture() {
+        let tags = vec![
+            hint("hello", "source", 'W'),
+            hint("hello", "", 'E'),
+            hint("hello-doc", "", 'I'),
+            hint("hello", "changes", 'E'),
+            hint("unknown", "", 'E'),
+        ];
+        let analyses = split(&inputs(), tags.clone(), &Output::default());
+        assert_eq!(
+            analyses.keys().collect::<Vec<_>>(),
+            ["all", "amd64", "source"]
+        );
+        let source = &analyses["source"];
+        assert_eq!(source.tags, [tags[0].clone()]);
+        assert_eq!(source.package_filename["hello"], "hello_1.0-1.dsc");
+        assert_eq!(source.analysed, [1]);
+        assert_eq!(analyses["amd64"].tags_of("hello"), [tags[1].clone()]);
+        assert_eq!(analyses["all"].tags, [tags[2].clone()]);
+        assert_eq!(analyses["all"].analysed, [2]);
+
+        let only_any = Output {
+            source_analysis: false,
+            binary_all_analysis: false,
+            binary_any_analysis: true,
+        };
+        let analyses = split(&inputs(), tags, &only_any);
+        assert_eq!(analyses.keys().collect::<Vec<_>>(), ["amd64"]);
+    }
+
+    #[test]
+    fn a_summary_counts_and_names_the_tags() {
+        let analysis = Analysis {
+            tags: vec![hint("hello", "", 'E'), hint("hello", "", 'O')],
+            ..Analysis::default()
+        };
+        let summary = Summary::new(&analysis, "2.116", "debian:unstable");
+        assert_eq!(summary.tags_count_by_severity[&Severity::Error], 1);
+        assert_eq!(summary.tags_found, ["some-tag"]);
+        assert_eq!(summary.overridden_tags_found, ["some-tag"]);
+        assert_eq!(summary.lintian_version, "2.116");
+    }
+
+    #[test]
+    fn exit_2_with_error_tags_is_no_failure() {
+        let errors = [hint("hello", "", 'E')];
+        assert_eq!(failure(Some(0), None, false, &[]), None);
+        assert_eq!(failure(Some(2), None, false, &errors), None);
+        assert_eq!(
+            failure(Some(2), None, false, &[]).as_deref(),
+            Some("exit 2")
+        );
+        assert_eq!(
+            failure(Some(1), None, false, &errors).as_deref(),
+            Some("exit 1")
+        );
+        assert_eq!(failure(None, None, true, &[]).as_deref(), Some("timed out"));
+        assert_eq!(
+            failure(None, Some(9), false, &[]).as_deref(),
+            Some("killed by signal 9")
+        );
+        assert_eq!(
+            failure(None, None, false, &[]).as_deref(),
+            Some("ended without an exit code")
+        );
+        assert_eq!(failed_message("exit 1", " \n"), "lintian failed (exit 1)");
+        assert_eq!(
+            failed_message("exit 1", "oops\n"),
+            "lintian failed (exit 1): oops"
+        );
     }
 }
