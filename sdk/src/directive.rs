@@ -261,6 +261,19 @@ pub trait Directive {
 /// ```
 pub trait DirectiveParams: DeserializeOwned {
     /// The params, in the order `runtask plugin inspect` shows them.
+    ///
+    /// ```
+    /// use taskhost_sdk::directive::DirectiveParams;
+    ///
+    /// #[derive(serde::Deserialize, DirectiveParams)]
+    /// struct Params {
+    ///     /// the JUnit XML file
+    ///     file: String,
+    /// }
+    ///
+    /// let file = &Params::params()[0];
+    /// assert_eq!((file.name.as_str(), file.doc.as_str()), ("file", "the JUnit XML file"));
+    /// ```
     fn params() -> Vec<Param>;
 }
 
@@ -315,6 +328,11 @@ pub trait ParamValue {
     /// The param may be left out (with no default): `Option<T>`.
     const OPTIONAL: bool = false;
     /// The only values allowed, when not empty.
+    ///
+    /// ```
+    /// use taskhost_sdk::directive::ParamValue;
+    /// assert!(String::choices().is_empty());
+    /// ```
     fn choices() -> Vec<String> {
         Vec::new()
     }

@@ -199,10 +199,7 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("ParamType :: StringOrList"), "{out}");
-        assert!(
-            out.contains(r#"json (& ([\"noarch\"]))"#) || out.contains(r#"json (& (["noarch"]))"#),
-            "{out}"
-        );
+        assert!(out.contains(r#"json (& (["noarch"]))"#), "{out}");
         assert!(out.contains(r#"Some (& ["noarch" , "x86_64"])"#), "{out}");
         assert!(out.contains(r#"("**" , :: core :: option :: Option :: Some (:: taskhost_sdk :: directive :: ParamType :: Any)"#), "{out}");
     }
