@@ -12,6 +12,7 @@ pub mod deps;
 pub mod formula;
 pub mod import;
 pub mod manifest;
+pub mod notify;
 pub mod plugins;
 pub mod policy;
 pub mod progress;

@@ -17,6 +17,7 @@ mod http;
 mod koji;
 mod lifecycle;
 mod lintian;
+mod notifications;
 mod piuparts;
 mod pkg;
 mod processes;

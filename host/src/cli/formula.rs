@@ -48,6 +48,7 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
         keep_workspace: args.keep_workspace,
         vm_image: args.vm_image,
         keep_machines: args.no_destroy,
+        notification_channels: grants.policy.notification_channels(),
         ssh: config.remote(
             args.ssh.as_deref(),
             args.ssh_privkey.as_deref(),

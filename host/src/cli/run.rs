@@ -30,6 +30,7 @@ pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
             args.ssh_known_hosts.as_deref(),
         )?,
         keep_machines: args.no_destroy,
+        notification_channels: grants.policy.notification_channels(),
         ..config.run_options()
     };
     // On SIGINT/SIGTERM the run is dropped: its commands' process groups

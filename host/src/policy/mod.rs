@@ -148,6 +148,8 @@ pub struct Policy {
     source: Option<PathBuf>,
     /// sha256 of the file's text.
     digest: Option<String>,
+    /// `[notification-channels.NAME]`.
+    channels: std::sync::Arc<crate::notify::Channels>,
 }
 
 /// A plugin the policy lets run: who it is, and what it may do.
@@ -234,11 +236,18 @@ impl Policy {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(text.as_bytes()))
         };
+        let channels =
+            crate::notify::Channels::new(Some(source.to_path_buf()), raw.notification_channels)
+                .map_err(|message| PolicyError::Invalid {
+                    path: Some(source.to_path_buf()),
+                    message,
+                })?;
         Ok(Self {
             defaults,
             plugins,
             source: Some(source.to_path_buf()),
             digest: Some(digest),
+            channels: std::sync::Arc::new(channels),
         })
     }
 
@@ -292,6 +301,12 @@ impl Policy {
         }
         tracing::debug!("no policy file found; nothing is granted");
         Ok(Self::empty())
+    }
+
+    /// Its `[notification-channels.NAME]` tables, for task_data's
+    /// `notifications`.
+    pub fn notification_channels(&self) -> std::sync::Arc<crate::notify::Channels> {
+        self.channels.clone()
     }
 
     /// The file this policy was read from; `None` for [`Policy::empty`].
@@ -476,6 +491,8 @@ struct RawPolicy {
     defaults: RawDefaults,
     #[serde(default)]
     plugins: BTreeMap<String, RawPlugin>,
+    #[serde(default, rename = "notification-channels")]
+    notification_channels: BTreeMap<String, crate::notify::Channel>,
 }
 
 /// A policy table: its own keys, then the limits and quotas that

@@ -133,6 +133,9 @@ pub struct Report {
     /// Provenance v1 predicate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<serde_json::Value>,
+    /// The notifications of a failed run (task_data's `notifications`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<crate::notify::Sent>,
 }
 
 /// A plugin as a report names it.
@@ -284,6 +287,7 @@ pub(crate) mod tests {
             quotas_exceeded: Vec::new(),
             audit_file: None,
             provenance: None,
+            notifications: Vec::new(),
             run_id: "run-1".into(),
             task: "rpmlint".into(),
             status,

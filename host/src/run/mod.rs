@@ -62,6 +62,8 @@ pub struct RunOptions {
     pub keep_machines: bool,
     /// A machine booted already (a formula's, under `--libvirt`).
     pub machine: Option<std::sync::Arc<crate::backends::qemu::Machine>>,
+    /// The policy's notification channels, for task_data's `notifications`.
+    pub notification_channels: Arc<crate::notify::Channels>,
 }
 
 impl Default for RunOptions {
@@ -80,6 +82,7 @@ impl Default for RunOptions {
             vm_image: None,
             keep_machines: false,
             machine: None,
+            notification_channels: Arc::default(),
         }
     }
 }
@@ -133,6 +136,7 @@ pub(crate) fn new_report(run_id: &str, task: &str, status: Status) -> Report {
         quotas_exceeded: Vec::new(),
         audit_file: None,
         provenance: None,
+        notifications: Vec::new(),
     }
 }
 
@@ -287,6 +291,10 @@ pub async fn run_task_in(
             "task_data must be a mapping of keys to values".into(),
         ));
     }
+    // `notifications` is the host's: checked now, used at the end.
+    let mut task_data = task_data;
+    let notifications = crate::notify::take(&mut task_data, &options.notification_channels)
+        .map_err(RunError::Invalid)?;
 
     // Policy: refuse before any plugin code runs.
     if let Err(missing) = permit
@@ -540,6 +548,31 @@ pub async fn run_task_in(
             Some(earlier) => format!("{earlier}; then {why}"),
             None => why,
         });
+    }
+
+    // Notifications of a failed run; the run's result stays as it is.
+    if crate::notify::wanted(report.status) && !notifications.on_failure.is_empty() {
+        let (channels, snapshot) = (options.notification_channels.clone(), report.clone());
+        let sent = tokio::task::spawn_blocking(move || {
+            crate::notify::send(&notifications, &channels, &snapshot)
+        })
+        .await
+        .map_err(|e| RunError::Internal(e.into()))?;
+        for s in &sent {
+            match &s.error {
+                None => log.info(
+                    "notify",
+                    &format!(
+                        "{}: mailed '{}' to {}",
+                        s.channel,
+                        s.subject,
+                        s.to.join(", ")
+                    ),
+                ),
+                Some(e) => log.warn("notify", &format!("{}: not sent: {e}", s.channel)),
+            }
+        }
+        report.notifications = sent;
     }
 
     // Stage 5: cleanup (the workspace goes with its last holder).
