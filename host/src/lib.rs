@@ -6,6 +6,7 @@
 //! [`runtime::Plugin`], task_data and the effective grants, and returns a
 //! [`report::Report`].
 
+pub mod apt;
 pub mod backends;
 pub mod capabilities;
 pub mod deps;

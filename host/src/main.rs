@@ -79,6 +79,7 @@ async fn dispatch(cli: Cli) -> Result<Code> {
         Some(Command::Run(args)) => cli::run::run(*args, &config).await,
         Some(Command::Plugin(cmd)) => cli::plugin::plugin(cmd, &config).await,
         Some(Command::Artifact(cmd)) => cli::artifact::artifact(cmd, &config),
+        Some(Command::Collection(cmd)) => cli::collection::collection(cmd, &config).await,
         Some(Command::Audit {
             run_id,
             denied,

@@ -5,6 +5,7 @@ mod api;
 mod autopkgtest;
 mod bad_input;
 mod blhc;
+mod collections;
 mod bodhi;
 mod contained;
 mod containment;

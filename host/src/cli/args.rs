@@ -150,6 +150,10 @@ pub(crate) enum Command {
     /// Work with the artifact store
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+    /// Work with collections (debusine's): named sets of artifacts such as
+    /// a suite (bookworm@debian:suite) or its lintian analyses
+    #[command(subcommand)]
+    Collection(CollectionCommand),
     /// Print a run's audit log: every grant decision, allowed or denied,
     /// with the rule that decided (STORE/runs/RUN-ID/audit.jsonl)
     Audit {
@@ -386,6 +390,94 @@ pub(crate) enum ArtifactCommand {
     Verify,
     /// Remove files no artifact uses (what a killed import or run left)
     Gc,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CollectionCommand {
+    /// Create a collection
+    Create {
+        /// NAME@CATEGORY, e.g. bookworm@debian:suite
+        collection: String,
+        /// The collection's data, a JSON object
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        data: String,
+    },
+    /// List collections
+    List {
+        /// Only collections of this category
+        #[arg(long)]
+        category: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a collection's active items (--history: removed ones too)
+    Show {
+        /// NAME@CATEGORY or NNN@collections
+        collection: String,
+        /// Removed and replaced items too
+        #[arg(long)]
+        history: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an artifact to a collection. A debian:suite names the item
+    /// PACKAGE_VERSION (source) or PACKAGE_VERSION_ARCH (binary) itself
+    Add {
+        /// NAME@CATEGORY or NNN@collections
+        collection: String,
+        /// The artifact's id
+        artifact: u64,
+        /// The item's name [default: as the collection's category names it]
+        #[arg(long)]
+        name: Option<String>,
+        /// Per-item data, a JSON object, merged over what the category derives
+        #[arg(long, value_name = "JSON")]
+        data: Option<String>,
+        /// Replace an active item of the same name
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Remove an item (it stays in the history)
+    Remove {
+        /// NAME@CATEGORY or NNN@collections
+        collection: String,
+        /// The item's name
+        name: String,
+    },
+    /// Fill a debian:suite collection from an apt repository: the Release
+    /// file's signature is checked with gpgv, the Sources and Packages
+    /// indices and every downloaded file against its hashes
+    ImportApt(Box<ImportAptArgs>),
+}
+
+#[derive(Args)]
+pub(crate) struct ImportAptArgs {
+    /// The repository's base URL (http, https or file), e.g. http://deb.debian.org/debian
+    #[arg(long, value_name = "URL")]
+    pub(crate) mirror: String,
+    /// The suite or codename, e.g. bookworm
+    #[arg(long)]
+    pub(crate) suite: String,
+    /// Components to import (repeat, or comma-separated)
+    #[arg(long = "component", value_name = "COMPONENT", value_delimiter = ',', default_value = "main")]
+    pub(crate) components: Vec<String>,
+    /// Architectures whose binary packages are imported (repeat, or
+    /// comma-separated) [default: the host's]
+    #[arg(long = "architecture", value_name = "ARCH", value_delimiter = ',')]
+    pub(crate) architectures: Vec<String>,
+    /// Only these source packages and the binaries built from them
+    /// [default: every package of the suite]
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub(crate) packages: Vec<String>,
+    /// OpenPGP keyring (binary or armored) that signs the Release file
+    /// [default: /usr/share/keyrings/debian-archive-keyring.gpg]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keyring: Option<PathBuf>,
+    /// The collection to fill [default: SUITE@debian:suite]; created if missing
+    #[arg(long, value_name = "NAME")]
+    pub(crate) collection: Option<String>,
 }
 
 /// Parses the command line. Formula options (`-i`, `-t`, `--policy`, ...)

@@ -1,5 +1,5 @@
-//! Lookup patterns: which store lookups (`debian/match:codename=bookworm`)
-//! a plugin may make.
+//! Lookup patterns: which store lookups (`debian/match:codename=bookworm`,
+//! `bookworm@debian:suite/*`) a plugin may make.
 
 use std::fmt;
 
@@ -8,26 +8,32 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use super::PolicyError;
 
 /// A lookup query pattern: `*` matches any run of characters, everything
-/// else itself (`debian/match:*`, `debian/match:codename=*`).
+/// else itself (`debian/match:*`, `bookworm@debian:suite/source:*`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LookupPattern(String);
 
 impl LookupPattern {
-    /// A pattern of `COLLECTION/match:...`: no bare `*` collection, no
-    /// control characters.
+    /// A pattern of `COLLECTION/...`: the collection is named whole (no
+    /// `*` before the first `/`), no control characters.
     pub fn parse(s: &str) -> Result<Self, PolicyError> {
         let bad = |why: &str| PolicyError::Invalid {
             path: None,
             message: format!("invalid lookup pattern `{s}`: {why} (e.g. \"debian/match:*\")"),
         };
         let Some((collection, rest)) = s.split_once('/') else {
-            return Err(bad("expected COLLECTION/match:..."));
+            return Err(bad("expected COLLECTION/ITEM-LOOKUP"));
         };
-        if collection.is_empty() || collection.contains('*') {
-            return Err(bad("the collection is named whole"));
+        // `*@debian:suite/...` may match any suite; the category, or a
+        // bare environments name, is whole.
+        let whole = match collection.split_once('@') {
+            Some((name, category)) => !name.is_empty() && !category.is_empty() && !category.contains('*'),
+            None => !collection.is_empty() && !collection.contains('*'),
+        };
+        if !whole {
+            return Err(bad("the collection's category (or bare name) is named whole"));
         }
-        if !rest.starts_with("match:") {
-            return Err(bad("only match: lookups exist"));
+        if rest.is_empty() {
+            return Err(bad("nothing after the `/`"));
         }
         if s.chars().any(char::is_control) {
             return Err(bad("control characters"));
@@ -100,6 +106,12 @@ mod tests {
         let any = LookupPattern::parse("debian/match:*").unwrap();
         assert!(any.matches("debian/match:a=b"));
         assert!(!any.matches("debianx/match:a=b"));
+        let suite = LookupPattern::parse("bookworm@debian:suite/*").unwrap();
+        assert!(suite.matches("bookworm@debian:suite/source:hello"));
+        assert!(!suite.matches("trixie@debian:suite/source:hello"));
+        let suites = LookupPattern::parse("*@debian:suite/*").unwrap();
+        assert!(suites.matches("trixie@debian:suite/source:hello"));
+        assert!(!suites.matches("trixie@debian:suite-lintian/latest:hello_amd64"));
     }
 
     #[test]
@@ -107,7 +119,9 @@ mod tests {
         for bad in [
             "*",
             "*/match:*",
-            "debian/latest",
+            "bookworm@*/*",
+            "*@*/*",
+            "debian/",
             "debian",
             "debian/match:\n",
         ] {

@@ -10,11 +10,13 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod collections;
 mod local;
 mod lookup;
 
+pub use collections::{Collection, CollectionId, CollectionItem, ItemFilter, ItemId, NewItem};
 pub use local::LocalStore;
-pub use lookup::{Lookup, resolve as lookup};
+pub use lookup::{Lookup, resolve as lookup, resolve_collection};
 
 /// Identifier of an artifact, unique within one store and never reused.
 pub type ArtifactId = u64;
@@ -290,6 +292,40 @@ pub trait ArtifactStore: Send + Sync {
     /// subdirectories, replacing existing files, never following symlinks
     /// inside `dest_dir`) and returns the written paths in file order.
     fn export(&self, id: ArtifactId, dest_dir: &Path) -> Result<Vec<PathBuf>, StoreError>;
+
+    /// Creates the collection `name@category` with `data` (a JSON object).
+    /// Fails if it exists.
+    fn create_collection(
+        &self,
+        category: &str,
+        name: &str,
+        data: serde_json::Value,
+    ) -> Result<Collection, StoreError>;
+    /// The collection `id`, or [`StoreError::Invalid`] naming it.
+    fn collection(&self, id: CollectionId) -> Result<Collection, StoreError>;
+    /// The collection `name@category`, if it exists.
+    fn find_collection(&self, category: &str, name: &str)
+    -> Result<Option<Collection>, StoreError>;
+    /// Collections, of one category or all, ordered by id.
+    fn collections(&self, category: Option<&str>) -> Result<Vec<Collection>, StoreError>;
+    /// Adds an item in one transaction. An active item of the same name
+    /// makes it fail, unless `new.replace`: then that item is marked
+    /// removed and the new one added, atomically.
+    fn add_item(&self, collection: CollectionId, new: NewItem)
+    -> Result<CollectionItem, StoreError>;
+    /// Marks the active item `name` removed; returns it as removed.
+    fn remove_item(
+        &self,
+        collection: CollectionId,
+        name: &str,
+        removed_by: Option<&str>,
+    ) -> Result<CollectionItem, StoreError>;
+    /// Items of a collection matching `filter`, ordered by id.
+    fn items(
+        &self,
+        collection: CollectionId,
+        filter: &ItemFilter,
+    ) -> Result<Vec<CollectionItem>, StoreError>;
 }
 
 /// Checks that `category` has the form `ns:name`, each part made of ASCII

@@ -1,5 +1,6 @@
 //! The SQLite index (`index.sqlite3`, WAL mode): artifacts, their files
-//! (name, size, sha256 of the blob) and relations.
+//! (name, size, sha256 of the blob), relations, and collections with their
+//! items' history.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
@@ -16,7 +17,7 @@ use crate::store::{
 };
 
 pub(super) const DB_FILE: &str = "index.sqlite3";
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 const SCHEMA: &str = "
@@ -44,6 +45,33 @@ CREATE TABLE relations (
     PRIMARY KEY (source, target, relation)
 );
 CREATE INDEX relations_target ON relations(target);
+";
+
+/// Version 2: collections. A version-1 index gains these tables in place.
+const COLLECTIONS_SCHEMA: &str = "
+CREATE TABLE collections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    category TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (category, name)
+);
+CREATE TABLE collection_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_id INTEGER NOT NULL REFERENCES collections(id),
+    name TEXT NOT NULL,
+    category TEXT NOT NULL,
+    artifact_id INTEGER REFERENCES artifacts(id),
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT,
+    removed_at TEXT,
+    removed_by TEXT
+);
+CREATE UNIQUE INDEX collection_items_active
+    ON collection_items(collection_id, name) WHERE removed_at IS NULL;
+CREATE INDEX collection_items_artifact ON collection_items(artifact_id);
 ";
 
 impl From<rusqlite::Error> for StoreError {
@@ -305,6 +333,11 @@ fn init_schema(conn: &mut Connection, db_path: &Path) -> Result<(), StoreError> 
     check_schema_version(version, db_path)?;
     if version == 0 {
         tx.execute_batch(SCHEMA).map_err(ctx)?;
+    }
+    if version < 2 {
+        tx.execute_batch(COLLECTIONS_SCHEMA).map_err(ctx)?;
+    }
+    if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(ctx)?;
     }
@@ -414,12 +447,26 @@ fn require_relation_target(conn: &Connection, target: ArtifactId) -> Result<(), 
     }
 }
 
+/// The category of artifact `id`, if it exists.
+pub(super) fn artifact_category(
+    conn: &Connection,
+    id: ArtifactId,
+) -> Result<Option<String>, StoreError> {
+    let Ok(key) = i64::try_from(id) else {
+        return Ok(None);
+    };
+    Ok(conn
+        .prepare_cached("SELECT category FROM artifacts WHERE id = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
 /// Ids beyond SQLite's range cannot exist.
-fn id_to_sql(id: ArtifactId) -> Result<i64, StoreError> {
+pub(super) fn id_to_sql(id: ArtifactId) -> Result<i64, StoreError> {
     i64::try_from(id).map_err(|_| StoreError::NotFound(id))
 }
 
-fn now_rfc3339() -> String {
+pub(super) fn now_rfc3339() -> String {
     let now = OffsetDateTime::now_utc();
     let now = now.replace_nanosecond(0).unwrap_or(now);
     now.format(&Rfc3339)

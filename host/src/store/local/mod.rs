@@ -14,11 +14,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{
-    Artifact, ArtifactId, ArtifactStore, FileEntry, ListFilter, NewArtifact, Relation, StoreError,
-    validate_category, validate_file_name, validate_file_names,
+    Artifact, ArtifactId, ArtifactStore, Collection, CollectionId, CollectionItem, FileEntry,
+    ItemFilter, ListFilter, NewArtifact, NewItem, Relation, StoreError, validate_category,
+    validate_file_name, validate_file_names,
 };
 
 mod blobs;
+mod collections;
 mod fault;
 mod index;
 #[cfg(test)]
@@ -322,6 +324,56 @@ impl ArtifactStore for LocalStore {
             )
         })?;
         Ok(path)
+    }
+
+    fn create_collection(
+        &self,
+        category: &str,
+        name: &str,
+        data: serde_json::Value,
+    ) -> Result<Collection, StoreError> {
+        self.index.create_collection(category, name, &data)
+    }
+
+    fn collection(&self, id: CollectionId) -> Result<Collection, StoreError> {
+        self.index.collection(id)
+    }
+
+    fn find_collection(
+        &self,
+        category: &str,
+        name: &str,
+    ) -> Result<Option<Collection>, StoreError> {
+        self.index.find_collection(category, name)
+    }
+
+    fn collections(&self, category: Option<&str>) -> Result<Vec<Collection>, StoreError> {
+        self.index.collections(category)
+    }
+
+    fn add_item(
+        &self,
+        collection: CollectionId,
+        new: NewItem,
+    ) -> Result<CollectionItem, StoreError> {
+        self.index.add_item(collection, &new)
+    }
+
+    fn remove_item(
+        &self,
+        collection: CollectionId,
+        name: &str,
+        removed_by: Option<&str>,
+    ) -> Result<CollectionItem, StoreError> {
+        self.index.remove_item(collection, name, removed_by)
+    }
+
+    fn items(
+        &self,
+        collection: CollectionId,
+        filter: &ItemFilter,
+    ) -> Result<Vec<CollectionItem>, StoreError> {
+        self.index.items(collection, filter)
     }
 
     fn export(&self, id: ArtifactId, dest_dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
