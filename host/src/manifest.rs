@@ -6,9 +6,9 @@ use serde::Serialize;
 use std::fmt;
 
 /// The contract version this host speaks: what new plugins are built for.
-pub const API_VERSION: &str = "0.2.0";
+pub const API_VERSION: &str = "0.2.1";
 /// Every contract version this host loads, oldest first.
-pub const API_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+pub const API_VERSIONS: &[&str] = &["0.1.0", "0.2.1"];
 /// Custom section holding the manifest TOML (written by the SDK).
 pub const MANIFEST_SECTION: &str = "taskhost:manifest";
 /// Custom section holding the API version the plugin was built against.
@@ -79,12 +79,28 @@ impl Declares for Manifest {
                     .map_err(|e| ManifestError::Invalid(format!("lookup {l:?}: {e}")))
             })
             .collect::<Result<_, _>>()?;
+        let collections = self
+            .collections
+            .iter()
+            .map(|c| {
+                LookupPattern::parse(c)
+                    .ok()
+                    .filter(|p| !p.as_str().contains('/'))
+                    .ok_or_else(|| {
+                        ManifestError::Invalid(format!(
+                            "collection {c:?}: expected NAME@CATEGORY, where NAME may hold `*` \
+                             (e.g. \"*@debian:suite-lintian\")"
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Declared {
             exec,
             backends: self.backends.clone(),
             env: self.env.clone(),
             urls,
             lookups,
+            collections,
         })
     }
 }
@@ -194,6 +210,9 @@ impl fmt::Display for PluginInfo {
         writeln!(f, "urls:     {}", list(&m.urls))?;
         writeln!(f, "lookups:  {}", list(&m.lookups))?;
         writeln!(f, "creates:  {}", list(&m.creates))?;
+        if !m.collections.is_empty() {
+            writeln!(f, "collections: {}", list(&m.collections))?;
+        }
         for input in &m.inputs {
             writeln!(
                 f,
@@ -214,17 +233,18 @@ mod tests {
     fn api_versions_within_the_minor_are_compatible() {
         assert_eq!(contract("0.1.0"), Some(Contract::V0_1));
         assert_eq!(contract("0.2.0"), Some(Contract::V0_2));
+        assert_eq!(contract("0.2.1"), Some(Contract::V0_2));
         assert!(!compatible("0.3.0"));
         assert!(!compatible("9.0.0"));
         assert!(!compatible("0.1.99"));
-        assert!(!compatible("0.2.1"));
+        assert!(!compatible("0.2.2"));
         assert!(!compatible("garbage"));
         let e = ManifestError::ApiMismatch {
             found: "0.3.0".into(),
         };
         assert!(
             e.to_string()
-                .starts_with("the plugin was built for taskhost API 0.3.0, but this runtask speaks 0.1.0 and 0.2.0"),
+                .starts_with("the plugin was built for taskhost API 0.3.0, but this runtask speaks 0.1.0 and 0.2.1"),
             "{e}"
         );
     }

@@ -2,6 +2,8 @@
 //! native test build with the `testing` feature.
 
 #[cfg(not(all(feature = "testing", not(target_arch = "wasm32"))))]
-pub(crate) use crate::bindings::taskhost::plugin::{artifacts, http, log, process, results};
+pub(crate) use crate::bindings::taskhost::plugin::{
+    artifacts, collections, http, log, process, results,
+};
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
-pub(crate) use crate::testing::imports::{artifacts, http, log, process, results};
+pub(crate) use crate::testing::imports::{artifacts, collections, http, log, process, results};

@@ -151,10 +151,11 @@
 //!
 //! The host and its plugins speak a versioned contract, the WIT package
 //! `taskhost:plugin` (`wit/plugin.wit` in the repository, shipped in this
-//! crate). This SDK speaks taskhost API 0.2.0 ([`API_VERSION`]) and stamps
-//! it into every plugin it builds; 0.2.0 added [`artifacts::inputs`].
-//! runtask loads plugins built for 0.1.0 and 0.2.0, and refuses one built
-//! for a version it does not speak with a message naming both.
+//! crate). This SDK speaks taskhost API 0.2.1 ([`API_VERSION`]) and stamps
+//! it into every plugin it builds; 0.2.0 added [`artifacts::inputs`], 0.2.1
+//! [`collections`]. runtask loads plugins built for 0.1.0 and 0.2.x, and
+//! refuses one built for a version it does not speak with a message naming
+//! both.
 //!
 //! [taskhost]: https://github.com/taskhost/taskhost
 //! [manifest reference]: https://github.com/taskhost/taskhost/blob/main/docs/manifest.md
@@ -181,6 +182,7 @@ pub mod directive_bindings;
 mod host;
 
 pub mod artifacts;
+pub mod collections;
 pub mod directive;
 pub mod http;
 pub mod log;
@@ -267,9 +269,9 @@ pub use results::Outcome;
 /// for a version it does not speak.
 ///
 /// ```
-/// assert_eq!(taskhost_sdk::API_VERSION, "0.2.0");
+/// assert_eq!(taskhost_sdk::API_VERSION, "0.2.1");
 /// ```
-pub const API_VERSION: &str = "0.2.0";
+pub const API_VERSION: &str = "0.2.1";
 
 /// Result type of plugin code and host calls, with [`Error`] by default.
 ///

@@ -66,6 +66,7 @@
 
 use crate::bindings::taskhost::plugin::artifacts::RelationType;
 use crate::bindings::taskhost::plugin::log::Level;
+use crate::collections::{Collection, Item};
 use crate::directive::{Context, Directive, Output};
 use crate::{ArtifactId, Error, Outcome, Result, Status, Task};
 use sha2::{Digest, Sha256};
@@ -653,6 +654,9 @@ pub struct Run<T> {
     pub requests: Vec<Request>,
     /// Every progress report: label, done, total.
     pub progress: Vec<(String, u64, Option<u64>)>,
+    /// The collections given with [`FakeHost::collection`], with their
+    /// active items after the run's changes.
+    pub collections: Vec<(Collection, Vec<Item>)>,
     /// The workspace, kept until the `Run` is dropped.
     pub workspace: tempfile::TempDir,
 }
@@ -760,6 +764,7 @@ pub struct FakeHost {
     replies: Vec<(Pattern, Responder)>,
     denies: Vec<Deny>,
     lookups: Vec<(String, ArtifactId)>,
+    collections: Vec<(Collection, Vec<Item>)>,
     http: Vec<(String, Answer)>,
     environment: BTreeMap<String, Vec<u8>>,
     workspace: Vec<(String, Vec<u8>)>,
@@ -803,6 +808,7 @@ impl FakeHost {
             replies: Vec::new(),
             denies: Vec::new(),
             lookups: Vec::new(),
+            collections: Vec::new(),
             http: Vec::new(),
             environment: BTreeMap::new(),
             workspace: Vec::new(),
@@ -1098,6 +1104,39 @@ impl FakeHost {
         self
     }
 
+    /// A collection the run may find with `collections::get` (by
+    /// `NAME@CATEGORY` or `NNN@collections`), with its active items; their
+    /// artifacts become visible once the run lists them. Changes the run
+    /// makes are applied, and kept in [`Run::collections`].
+    ///
+    /// ```
+    /// use taskhost_sdk::collections::{self, Collection, Item, NewItem};
+    /// use taskhost_sdk::testing::FakeHost;
+    /// # struct Demo;
+    /// # impl taskhost_sdk::Task for Demo {
+    /// #     type Data = serde_json::Value;
+    /// #     const NAME: &'static str = "demo";
+    /// #     const SUMMARY: &'static str = "demo";
+    /// #     fn execute(_: serde_json::Value) -> taskhost_sdk::Result<taskhost_sdk::Status> {
+    /// // In the task:
+    /// let lintian = collections::get("sid@debian:suite-lintian")?;
+    /// collections::remove(&lintian, "hello_1.0_all")?;
+    /// #         Ok(taskhost_sdk::Status::Success)
+    /// #     }
+    /// # }
+    ///
+    /// // In its test:
+    /// let c = Collection { id: 3, category: "debian:suite-lintian".into(), name: "sid".into(), data: serde_json::json!({}) };
+    /// let item = Item { id: 9, name: "hello_1.0_all".into(), category: "debian:lintian".into(),
+    ///                   artifact: Some(12), data: serde_json::json!({}), created_at: String::new() };
+    /// let run = FakeHost::new().collection(c, vec![item]).execute::<Demo>();
+    /// assert!(run.collections[0].1.is_empty());
+    /// ```
+    pub fn collection(mut self, collection: Collection, items: Vec<Item>) -> Self {
+        self.collections.push((collection, items));
+        self
+    }
+
     /// Answers requests and downloads of URLs starting with `prefix`; the
     /// first matching prefix wins. A request with no answer panics.
     ///
@@ -1361,6 +1400,7 @@ impl FakeHost {
             urls: state.urls,
             requests: state.requests,
             progress: state.progress,
+            collections: state.host.collections,
             workspace,
         }
     }
@@ -1389,6 +1429,9 @@ pub fn context() -> Context {
 
 struct State {
     host: FakeHost,
+    /// Collections found by `collections::get`; artifacts of listed items.
+    found_collections: Vec<u64>,
+    listed: Vec<ArtifactId>,
     workspace: PathBuf,
     next_id: ArtifactId,
     outputs: u32,
@@ -1410,6 +1453,8 @@ impl State {
         let next_id = host.inputs.keys().max().map_or(1, |m| m + 1).max(1000);
         State {
             host,
+            found_collections: Vec::new(),
+            listed: Vec::new(),
             workspace: workspace.to_path_buf(),
             next_id,
             outputs: 0,
@@ -1473,7 +1518,25 @@ impl State {
                 files: i.files.clone(),
             });
         }
-        self.created.iter().find(|c| c.id == id).cloned()
+        if let Some(c) = self.created.iter().find(|c| c.id == id) {
+            return Some(c.clone());
+        }
+        self.listed.contains(&id).then(|| Created {
+            id,
+            category: String::new(),
+            data: serde_json::json!({}),
+            files: Vec::new(),
+        })
+    }
+
+    /// The index of a collection found by `collections::get`.
+    fn found(&mut self, id: u64) -> Result<usize> {
+        match self.host.collections.iter().position(|(c, _)| c.id == id) {
+            Some(i) if self.found_collections.contains(&id) => Ok(i),
+            _ => Err(self.deny(format!(
+                "use collection {id}@collections: this run did not get it with collections::get"
+            ))),
+        }
     }
 
     fn not_an_input(&mut self, id: ArtifactId) -> Error {
@@ -1840,6 +1903,108 @@ pub mod imports {
                 match s.host.lookups.iter().find(|(q, _)| q == query) {
                     Some((_, id)) => Ok(*id),
                     None => Err(Error::NotFound(format!("no artifact matches `{query}`"))),
+                }
+            })
+        }
+    }
+
+    pub mod collections {
+        use super::super::with;
+        use crate::Error;
+        pub use crate::bindings::taskhost::plugin::collections::{Collection, Item, NewItem};
+
+        fn raw_item(i: &crate::collections::Item) -> Item {
+            Item {
+                id: i.id,
+                name: i.name.clone(),
+                category: i.category.clone(),
+                artifact: i.artifact,
+                data: i.data.to_string(),
+                created_at: i.created_at.clone(),
+            }
+        }
+
+        pub fn get(query: &str) -> Result<Collection, Error> {
+            with(|s| {
+                let found = s
+                    .host
+                    .collections
+                    .iter()
+                    .map(|(c, _)| c)
+                    .find(|c| c.label() == query || format!("{}@collections", c.id) == query)
+                    .cloned();
+                let Some(c) = found else {
+                    return Err(Error::Invalid(format!(
+                        "no collection {query} (give it with FakeHost::collection)"
+                    )));
+                };
+                s.found_collections.push(c.id);
+                Ok(Collection {
+                    id: c.id,
+                    category: c.category,
+                    name: c.name,
+                    data: c.data.to_string(),
+                })
+            })
+        }
+
+        pub fn items(collection: u64) -> Result<Vec<Item>, Error> {
+            with(|s| {
+                let i = s.found(collection)?;
+                let items = s.host.collections[i].1.clone();
+                s.listed.extend(items.iter().filter_map(|i| i.artifact));
+                Ok(items.iter().map(raw_item).collect())
+            })
+        }
+
+        pub fn add(collection: u64, new: &NewItem) -> Result<Item, Error> {
+            with(|s| {
+                let i = s.found(collection)?;
+                if let Some(id) = new.artifact
+                    && s.artifact(id).is_none()
+                {
+                    return Err(s.not_an_input(id));
+                }
+                let data: serde_json::Value = serde_json::from_str(&new.data)
+                    .map_err(|e| Error::Invalid(format!("item data is not JSON: {e}")))?;
+                let id = s.next_id;
+                s.next_id += 1;
+                let items = &mut s.host.collections[i].1;
+                if let Some(at) = items.iter().position(|it| it.name == new.name) {
+                    if !new.replace {
+                        return Err(Error::Invalid(format!(
+                            "the collection already has an active item {:?}",
+                            new.name
+                        )));
+                    }
+                    items.remove(at);
+                }
+                let item = crate::collections::Item {
+                    id,
+                    name: new.name.clone(),
+                    category: new.category.clone().unwrap_or_default(),
+                    artifact: new.artifact,
+                    data,
+                    created_at: "2026-01-01T00:00:00Z".into(),
+                };
+                let raw = raw_item(&item);
+                items.push(item);
+                Ok(raw)
+            })
+        }
+
+        pub fn remove(collection: u64, name: &str) -> Result<(), Error> {
+            with(|s| {
+                let i = s.found(collection)?;
+                let items = &mut s.host.collections[i].1;
+                match items.iter().position(|it| it.name == name) {
+                    Some(at) => {
+                        items.remove(at);
+                        Ok(())
+                    }
+                    None => Err(Error::Invalid(format!(
+                        "the collection has no active item {name:?}"
+                    ))),
                 }
             })
         }

@@ -336,7 +336,7 @@ fn a_plugin_built_for_another_api_version_is_refused() {
         &env,
         &ran,
         2,
-        &["the plugin was built for taskhost API 0.3.0, but this runtask speaks 0.1.0 and 0.2.0"],
+        &["the plugin was built for taskhost API 0.3.0, but this runtask speaks 0.1.0 and 0.2.1"],
         0,
     );
 }
@@ -436,7 +436,7 @@ fn plugin_inspect_prints_the_hostile_plugins_manifest() {
     ran.expect(0);
     for line in [
         "name:     hostile",
-        "api:      0.2.0",
+        "api:      0.2.1",
         "exec:     echo hello *, cat **, sleep *, sh -c *",
         "env:      HOSTILE_VAR",
         "creates:  test:hostile",

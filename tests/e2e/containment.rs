@@ -368,6 +368,157 @@ fn a_lookup_reaches_only_what_the_run_was_given_or_was_granted() {
     assert_eq!(first_note(&report(&ran)), format!("found {id}"));
 }
 
+// ---- 6. Collections: read what a lookup grant finds, change what a
+// collections grant names ----
+
+#[test]
+fn a_plugin_reads_and_changes_only_the_collections_it_was_granted() {
+    let env = Env::new();
+    let file = env.write("member.txt", "in the set\n");
+    let member = env.import(&file, "test:input");
+    let outsider = env.import(&file, "test:input");
+    env.run(&["collection", "create", "one@test:set"]).expect(0);
+    env.run(&["collection", "create", "two@test:set"]).expect(0);
+    env.run(&["collection", "create", "other@test:elsewhere"])
+        .expect(0);
+    env.run(&["collection", "add", "one@test:set", &member, "--name", "m"])
+        .expect(0);
+    let run = |data: Value, extra: &[&str]| {
+        let grants = [HOSTILE_GRANTS, extra].concat();
+        let ran = hostile_with(&env, &data, &grants);
+        let all = format!("{}{}", ran.stdout, ran.stderr);
+        (ran, all)
+    };
+    let collection = |query: &str, more: Value| {
+        let mut data = serde_json::json!({"action": "collection", "query": query});
+        data.as_object_mut()
+            .unwrap()
+            .extend(more.as_object().unwrap().clone());
+        data
+    };
+
+    // Not granted: `get` is refused and names the grant.
+    let (ran, all) = run(
+        collection("one@test:set", serde_json::json!({"list": true})),
+        &[],
+    );
+    assert_ne!(ran.code, 0, "{all}");
+    assert!(
+        all.contains("may not look up `one@test:set`")
+            && all.contains("--allow-lookup '*@test:set'"),
+        "{all}"
+    );
+    // Not declared.
+    let (ran, all) = run(
+        collection("other@test:elsewhere", serde_json::json!({})),
+        &["--allow-lookup", "other@test:elsewhere"],
+    );
+    assert_ne!(ran.code, 0, "{all}");
+    assert!(all.contains("not declared in its manifest"), "{all}");
+    // A collection id it did not get.
+    let (ran, all) = run(
+        collection("one@test:set", serde_json::json!({"id": 1, "list": true})),
+        &[],
+    );
+    assert_ne!(ran.code, 0, "{all}");
+    assert!(all.contains("did not get it with collections.get"), "{all}");
+
+    // Read granted: the items and their artifacts, but no change.
+    let read = ["--allow-lookup", "one@test:set"];
+    let (ran, all) = run(
+        collection("one@test:set", serde_json::json!({"list": true})),
+        &read,
+    );
+    ran.expect(0);
+    assert_eq!(
+        first_note(&report(&ran)),
+        format!("m=Some({member})"),
+        "{all}"
+    );
+    let (ran, all) = run(
+        collection(
+            "one@test:set",
+            serde_json::json!({"list": true, "remove": "m"}),
+        ),
+        &read,
+    );
+    assert_ne!(ran.code, 0, "{all}");
+    assert!(
+        all.contains("may not change collection `one@test:set`")
+            && all.contains("--allow-collection '*@test:set'"),
+        "{all}"
+    );
+
+    // Write granted for `one` only.
+    let write = [
+        "--allow-lookup",
+        "*@test:set",
+        "--allow-collection",
+        "one@test:set",
+    ];
+    // An artifact the run cannot see is refused, and nothing changes.
+    let (ran, all) = run(
+        collection(
+            "one@test:set",
+            serde_json::json!({"add": "x", "holding": outsider.parse::<u64>().unwrap()}),
+        ),
+        &write,
+    );
+    assert_ne!(ran.code, 0, "{all}");
+    assert!(
+        all.contains(&format!("may not use artifact `{outsider}`")),
+        "{all}"
+    );
+    // Another collection of the category: read yes, change no.
+    let (ran, all) = run(
+        collection(
+            "two@test:set",
+            serde_json::json!({"add": "y", "holding": member.parse::<u64>().unwrap()}),
+        ),
+        &write,
+    );
+    assert_ne!(ran.code, 0, "{all}");
+    assert!(
+        all.contains("may not change collection `two@test:set`"),
+        "{all}"
+    );
+    // Listed artifacts may be added; removal is kept in the history.
+    let (ran, all) = run(
+        collection(
+            "one@test:set",
+            serde_json::json!({"list": true, "add": "again", "holding": member.parse::<u64>().unwrap(), "remove": "m"}),
+        ),
+        &write,
+    );
+    ran.expect(0);
+    assert!(first_note(&report(&ran)).contains("removed m"), "{all}");
+    let shown = env.run(&["collection", "show", "one@test:set", "--history", "--json"]);
+    shown.expect(0);
+    let items: Vec<Value> = serde_json::from_str(&shown.stdout).unwrap();
+    let state: Vec<(String, bool)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().to_string(),
+                i["removed_at"].is_null(),
+            )
+        })
+        .collect();
+    assert_eq!(state, [("m".into(), false), ("again".into(), true)]);
+    let run_id = report(&ran)["run_id"].as_str().unwrap().to_string();
+    assert_eq!(items[1]["created_by"], run_id.as_str());
+    assert_eq!(items[0]["removed_by"], run_id.as_str());
+    // Every decision is audited.
+    let audit = env.run(&["audit", &run_id, "--json"]);
+    audit.expect(0);
+    assert!(
+        audit.stdout.contains("\"capability\":\"collection\"")
+            && audit.stdout.contains("\"change\":\"remove\""),
+        "{}",
+        audit.stdout
+    );
+}
+
 // ---- 7. Handles, and a run that cannot keep its log ----
 
 #[test]

@@ -584,7 +584,7 @@ fn plugin_check_reports_what_the_preflight_needs_without_running_the_plugin() {
     ran.expect(3);
     for needle in [
         "hostile 0.1.0 (task)",
-        "built for taskhost API 0.2.0; this runtask speaks 0.1.0 and 0.2.0",
+        "built for taskhost API 0.2.1; this runtask speaks 0.1.0 and 0.2.1",
         "preflight: a run would be refused",
         "exec echo hello *: declared but not granted",
         "[plugins.hostile]",

@@ -84,7 +84,7 @@ fn the_python_example_builds_with_componentize_py_and_runs_under_a_policy() {
     check.expect(3);
     assert!(
         check.stdout.contains("shellcheck-py 0.1.0 (task)")
-            && check.stdout.contains("built for taskhost API 0.2.0"),
+            && check.stdout.contains("built for taskhost API 0.2.1"),
         "{}",
         check.stdout
     );

@@ -19,7 +19,7 @@ fn store_error(e: StoreError) -> Error {
 
 impl RunState {
     /// The grant check of every artifact read.
-    fn visible(&mut self, call: &str, id: ArtifactId) -> Result<(), Error> {
+    pub(super) fn visible(&mut self, call: &str, id: ArtifactId) -> Result<(), Error> {
         let run = &mut self.run;
         run.granter.read(call, id).map_err(|d| run.denied(call, d))
     }

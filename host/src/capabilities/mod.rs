@@ -7,6 +7,7 @@
 
 mod artifacts;
 pub mod bindings;
+mod collections;
 mod http;
 mod log;
 mod process;

@@ -249,6 +249,10 @@ pub(crate) struct GrantArgs {
     /// Grant store lookups matching a pattern (e.g. 'debian/match:*')
     #[arg(long, value_name = "PATTERN")]
     pub(crate) allow_lookup: Vec<String>,
+    /// Grant adding items to and removing items from collections matching
+    /// NAME@CATEGORY (e.g. 'bookworm@debian:suite-lintian')
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) allow_collection: Vec<String>,
     /// Memory limit of the plugin (e.g. 256MiB)
     #[arg(long, value_name = "SIZE")]
     pub(crate) memory: Option<String>,
@@ -461,7 +465,12 @@ pub(crate) struct ImportAptArgs {
     #[arg(long)]
     pub(crate) suite: String,
     /// Components to import (repeat, or comma-separated)
-    #[arg(long = "component", value_name = "COMPONENT", value_delimiter = ',', default_value = "main")]
+    #[arg(
+        long = "component",
+        value_name = "COMPONENT",
+        value_delimiter = ',',
+        default_value = "main"
+    )]
     pub(crate) components: Vec<String>,
     /// Architectures whose binary packages are imported (repeat, or
     /// comma-separated) [default: the host's]

@@ -16,7 +16,9 @@ fn json_object(flag: &str, text: &str) -> Result<Value> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| usage(format!("{flag}: not JSON: {e}")))?;
     if !value.is_object() {
-        return Err(usage(format!("{flag}: expected a JSON object, got {value}")));
+        return Err(usage(format!(
+            "{flag}: expected a JSON object, got {value}"
+        )));
     }
     Ok(value)
 }
@@ -73,7 +75,12 @@ pub(crate) async fn collection(cmd: CollectionCommand, config: &Config) -> Resul
                 println!("{}", serde_json::to_string_pretty(&items)?);
                 return Ok(Code::Ok);
             }
-            println!("{} (collection {}): {} item(s)", c.label(), c.id, items.len());
+            println!(
+                "{} (collection {}): {} item(s)",
+                c.label(),
+                c.id,
+                items.len()
+            );
             for i in items {
                 let what = i
                     .artifact

@@ -170,6 +170,13 @@ fn overrides(g: &GrantArgs) -> Result<Overrides> {
                 LookupPattern::parse(l).map_err(|e| usage(format!("lookup pattern {l:?}: {e}")))
             })
             .collect::<Result<_>>()?,
+        allow_collection: g
+            .allow_collection
+            .iter()
+            .map(|l| {
+                LookupPattern::parse(l).map_err(|e| usage(format!("collection pattern {l:?}: {e}")))
+            })
+            .collect::<Result<_>>()?,
         memory: g
             .memory
             .as_deref()

@@ -56,6 +56,9 @@ pub struct Grants {
     pub deny_urls: Vec<UrlPrefix>,
     pub lookups: Vec<LookupPattern>,
     pub deny_lookups: Vec<LookupPattern>,
+    /// Collections (`NAME@CATEGORY` patterns) it may change.
+    pub collections: Vec<LookupPattern>,
+    pub deny_collections: Vec<LookupPattern>,
     /// `ssh-hosts` of the plugin's table: the machines the ssh backend may
     /// reach; `None`: any.
     pub ssh_hosts: Option<Vec<Target>>,
@@ -80,6 +83,7 @@ pub struct Overrides {
     pub allow_url: Vec<UrlPrefix>,
     pub deny_url: Vec<UrlPrefix>,
     pub allow_lookup: Vec<LookupPattern>,
+    pub allow_collection: Vec<LookupPattern>,
     pub memory: Option<u64>,
     pub timeout: Option<Duration>,
     pub output_limit: Option<u64>,
@@ -93,6 +97,8 @@ pub struct Declared {
     pub env: Vec<String>,
     pub urls: Vec<UrlPrefix>,
     pub lookups: Vec<LookupPattern>,
+    /// Collections it may add items to or remove items from.
+    pub collections: Vec<LookupPattern>,
 }
 
 /// A URL allowed by a grant.
@@ -132,6 +138,7 @@ impl fmt::Display for Denied {
             "env" => "read environment variable",
             "url" => "access",
             "lookup" => "look up",
+            "collection" => "change collection",
             "ssh-host" => "use ssh host",
             "read" => "use artifact",
             "quota" => "go past quota",
@@ -216,6 +223,13 @@ const LOOKUP: Kind = Kind {
     allow_flag: "--allow-lookup",
     deny_flag: "deny-lookups",
 };
+const COLLECTION: Kind = Kind {
+    capability: "collection",
+    key: "collections",
+    deny_key: "deny-collections",
+    allow_flag: "--allow-collection",
+    deny_flag: "deny-collections",
+};
 
 impl Effective {
     /// Combines a plugin's manifest with what the operator granted it.
@@ -264,6 +278,7 @@ impl Effective {
             "urls": strings(&mut g.urls.iter().map(|p| p.to_string())),
             "deny_urls": strings(&mut g.deny_urls.iter().map(|p| p.to_string())),
             "lookups": strings(&mut g.lookups.iter().map(|p| p.to_string())),
+            "collections": strings(&mut g.collections.iter().map(|p| p.to_string())),
             "ssh_hosts": g.ssh_hosts.as_ref().map(|l| l.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
             "default_ssh_hosts": g.default_ssh_hosts.as_ref().map(|l| l.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
             "limits": {
@@ -446,28 +461,43 @@ impl Effective {
     /// pattern.
     pub fn check_lookup(&self, query: &str) -> Result<String, Denied> {
         let g = &self.grants;
-        let Some(declared) = self.declared.lookups.iter().find(|p| p.matches(query)) else {
-            let reason = not_declared(self.declared.lookups.iter().map(|p| format!("`{p}`")));
-            return Err(self.denied(&LOOKUP, query, reason, None));
+        let lists = (&g.lookups[..], &g.deny_lookups[..], &g.cli.allow_lookup[..]);
+        self.check_pattern(&LOOKUP, query, &self.declared.lookups, lists)
+    }
+
+    /// Allows a change (add, remove) to collection `label` (`NAME@CATEGORY`)
+    /// matching a declared, a granted and no denied `collections` pattern.
+    pub fn check_collection(&self, label: &str) -> Result<String, Denied> {
+        let g = &self.grants;
+        let lists = (
+            &g.collections[..],
+            &g.deny_collections[..],
+            &g.cli.allow_collection[..],
+        );
+        self.check_pattern(&COLLECTION, label, &self.declared.collections, lists)
+    }
+
+    /// Lists: (granted, denied, granted by the CLI).
+    fn check_pattern(
+        &self,
+        kind: &Kind,
+        subject: &str,
+        declared: &[LookupPattern],
+        (granted, denied, cli): (&[LookupPattern], &[LookupPattern], &[LookupPattern]),
+    ) -> Result<String, Denied> {
+        let Some(declared) = declared.iter().find(|p| p.matches(subject)) else {
+            let reason = not_declared(declared.iter().map(|p| format!("`{p}`")));
+            return Err(self.denied(kind, subject, reason, None));
         };
-        if let Some(deny) = g.deny_lookups.iter().find(|p| p.matches(query)) {
-            let reason = self.denied_by(&LOOKUP, deny.to_string(), false);
-            return Err(self.denied(&LOOKUP, query, reason, None));
+        if let Some(deny) = denied.iter().find(|p| p.matches(subject)) {
+            let reason = self.denied_by(kind, deny.to_string(), false);
+            return Err(self.denied(kind, subject, reason, None));
         }
-        let Some(grant) = g.lookups.iter().find(|p| p.matches(query)) else {
-            let hint = self.hint(&LOOKUP, &[declared.to_string()]);
-            return Err(self.denied(
-                &LOOKUP,
-                query,
-                "declared but not granted".into(),
-                Some(hint),
-            ));
+        let Some(grant) = granted.iter().find(|p| p.matches(subject)) else {
+            let hint = self.hint(kind, &[declared.to_string()]);
+            return Err(self.denied(kind, subject, "declared but not granted".into(), Some(hint)));
         };
-        Ok(self.granted_by(
-            &LOOKUP,
-            &grant.to_string(),
-            g.cli.allow_lookup.contains(grant),
-        ))
+        Ok(self.granted_by(kind, &grant.to_string(), cli.contains(grant)))
     }
 
     /// Allows a URL under a declared prefix and a granted prefix, under no

@@ -31,6 +31,8 @@ pub struct Granter {
     visible: HashSet<ArtifactId>,
     /// Artifacts created by this run, in order.
     created: Vec<ArtifactId>,
+    /// Collections an allowed `collections.get` found.
+    collections: HashSet<u64>,
     /// Categories the manifest declares it creates.
     creates: Vec<String>,
     /// Quotas whose first refusal is audited already.
@@ -54,6 +56,7 @@ impl Granter {
             usage: Usage::default(),
             visible: HashSet::new(),
             created: Vec::new(),
+            collections: HashSet::new(),
             creates,
             audited_quotas: BTreeSet::new(),
         }
@@ -178,6 +181,58 @@ impl Granter {
         let request = json!({"query": query, "category": category});
         self.decide("lookup", request, result, String::clone)
             .map(drop)
+    }
+
+    /// Finds collection `query` (`NAME@CATEGORY`, `NNN@collections`)?
+    /// Granted as a lookup.
+    pub fn collection(&mut self, query: &str) -> Result<(), Denied> {
+        let result = self.effective.check_lookup(query);
+        let request = json!({"query": query, "category": "collection"});
+        self.decide("lookup", request, result, String::clone)
+            .map(drop)
+    }
+
+    /// Records collection `id` (labelled `label`), found by an allowed
+    /// [`Granter::collection`]: the run may read its items.
+    pub fn add_collection(&mut self, id: u64) {
+        self.collections.insert(id);
+    }
+
+    /// Reads the items of collection `id`?
+    pub fn collection_items(&mut self, id: u64) -> Result<(), Denied> {
+        let request = json!({"collection": id, "call": "collections.items"});
+        let result = self.seen_collection(id, "read");
+        self.decide("read", request, result, |r| (*r).to_owned())
+            .map(drop)
+    }
+
+    /// Changes (`add`, `remove`) item `name` of collection `id`, `label`?
+    pub fn change_collection(
+        &mut self,
+        id: u64,
+        label: &str,
+        change: &str,
+        name: &str,
+    ) -> Result<(), Denied> {
+        let request = json!({"collection": label, "change": change, "name": name});
+        let result = self
+            .seen_collection(id, "collection")
+            .and_then(|_| self.effective.check_collection(label));
+        self.decide("collection", request, result, String::clone)
+            .map(drop)
+    }
+
+    fn seen_collection(&self, id: u64, capability: &str) -> Result<&'static str, Denied> {
+        if self.collections.contains(&id) {
+            Ok("a collection found by an allowed collections.get")
+        } else {
+            Err(self.denied(
+                capability,
+                &format!("{id}@collections"),
+                "this run did not get it with collections.get".into(),
+                None,
+            ))
+        }
     }
 
     /// Makes `ids` readable: the run's inputs, named by its task_data.
@@ -499,7 +554,11 @@ mod tests {
                 UrlPrefix::parse("https://a.example/").unwrap(),
                 UrlPrefix::parse("https://b.example/").unwrap(),
             ],
-            lookups: vec![LookupPattern::parse("debian/match:*").unwrap()],
+            lookups: vec![
+                LookupPattern::parse("debian/match:*").unwrap(),
+                LookupPattern::parse("*@debian:suite").unwrap(),
+            ],
+            collections: vec![LookupPattern::parse("*@debian:suite-lintian").unwrap()],
         };
         let policy = r#"
 [defaults]
@@ -508,13 +567,15 @@ deny-backends = ["unshare"]
 deny-env = ["TZ"]
 deny-urls = ["https://b.example/"]
 deny-lookups = ["debian/match:codename=sid*"]
+deny-collections = ["sid@debian:suite-lintian"]
 
 [plugins.p]
 exec = ["tool **", "other **"]
 backends = ["local", "unshare", "qemu"]
 env = ["LANG", "TZ", "HOME"]
 urls = ["https://a.example/", "https://b.example/", "https://c.example/"]
-lookups = ["debian/match:*", "fedora/match:*"]
+lookups = ["debian/match:*", "fedora/match:*", "*@debian:suite"]
+collections = ["*@debian:suite-lintian", "*@debian:suite"]
 "#;
         let mut g = granter(dir.path(), policy, declared);
         let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
@@ -560,6 +621,40 @@ lookups = ["debian/match:*", "fedora/match:*"]
         check("lookup", false, "denied by deny-lookups");
         assert!(g.lookup("fedora/match:release=40", "c").is_err());
         check("lookup", false, "not declared");
+        // collections: found by a lookup grant, changed by a collections one
+        assert!(g.collection("bookworm@debian:suite").is_ok());
+        check("lookup", true, "lookups = [\"*@debian:suite\"]");
+        g.add_collection(5);
+        g.add_collection(6);
+        g.add_collection(8);
+        assert!(g.collection_items(5).is_ok());
+        check("read", true, "found by an allowed collections.get");
+        assert!(g.collection_items(7).is_err());
+        check("read", false, "did not get it with collections.get");
+        assert!(
+            g.change_collection(5, "bookworm@debian:suite-lintian", "add", "x")
+                .is_ok()
+        );
+        check(
+            "collection",
+            true,
+            "collections = [\"*@debian:suite-lintian\"]",
+        );
+        assert!(
+            g.change_collection(6, "sid@debian:suite-lintian", "remove", "x")
+                .is_err()
+        );
+        check("collection", false, "denied by deny-collections");
+        assert!(
+            g.change_collection(8, "bookworm@debian:suite", "add", "x")
+                .is_err()
+        );
+        check("collection", false, "not declared");
+        assert!(
+            g.change_collection(7, "trixie@debian:suite-lintian", "add", "x")
+                .is_err()
+        );
+        check("collection", false, "did not get it with collections.get");
         // read, create, relate (decided by the run's scope and manifest)
         g.add_inputs([1]);
         check("read", true, "an input of this run (task_data)");
@@ -607,6 +702,7 @@ lookups = ["debian/match:*", "fedora/match:*"]
             env: vec!["LANG".into()],
             urls: vec![UrlPrefix::parse("https://a.example/").unwrap()],
             lookups: vec![LookupPattern::parse("debian/match:*").unwrap()],
+            collections: vec![LookupPattern::parse("*@debian:suite-lintian").unwrap()],
         };
         let mut g = granter(dir.path(), "", declared);
         let hints = [
@@ -616,6 +712,11 @@ lookups = ["debian/match:*", "fedora/match:*"]
             g.url(&Url::parse("https://a.example/x").unwrap())
                 .unwrap_err(),
             g.lookup("debian/match:a=b", "c").unwrap_err(),
+            {
+                g.add_collection(1);
+                g.change_collection(1, "sid@debian:suite-lintian", "add", "x")
+                    .unwrap_err()
+            },
         ];
         for (denied, line) in hints.iter().zip([
             "exec = [\"tool **\"]",
@@ -623,6 +724,7 @@ lookups = ["debian/match:*", "fedora/match:*"]
             "backends = [\"local\"]",
             "urls = [\"https://a.example/\"]",
             "lookups = [\"debian/match:*\"]",
+            "collections = [\"*@debian:suite-lintian\"]",
         ]) {
             assert_eq!(denied.reason, "declared but not granted");
             let text = denied.to_string();

@@ -13,24 +13,32 @@ use super::PolicyError;
 pub struct LookupPattern(String);
 
 impl LookupPattern {
-    /// A pattern of `COLLECTION/...`: the collection is named whole (no
-    /// `*` before the first `/`), no control characters.
+    /// A pattern of `COLLECTION/...` or of a collection, `NAME@CATEGORY`:
+    /// the category (or a bare environments name) is whole, no control
+    /// characters.
     pub fn parse(s: &str) -> Result<Self, PolicyError> {
         let bad = |why: &str| PolicyError::Invalid {
             path: None,
             message: format!("invalid lookup pattern `{s}`: {why} (e.g. \"debian/match:*\")"),
         };
-        let Some((collection, rest)) = s.split_once('/') else {
-            return Err(bad("expected COLLECTION/ITEM-LOOKUP"));
+        // `NAME@CATEGORY` alone: the collection itself (`collections.get`).
+        let (collection, rest) = match s.split_once('/') {
+            Some(parts) => parts,
+            None if s.contains('@') => (s, "-"),
+            None => return Err(bad("expected COLLECTION/ITEM-LOOKUP or NAME@CATEGORY")),
         };
         // `*@debian:suite/...` may match any suite; the category, or a
         // bare environments name, is whole.
         let whole = match collection.split_once('@') {
-            Some((name, category)) => !name.is_empty() && !category.is_empty() && !category.contains('*'),
+            Some((name, category)) => {
+                !name.is_empty() && !category.is_empty() && !category.contains('*')
+            }
             None => !collection.is_empty() && !collection.contains('*'),
         };
         if !whole {
-            return Err(bad("the collection's category (or bare name) is named whole"));
+            return Err(bad(
+                "the collection's category (or bare name) is named whole",
+            ));
         }
         if rest.is_empty() {
             return Err(bad("nothing after the `/`"));
@@ -44,6 +52,11 @@ impl LookupPattern {
     /// The collection named before the `/`.
     pub fn collection(&self) -> &str {
         self.0.split_once('/').map_or("", |(c, _)| c)
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     pub fn matches(&self, query: &str) -> bool {
@@ -109,6 +122,10 @@ mod tests {
         let suite = LookupPattern::parse("bookworm@debian:suite/*").unwrap();
         assert!(suite.matches("bookworm@debian:suite/source:hello"));
         assert!(!suite.matches("trixie@debian:suite/source:hello"));
+        let collection = LookupPattern::parse("*@debian:suite").unwrap();
+        assert!(collection.matches("bookworm@debian:suite"));
+        assert!(!collection.matches("bookworm@debian:suite/source:hello"));
+        assert!(!collection.matches("bookworm@debian:suite-lintian"));
         let suites = LookupPattern::parse("*@debian:suite/*").unwrap();
         assert!(suites.matches("trixie@debian:suite/source:hello"));
         assert!(!suites.matches("trixie@debian:suite-lintian/latest:hello_amd64"));

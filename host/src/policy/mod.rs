@@ -16,7 +16,11 @@
 //!   `http://127.0.0.1:*/` (any port), `https://*/` (any host; for
 //!   manifests whose hosts the operator picks) and `file:///dir/` (local
 //!   files under a directory, checked after symlinks are resolved).
-//! * `lookups`: store lookups ([`LookupPattern`], `"debian/match:*"`).
+//! * `lookups`: store lookups ([`LookupPattern`], `"debian/match:*"`,
+//!   `"bookworm@debian:suite/*"`); a `NAME@CATEGORY` pattern lets the
+//!   plugin read that collection's items.
+//! * `collections`: collections it may add items to and remove items from
+//!   (`"bookworm@debian:suite-lintian"`, `"*@debian:suite-lintian"`).
 //! * `ssh-hosts`: the machines the `ssh` backend may reach
 //!   (`runtask --ssh user@host[:port]`), as `"user@host:port"` entries
 //!   (`"user@host"` means port 22). In `[defaults]` and in plugin tables;
@@ -188,6 +192,7 @@ impl Policy {
             deny_env: d.deny_env,
             deny_urls: d.deny_urls,
             deny_lookups: d.deny_lookups,
+            deny_collections: d.deny_collections,
             ssh_hosts: d.ssh_hosts,
             limits,
             ..Grants::default()
@@ -219,6 +224,8 @@ impl Policy {
                 deny_urls: p.deny_urls,
                 lookups: p.lookups,
                 deny_lookups: p.deny_lookups,
+                collections: p.collections,
+                deny_collections: p.deny_collections,
                 ssh_hosts: p.ssh_hosts,
                 default_ssh_hosts: None,
                 limits,
@@ -453,6 +460,8 @@ impl Policy {
         g.deny_env.extend(d.deny_env.iter().cloned());
         g.deny_urls.extend(d.deny_urls.iter().cloned());
         g.deny_lookups.extend(d.deny_lookups.iter().cloned());
+        g.deny_collections
+            .extend(d.deny_collections.iter().cloned());
         g.default_ssh_hosts = d.ssh_hosts.clone();
         g.exec.extend(overrides.allow_exec.iter().cloned());
         g.deny_exec.extend(overrides.deny_exec.iter().cloned());
@@ -464,6 +473,8 @@ impl Policy {
         g.urls.extend(overrides.allow_url.iter().cloned());
         g.deny_urls.extend(overrides.deny_url.iter().cloned());
         g.lookups.extend(overrides.allow_lookup.iter().cloned());
+        g.collections
+            .extend(overrides.allow_collection.iter().cloned());
         g.cli = overrides.clone();
     }
 }
@@ -574,6 +585,7 @@ table!(RawDefaults {
     deny_env: Vec<String> = "de_deny_env",
     deny_urls: Vec<UrlPrefix> = "de_deny_urls",
     deny_lookups: Vec<LookupPattern> = "de_deny_lookups",
+    deny_collections: Vec<LookupPattern> = "de_deny_collections",
     ssh_hosts: Option<Vec<Target>> = "de_ssh_hosts",
 });
 
@@ -589,6 +601,8 @@ table!(RawPlugin {
     deny_urls: Vec<UrlPrefix> = "de_deny_urls",
     lookups: Vec<LookupPattern> = "de_lookups",
     deny_lookups: Vec<LookupPattern> = "de_deny_lookups",
+    collections: Vec<LookupPattern> = "de_collections",
+    deny_collections: Vec<LookupPattern> = "de_deny_collections",
     ssh_hosts: Option<Vec<Target>> = "de_ssh_hosts",
 });
 
@@ -626,6 +640,8 @@ keyed! {
     de_disk_inodes => count("disk-inodes") -> Option<u64>;
     de_lookups => list("lookups") -> Vec<LookupPattern>;
     de_deny_lookups => list("deny-lookups") -> Vec<LookupPattern>;
+    de_collections => list("collections") -> Vec<LookupPattern>;
+    de_deny_collections => list("deny-collections") -> Vec<LookupPattern>;
     de_timeout => duration("timeout") -> Option<Duration>;
 }
 

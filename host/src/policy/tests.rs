@@ -35,6 +35,7 @@ fn policy(text: &str) -> Policy {
 fn blhc_declared() -> Declared {
     Declared {
         lookups: Vec::new(),
+        collections: Vec::new(),
         exec: vec![pat("blhc --debian **")],
         backends: strings(&["local", "unshare"]),
         env: strings(&["LANG"]),

@@ -150,7 +150,9 @@ fn validate_name(what: &str, name: &str) -> Result<(), StoreError> {
     } else {
         return Ok(());
     };
-    Err(StoreError::Invalid(format!("invalid {what} {name:?}: {why}")))
+    Err(StoreError::Invalid(format!(
+        "invalid {what} {name:?}: {why}"
+    )))
 }
 
 /// The name a `debian:suite` gives a package artifact: `{package}_{version}`

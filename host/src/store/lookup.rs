@@ -117,7 +117,9 @@ impl Lookup {
             }
         };
         if segments.next().is_some() {
-            return Err(bad("an item segment returns no collection to look further into"));
+            return Err(bad(
+                "an item segment returns no collection to look further into",
+            ));
         }
         match (&root, &item) {
             (Root::Artifact(_), Some(_)) => Err(bad("an artifact has no items")),
@@ -205,9 +207,13 @@ pub fn resolve(
     }
     let Some(collection) = find(store, &lookup.root)? else {
         return match (&lookup.root, &lookup.item) {
-            (Root::Collection { name, category: None }, Some((kind, value))) if kind == "match" => {
-                by_vendor(store, query, name, value, categories)
-            }
+            (
+                Root::Collection {
+                    name,
+                    category: None,
+                },
+                Some((kind, value)),
+            ) if kind == "match" => by_vendor(store, query, name, value, categories),
             _ => Err(missing_collection(query)),
         };
     };
@@ -500,7 +506,10 @@ mod tests {
         let e = resolve(&store, "bookworm@debian:suite/hello_2.10-3", &bin)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("a debian:source-package, not a debian:binary-package"), "{e}");
+        assert!(
+            e.contains("a debian:source-package, not a debian:binary-package"),
+            "{e}"
+        );
         let e = resolve(&store, "bookworm@debian:suite/source:bye", &src)
             .unwrap_err()
             .to_string();
@@ -539,7 +548,11 @@ mod tests {
         store
             .add_item(
                 envs.id,
-                NewItem::artifact("tarball:bookworm:amd64", old, json!({"codename": "bookworm"})),
+                NewItem::artifact(
+                    "tarball:bookworm:amd64",
+                    old,
+                    json!({"codename": "bookworm"}),
+                ),
             )
             .unwrap();
         // The collection's item wins over the newer loose artifact.

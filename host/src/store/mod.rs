@@ -311,8 +311,11 @@ pub trait ArtifactStore: Send + Sync {
     /// Adds an item in one transaction. An active item of the same name
     /// makes it fail, unless `new.replace`: then that item is marked
     /// removed and the new one added, atomically.
-    fn add_item(&self, collection: CollectionId, new: NewItem)
-    -> Result<CollectionItem, StoreError>;
+    fn add_item(
+        &self,
+        collection: CollectionId,
+        new: NewItem,
+    ) -> Result<CollectionItem, StoreError>;
     /// Marks the active item `name` removed; returns it as removed.
     fn remove_item(
         &self,

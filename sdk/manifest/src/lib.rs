@@ -64,9 +64,13 @@ pub struct Manifest {
     /// URL prefixes it may reach.
     #[serde(default)]
     pub urls: Vec<String>,
-    /// Store lookups it may make (`debian/match:*`).
+    /// Store lookups it may make (`debian/match:*`, `*@debian:suite`).
     #[serde(default)]
     pub lookups: Vec<String>,
+    /// Collections it may add items to or remove items from
+    /// (`*@debian:suite-lintian`).
+    #[serde(default)]
+    pub collections: Vec<String>,
     /// Artifact categories it may create.
     #[serde(default)]
     pub creates: Vec<String>,

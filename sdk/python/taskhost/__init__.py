@@ -20,7 +20,7 @@ import json
 
 from . import _host
 
-API_VERSION = "0.2.0"
+API_VERSION = "0.2.1"
 """The taskhost API this SDK speaks (stamped into the plugin)."""
 
 

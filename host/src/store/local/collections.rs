@@ -75,8 +75,18 @@ fn item_row(r: &Row<'_>) -> rusqlite::Result<ItemRow> {
 }
 
 fn to_item(row: ItemRow) -> Result<CollectionItem, StoreError> {
-    let (id, collection, name, category, artifact, data, created_at, created_by, removed_at, removed_by) =
-        row;
+    let (
+        id,
+        collection,
+        name,
+        category,
+        artifact,
+        data,
+        created_at,
+        created_by,
+        removed_at,
+        removed_by,
+    ) = row;
     Ok(CollectionItem {
         id: unsigned(id, "collection item")?,
         collection: unsigned(collection, "collection")?,
@@ -185,7 +195,10 @@ impl Index {
         row.map(to_collection).transpose()
     }
 
-    pub(super) fn collections(&self, category: Option<&str>) -> Result<Vec<Collection>, StoreError> {
+    pub(super) fn collections(
+        &self,
+        category: Option<&str>,
+    ) -> Result<Vec<Collection>, StoreError> {
         let conn = self.db();
         let mut stmt = conn.prepare_cached(
             "SELECT id, category, name, data, created_at FROM collections \
@@ -349,7 +362,9 @@ mod tests {
         assert_eq!(s.find_collection("debian:suite", "sid").unwrap(), None);
         assert_eq!(s.collections(Some("debian:suite")).unwrap(), vec![a]);
         assert_eq!(s.collections(None).unwrap().len(), 2);
-        assert!(invalid(s.create_collection("debian:suite", "x", json!([]))).contains("JSON object"));
+        assert!(
+            invalid(s.create_collection("debian:suite", "x", json!([]))).contains("JSON object")
+        );
         assert!(invalid(s.create_collection("suite", "x", json!({}))).contains("namespace"));
         assert!(invalid(s.collection(99)).contains("collection 99 does not exist"));
     }
@@ -357,10 +372,15 @@ mod tests {
     #[test]
     fn one_active_item_per_name_and_replacing_keeps_the_history() {
         let (_d, s) = store();
-        let c = s.create_collection("debian:suite-lintian", "b", json!({})).unwrap();
+        let c = s
+            .create_collection("debian:suite-lintian", "b", json!({}))
+            .unwrap();
         let (a1, a2) = (artifact(&s), artifact(&s));
         let first = s
-            .add_item(c.id, NewItem::artifact("hello_1_amd64", a1, json!({"derived_from": [1]})))
+            .add_item(
+                c.id,
+                NewItem::artifact("hello_1_amd64", a1, json!({"derived_from": [1]})),
+            )
             .unwrap();
         assert_eq!(first.category, "debian:lintian");
         let m = invalid(s.add_item(c.id, NewItem::artifact("hello_1_amd64", a2, json!({}))));
@@ -378,7 +398,13 @@ mod tests {
         let active = s.items(c.id, &ItemFilter::default()).unwrap();
         assert_eq!(active, vec![second.clone()]);
         let all = s
-            .items(c.id, &ItemFilter { include_removed: true, ..ItemFilter::default() })
+            .items(
+                c.id,
+                &ItemFilter {
+                    include_removed: true,
+                    ..ItemFilter::default()
+                },
+            )
             .unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].id, first.id);
@@ -392,7 +418,8 @@ mod tests {
         let m = invalid(s.remove_item(c.id, "hello_1_amd64", None));
         assert!(m.contains("no active item"), "{m}");
         // The name is free again.
-        s.add_item(c.id, NewItem::artifact("hello_1_amd64", a1, json!({}))).unwrap();
+        s.add_item(c.id, NewItem::artifact("hello_1_amd64", a1, json!({})))
+            .unwrap();
     }
 
     #[test]
@@ -404,25 +431,43 @@ mod tests {
             Err(StoreError::NotFound(404))
         ));
         let a = artifact(&s);
-        assert!(invalid(s.add_item(c.id, NewItem::artifact("x", a, json!(1)))).contains("JSON object"));
+        assert!(
+            invalid(s.add_item(c.id, NewItem::artifact("x", a, json!(1)))).contains("JSON object")
+        );
         assert!(invalid(s.add_item(c.id, NewItem::artifact("../x", a, json!({})))).contains("`/`"));
-        assert!(invalid(s.add_item(99, NewItem::artifact("x", a, json!({})))).contains("does not exist"));
+        assert!(
+            invalid(s.add_item(99, NewItem::artifact("x", a, json!({}))))
+                .contains("does not exist")
+        );
         let bare = NewItem {
             artifact: None,
             ..NewItem::artifact("note", a, json!({}))
         };
-        assert!(invalid(s.add_item(c.id, bare.clone())).contains("neither an artifact nor a category"));
+        assert!(
+            invalid(s.add_item(c.id, bare.clone())).contains("neither an artifact nor a category")
+        );
         let item = s
-            .add_item(c.id, NewItem { category: Some("debusine:promise".into()), ..bare })
+            .add_item(
+                c.id,
+                NewItem {
+                    category: Some("debusine:promise".into()),
+                    ..bare
+                },
+            )
             .unwrap();
-        assert_eq!((item.artifact, item.category.as_str()), (None, "debusine:promise"));
+        assert_eq!(
+            (item.artifact, item.category.as_str()),
+            (None, "debusine:promise")
+        );
         assert_eq!(s.items(c.id, &ItemFilter::default()).unwrap().len(), 1);
     }
 
     #[test]
     fn concurrent_adders_of_one_name_leave_one_active_item() {
         let (_d, s) = store();
-        let c = s.create_collection("debian:suite-lintian", "b", json!({})).unwrap();
+        let c = s
+            .create_collection("debian:suite-lintian", "b", json!({}))
+            .unwrap();
         let a = artifact(&s);
         let root = s.root().to_path_buf();
         let wins: usize = std::thread::scope(|scope| {
@@ -432,11 +477,15 @@ mod tests {
                     scope.spawn(move || {
                         // Separate stores: separate SQLite connections.
                         let s = LocalStore::open(root).unwrap();
-                        s.add_item(c.id, NewItem::artifact("same", a, json!({}))).is_ok()
+                        s.add_item(c.id, NewItem::artifact("same", a, json!({})))
+                            .is_ok()
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| usize::from(h.join().unwrap())).sum()
+            handles
+                .into_iter()
+                .map(|h| usize::from(h.join().unwrap()))
+                .sum()
         });
         assert_eq!(wins, 1);
         assert_eq!(s.items(c.id, &ItemFilter::default()).unwrap().len(), 1);
@@ -452,13 +501,16 @@ mod tests {
         };
         // Make it a version-1 index again, as an older runtask left it.
         let conn = Connection::open(root.join(DB_FILE)).unwrap();
-        conn.execute_batch("DROP TABLE collection_items; DROP TABLE collections; PRAGMA user_version = 1;")
-            .unwrap();
+        conn.execute_batch(
+            "DROP TABLE collection_items; DROP TABLE collections; PRAGMA user_version = 1;",
+        )
+        .unwrap();
         drop(conn);
         let s = LocalStore::open(&root).unwrap();
         assert_eq!(s.get(id).unwrap().id, id);
         let c = s.create_collection("debian:suite", "b", json!({})).unwrap();
-        s.add_item(c.id, NewItem::artifact("x", id, json!({}))).unwrap();
+        s.add_item(c.id, NewItem::artifact("x", id, json!({})))
+            .unwrap();
         let v: i64 = Connection::open(root.join(DB_FILE))
             .unwrap()
             .pragma_query_value(None, "user_version", |r| r.get(0))

@@ -106,6 +106,19 @@ pub enum Data {
         #[serde(default)]
         hold_ms: u64,
     },
+    /// Find collection `query`, list its items, then add `add` (an item
+    /// holding artifact `holding`; not `artifact`, the input key) and remove
+    /// `remove`; report what it saw.
+    Collection {
+        query: String,
+        #[serde(default)]
+        list: bool,
+        add: Option<String>,
+        holding: Option<u64>,
+        remove: Option<String>,
+        /// Skip `get` and use this collection id directly.
+        id: Option<u64>,
+    },
     /// Write `mib` MiB into workspace file `file`, 1 MiB at a time.
     Fill {
         file: String,
@@ -337,6 +350,45 @@ impl Task for Hostile {
                     open.push(std::fs::File::open("handle.txt")?);
                 }
                 report(Outcome::Passed, format!("holding {}", open.len()))
+            }
+            Data::Collection {
+                query,
+                list,
+                add,
+                holding,
+                remove,
+                id,
+            } => {
+                use taskhost_sdk::collections::{self, Collection, NewItem};
+                let c = match id {
+                    Some(id) => Collection {
+                        id,
+                        category: String::new(),
+                        name: String::new(),
+                        data: serde_json::json!({}),
+                    },
+                    None => collections::get(&query)?,
+                };
+                let mut seen = Vec::new();
+                if list {
+                    for item in collections::items(&c)? {
+                        seen.push(format!("{}={:?}", item.name, item.artifact));
+                    }
+                }
+                if let Some(name) = add {
+                    let artifact =
+                        holding.ok_or_else(|| Error::Invalid("add needs holding".into()))?;
+                    let item = collections::add(
+                        &c,
+                        NewItem::artifact(name, artifact, serde_json::json!({})),
+                    )?;
+                    seen.push(format!("added {}", item.id));
+                }
+                if let Some(name) = remove {
+                    collections::remove(&c, &name)?;
+                    seen.push(format!("removed {name}"));
+                }
+                report(Outcome::Passed, seen.join(" "))
             }
             Data::Lookup { query, category } => match artifacts::lookup(&query, &category) {
                 Ok(id) => report(Outcome::Failed, format!("found {id}")),
