@@ -101,6 +101,7 @@ impl Declares for Manifest {
             urls,
             lookups,
             collections,
+            submit: self.submit.clone(),
         })
     }
 }
@@ -212,6 +213,9 @@ impl fmt::Display for PluginInfo {
         writeln!(f, "creates:  {}", list(&m.creates))?;
         if !m.collections.is_empty() {
             writeln!(f, "collections: {}", list(&m.collections))?;
+        }
+        if !m.submit.is_empty() {
+            writeln!(f, "submit:   {}", list(&m.submit))?;
         }
         for input in &m.inputs {
             writeln!(

@@ -3,7 +3,9 @@
 
 #[cfg(not(all(feature = "testing", not(target_arch = "wasm32"))))]
 pub(crate) use crate::bindings::taskhost::plugin::{
-    artifacts, collections, http, log, process, results,
+    artifacts, collections, http, log, process, results, runs,
 };
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
-pub(crate) use crate::testing::imports::{artifacts, collections, http, log, process, results};
+pub(crate) use crate::testing::imports::{
+    artifacts, collections, http, log, process, results, runs,
+};

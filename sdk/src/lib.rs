@@ -153,7 +153,7 @@
 //! `taskhost:plugin` (`wit/plugin.wit` in the repository, shipped in this
 //! crate). This SDK speaks taskhost API 0.2.1 ([`API_VERSION`]) and stamps
 //! it into every plugin it builds; 0.2.0 added [`artifacts::inputs`], 0.2.1
-//! [`collections`]. runtask loads plugins built for 0.1.0 and 0.2.x, and
+//! [`collections`] and [`runs`]. runtask loads plugins built for 0.1.0 and 0.2.x, and
 //! refuses one built for a version it does not speak with a message naming
 //! both.
 //!
@@ -188,6 +188,7 @@ pub mod http;
 pub mod log;
 pub mod results;
 pub mod resultyaml;
+pub mod runs;
 pub mod severity;
 #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub mod testing;

@@ -254,6 +254,45 @@ impl Pattern {
 }
 
 type Responder = Box<dyn FnMut(&[String]) -> Reply>;
+type ChildResponder = Box<dyn FnMut(&serde_json::Value) -> ChildReply>;
+
+/// How a child run submitted with `runs::submit` ends, in a
+/// [`FakeHost::child`] answer: its status and the artifacts it created
+/// (category and data), which become visible to the submitting run.
+#[derive(Clone, Debug)]
+pub struct ChildReply {
+    /// How it ended.
+    pub status: crate::runs::RunStatus,
+    /// Artifacts it created: category and data.
+    pub artifacts: Vec<(String, serde_json::Value)>,
+}
+
+impl ChildReply {
+    /// A child that ended with `status` and created nothing.
+    pub fn status(status: crate::runs::RunStatus) -> Self {
+        ChildReply {
+            status,
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// Adds an artifact the child created.
+    pub fn artifact(mut self, category: &str, data: serde_json::Value) -> Self {
+        self.artifacts.push((category.into(), data));
+        self
+    }
+}
+
+/// A run submitted with `runs::submit`: [`Run::submitted`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Submission {
+    /// The task.
+    pub task: String,
+    /// Its task_data.
+    pub task_data: serde_json::Value,
+    /// Whether `force` was set.
+    pub force: bool,
+}
 
 /// One input artifact given to the fake host with [`FakeHost::input`]:
 /// its id, task_data key, category, data and files.
@@ -657,6 +696,8 @@ pub struct Run<T> {
     /// The collections given with [`FakeHost::collection`], with their
     /// active items after the run's changes.
     pub collections: Vec<(Collection, Vec<Item>)>,
+    /// Every run submitted with `runs::submit`, in order.
+    pub submitted: Vec<Submission>,
     /// The workspace, kept until the `Run` is dropped.
     pub workspace: tempfile::TempDir,
 }
@@ -765,6 +806,7 @@ pub struct FakeHost {
     denies: Vec<Deny>,
     lookups: Vec<(String, ArtifactId)>,
     collections: Vec<(Collection, Vec<Item>)>,
+    children: Vec<(String, ChildResponder)>,
     http: Vec<(String, Answer)>,
     environment: BTreeMap<String, Vec<u8>>,
     workspace: Vec<(String, Vec<u8>)>,
@@ -809,6 +851,7 @@ impl FakeHost {
             denies: Vec::new(),
             lookups: Vec::new(),
             collections: Vec::new(),
+            children: Vec::new(),
             http: Vec::new(),
             environment: BTreeMap::new(),
             workspace: Vec::new(),
@@ -1137,6 +1180,44 @@ impl FakeHost {
         self
     }
 
+    /// Answers every child run of `task` submitted with `runs::submit`:
+    /// `f` gets the child's task_data. A submission with no answer is
+    /// refused as the host refuses a task it was not granted.
+    ///
+    /// ```
+    /// use taskhost_sdk::runs::{self, RunStatus};
+    /// use taskhost_sdk::testing::{ChildReply, FakeHost};
+    /// # struct Demo;
+    /// # impl taskhost_sdk::Task for Demo {
+    /// #     type Data = serde_json::Value;
+    /// #     const NAME: &'static str = "demo";
+    /// #     const SUMMARY: &'static str = "demo";
+    /// #     fn execute(_: serde_json::Value) -> taskhost_sdk::Result<taskhost_sdk::Status> {
+    /// // In the task:
+    /// let child = runs::wait(&runs::submit("lintian", &serde_json::json!({"a": 1}), false)?.run_id)?;
+    /// let analysis = taskhost_sdk::artifacts::get(child.artifacts[0])?;
+    /// assert_eq!(analysis.data["architecture"], "source");
+    /// #         Ok(taskhost_sdk::Status::Success)
+    /// #     }
+    /// # }
+    ///
+    /// // In its test:
+    /// let run = FakeHost::new()
+    ///     .child("lintian", |_| ChildReply::status(RunStatus::Success)
+    ///         .artifact("debian:lintian", serde_json::json!({"architecture": "source"})))
+    ///     .execute::<Demo>();
+    /// assert_eq!(run.status, Ok(taskhost_sdk::Status::Success));
+    /// assert_eq!(run.submitted[0].task_data, serde_json::json!({"a": 1}));
+    /// ```
+    pub fn child(
+        mut self,
+        task: &str,
+        f: impl FnMut(&serde_json::Value) -> ChildReply + 'static,
+    ) -> Self {
+        self.children.push((task.into(), Box::new(f)));
+        self
+    }
+
     /// Answers requests and downloads of URLs starting with `prefix`; the
     /// first matching prefix wins. A request with no answer panics.
     ///
@@ -1401,6 +1482,7 @@ impl FakeHost {
             requests: state.requests,
             progress: state.progress,
             collections: state.host.collections,
+            submitted: state.submitted,
             workspace,
         }
     }
@@ -1432,6 +1514,10 @@ struct State {
     /// Collections found by `collections::get`; artifacts of listed items.
     found_collections: Vec<u64>,
     listed: Vec<ArtifactId>,
+    submitted: Vec<Submission>,
+    /// Finished children by run id, and the artifacts they created.
+    children: Vec<(String, crate::runs::Child)>,
+    from_children: Vec<Created>,
     workspace: PathBuf,
     next_id: ArtifactId,
     outputs: u32,
@@ -1455,6 +1541,9 @@ impl State {
             host,
             found_collections: Vec::new(),
             listed: Vec::new(),
+            submitted: Vec::new(),
+            children: Vec::new(),
+            from_children: Vec::new(),
             workspace: workspace.to_path_buf(),
             next_id,
             outputs: 0,
@@ -1518,7 +1607,12 @@ impl State {
                 files: i.files.clone(),
             });
         }
-        if let Some(c) = self.created.iter().find(|c| c.id == id) {
+        if let Some(c) = self
+            .created
+            .iter()
+            .chain(&self.from_children)
+            .find(|c| c.id == id)
+        {
             return Some(c.clone());
         }
         self.listed.contains(&id).then(|| Created {
@@ -2006,6 +2100,70 @@ pub mod imports {
                         "the collection has no active item {name:?}"
                     ))),
                 }
+            })
+        }
+    }
+
+    pub mod runs {
+        use super::super::{Created, Submission, with};
+        use crate::Error;
+        pub use crate::bindings::taskhost::plugin::runs::{Child, RunStatus, Submitted};
+
+        pub fn submit(task: &str, task_data: &str, force: bool) -> Result<Submitted, Error> {
+            with(|s| {
+                let data: serde_json::Value = serde_json::from_str(task_data)
+                    .map_err(|e| Error::Invalid(format!("task_data is not JSON: {e}")))?;
+                let Some(at) = s.host.children.iter().position(|(t, _)| t == task) else {
+                    return Err(s.deny(format!(
+                        "submit task `{task}` (answer it with FakeHost::child)"
+                    )));
+                };
+                let reply = (s.host.children[at].1)(&data);
+                let run_id = format!("child-{}", s.submitted.len() + 1);
+                let mut artifacts = Vec::new();
+                for (category, data) in reply.artifacts {
+                    let id = s.next_id;
+                    s.next_id += 1;
+                    s.from_children.push(Created {
+                        id,
+                        category,
+                        data,
+                        files: Vec::new(),
+                    });
+                    artifacts.push(id);
+                }
+                s.submitted.push(Submission {
+                    task: task.into(),
+                    task_data: data,
+                    force,
+                });
+                let child = crate::runs::Child {
+                    run_id: run_id.clone(),
+                    task: task.into(),
+                    status: reply.status,
+                    error: None,
+                    artifacts,
+                };
+                s.children.push((run_id.clone(), child));
+                Ok(Submitted {
+                    run_id,
+                    created: true,
+                })
+            })
+        }
+
+        pub fn wait(run_id: &str) -> Result<Child, Error> {
+            with(|s| match s.children.iter().find(|(id, _)| id == run_id) {
+                Some((_, c)) => Ok(Child {
+                    run_id: c.run_id.clone(),
+                    task: c.task.clone(),
+                    status: c.status,
+                    error: c.error.clone(),
+                    artifacts: c.artifacts.clone(),
+                }),
+                None => Err(s.deny(format!(
+                    "wait for run `{run_id}`: not submitted by this run"
+                ))),
             })
         }
     }

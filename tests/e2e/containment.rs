@@ -519,6 +519,119 @@ fn a_plugin_reads_and_changes_only_the_collections_it_was_granted() {
     );
 }
 
+// ---- 6b. Child runs: only granted tasks, within the quota and depth ----
+
+/// Runs the hostile plugin by name from a plugin directory, under a policy
+/// that pins it with `extra` lines, on `data`.
+fn hostile_by_name(env: &Env, data: &Value, extra: &str) -> (Ran, String) {
+    let dir = env.path("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(HOSTILE, dir.join("hostile.wasm")).unwrap();
+    let policy = pinned_policy(env, extra);
+    let file = env.write("task.json", &data.to_string());
+    let ran = env.run(&[
+        "run",
+        "hostile",
+        "--plugin-dir",
+        dir.to_str().unwrap(),
+        "--policy",
+        &policy,
+        "--data",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let all = format!("{}{}", ran.stdout, ran.stderr);
+    (ran, all)
+}
+
+#[test]
+fn a_plugin_submits_only_granted_tasks_within_its_quota_and_depth() {
+    let env = Env::new();
+    let noop = serde_json::json!({"action": "noop"});
+    let submit = |task: &str, more: Value| {
+        let mut data = serde_json::json!({"action": "submit", "task": task, "data": noop});
+        data.as_object_mut()
+            .unwrap()
+            .extend(more.as_object().unwrap().clone());
+        data
+    };
+
+    // Declared, not granted; not declared.
+    let (ran, all) = hostile_by_name(&env, &submit("blhc", serde_json::json!({})), "");
+    assert_ne!(ran.code, 0, "{all}");
+    assert!(
+        all.contains("may not submit task `blhc`: declared but not granted")
+            && all.contains("submit = [\"blhc\"]"),
+        "{all}"
+    );
+    let (ran, all) = hostile_by_name(
+        &env,
+        &submit("lintian", serde_json::json!({})),
+        "submit = [\"lintian\"]",
+    );
+    assert_ne!(ran.code, 0, "{all}");
+    assert!(all.contains("not declared in its manifest"), "{all}");
+
+    // Granted: the child runs under its own grants; an equal submission
+    // in the same run, or in a later one, reuses it unless forced.
+    let grant = "submit = [\"hostile\"]";
+    let (ran, all) = hostile_by_name(
+        &env,
+        &submit("hostile", serde_json::json!({"count": 2})),
+        grant,
+    );
+    ran.expect(0);
+    assert_eq!(
+        first_note(&report(&ran)),
+        "new; reused; Success 0 \"\"; Success 0 \"\"",
+        "{all}"
+    );
+    let (ran, _) = hostile_by_name(&env, &submit("hostile", serde_json::json!({})), grant);
+    assert_eq!(first_note(&report(&ran)), "reused; Success 0 \"\"");
+    let (ran, _) = hostile_by_name(
+        &env,
+        &submit("hostile", serde_json::json!({"force": true})),
+        grant,
+    );
+    assert_eq!(first_note(&report(&ran)), "new; Success 0 \"\"");
+
+    // Only its own children can be waited for.
+    let (ran, all) = hostile_by_name(
+        &env,
+        &submit(
+            "hostile",
+            serde_json::json!({"count": 0, "wait_for": "20260101T000000Z-deadbeef"}),
+        ),
+        grant,
+    );
+    assert_ne!(ran.code, 0, "{all}");
+    assert!(all.contains("was not submitted by this run"), "{all}");
+
+    // The child-runs quota.
+    let (ran, all) = hostile_by_name(
+        &env,
+        &submit("hostile", serde_json::json!({"count": 2, "force": true})),
+        &format!("{grant}\nchild-runs = 1"),
+    );
+    assert_ne!(ran.code, 0, "{all}");
+    assert!(all.contains("child-runs"), "{all}");
+
+    // Runs nest at most three deep: the fourth level may not submit.
+    let mut nested = noop.clone();
+    for _ in 0..4 {
+        nested = serde_json::json!({"action": "submit", "task": "hostile", "data": nested, "force": true});
+    }
+    let (ran, all) = hostile_by_name(&env, &nested, grant);
+    ran.expect(0);
+    let logs: String = std::fs::read_dir(env.store().join("runs"))
+        .unwrap()
+        .flatten()
+        .filter_map(|d| std::fs::read_to_string(d.path().join("taskhost.jsonl")).ok())
+        .collect();
+    assert!(logs.contains("this host starts no child runs"), "{all}");
+}
+
 // ---- 7. Handles, and a run that cannot keep its log ----
 
 #[test]

@@ -21,7 +21,7 @@ const GRANTS: &[&str] = &[
 const COPYRIGHT: &str = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
 Source: none\n\nFiles: *\nCopyright: 2026 taskhost tests\nLicense: public-domain\n Public domain.\n";
 
-fn arch() -> String {
+pub fn arch() -> String {
     let out = std::process::Command::new("dpkg")
         .arg("--print-architecture")
         .output()

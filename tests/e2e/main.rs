@@ -31,6 +31,7 @@ mod servers;
 mod simplesystemimagebuild;
 mod ssh;
 mod store;
+mod suite_lintian;
 mod taskotron;
 mod tmt;
 mod unshare;

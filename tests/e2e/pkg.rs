@@ -15,6 +15,8 @@ pub struct Package {
     pub files: Vec<(String, String)>,
     /// Appended to `Build-Depends: debhelper-compat (= 13)`.
     pub build_depends: String,
+    /// The (native) version, 1.0 unless set.
+    pub version: String,
 }
 
 /// What dpkg-buildpackage produced.
@@ -33,7 +35,14 @@ impl Package {
             extra_binaries: Vec::new(),
             files: Vec::new(),
             build_depends: String::new(),
+            version: "1.0".into(),
         }
+    }
+
+    /// Builds version `version` instead of 1.0.
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = version.to_string();
+        self
     }
 
     /// Adds build-dependencies (`pkg-a, pkg-b <!nocheck>`).
@@ -72,7 +81,7 @@ impl Package {
             "dpkg-source failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        env.path(&format!("{}_1.0.dsc", self.name))
+        env.path(&format!("{}_{}.dsc", self.name, self.version))
     }
 
     /// Builds binaries only (`-b`) or source and binaries.
@@ -81,10 +90,11 @@ impl Package {
         self.build_binaries(env, &src, with_source)
     }
 
-    /// Writes the source tree `NAME-1.0/`; returns its path.
+    /// Writes the source tree `NAME-VERSION/`; returns its path.
     fn write_tree(&self, env: &Env) -> PathBuf {
         let name = &self.name;
-        let src = env.path(&format!("{name}-1.0"));
+        let version = &self.version;
+        let src = env.path(&format!("{name}-{version}"));
         std::fs::create_dir_all(src.join("debian/source")).unwrap();
         let w = |rel: &str, text: &str| {
             let path = src.join(rel);
@@ -130,7 +140,7 @@ impl Package {
         w(
             "debian/changelog",
             &format!(
-                "{name} (1.0) unstable; urgency=low\n\n  * Test build.\n\n -- taskhost tests <tests@taskhost.invalid>  Mon, 23 Nov 2026 12:00:00 +0000\n"
+                "{name} ({version}) unstable; urgency=low\n\n  * Test build.\n\n -- taskhost tests <tests@taskhost.invalid>  Mon, 23 Nov 2026 12:00:00 +0000\n"
             ),
         );
         w("debian/rules", "#!/usr/bin/make -f\n%:\n\tdh $@\n");
@@ -148,7 +158,7 @@ impl Package {
     }
 
     fn build_binaries(&self, env: &Env, src: &std::path::Path, with_source: bool) -> Built {
-        let name = &self.name;
+        let (name, version) = (&self.name, &self.version);
         let mut cmd = Command::new("dpkg-buildpackage");
         cmd.args(["-us", "-uc"]).current_dir(src);
         if !with_source {
@@ -164,7 +174,7 @@ impl Package {
         )
         .unwrap();
         let arch = arch.trim();
-        let log = env.path(&format!("{name}_1.0_{arch}.build"));
+        let log = env.path(&format!("{name}_{version}_{arch}.build"));
         let mut text = out.stdout;
         text.extend_from_slice(&out.stderr);
         std::fs::write(&log, &text).unwrap();
@@ -174,8 +184,8 @@ impl Package {
             String::from_utf8_lossy(&text)
         );
 
-        let changes = env.path(&format!("{name}_1.0_{arch}.changes"));
-        let dsc = with_source.then(|| env.path(&format!("{name}_1.0.dsc")));
+        let changes = env.path(&format!("{name}_{version}_{arch}.changes"));
+        let dsc = with_source.then(|| env.path(&format!("{name}_{version}.dsc")));
         let mut debs: Vec<PathBuf> = std::fs::read_dir(env.dir.path())
             .unwrap()
             .flatten()

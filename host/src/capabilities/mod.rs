@@ -12,6 +12,7 @@ mod http;
 mod log;
 mod process;
 mod results;
+mod runs;
 mod types;
 pub(crate) mod v0_1;
 
@@ -169,6 +170,10 @@ pub struct RunContext {
     /// A quota cut the plugin's log or progress (noted once).
     log_cut: bool,
     progress_cut: bool,
+    /// Starts submitted runs; none: `runs.submit` is refused.
+    spawner: Option<Arc<dyn crate::run::children::Spawner>>,
+    /// Runs this run submitted (or reused), by id.
+    children: runs::Children,
 }
 
 impl RunContext {
@@ -200,6 +205,8 @@ impl RunContext {
             inputs: Vec::new(),
             log_cut: false,
             progress_cut: false,
+            spawner: None,
+            children: runs::Children::default(),
         }
     }
 
@@ -235,6 +242,15 @@ impl RunContext {
     pub fn with_progress(mut self, progress: Progress) -> Self {
         self.plugin_progress = PluginProgress::new(progress.clone());
         self.progress = progress;
+        self
+    }
+
+    /// Starts the runs the plugin submits through `spawner`.
+    pub fn with_children(
+        mut self,
+        spawner: Option<Arc<dyn crate::run::children::Spawner>>,
+    ) -> Self {
+        self.spawner = spawner;
         self
     }
 

@@ -253,6 +253,10 @@ pub(crate) struct GrantArgs {
     /// NAME@CATEGORY (e.g. 'bookworm@debian:suite-lintian')
     #[arg(long, value_name = "PATTERN")]
     pub(crate) allow_collection: Vec<String>,
+    /// Grant submitting child runs of TASK (e.g. lintian); each child runs
+    /// under TASK's own grants
+    #[arg(long, value_name = "TASK")]
+    pub(crate) allow_submit: Vec<String>,
     /// Memory limit of the plugin (e.g. 256MiB)
     #[arg(long, value_name = "SIZE")]
     pub(crate) memory: Option<String>,

@@ -4,6 +4,7 @@
 pub(crate) mod args;
 pub(crate) mod artifact;
 pub(crate) mod audit;
+pub(crate) mod children;
 pub(crate) mod collection;
 pub(crate) mod formula;
 pub(crate) mod output;

@@ -1,6 +1,7 @@
 //! `runtask run TASK --data FILE`: one task, debusine style.
 
 use super::args::RunArgs;
+use super::children::Children;
 use super::output::{STOPPED, print_failure, print_report, read_task_data};
 use super::setup::{Config, Grants};
 use super::signals::until_signal;
@@ -9,19 +10,22 @@ use anyhow::Result;
 use taskhost::report::ExitCode as Code;
 use taskhost::run::RunOptions;
 
+/// Plugin instances at once: the run's and its children's.
+const INSTANCES: u32 = 4;
+
 pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
     let (task_data, source) = read_task_data(args.data.as_deref())?;
-    let grants = Grants::new(&args.grants)?;
+    let grants = std::sync::Arc::new(Grants::new(&args.grants)?);
     let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
     let found = taskhost::plugins::find(&args.task, &dirs).map_err(|e| usage(e.to_string()))?;
-    let runtime = config.runtime(4)?;
+    let runtime = std::sync::Arc::new(config.runtime(INSTANCES)?);
     let plugin = runtime
         .load(&found.wasm, found.origin_name(&args.task))
         .map_err(|e| usage(format!("plugin {}: {e}", args.task)))?;
     let permit = grants.permit(&plugin, found.origin)?;
 
     let store = config.store()?;
-    let options = RunOptions {
+    let mut options = RunOptions {
         keep_workspace: args.keep_workspace,
         install_deps: args.install_deps,
         ssh: config.remote(
@@ -33,6 +37,15 @@ pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
         notification_channels: grants.policy.notification_channels(),
         ..config.run_options()
     };
+    // The runs it submits: one instance each, beside the run's own.
+    options.children = Some(Children::new(
+        runtime.clone(),
+        store.clone(),
+        grants.clone(),
+        dirs,
+        options.clone(),
+        (INSTANCES - 1) as usize,
+    ));
     // On SIGINT/SIGTERM the run is dropped: its commands' process groups
     // are killed and its workspace removed.
     let running = taskhost::run::run_task(

@@ -170,6 +170,7 @@ fn overrides(g: &GrantArgs) -> Result<Overrides> {
                 LookupPattern::parse(l).map_err(|e| usage(format!("lookup pattern {l:?}: {e}")))
             })
             .collect::<Result<_>>()?,
+        allow_submit: g.allow_submit.clone(),
         allow_collection: g
             .allow_collection
             .iter()

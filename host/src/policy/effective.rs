@@ -59,6 +59,9 @@ pub struct Grants {
     /// Collections (`NAME@CATEGORY` patterns) it may change.
     pub collections: Vec<LookupPattern>,
     pub deny_collections: Vec<LookupPattern>,
+    /// Tasks it may submit as child runs.
+    pub submit: Vec<String>,
+    pub deny_submit: Vec<String>,
     /// `ssh-hosts` of the plugin's table: the machines the ssh backend may
     /// reach; `None`: any.
     pub ssh_hosts: Option<Vec<Target>>,
@@ -84,6 +87,7 @@ pub struct Overrides {
     pub deny_url: Vec<UrlPrefix>,
     pub allow_lookup: Vec<LookupPattern>,
     pub allow_collection: Vec<LookupPattern>,
+    pub allow_submit: Vec<String>,
     pub memory: Option<u64>,
     pub timeout: Option<Duration>,
     pub output_limit: Option<u64>,
@@ -99,6 +103,8 @@ pub struct Declared {
     pub lookups: Vec<LookupPattern>,
     /// Collections it may add items to or remove items from.
     pub collections: Vec<LookupPattern>,
+    /// Tasks it may submit as child runs.
+    pub submit: Vec<String>,
 }
 
 /// A URL allowed by a grant.
@@ -139,6 +145,7 @@ impl fmt::Display for Denied {
             "url" => "access",
             "lookup" => "look up",
             "collection" => "change collection",
+            "submit" => "submit task",
             "ssh-host" => "use ssh host",
             "read" => "use artifact",
             "quota" => "go past quota",
@@ -223,6 +230,13 @@ const LOOKUP: Kind = Kind {
     allow_flag: "--allow-lookup",
     deny_flag: "deny-lookups",
 };
+const SUBMIT: Kind = Kind {
+    capability: "submit",
+    key: "submit",
+    deny_key: "deny-submit",
+    allow_flag: "--allow-submit",
+    deny_flag: "deny-submit",
+};
 const COLLECTION: Kind = Kind {
     capability: "collection",
     key: "collections",
@@ -279,6 +293,7 @@ impl Effective {
             "deny_urls": strings(&mut g.deny_urls.iter().map(|p| p.to_string())),
             "lookups": strings(&mut g.lookups.iter().map(|p| p.to_string())),
             "collections": strings(&mut g.collections.iter().map(|p| p.to_string())),
+            "submit": g.submit.iter().filter(|t| self.declared.submit.contains(t)).collect::<Vec<_>>(),
             "ssh_hosts": g.ssh_hosts.as_ref().map(|l| l.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
             "default_ssh_hosts": g.default_ssh_hosts.as_ref().map(|l| l.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
             "limits": {
@@ -373,6 +388,19 @@ impl Effective {
             &self.declared.backends,
             (&g.backends, &g.cli.allow_backend),
             (&g.deny_backends, &g.cli.deny_backend),
+        )
+    }
+
+    /// Allows submitting a child run of a declared, granted and not
+    /// denied task.
+    pub fn check_submit(&self, task: &str) -> Result<String, Denied> {
+        let g = &self.grants;
+        self.check_name(
+            &SUBMIT,
+            task,
+            &self.declared.submit,
+            (&g.submit, &g.cli.allow_submit),
+            (&g.deny_submit, &[]),
         )
     }
 

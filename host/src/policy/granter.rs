@@ -206,6 +206,18 @@ impl Granter {
             .map(drop)
     }
 
+    /// Submits a child run of `task`?
+    pub fn submit(&mut self, task: &str, params: &str) -> Result<(), Denied> {
+        let request = json!({"task": task, "params": params});
+        if let Err(denied) = self.effective.check_submit(task) {
+            return self.decide("submit", request, Err(denied), |_: &()| String::new());
+        }
+        self.charge(Quota::ChildRuns, 1)?;
+        let result = self.effective.check_submit(task);
+        self.decide("submit", request, result, String::clone)
+            .map(drop)
+    }
+
     /// Changes (`add`, `remove`) item `name` of collection `id`, `label`?
     pub fn change_collection(
         &mut self,
@@ -559,6 +571,7 @@ mod tests {
                 LookupPattern::parse("*@debian:suite").unwrap(),
             ],
             collections: vec![LookupPattern::parse("*@debian:suite-lintian").unwrap()],
+            submit: vec!["lintian".into(), "sbuild".into()],
         };
         let policy = r#"
 [defaults]
@@ -568,6 +581,7 @@ deny-env = ["TZ"]
 deny-urls = ["https://b.example/"]
 deny-lookups = ["debian/match:codename=sid*"]
 deny-collections = ["sid@debian:suite-lintian"]
+deny-submit = ["sbuild"]
 
 [plugins.p]
 exec = ["tool **", "other **"]
@@ -576,6 +590,8 @@ env = ["LANG", "TZ", "HOME"]
 urls = ["https://a.example/", "https://b.example/", "https://c.example/"]
 lookups = ["debian/match:*", "fedora/match:*", "*@debian:suite"]
 collections = ["*@debian:suite-lintian", "*@debian:suite"]
+submit = ["lintian", "sbuild", "piuparts"]
+child-runs = 1
 "#;
         let mut g = granter(dir.path(), policy, declared);
         let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
@@ -655,6 +671,15 @@ collections = ["*@debian:suite-lintian", "*@debian:suite"]
                 .is_err()
         );
         check("collection", false, "did not get it with collections.get");
+        // submit: by task name, within the child-runs quota
+        assert!(g.submit("lintian", "p1").is_ok());
+        check("submit", true, "submit = [\"lintian\"]");
+        assert!(g.submit("sbuild", "p2").is_err());
+        check("submit", false, "denied by deny-submit `sbuild`");
+        assert!(g.submit("piuparts", "p3").is_err());
+        check("submit", false, "not declared");
+        assert!(g.submit("lintian", "p4").is_err());
+        check("quota", false, "child-runs");
         // read, create, relate (decided by the run's scope and manifest)
         g.add_inputs([1]);
         check("read", true, "an input of this run (task_data)");
@@ -703,6 +728,7 @@ collections = ["*@debian:suite-lintian", "*@debian:suite"]
             urls: vec![UrlPrefix::parse("https://a.example/").unwrap()],
             lookups: vec![LookupPattern::parse("debian/match:*").unwrap()],
             collections: vec![LookupPattern::parse("*@debian:suite-lintian").unwrap()],
+            submit: vec!["lintian".into()],
         };
         let mut g = granter(dir.path(), "", declared);
         let hints = [
@@ -717,6 +743,7 @@ collections = ["*@debian:suite-lintian", "*@debian:suite"]
                 g.change_collection(1, "sid@debian:suite-lintian", "add", "x")
                     .unwrap_err()
             },
+            g.submit("lintian", "p").unwrap_err(),
         ];
         for (denied, line) in hints.iter().zip([
             "exec = [\"tool **\"]",
@@ -725,6 +752,7 @@ collections = ["*@debian:suite-lintian", "*@debian:suite"]
             "urls = [\"https://a.example/\"]",
             "lookups = [\"debian/match:*\"]",
             "collections = [\"*@debian:suite-lintian\"]",
+            "submit = [\"lintian\"]",
         ]) {
             assert_eq!(denied.reason, "declared but not granted");
             let text = denied.to_string();

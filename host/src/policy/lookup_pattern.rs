@@ -59,8 +59,31 @@ impl LookupPattern {
         &self.0
     }
 
+    /// Matches segment by segment: the collection (`NAME@CATEGORY`, the
+    /// category equal and `*` only within the name, or a bare name equal),
+    /// then what follows the first `/`. A `*` never reaches across into
+    /// another collection.
     pub fn matches(&self, query: &str) -> bool {
-        glob(self.0.as_bytes(), query.as_bytes())
+        let split = |s: &str| -> (String, Option<String>) {
+            match s.split_once('/') {
+                Some((c, rest)) => (c.to_owned(), Some(rest.to_owned())),
+                None => (s.to_owned(), None),
+            }
+        };
+        let ((pc, pr), (qc, qr)) = (split(&self.0), split(query));
+        let collection = match (pc.split_once('@'), qc.split_once('@')) {
+            (Some((pn, pcat)), Some((qn, qcat))) => {
+                pcat == qcat && glob(pn.as_bytes(), qn.as_bytes())
+            }
+            (None, None) => pc == qc,
+            _ => false,
+        };
+        collection
+            && match (pr, qr) {
+                (None, None) => true,
+                (Some(p), Some(q)) => glob(p.as_bytes(), q.as_bytes()),
+                _ => false,
+            }
     }
 }
 
@@ -129,6 +152,20 @@ mod tests {
         let suites = LookupPattern::parse("*@debian:suite/*").unwrap();
         assert!(suites.matches("trixie@debian:suite/source:hello"));
         assert!(!suites.matches("trixie@debian:suite-lintian/latest:hello_amd64"));
+    }
+
+    #[test]
+    fn a_star_never_reaches_into_another_collection() {
+        let suites = LookupPattern::parse("*@debian:suite").unwrap();
+        assert!(!suites.matches("x@debian:other/name:y@debian:suite"));
+        assert!(!suites.matches("x@debian:suite/name:y"));
+        let items = LookupPattern::parse("*@debian:suite/*").unwrap();
+        assert!(!items.matches("x@debian:other/name:y@debian:suite/z"));
+        assert!(items.matches("x@debian:suite/match:maintainer=a@b.org"));
+        let ids = LookupPattern::parse("*@collections").unwrap();
+        assert!(ids.matches("12@collections"));
+        assert!(!ids.matches("12@artifacts"));
+        assert!(!ids.matches("a@x/b@collections"));
     }
 
     #[test]

@@ -21,6 +21,8 @@
 //!   plugin read that collection's items.
 //! * `collections`: collections it may add items to and remove items from
 //!   (`"bookworm@debian:suite-lintian"`, `"*@debian:suite-lintian"`).
+//! * `submit`: tasks it may submit as child runs (`"lintian"`); each child
+//!   runs under that task's own grants.
 //! * `ssh-hosts`: the machines the `ssh` backend may reach
 //!   (`runtask --ssh user@host[:port]`), as `"user@host:port"` entries
 //!   (`"user@host"` means port 22). In `[defaults]` and in plugin tables;
@@ -75,7 +77,8 @@
 //! `command-memory` (memory of the programs a run spawns), `vm-memory` and
 //! `vm-cpus` (of a qemu backend's machine; default 1 GiB and 2), and the
 //! [`Quota`]s `results`, `result-bytes`, `log-bytes`, `progress-labels`,
-//! `artifacts`, `artifact-files`, `handles`, `disk`, `disk-inodes`;
+//! `artifacts`, `artifact-files`, `handles`, `disk`, `disk-inodes`,
+//! `child-runs`;
 //! `[defaults]` also takes the `deny-*` keys. Grants are per plugin only.
 //! Sizes are byte counts or strings like `"512 MiB"`, `"1G"`
 //! ([`parse_size`]); durations are strings like `"30m"`, `"1h30m"`
@@ -193,6 +196,7 @@ impl Policy {
             deny_urls: d.deny_urls,
             deny_lookups: d.deny_lookups,
             deny_collections: d.deny_collections,
+            deny_submit: d.deny_submit,
             ssh_hosts: d.ssh_hosts,
             limits,
             ..Grants::default()
@@ -226,6 +230,8 @@ impl Policy {
                 deny_lookups: p.deny_lookups,
                 collections: p.collections,
                 deny_collections: p.deny_collections,
+                submit: p.submit,
+                deny_submit: p.deny_submit,
                 ssh_hosts: p.ssh_hosts,
                 default_ssh_hosts: None,
                 limits,
@@ -462,6 +468,7 @@ impl Policy {
         g.deny_lookups.extend(d.deny_lookups.iter().cloned());
         g.deny_collections
             .extend(d.deny_collections.iter().cloned());
+        g.deny_submit.extend(d.deny_submit.iter().cloned());
         g.default_ssh_hosts = d.ssh_hosts.clone();
         g.exec.extend(overrides.allow_exec.iter().cloned());
         g.deny_exec.extend(overrides.deny_exec.iter().cloned());
@@ -475,6 +482,7 @@ impl Policy {
         g.lookups.extend(overrides.allow_lookup.iter().cloned());
         g.collections
             .extend(overrides.allow_collection.iter().cloned());
+        g.submit.extend(overrides.allow_submit.iter().cloned());
         g.cli = overrides.clone();
     }
 }
@@ -545,6 +553,8 @@ macro_rules! table {
             disk: Option<u64>,
             #[serde(default, deserialize_with = "de_disk_inodes")]
             disk_inodes: Option<u64>,
+            #[serde(default, deserialize_with = "de_child_runs")]
+            child_runs: Option<u64>,
         }
 
         impl $name {
@@ -560,6 +570,7 @@ macro_rules! table {
                     (Quota::Handles, self.handles),
                     (Quota::Disk, self.disk),
                     (Quota::DiskInodes, self.disk_inodes),
+                    (Quota::ChildRuns, self.child_runs),
                 ] {
                     if let Some(v) = value {
                         quotas.set(quota, v);
@@ -586,6 +597,7 @@ table!(RawDefaults {
     deny_urls: Vec<UrlPrefix> = "de_deny_urls",
     deny_lookups: Vec<LookupPattern> = "de_deny_lookups",
     deny_collections: Vec<LookupPattern> = "de_deny_collections",
+    deny_submit: Vec<String> = "de_deny_submit",
     ssh_hosts: Option<Vec<Target>> = "de_ssh_hosts",
 });
 
@@ -603,6 +615,8 @@ table!(RawPlugin {
     deny_lookups: Vec<LookupPattern> = "de_deny_lookups",
     collections: Vec<LookupPattern> = "de_collections",
     deny_collections: Vec<LookupPattern> = "de_deny_collections",
+    submit: Vec<String> = "de_submit",
+    deny_submit: Vec<String> = "de_deny_submit",
     ssh_hosts: Option<Vec<Target>> = "de_ssh_hosts",
 });
 
@@ -638,10 +652,13 @@ keyed! {
     de_artifact_files => count("artifact-files") -> Option<u64>;
     de_handles => count("handles") -> Option<u64>;
     de_disk_inodes => count("disk-inodes") -> Option<u64>;
+    de_child_runs => count("child-runs") -> Option<u64>;
     de_lookups => list("lookups") -> Vec<LookupPattern>;
     de_deny_lookups => list("deny-lookups") -> Vec<LookupPattern>;
     de_collections => list("collections") -> Vec<LookupPattern>;
     de_deny_collections => list("deny-collections") -> Vec<LookupPattern>;
+    de_submit => names("submit") -> Vec<String>;
+    de_deny_submit => names("deny-submit") -> Vec<String>;
     de_timeout => duration("timeout") -> Option<Duration>;
 }
 

@@ -27,10 +27,12 @@ pub enum Quota {
     Disk,
     /// Files and directories in the workspace.
     DiskInodes,
+    /// Child runs submitted (`runs.submit`).
+    ChildRuns,
 }
 
 impl Quota {
-    pub const ALL: [Quota; 9] = [
+    pub const ALL: [Quota; 10] = [
         Quota::Results,
         Quota::ResultBytes,
         Quota::LogBytes,
@@ -40,6 +42,7 @@ impl Quota {
         Quota::Handles,
         Quota::Disk,
         Quota::DiskInodes,
+        Quota::ChildRuns,
     ];
 
     /// The policy key.
@@ -54,6 +57,7 @@ impl Quota {
             Quota::Handles => "handles",
             Quota::Disk => "disk",
             Quota::DiskInodes => "disk-inodes",
+            Quota::ChildRuns => "child-runs",
         }
     }
 
@@ -74,6 +78,7 @@ impl Quota {
             Quota::Handles => 1_000,
             Quota::Disk => 16 << 30,
             Quota::DiskInodes => 1_000_000,
+            Quota::ChildRuns => 100_000,
         }
     }
 
@@ -89,6 +94,7 @@ impl Quota {
             Quota::Handles => "open handles",
             Quota::Disk => "of disk in its workspace",
             Quota::DiskInodes => "workspace files",
+            Quota::ChildRuns => "child runs",
         }
     }
 

@@ -36,6 +36,7 @@ fn blhc_declared() -> Declared {
     Declared {
         lookups: Vec::new(),
         collections: Vec::new(),
+        submit: Vec::new(),
         exec: vec![pat("blhc --debian **")],
         backends: strings(&["local", "unshare"]),
         env: strings(&["LANG"]),

@@ -159,7 +159,8 @@ impl Sandbox {
         )
         .with_log(log.clone())
         .with_progress(options.progress.clone())
-        .with_settings(settings);
+        .with_settings(settings)
+        .with_children(options.children.clone());
         let disk = disk::Watch::start(workspace.root().to_path_buf(), bytes, inodes)
             .map_err(|e| RunError::Internal(anyhow::anyhow!("starting the disk watch: {e}")))?;
         let instance = runtime

@@ -8,6 +8,7 @@
 //! `debusine:work-request-debug-logs` artifact; its audit log and
 //! provenance go to `RUNS_DIR/RUN-ID/`.
 
+pub mod children;
 mod disk;
 mod inputs;
 pub(crate) mod instance;
@@ -64,6 +65,12 @@ pub struct RunOptions {
     pub machine: Option<std::sync::Arc<crate::backends::qemu::Machine>>,
     /// The policy's notification channels, for task_data's `notifications`.
     pub notification_channels: Arc<crate::notify::Channels>,
+    /// Starts the runs a plugin submits (`runs.submit`); none: refused.
+    pub children: Option<Arc<dyn children::Spawner>>,
+    /// The run's id, when the caller chose it (a child's); else a new one.
+    pub run_id: Option<String>,
+    /// The run that submitted this one.
+    pub parent: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -83,6 +90,9 @@ impl Default for RunOptions {
             keep_machines: false,
             machine: None,
             notification_channels: Arc::default(),
+            children: None,
+            run_id: None,
+            parent: None,
         }
     }
 }
@@ -264,7 +274,7 @@ pub async fn run_task_in(
     shared: Option<Arc<Workspace>>,
 ) -> Result<Report, RunError> {
     let started = Instant::now();
-    let run_id = new_run_id();
+    let run_id = options.run_id.clone().unwrap_or_else(new_run_id);
     let log = RunLog::new();
     let manifest = plugin.info.manifest.clone();
     let name = manifest.name.clone();
@@ -295,6 +305,8 @@ pub async fn run_task_in(
     let mut task_data = task_data;
     let notifications = crate::notify::take(&mut task_data, &options.notification_channels)
         .map_err(RunError::Invalid)?;
+    // What `runs.submit` compares: the task_data as given.
+    let params = store::run_params(&name, &task_data);
 
     // Policy: refuse before any plugin code runs.
     if let Err(missing) = permit
@@ -548,6 +560,25 @@ pub async fn run_task_in(
             Some(earlier) => format!("{earlier}; then {why}"),
             None => why,
         });
+    }
+
+    // The store's record of the run, for `runs.submit` to find.
+    let run_record = store::RunRecord {
+        id: run_id.clone(),
+        task: name.clone(),
+        params,
+        parent: options.parent.clone(),
+        status: report.status.to_string(),
+        finished_at: rfc3339_now(),
+    };
+    let recorded = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.record_run(&run_record)).await
+    };
+    match recorded {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => log.warn("run", &format!("the run is not recorded in the store: {e}")),
+        Err(e) => log.warn("run", &format!("the run is not recorded in the store: {e}")),
     }
 
     // Notifications of a failed run; the run's result stays as it is.

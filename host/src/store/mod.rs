@@ -229,6 +229,64 @@ pub struct ListFilter {
     pub created_by: Option<String>,
 }
 
+/// A finished run, as the store records it: what `runs.submit` compares
+/// to find an equal earlier run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's id.
+    pub id: String,
+    /// The task (plugin name) it ran.
+    pub task: String,
+    /// sha256 of the task and its task_data in canonical JSON
+    /// ([`run_params`]).
+    pub params: String,
+    /// The run that submitted it, if any.
+    pub parent: Option<String>,
+    /// How it ended (`success`, `failure`, `error`, ...).
+    pub status: String,
+    /// RFC 3339, UTC.
+    pub finished_at: String,
+}
+
+/// The key of a run's parameters: sha256 of `task` and `task_data` with
+/// object keys sorted, so equal task_data gives an equal key.
+pub fn run_params(task: &str, task_data: &serde_json::Value) -> String {
+    use sha2::Digest;
+    fn canonical(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::from(k.as_str()).to_string());
+                    out.push(':');
+                    canonical(&map[k], out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = serde_json::Value::from(task).to_string();
+    text.push('\n');
+    canonical(task_data, &mut text);
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -329,6 +387,13 @@ pub trait ArtifactStore: Send + Sync {
         collection: CollectionId,
         filter: &ItemFilter,
     ) -> Result<Vec<CollectionItem>, StoreError>;
+
+    /// Records a finished run (a run id is recorded once).
+    fn record_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+    /// Finished runs of `task` with parameters `params`, oldest first.
+    fn find_runs(&self, task: &str, params: &str) -> Result<Vec<RunRecord>, StoreError>;
+    /// The finished run `id`, if recorded.
+    fn run_record(&self, id: &str) -> Result<Option<RunRecord>, StoreError>;
 }
 
 /// Checks that `category` has the form `ns:name`, each part made of ASCII
@@ -432,6 +497,17 @@ mod tests {
             Err(StoreError::Invalid(m)) => m,
             other => panic!("expected Invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn run_params_ignore_key_order_and_see_every_value() {
+        let a = serde_json::json!({"input": {"x": 1, "y": [1, 2]}, "force": false});
+        let b = serde_json::json!({"force": false, "input": {"y": [1, 2], "x": 1}});
+        assert_eq!(run_params("lintian", &a), run_params("lintian", &b));
+        let c = serde_json::json!({"force": false, "input": {"y": [2, 1], "x": 1}});
+        assert_ne!(run_params("lintian", &a), run_params("lintian", &c));
+        assert_ne!(run_params("lintian", &a), run_params("blhc", &a));
+        assert_eq!(run_params("t", &a).len(), 64);
     }
 
     #[test]

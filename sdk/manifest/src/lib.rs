@@ -71,6 +71,9 @@ pub struct Manifest {
     /// (`*@debian:suite-lintian`).
     #[serde(default)]
     pub collections: Vec<String>,
+    /// Tasks it may submit as child runs (`lintian`).
+    #[serde(default)]
+    pub submit: Vec<String>,
     /// Artifact categories it may create.
     #[serde(default)]
     pub creates: Vec<String>,

@@ -47,7 +47,8 @@ CREATE TABLE relations (
 CREATE INDEX relations_target ON relations(target);
 ";
 
-/// Version 2: collections. A version-1 index gains these tables in place.
+/// Version 2: collections and the runs' record. A version-1 index gains
+/// these tables in place.
 const COLLECTIONS_SCHEMA: &str = "
 CREATE TABLE collections (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,6 +73,15 @@ CREATE TABLE collection_items (
 CREATE UNIQUE INDEX collection_items_active
     ON collection_items(collection_id, name) WHERE removed_at IS NULL;
 CREATE INDEX collection_items_artifact ON collection_items(artifact_id);
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    task TEXT NOT NULL,
+    params TEXT NOT NULL,
+    parent TEXT,
+    status TEXT NOT NULL,
+    finished_at TEXT NOT NULL
+);
+CREATE INDEX runs_params ON runs(task, params);
 ";
 
 impl From<rusqlite::Error> for StoreError {

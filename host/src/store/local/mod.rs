@@ -15,14 +15,15 @@ use std::path::{Path, PathBuf};
 
 use super::{
     Artifact, ArtifactId, ArtifactStore, Collection, CollectionId, CollectionItem, FileEntry,
-    ItemFilter, ListFilter, NewArtifact, NewItem, Relation, StoreError, validate_category,
-    validate_file_name, validate_file_names,
+    ItemFilter, ListFilter, NewArtifact, NewItem, Relation, RunRecord, StoreError,
+    validate_category, validate_file_name, validate_file_names,
 };
 
 mod blobs;
 mod collections;
 mod fault;
 mod index;
+mod runs;
 #[cfg(test)]
 mod tests;
 
@@ -374,6 +375,18 @@ impl ArtifactStore for LocalStore {
         filter: &ItemFilter,
     ) -> Result<Vec<CollectionItem>, StoreError> {
         self.index.items(collection, filter)
+    }
+
+    fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        self.index.record_run(run)
+    }
+
+    fn find_runs(&self, task: &str, params: &str) -> Result<Vec<RunRecord>, StoreError> {
+        self.index.find_runs(task, params)
+    }
+
+    fn run_record(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        self.index.run_record(id)
     }
 
     fn export(&self, id: ArtifactId, dest_dir: &Path) -> Result<Vec<PathBuf>, StoreError> {

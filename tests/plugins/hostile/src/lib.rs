@@ -119,6 +119,17 @@ pub enum Data {
         /// Skip `get` and use this collection id directly.
         id: Option<u64>,
     },
+    /// Submit `task` with `data` `count` times, wait for each (or for
+    /// `wait_for` instead), and report the children's statuses.
+    Submit {
+        task: String,
+        data: serde_json::Value,
+        #[serde(default)]
+        force: bool,
+        #[serde(default = "one")]
+        count: usize,
+        wait_for: Option<String>,
+    },
     /// Write `mib` MiB into workspace file `file`, 1 MiB at a time.
     Fill {
         file: String,
@@ -127,6 +138,10 @@ pub enum Data {
 }
 
 pub struct Hostile;
+
+fn one() -> usize {
+    1
+}
 
 fn report(outcome: Outcome, note: impl Into<String>) -> Result<Status> {
     CheckResult::new("hostile", "test", outcome)
@@ -389,6 +404,33 @@ impl Task for Hostile {
                     seen.push(format!("removed {name}"));
                 }
                 report(Outcome::Passed, seen.join(" "))
+            }
+            Data::Submit {
+                task,
+                data,
+                force,
+                count,
+                wait_for,
+            } => {
+                use taskhost_sdk::runs;
+                let mut seen = Vec::new();
+                let mut ids = Vec::new();
+                for _ in 0..count {
+                    let s = runs::submit(&task, &data, force)?;
+                    seen.push(if s.created { "new" } else { "reused" }.to_string());
+                    ids.push(s.run_id);
+                }
+                for id in wait_for.into_iter().chain(ids) {
+                    let child = runs::wait(&id)?;
+                    let status = format!("{:?}", child.status);
+                    seen.push(format!(
+                        "{} {} {:?}",
+                        status.trim_start_matches("RunStatus::"),
+                        child.artifacts.len(),
+                        child.error.unwrap_or_default()
+                    ));
+                }
+                report(Outcome::Passed, seen.join("; "))
             }
             Data::Lookup { query, category } => match artifacts::lookup(&query, &category) {
                 Ok(id) => report(Outcome::Failed, format!("found {id}")),
