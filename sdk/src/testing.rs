@@ -265,6 +265,10 @@ pub struct ChildReply {
     pub status: crate::runs::RunStatus,
     /// Artifacts it created: category and data.
     pub artifacts: Vec<(String, serde_json::Value)>,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+    /// An equal earlier run the host reused (`created` false).
+    pub reused: bool,
 }
 
 impl ChildReply {
@@ -273,7 +277,21 @@ impl ChildReply {
         ChildReply {
             status,
             artifacts: Vec::new(),
+            error: None,
+            reused: false,
         }
+    }
+
+    /// Gives the child's error message.
+    pub fn error(mut self, message: &str) -> Self {
+        self.error = Some(message.into());
+        self
+    }
+
+    /// Answers as an equal earlier run the host found (`created` false).
+    pub fn reused(mut self) -> Self {
+        self.reused = true;
+        self
     }
 
     /// Adds an artifact the child created.
@@ -2141,13 +2159,13 @@ pub mod imports {
                     run_id: run_id.clone(),
                     task: task.into(),
                     status: reply.status,
-                    error: None,
+                    error: reply.error,
                     artifacts,
                 };
                 s.children.push((run_id.clone(), child));
                 Ok(Submitted {
                     run_id,
-                    created: true,
+                    created: !reply.reused,
                 })
             })
         }

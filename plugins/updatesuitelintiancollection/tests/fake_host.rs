@@ -566,3 +566,30 @@ fn a_refused_submission_ends_the_run_with_access_denied() {
     );
     assert!(run.results.is_empty());
 }
+
+#[test]
+fn a_childs_error_is_quoted_in_the_result() {
+    let reply = ChildReply::status(RunStatus::Error).error("lintian: not found in PATH");
+    let run = update_failing(vec![], reply);
+    assert_eq!(run.status, Ok(Status::Failure));
+    let (_, outcome, note) = &notes(&run)[2];
+    assert_eq!(*outcome, Outcome::Failed);
+    assert_eq!(
+        note,
+        "lintian run child-3 ended in error: lintian: not found in PATH; item unchanged"
+    );
+}
+
+#[test]
+fn an_equal_earlier_run_is_used_and_said_so() {
+    let base = suite();
+    let mut ok = lintian(&base, RunStatus::Success);
+    let run = host(ids(), base, vec![])
+        .child("lintian", move |task_data| ok(task_data).reused())
+        .execute::<UpdateSuiteLintianCollection>();
+    assert_eq!(run.status, Ok(Status::Success));
+    assert_eq!(derived_items(&run).len(), 3);
+    let (_, outcome, note) = &notes(&run)[0];
+    assert_eq!(*outcome, Outcome::Passed);
+    assert!(note.contains("an equal earlier run"), "{note}");
+}
