@@ -307,6 +307,22 @@ impl Error {
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::Invalid(message.into())
     }
+
+    /// The error's message as a plugin quotes it in a result's note
+    /// (`Display` shows the variant too).
+    ///
+    /// ```
+    /// let e = taskhost_sdk::Error::AccessDenied("plugin 'x' may not run `rm`".into());
+    /// assert_eq!(e.message(), "access denied: plugin 'x' may not run `rm`");
+    /// assert_eq!(taskhost_sdk::Error::TimedOut.message(), "timed out");
+    /// ```
+    pub fn message(&self) -> String {
+        match self {
+            Error::AccessDenied(m) => format!("access denied: {m}"),
+            Error::Invalid(m) | Error::NotFound(m) | Error::Failed(m) => m.clone(),
+            Error::TimedOut => "timed out".into(),
+        }
+    }
 }
 
 /// An I/O error (reading or writing a workspace file) is an

@@ -13,6 +13,24 @@ use serde::Serialize;
 
 pub use raw::RunStatus;
 
+impl RunStatus {
+    /// The lowercase name, as reports write it (`success`, `crashed`).
+    ///
+    /// ```
+    /// assert_eq!(taskhost_sdk::runs::RunStatus::Refused.as_str(), "refused");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Success => "success",
+            RunStatus::Failure => "failure",
+            RunStatus::Error => "error",
+            RunStatus::Skipped => "skipped",
+            RunStatus::Refused => "refused",
+            RunStatus::Crashed => "crashed",
+        }
+    }
+}
+
 /// A submitted run: see [`submit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submitted {

@@ -169,7 +169,7 @@ fn settle(
     run: Submitted,
 ) -> Result<Applied> {
     let (child, reused) = (runs::wait(&run.run_id)?, !run.created);
-    let (run, status) = (&child.run_id, status_name(child.status));
+    let (run, status) = (&child.run_id, child.status.as_str());
     let result = |outcome| {
         let result = CheckResult::new(&desired.name, DERIVED_CATEGORY, outcome);
         result.keyval("change", change).keyval("lintian_run", run)
@@ -211,17 +211,6 @@ fn settle(
             .note(note)
             .artifact(format!("artifact:{artifact}")),
     ))
-}
-
-fn status_name(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Success => "success",
-        RunStatus::Failure => "failure",
-        RunStatus::Error => "error",
-        RunStatus::Skipped => "skipped",
-        RunStatus::Refused => "refused",
-        RunStatus::Crashed => "crashed",
-    }
 }
 
 // ---- results ----------------------------------------------------------
