@@ -77,15 +77,8 @@ fn items(env: &Env) -> BTreeMap<String, Value> {
         .collect()
 }
 
-fn update(env: &Env, extra: Value) -> Value {
-    let mut data = json!({
-        "base_collection_id": SUITE,
-        "derived_collection_id": LINTIAN,
-        "child_task_data": {"backend": "local"},
-    });
-    data.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
+/// `runtask run updatesuitelintiancollection` on `data` with `grants`.
+fn run_update(env: &Env, data: &Value, grants: &[&str]) -> crate::Ran {
     let file = env.write("update.json", &data.to_string());
     let mut args = vec![
         "run",
@@ -95,8 +88,20 @@ fn update(env: &Env, extra: Value) -> Value {
         "--format",
         "json",
     ];
-    args.extend_from_slice(GRANTS);
-    let ran = env.run(&args);
+    args.extend_from_slice(grants);
+    env.run(&args)
+}
+
+fn update(env: &Env, extra: Value) -> Value {
+    let mut data = json!({
+        "base_collection_id": SUITE,
+        "derived_collection_id": LINTIAN,
+        "child_task_data": {"backend": "local"},
+    });
+    data.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let ran = run_update(env, &data, GRANTS);
     ran.expect(0);
     report(&ran)
 }
@@ -269,25 +274,13 @@ fn an_update_without_the_submit_grant_changes_nothing() {
     env.run(&["collection", "create", LINTIAN]).expect(0);
     let lone = import(&env, Package::new("lone"), &["dsc"]);
     add(&env, &lone);
-    let file = env.write(
-        "update.json",
-        &json!({"base_collection_id": SUITE, "derived_collection_id": LINTIAN}).to_string(),
-    );
     let granted: Vec<&str> = GRANTS
         .iter()
         .copied()
         .filter(|g| *g != "--allow-submit" && *g != "lintian")
         .collect();
-    let mut args = vec![
-        "run",
-        "updatesuitelintiancollection",
-        "--data",
-        file.to_str().unwrap(),
-        "--format",
-        "json",
-    ];
-    args.extend_from_slice(&granted);
-    let ran = env.run(&args);
+    let data = json!({"base_collection_id": SUITE, "derived_collection_id": LINTIAN});
+    let ran = run_update(&env, &data, &granted);
     let all = format!("{}{}", ran.stdout, ran.stderr);
     assert_ne!(ran.code, 0, "{all}");
     assert!(
