@@ -54,7 +54,9 @@ fn a_suite_names_its_items_and_keeps_their_history() {
     let again = add(&dsc);
     again.expect(2);
     assert!(
-        again.stderr.contains("already has an active item \"hello_1.0\""),
+        again
+            .stderr
+            .contains("already has an active item \"hello_1.0\""),
         "{}",
         again.stderr
     );
@@ -121,7 +123,11 @@ fn a_suite_names_its_items_and_keeps_their_history() {
     );
     let e = env.run(&["collection", "add", "bookworm@debian:suite", "9999"]);
     e.expect(2);
-    assert!(e.stderr.contains("artifact 9999 does not exist"), "{}", e.stderr);
+    assert!(
+        e.stderr.contains("artifact 9999 does not exist"),
+        "{}",
+        e.stderr
+    );
 }
 
 #[test]
@@ -192,7 +198,8 @@ fn task_data_finds_its_input_through_a_granted_collection_lookup() {
     let ran = env.run(&args);
     ran.expect(2);
     assert!(
-        ran.stderr.contains("has no active item for 'name:other_1.0_amd64'"),
+        ran.stderr
+            .contains("has no active item for 'name:other_1.0_amd64'"),
         "{}",
         ran.stderr
     );

@@ -348,12 +348,12 @@ mod tests {
     fn missing_fields_and_bad_sums_are_named() {
         let e = packages(&packages_text("").replace("Size: 99\n", "")).unwrap_err();
         assert!(e.contains("(Package: hello): it has no Size field"), "{e}");
-        let e = packages(&packages_text("").replace(
-            &format!("SHA256: {SUM}\n\nPackage: hello\n"),
-            "SHA256: 12\n\nPackage: hello\n",
-        ))
-        .unwrap_err();
-        assert!(e.contains("not a SHA-256 sum"), "{e}");
+        let e = packages(&packages_text("").replacen(&format!("SHA256: {SUM}"), "SHA256: 12", 1))
+            .unwrap_err();
+        assert!(
+            e.contains("(Package: hello-doc): \"12\" is not a SHA-256 sum"),
+            "{e}"
+        );
         let text =
             format!("Package: p\nVersion: 1\nDirectory: pool\nChecksums-Sha256:\n {SUM} 1 p.tar\n");
         assert!(sources(&text).unwrap_err().contains("lists 0 .dsc files"));

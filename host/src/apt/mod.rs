@@ -139,7 +139,7 @@ pub enum AptError {
 }
 
 /// The packages of the selected components and architectures.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Offer {
     /// With their component.
     sources: Vec<(String, SourcePackage)>,
@@ -153,18 +153,14 @@ struct Addition {
     data: Value,
 }
 
-/// Imports `mirror` into `collection` (a `debian:suite`).
+/// Imports `mirror` into the `debian:suite` collection `name`, created
+/// once the repository passed every check. Returns the collection.
 pub async fn import(
     store: &dyn ArtifactStore,
-    collection: &Collection,
+    name: &str,
     mirror: &Mirror,
-) -> Result<Imported, AptError> {
-    if collection.category != SUITE {
-        return Err(AptError::Invalid(format!(
-            "{} is not a {SUITE} collection: packages are imported into a suite",
-            collection.label()
-        )));
-    }
+) -> Result<(Collection, Imported), AptError> {
+    crate::store::collections::validate_collection(SUITE, name)?;
     check_mirror(mirror)?;
     let scratch = tempfile::Builder::new()
         .prefix("runtask-apt-")
@@ -172,21 +168,13 @@ pub async fn import(
         .map_err(|e| AptError::Repository(format!("creating a temporary directory: {e}")))?;
     let fetcher = Fetcher::new(&mirror.url)?;
     let dists = format!("dists/{}", mirror.suite);
-    let keyring = Keyring::prepare(&mirror.keyring, scratch.path())?;
-    let text = signed_release(&fetcher, &dists, &keyring, scratch.path()).await?;
-    let release_url = fetcher.url(&format!("{dists}/Release"))?;
-    let in_release = |e: String| AptError::Repository(format!("{release_url}: {e}"));
-    let release = Release::parse(&text, time::OffsetDateTime::now_utc()).map_err(in_release)?;
-    release.check_suite(&mirror.suite).map_err(in_release)?;
-    release
-        .check_offers(&mirror.components, &mirror.architectures)
-        .map_err(in_release)?;
-    let offer = select(
-        read_indices(&fetcher, &dists, &release, mirror).await?,
-        mirror,
-    )?;
+    let offer = read_repository(&fetcher, &dists, mirror, scratch.path()).await?;
 
-    let active = store.items(collection.id, &ItemFilter::default())?;
+    let existing = store.find_collection(SUITE, name)?;
+    let active = match &existing {
+        Some(c) => store.items(c.id, &ItemFilter::default())?,
+        None => Vec::new(),
+    };
     let present: BTreeSet<&str> = active.iter().map(|i| i.name.as_str()).collect();
     let mut imported = Imported::default();
     let wanted: BTreeSet<String> = offer
@@ -220,22 +208,48 @@ pub async fn import(
         .collect();
 
     // Only now does the collection change.
-    for addition in additions {
-        store.add_item(
-            collection.id,
+    let collection = match existing {
+        Some(c) => c,
+        None => store.create_collection(SUITE, name, serde_json::json!({}))?,
+    };
+    // One transaction: the suite is seen before or after, never between.
+    let adds: Vec<NewItem> = additions
+        .into_iter()
+        .map(|a| {
+            imported.added.push(a.name.clone());
             NewItem {
                 created_by: Some(BY.into()),
-                ..NewItem::artifact(&addition.name, addition.artifact, addition.data)
-            },
-        )?;
-        imported.added.push(addition.name);
-    }
-    for name in removals {
-        store.remove_item(collection.id, &name, Some(BY))?;
-        imported.removed.push(name);
-    }
+                ..NewItem::artifact(&a.name, a.artifact, a.data)
+            }
+        })
+        .collect();
+    store.update_items(collection.id, &adds, &removals, Some(BY))?;
+    imported.removed = removals;
     imported.added.sort();
-    Ok(imported)
+    Ok((collection, imported))
+}
+
+/// The selected packages of the repository, from its signed Release and
+/// the indices that Release covers.
+async fn read_repository(
+    fetcher: &Fetcher,
+    dists: &str,
+    mirror: &Mirror,
+    scratch: &Path,
+) -> Result<Offer, AptError> {
+    let keyring = Keyring::prepare(&mirror.keyring, scratch)?;
+    let text = signed_release(fetcher, dists, &keyring, scratch).await?;
+    let url = fetcher.url(&format!("{dists}/Release"))?;
+    let refused = |e: String| AptError::Repository(format!("{url}: {e}"));
+    let release = Release::parse(&text, time::OffsetDateTime::now_utc()).map_err(refused)?;
+    release.check_suite(&mirror.suite).map_err(refused)?;
+    release
+        .check_offers(&mirror.components, &mirror.architectures)
+        .map_err(refused)?;
+    select(
+        read_indices(fetcher, dists, &release, mirror).await?,
+        mirror,
+    )
 }
 
 /// Refuses names that are not plain path components and empty lists.
@@ -489,7 +503,7 @@ async fn fetch_packages(
         std::fs::create_dir_all(dir)
             .map_err(|e| AptError::Repository(format!("creating {}: {e}", dir.display())))?;
     }
-    tracing::info!(files = downloads.len(), "downloading");
+    tracing::info!("downloading {} file(s)", downloads.len());
     download_all(fetcher, downloads).await?;
 
     let mut additions = Vec::new();
@@ -731,16 +745,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_collection_that_is_not_a_suite_is_refused() {
+    async fn a_bad_collection_name_is_refused_before_any_download() {
         let tmp = tempfile::tempdir().unwrap();
         let store = crate::store::LocalStore::open(tmp.path().join("store")).unwrap();
-        let c = store
-            .create_collection("debian:environments", "x", json!({}))
-            .unwrap();
-        let e = import(&store, &c, &mirror(&[]))
+        let e = import(&store, "a/b", &mirror(&[]))
             .await
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not a debian:suite collection"), "{e}");
+        assert!(e.contains("invalid collection name"), "{e}");
+        assert!(store.collections(None).unwrap().is_empty());
     }
 }

@@ -23,7 +23,7 @@ impl Keyring {
     /// does not read) is dearmored into `scratch`.
     pub(crate) fn prepare(given: &Path, scratch: &Path) -> Result<Keyring, AptError> {
         let unreadable = |e: String| {
-            AptError::Repository(format!(
+            AptError::Invalid(format!(
                 "keyring {}: {e}; pass --keyring FILE with the key that signs the repository",
                 given.display()
             ))

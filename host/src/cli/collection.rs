@@ -175,12 +175,6 @@ async fn import_apt(args: ImportAptArgs, store: &dyn ArtifactStore) -> Result<Co
         args.architectures
     };
     let name = args.collection.unwrap_or_else(|| args.suite.clone());
-    let collection = match store.find_collection(SUITE, &name)? {
-        Some(c) => c,
-        None => store
-            .create_collection(SUITE, &name, serde_json::json!({}))
-            .map_err(|e| usage(e.to_string()))?,
-    };
     let mirror = taskhost::apt::Mirror {
         url,
         suite: args.suite,
@@ -189,9 +183,9 @@ async fn import_apt(args: ImportAptArgs, store: &dyn ArtifactStore) -> Result<Co
         packages: args.packages,
         keyring,
     };
-    let imported = taskhost::apt::import(store, &collection, &mirror)
+    let (collection, imported) = taskhost::apt::import(store, &name, &mirror)
         .await
-        .with_context(|| format!("importing {} into {}", mirror.url, collection.label()))?;
+        .with_context(|| format!("importing {} into {name}@{SUITE}", mirror.url))?;
     println!(
         "{}: {} added, {} unchanged, {} removed",
         collection.label(),

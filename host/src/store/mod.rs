@@ -381,6 +381,15 @@ pub trait ArtifactStore: Send + Sync {
         name: &str,
         removed_by: Option<&str>,
     ) -> Result<CollectionItem, StoreError>;
+    /// Removes the active items `remove`, then adds `add`, in one
+    /// transaction: afterwards all of it happened, or (on error) none.
+    fn update_items(
+        &self,
+        collection: CollectionId,
+        add: &[NewItem],
+        remove: &[String],
+        removed_by: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// Items of a collection matching `filter`, ordered by id.
     fn items(
         &self,

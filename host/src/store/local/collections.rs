@@ -141,6 +141,78 @@ fn load_item(conn: &Connection, id: i64) -> Result<CollectionItem, StoreError> {
     to_item(row)
 }
 
+/// Adds `new` to `c` inside `tx` (replacing an active item of its name
+/// when `new.replace`).
+fn insert_item(
+    tx: &Connection,
+    c: &Collection,
+    new: &NewItem,
+) -> Result<CollectionItem, StoreError> {
+    validate_item_name(&new.name)?;
+    let data = object("collection item data", &new.data)?;
+    let key = id_to_sql(c.id)?;
+    let (category, artifact) = match (new.artifact, &new.category) {
+        (Some(id), _) => {
+            let category = artifact_category(tx, id)?.ok_or(StoreError::NotFound(id))?;
+            (category, Some(id_to_sql(id)?))
+        }
+        (None, Some(category)) => {
+            validate_category(category)?;
+            (category.clone(), None)
+        }
+        (None, None) => {
+            return Err(StoreError::Invalid(format!(
+                "collection item {:?} has neither an artifact nor a category",
+                new.name
+            )));
+        }
+    };
+    let now = now_rfc3339();
+    if let Some(old) = active_item(tx, key, &new.name)? {
+        if !new.replace {
+            return Err(StoreError::Invalid(format!(
+                "{} already has an active item {:?} (item {}); remove it first or replace it",
+                c.label(),
+                new.name,
+                old.id
+            )));
+        }
+        tx.execute(
+            "UPDATE collection_items SET removed_at = ?1, removed_by = ?2 WHERE id = ?3",
+            params![now, new.created_by, id_to_sql(old.id)?],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO collection_items \
+         (collection_id, name, category, artifact_id, data, created_at, created_by) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![key, new.name, category, artifact, data, now, new.created_by],
+    )?;
+    load_item(tx, tx.last_insert_rowid())
+}
+
+/// Marks the active item `name` of `c` removed inside `tx`.
+fn mark_removed(
+    tx: &Connection,
+    c: &Collection,
+    name: &str,
+    removed_by: Option<&str>,
+) -> Result<CollectionItem, StoreError> {
+    let Some(item) = active_item(tx, id_to_sql(c.id)?, name)? else {
+        return Err(StoreError::Invalid(format!(
+            "{} has no active item {name:?} (see `runtask collection show {}`)",
+            c.label(),
+            c.label()
+        )));
+    };
+    let key = id_to_sql(item.id)?;
+    tx.execute(
+        "UPDATE collection_items SET removed_at = ?1, removed_by = ?2 WHERE id = ?3",
+        params![now_rfc3339(), removed_by, key],
+    )?;
+    load_item(tx, key)
+}
+
 impl Index {
     pub(super) fn create_collection(
         &self,
@@ -215,50 +287,10 @@ impl Index {
         collection: CollectionId,
         new: &NewItem,
     ) -> Result<CollectionItem, StoreError> {
-        validate_item_name(&new.name)?;
-        let data = object("collection item data", &new.data)?;
         let mut conn = self.db();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let c = load_collection(&tx, collection)?;
-        let key = id_to_sql(c.id)?;
-        let (category, artifact) = match (new.artifact, &new.category) {
-            (Some(id), _) => {
-                let category = artifact_category(&tx, id)?.ok_or(StoreError::NotFound(id))?;
-                (category, Some(id_to_sql(id)?))
-            }
-            (None, Some(category)) => {
-                validate_category(category)?;
-                (category.clone(), None)
-            }
-            (None, None) => {
-                return Err(StoreError::Invalid(format!(
-                    "collection item {:?} has neither an artifact nor a category",
-                    new.name
-                )));
-            }
-        };
-        let now = now_rfc3339();
-        if let Some(old) = active_item(&tx, key, &new.name)? {
-            if !new.replace {
-                return Err(StoreError::Invalid(format!(
-                    "{} already has an active item {:?} (item {}); remove it first or replace it",
-                    c.label(),
-                    new.name,
-                    old.id
-                )));
-            }
-            tx.execute(
-                "UPDATE collection_items SET removed_at = ?1, removed_by = ?2 WHERE id = ?3",
-                params![now, new.created_by, id_to_sql(old.id)?],
-            )?;
-        }
-        tx.execute(
-            "INSERT INTO collection_items \
-             (collection_id, name, category, artifact_id, data, created_at, created_by) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![key, new.name, category, artifact, data, now, new.created_by],
-        )?;
-        let item = load_item(&tx, tx.last_insert_rowid())?;
+        let item = insert_item(&tx, &c, new)?;
         tx.commit()?;
         Ok(item)
     }
@@ -272,21 +304,29 @@ impl Index {
         let mut conn = self.db();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let c = load_collection(&tx, collection)?;
-        let Some(item) = active_item(&tx, id_to_sql(c.id)?, name)? else {
-            return Err(StoreError::Invalid(format!(
-                "{} has no active item {name:?} (see `runtask collection show {}`)",
-                c.label(),
-                c.label()
-            )));
-        };
-        let key = id_to_sql(item.id)?;
-        tx.execute(
-            "UPDATE collection_items SET removed_at = ?1, removed_by = ?2 WHERE id = ?3",
-            params![now_rfc3339(), removed_by, key],
-        )?;
-        let item = load_item(&tx, key)?;
+        let item = mark_removed(&tx, &c, name, removed_by)?;
         tx.commit()?;
         Ok(item)
+    }
+
+    pub(super) fn update_items(
+        &self,
+        collection: CollectionId,
+        add: &[NewItem],
+        remove: &[String],
+        removed_by: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.db();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let c = load_collection(&tx, collection)?;
+        for name in remove {
+            mark_removed(&tx, &c, name, removed_by)?;
+        }
+        for new in add {
+            insert_item(&tx, &c, new)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     pub(super) fn items(
@@ -463,6 +503,35 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_of_changes_is_applied_whole_or_not_at_all() {
+        let (_d, s) = store();
+        let c = s.create_collection("debian:suite", "b", json!({})).unwrap();
+        let a = artifact(&s);
+        s.add_item(c.id, NewItem::artifact("old", a, json!({})))
+            .unwrap();
+        let adds = vec![
+            NewItem::artifact("one", a, json!({})),
+            NewItem::artifact("two", a, json!({})),
+        ];
+        // The second add fails: nothing of the batch happens.
+        let bad = [adds.clone(), vec![NewItem::artifact("one", a, json!({}))]].concat();
+        assert!(
+            invalid(s.update_items(c.id, &bad, &["old".into()], Some("t"))).contains("already has")
+        );
+        let names = |s: &LocalStore| -> Vec<String> {
+            s.items(c.id, &ItemFilter::default())
+                .unwrap()
+                .into_iter()
+                .map(|i| i.name)
+                .collect()
+        };
+        assert_eq!(names(&s), ["old"]);
+        s.update_items(c.id, &adds, &["old".into()], Some("t"))
+            .unwrap();
+        assert_eq!(names(&s), ["one", "two"]);
+    }
+
+    #[test]
     fn concurrent_adders_of_one_name_leave_one_active_item() {
         let (_d, s) = store();
         let c = s
@@ -502,7 +571,7 @@ mod tests {
         // Make it a version-1 index again, as an older runtask left it.
         let conn = Connection::open(root.join(DB_FILE)).unwrap();
         conn.execute_batch(
-            "DROP TABLE collection_items; DROP TABLE collections; PRAGMA user_version = 1;",
+            "DROP TABLE collection_items; DROP TABLE collections; DROP TABLE runs; PRAGMA user_version = 1;",
         )
         .unwrap();
         drop(conn);

@@ -369,6 +369,16 @@ impl ArtifactStore for LocalStore {
         self.index.remove_item(collection, name, removed_by)
     }
 
+    fn update_items(
+        &self,
+        collection: CollectionId,
+        add: &[NewItem],
+        remove: &[String],
+        removed_by: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.index.update_items(collection, add, remove, removed_by)
+    }
+
     fn items(
         &self,
         collection: CollectionId,
