@@ -220,6 +220,92 @@ def lookup(query, category):
     return _call(_host.artifacts.lookup, query, category)
 
 
+# ---- collections (API 0.2.1) ---------------------------------------------
+
+
+class Collection:
+    """A collection: ``id``, ``category``, ``name``, ``data`` (decoded)."""
+
+    def __init__(self, wit):
+        self.id = wit.id
+        self.category = wit.category
+        self.name = wit.name
+        self.data = json.loads(wit.data or "{}")
+
+    @property
+    def label(self):
+        """``NAME@CATEGORY``."""
+        return f"{self.name}@{self.category}"
+
+
+class Item:
+    """An active item: ``id``, ``name``, ``category``, ``artifact`` (or
+    None for bare data), ``data`` (decoded), ``created_at``."""
+
+    def __init__(self, wit):
+        self.id = wit.id
+        self.name = wit.name
+        self.category = wit.category
+        self.artifact = wit.artifact
+        self.data = json.loads(wit.data or "{}")
+        self.created_at = wit.created_at
+
+
+def collection(query):
+    """Finds a collection (``bookworm@debian:suite``, ``12@collections``);
+    the query must match a ``lookups`` pattern of the manifest the
+    operator granted."""
+    return Collection(_call(_host.collections.get, query))
+
+
+def items(coll):
+    """The active items of a :class:`Collection`; their artifacts become
+    readable by the run."""
+    return [Item(i) for i in _call(_host.collections.items, coll.id)]
+
+
+def add_item(coll, name, artifact=None, data=None, category=None, replace=False):
+    """Adds an item (an artifact the run can read, or bare data of
+    ``category``) to a collection its ``collections`` grant names."""
+    new = _host.collections.NewItem(name=name, artifact=artifact, category=category,
+                                    data=json.dumps(data or {}), replace=replace)
+    return Item(_call(_host.collections.add, coll.id, new))
+
+
+def remove_item(coll, name):
+    """Removes the active item ``name``; it stays in the history."""
+    _call(_host.collections.remove, coll.id, name)
+
+
+# ---- child runs (API 0.2.1) -----------------------------------------------
+
+
+class Child:
+    """A finished child run: ``run_id``, ``task``, ``status`` (``"success"``,
+    ``"failure"``, ``"error"``, ``"skipped"``, ``"refused"``, ``"crashed"``),
+    ``error`` and ``artifacts`` (ids, readable by the run)."""
+
+    def __init__(self, wit):
+        self.run_id = wit.run_id
+        self.task = wit.task
+        self.status = wit.status.name.lower()
+        self.error = wit.error
+        self.artifacts = list(wit.artifacts)
+
+
+def submit(task, task_data, force=False):
+    """Schedules a run of ``task`` (granted by the ``submit`` grant) with
+    ``task_data`` (a dict) and returns ``(run_id, created)`` at once;
+    ``created`` is False when an equal earlier run is reused."""
+    s = _call(_host.runs.submit, task, json.dumps(task_data), force)
+    return s.run_id, s.created
+
+
+def wait(run_id):
+    """Waits until a run :func:`submit` returned ends; a :class:`Child`."""
+    return Child(_call(_host.runs.wait, run_id))
+
+
 class NewArtifact:
     """An artifact to create: ``NewArtifact("x:report").file("r.json",
     path).relates_to(input_id).create()``."""

@@ -3,9 +3,10 @@ host's (``taskhost.testing``) in a native test."""
 
 try:  # inside a component built by componentize-py
     from componentize_py_types import Err
-    from wit_world.imports import artifacts, http, log, process, results, types
+    from wit_world.imports import (artifacts, collections, http, log, process, results,
+                                   runs, types)
 except ImportError:  # natively: taskhost.testing.FakeHost installs itself
-    artifacts = http = log = process = results = types = None
+    artifacts = collections = http = log = process = results = runs = types = None
 
     class Err(Exception):
         """A host call's error (what componentize-py raises)."""

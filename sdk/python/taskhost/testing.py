@@ -16,6 +16,14 @@ category:
         .execute(MyTask)
     assert run.urls == ["https://example.org/x.tar"] and run.requests[0][0] == "POST"
 
+Collections and child runs (API 0.2.1) are given with ``collection`` and
+answered with ``child``; ``run.collections`` and ``run.submitted`` show
+what the run changed and started:
+
+    run = FakeHost().collection(3, "debian:suite", "bookworm", items) \\
+        .child("lintian", lambda data: ("success", [("debian:lintian", {})])) \\
+        .execute(MyUpdate)
+
 A command line or a URL with no answer raises ``AssertionError`` naming
 it; a lookup with none is :class:`taskhost.NotFound`, as on a host that
 finds nothing. ``deny_exec``, ``deny_backend``, ``deny_create`` and
@@ -60,6 +68,15 @@ class _Level(enum.Enum):
     ERROR = 4
 
 
+class _RunStatus(enum.Enum):
+    SUCCESS = 0
+    FAILURE = 1
+    ERROR = 2
+    SKIPPED = 3
+    REFUSED = 4
+    CRASHED = 5
+
+
 class _Relation(enum.Enum):
     RELATES_TO = 0
     EXTENDS = 1
@@ -80,6 +97,8 @@ class Run:
         self.log = []           # (level, message)
         self.urls = []          # each URL downloaded, in order
         self.requests = []      # (method, url, body) of each request sent
+        self.collections = {}   # label -> active items (dicts) after the run's changes
+        self.submitted = []     # (task, task_data, force) of each child run
 
 
 class FakeHost:
@@ -92,6 +111,22 @@ class FakeHost:
         self.denies = []
         self.answers = {}
         self.lookups = {}
+        self.colls = []
+        self.children = {}
+
+    def collection(self, cid, category, name, items=()):
+        """A collection the run may get (``NAME@CATEGORY`` or ``CID@collections``)
+        with its active items: dicts with ``id``, ``name``, ``category``,
+        ``artifact`` and ``data``; their artifacts become readable once listed."""
+        self.colls.append(dict(id=cid, category=category, name=name,
+                               items=[dict(i) for i in items]))
+        return self
+
+    def child(self, task, answer):
+        """Answers child runs of ``task``: ``answer(task_data)`` returns
+        ``(status, [(category, data), ...])`` -- the artifacts it created."""
+        self.children[task] = answer
+        return self
 
     def input(self, artifact_id, category, data=None, files=None, key="input"):
         """An input artifact; ``files`` maps names to bytes."""
@@ -142,7 +177,8 @@ class FakeHost:
     def execute(self, task_class):
         """Decodes the task_data and runs ``task_class`` as the host would."""
         run = Run()
-        saved = {n: getattr(_host, n) for n in ("artifacts", "http", "log", "process", "results", "types")}
+        names = ("artifacts", "collections", "http", "log", "process", "results", "runs", "types")
+        saved = {n: getattr(_host, n) for n in names}
         cwd = os.getcwd()
         with tempfile.TemporaryDirectory() as workspace:
             os.chdir(workspace)
@@ -156,6 +192,7 @@ class FakeHost:
                 os.chdir(cwd)
                 for n, v in saved.items():
                     setattr(_host, n, v)
+        run.collections = {f"{c['name']}@{c['category']}": c["items"] for c in self.colls}
         return run
 
     def _deny(self, run, kind, what, subject):
@@ -210,8 +247,11 @@ class FakeHost:
                 return _Record(code=None if reply["signal"] else reply["code"], signal=reply["signal"],
                                timed_out=False, stdout=out, stderr=err, truncated=False, duration_ms=1)
 
+        readable = {}  # artifacts of listed items and of children
+
         def artifact(aid):
-            a = host.inputs.get(aid) or next((c for c in run.artifacts if c["id"] == aid), None)
+            a = (host.inputs.get(aid) or next((c for c in run.artifacts if c["id"] == aid), None)
+                 or readable.get(aid))
             if a is None:
                 raise _err("AccessDenied", f"artifact {aid} is not an input of this run")
             return a
@@ -269,6 +309,80 @@ class FakeHost:
             return _Record(status=answer["status"], body=answer["body"], url=request.url,
                            headers=[(n.lower(), v) for n, v in answer["headers"]])
 
+        found = set()
+        children = {}
+
+        def coll(cid):
+            c = next((c for c in host.colls if c["id"] == cid), None)
+            if c is None or cid not in found:
+                host._refuse(run, f"use collection {cid}@collections: not got with collection()")
+            return c
+
+        def wit_item(i):
+            return _Record(id=i["id"], name=i["name"], category=i.get("category", ""),
+                           artifact=i.get("artifact"), data=json.dumps(i.get("data", {})),
+                           created_at=i.get("created_at", ""))
+
+        def get(query):
+            c = next((c for c in host.colls if query in (f"{c['name']}@{c['category']}",
+                                                         f"{c['id']}@collections")), None)
+            if c is None:
+                raise _err("Invalid", f"no collection {query} (give it with FakeHost.collection)")
+            found.add(c["id"])
+            return _Record(id=c["id"], category=c["category"], name=c["name"], data="{}")
+
+        def list_items(cid):
+            listed = coll(cid)["items"]
+            for i in listed:
+                if i.get("artifact") is not None:
+                    readable.setdefault(i["artifact"], dict(id=i["artifact"], category=i.get("category", ""),
+                                                            data={}, files={}, key=""))
+            return [wit_item(i) for i in listed]
+
+        def add(cid, new):
+            c = coll(cid)
+            if new.artifact is not None:
+                artifact(new.artifact)
+            same = [i for i in c["items"] if i["name"] == new.name]
+            if same and not new.replace:
+                raise _err("Invalid", f"the collection already has an active item {new.name!r}")
+            c["items"] = [i for i in c["items"] if i["name"] != new.name]
+            item = dict(id=2000 + sum(len(x["items"]) for x in host.colls) + len(run.submitted),
+                        name=new.name, category=new.category or "", artifact=new.artifact,
+                        data=json.loads(new.data))
+            c["items"].append(item)
+            return wit_item(item)
+
+        def remove(cid, name):
+            c = coll(cid)
+            if not any(i["name"] == name for i in c["items"]):
+                raise _err("Invalid", f"the collection has no active item {name!r}")
+            c["items"] = [i for i in c["items"] if i["name"] != name]
+
+        def submit(task, task_data, force):
+            data = json.loads(task_data)
+            if task not in host.children:
+                host._refuse(run, f"submit task `{task}` (answer it with FakeHost.child)")
+            status, made = host.children[task](data)
+            ids = []
+            for category, adata in made:
+                aid = 3000 + sum(len(c.artifacts) for c in children.values()) + len(ids)
+                readable[aid] = dict(id=aid, category=category, data=adata, files={}, key="")
+                ids.append(aid)
+            run.submitted.append((task, data, force))
+            run_id = f"child-{len(run.submitted)}"
+            children[run_id] = _Record(run_id=run_id, task=task, status=getattr(_RunStatus, status.upper()),
+                                       error=None, artifacts=ids)
+            return _Record(run_id=run_id, created=True)
+
+        def wait(run_id):
+            if run_id not in children:
+                raise _err("NotFound", f"run {run_id} was not submitted by this run")
+            return children[run_id]
+
+        _host.collections = _types.SimpleNamespace(get=get, items=list_items, add=add, remove=remove,
+                                                   NewItem=_Record)
+        _host.runs = _types.SimpleNamespace(submit=submit, wait=wait, RunStatus=_RunStatus)
         _host.process = _types.SimpleNamespace(Environment=Environment, Command=_Record)
         _host.artifacts = _types.SimpleNamespace(
             get=lambda aid: wit_artifact(artifact(aid)), fetch=fetch, create=create, relate=relate,

@@ -203,12 +203,72 @@ class FakeHostTest(unittest.TestCase):
     def test_an_unknown_command_is_an_assertion_and_the_host_is_restored(self):
         with self.assertRaisesRegex(AssertionError, "unexpected command `blhc x`"):
             FakeHost().execute(task(lambda d: taskhost.Environment.open().run(taskhost.Command("blhc", "x"))))
-        self.assertEqual((_host.artifacts, _host.http, _host.process, _host.results, _host.log), (None,) * 5)
+        self.assertEqual((_host.artifacts, _host.http, _host.process, _host.results, _host.log,
+                          _host.collections, _host.runs), (None,) * 7)
 
     def test_an_artifact_that_is_no_input_is_access_denied(self):
         run = FakeHost().execute(task(lambda d: taskhost.get(5)))
         self.assertIsInstance(run.status, taskhost.AccessDenied)
         self.assertEqual(str(run.status), "artifact 5 is not an input of this run")
+
+
+class CollectionsAndRunsTest(unittest.TestCase):
+    """A small derived-collection update in Python: read a suite, run a
+    child per source, add its analysis."""
+
+    SUITE = [dict(id=1, name="hello_1.0", category="debian:source-package", artifact=10,
+                  data={"package": "hello", "version": "1.0"})]
+
+    def update(self, data):
+        suite = taskhost.collection("bookworm@debian:suite")
+        derived = taskhost.collection("bookworm@debian:suite-lintian")
+        for item in taskhost.items(suite):
+            run_id, created = taskhost.submit("lintian", {"input": {"source_artifact_id": item.artifact}})
+            child = taskhost.wait(run_id)
+            analysis = taskhost.get(child.artifacts[0])
+            taskhost.add_item(derived, f"{item.name}_source", analysis.id,
+                              {"derived_from": [item.id], "architecture": analysis.data["architecture"]})
+            taskhost.log(f"{child.status} {created}")
+        taskhost.remove_item(derived, "gone_1.0_source")
+        return "success"
+
+    def host(self):
+        return (FakeHost()
+                .collection(3, "debian:suite", "bookworm", self.SUITE)
+                .collection(4, "debian:suite-lintian", "bookworm",
+                            [dict(id=5, name="gone_1.0_source", artifact=None)])
+                .child("lintian", lambda d: ("success", [("debian:lintian", {"architecture": "source"})])))
+
+    def test_items_children_and_changes(self):
+        run = self.host().execute(task(self.update))
+        self.assertEqual(run.status, "success")
+        self.assertEqual(run.submitted, [("lintian", {"input": {"source_artifact_id": 10}}, False)])
+        (item,) = run.collections["bookworm@debian:suite-lintian"]
+        self.assertEqual((item["name"], item["artifact"], item["data"]["derived_from"]),
+                         ("hello_1.0_source", 3000, [1]))
+        self.assertEqual(run.log, [("info", "success True")])
+
+    def test_a_collection_not_got_and_a_task_not_answered_are_denied(self):
+        run = self.host().execute(task(lambda d: taskhost.items(taskhost.Collection(
+            _Wit(id=3, category="debian:suite", name="bookworm", data="{}")))))
+        self.assertIsInstance(run.status, taskhost.AccessDenied)
+        run = self.host().execute(task(lambda d: taskhost.submit("sbuild", {})))
+        self.assertIsInstance(run.status, taskhost.AccessDenied)
+        self.assertEqual(run.denied, ["submit task `sbuild` (answer it with FakeHost.child)"])
+        run = self.host().execute(task(lambda d: taskhost.wait("child-9")))
+        self.assertIsInstance(run.status, taskhost.NotFound)
+
+    def test_an_unlisted_artifact_cannot_be_added(self):
+        def body(d):
+            derived = taskhost.collection("4@collections")
+            taskhost.add_item(derived, "x", 10)
+        run = self.host().execute(task(body))
+        self.assertIsInstance(run.status, taskhost.AccessDenied)
+
+
+class _Wit:
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
 
 
 if __name__ == "__main__":
