@@ -289,3 +289,26 @@ fn an_update_without_the_submit_grant_changes_nothing() {
     );
     assert!(items(&env).is_empty());
 }
+
+#[test]
+fn plugin_check_shows_what_is_decided_as_calls_are_made() {
+    let env = Env::new();
+    let ran = env.run(&[
+        "plugin",
+        "check",
+        "updatesuitelintiancollection",
+        "--allow-submit",
+        "lintian",
+        "--allow-lookup",
+        SUITE,
+    ]);
+    ran.expect(0);
+    for line in [
+        "checked as each call is made:",
+        "  lookups      declared: *@debian:suite, *@debian:suite-lintian, *@collections; granted: bookworm@debian:suite",
+        "  collections  declared: *@debian:suite-lintian; granted: (none)",
+        "  submit       declared: lintian; granted: lintian",
+    ] {
+        assert!(ran.stdout.contains(line), "{line:?} in\n{}", ran.stdout);
+    }
+}

@@ -166,6 +166,7 @@ fn check(
         Some(file) => file.display().to_string(),
         None => "a policy file (~/.config/taskhost/policy.toml, or --policy FILE)".to_owned(),
     };
+    print_checked_when_made(effective);
     match effective.preflight(backends) {
         Ok(()) => {
             println!("\npreflight: a run would start; each call is still checked as it is made");
@@ -182,6 +183,45 @@ fn check(
             }
             Ok(Code::PolicyRefused)
         }
+    }
+}
+
+/// What is decided only as calls are made (a plugin need not always make
+/// them): the declared lookups, collections and tasks beside the grants.
+fn print_checked_when_made(effective: &taskhost::policy::Effective) {
+    let (d, g) = (effective.declared(), effective.grants());
+    let shown = |v: Vec<String>| {
+        if v.is_empty() {
+            "(none)".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    let strings = |v: &[taskhost::policy::LookupPattern]| -> Vec<String> {
+        v.iter().map(|p| p.to_string()).collect()
+    };
+    let rows = [
+        ("lookups", strings(&d.lookups), strings(&g.lookups)),
+        (
+            "collections",
+            strings(&d.collections),
+            strings(&g.collections),
+        ),
+        ("submit", d.submit.clone(), g.submit.clone()),
+    ];
+    if rows.iter().all(|(_, declared, _)| declared.is_empty()) {
+        return;
+    }
+    println!(
+        "
+checked as each call is made:"
+    );
+    for (key, declared, granted) in rows.into_iter().filter(|(_, d, _)| !d.is_empty()) {
+        println!(
+            "  {key:<12} declared: {}; granted: {}",
+            shown(declared),
+            shown(granted)
+        );
     }
 }
 
