@@ -462,3 +462,42 @@ fn formula_options_and_subcommands_do_not_mix_but_globals_go_anywhere() {
     ran.expect(2);
     assert!(ran.stderr.contains("--item <ITEM>"), "{}", ran.stderr);
 }
+
+#[test]
+fn a_task_action_may_submit_child_runs() {
+    let env = Env::new();
+    let dir = env.path("plugins");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(crate::HOSTILE, dir.join("hostile.wasm")).expect("copy hostile");
+    let sha = taskhost::manifest::digest(&std::fs::read(crate::HOSTILE).expect("hostile"));
+    let policy = env.write(
+        "policy.toml",
+        &format!(
+            "{}\n[plugins.hostile]\nsha256 = [\"{sha}\"]\nbackends = [\"local\"]\nsubmit = [\"hostile\"]\n",
+            crate::echo_pin()
+        ),
+    );
+    let ran = formula(
+        &env,
+        "\
+name: parent
+actions:
+  - name: submit
+    hostile:
+      action: submit
+      task: hostile
+      data: {action: noop}
+",
+        &[
+            &["--policy", policy.to_str().expect("utf-8")],
+            crate::HOSTILE_GRANTS,
+        ]
+        .concat(),
+    );
+    ran.expect(0);
+    let report = report(&ran);
+    assert_eq!(
+        report["results"][0]["note"], "new; Success 0 \"\"",
+        "{report:#}"
+    );
+}

@@ -177,7 +177,7 @@ impl runs::Host for RunState {
         }
         let Some(spawner) = run.spawner.clone() else {
             return Err(Error::Failed(
-                "this host starts no child runs here (`runtask run` does, three runs deep at most)"
+                "this host starts no child runs here (runtask does for a run or a formula, three runs deep at most)"
                     .into(),
             ));
         };

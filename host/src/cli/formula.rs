@@ -28,9 +28,9 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
     let formula = taskhost::formula::Formula::parse(&path.display().to_string(), &text)
         .map_err(|e| usage(e.to_string()))?;
 
-    let grants = Grants::new(&args.grants)?;
+    let grants = std::sync::Arc::new(Grants::new(&args.grants)?);
     let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
-    let runtime = config.runtime(8)?;
+    let runtime = std::sync::Arc::new(config.runtime(8)?);
     let store = config.store()?;
     if let Some(id) = args.vm_image {
         let artifact = store
@@ -44,7 +44,7 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
             )));
         }
     }
-    let options = RunOptions {
+    let mut options = RunOptions {
         keep_workspace: args.keep_workspace,
         vm_image: args.vm_image,
         keep_machines: args.no_destroy,
@@ -56,6 +56,15 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
         )?,
         ..config.run_options()
     };
+    // Runs a task action submits, beside the formula's own instances.
+    options.children = Some(super::children::Children::new(
+        runtime.clone(),
+        store.clone(),
+        grants.clone(),
+        dirs.clone(),
+        options.clone(),
+        4,
+    ));
     let uuid = args.uuid.clone().unwrap_or_else(|| {
         time::OffsetDateTime::now_utc()
             .format(&time::macros::format_description!(
