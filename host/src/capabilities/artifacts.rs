@@ -26,9 +26,13 @@ impl RunState {
 }
 
 impl RunState {
-    fn artifact(&mut self, call: &str, id: ArtifactId) -> Result<Artifact, Error> {
+    async fn artifact(&mut self, call: &str, id: ArtifactId) -> Result<Artifact, Error> {
         self.visible(call, id)?;
-        let a = self.run.store.get(id).map_err(store_error)?;
+        let a = self
+            .run
+            .store(move |s| s.get(id))
+            .await
+            .map_err(store_error)?;
         Ok(Artifact {
             id: a.id,
             category: a.category,
@@ -48,24 +52,26 @@ impl RunState {
 
 impl artifacts::Host for RunState {
     async fn get(&mut self, id: ArtifactId) -> Result<Artifact, Error> {
-        self.artifact("artifacts.get", id)
+        self.artifact("artifacts.get", id).await
     }
 
     async fn inputs(&mut self) -> Result<Vec<Input>, Error> {
-        let inputs = self.run.inputs.clone();
-        inputs
-            .into_iter()
-            .map(|(key, id)| {
-                let artifact = self.artifact("artifacts.inputs", id)?;
-                Ok(Input { key, artifact })
-            })
-            .collect()
+        let mut inputs = Vec::with_capacity(self.run.inputs.len());
+        for (key, id) in self.run.inputs.clone() {
+            let artifact = self.artifact("artifacts.inputs", id).await?;
+            inputs.push(Input { key, artifact });
+        }
+        Ok(inputs)
     }
 
     async fn fetch(&mut self, id: ArtifactId, target_dir: String) -> Result<Vec<String>, Error> {
         self.visible("artifacts.fetch", id)?;
         crate::workspace::check(&target_dir).map_err(bad_path)?;
-        let artifact = self.run.store.get(id).map_err(store_error)?;
+        let artifact = self
+            .run
+            .store(move |s| s.get(id))
+            .await
+            .map_err(store_error)?;
         let ws = &self.run.workspace;
         ws.create_dir_all(&target_dir)
             .map_err(|e| Error::Invalid(format!("target dir '{target_dir}': {e}")))?;
@@ -158,7 +164,7 @@ impl artifacts::Host for RunState {
                 run.granter
                     .read("artifacts.lookup", id)
                     .map_err(|d| run.denied("artifacts.lookup", d))?;
-                let a = run.store.get(id).map_err(store_error)?;
+                let a = run.store(move |s| s.get(id)).await.map_err(store_error)?;
                 if a.category != category {
                     return Err(Error::Invalid(format!(
                         "artifact {id} is a {}, not a {category}",
@@ -171,7 +177,10 @@ impl artifacts::Host for RunState {
                 run.granter
                     .lookup(&query, &category)
                     .map_err(|d| run.denied("artifacts.lookup", d))?;
-                let id = store::lookup(&*run.store, &query, std::slice::from_ref(&category))
+                let (q, c) = (query.clone(), category.clone());
+                let id = run
+                    .store(move |s| store::lookup(s, &q, std::slice::from_ref(&c)))
+                    .await
                     .map_err(store_error)?;
                 run.granter.add_found(id);
                 id
@@ -197,8 +206,8 @@ impl artifacts::Host for RunState {
         run.granter
             .relate(source, target, relation.as_str())
             .map_err(|d| run.denied("artifacts.relate", d))?;
-        run.store
-            .relate(source, target, relation)
+        run.store(move |s| s.relate(source, target, relation))
+            .await
             .map_err(store_error)?;
         run.log.info(
             "artifacts",

@@ -29,7 +29,7 @@ fn item(i: CollectionItem) -> Item {
 
 impl RunState {
     /// The collection `id`, after the granter allowed `change` of `name`.
-    fn changing(
+    async fn changing(
         &mut self,
         call: &str,
         id: CollectionId,
@@ -37,7 +37,10 @@ impl RunState {
         name: &str,
     ) -> Result<store::Collection, Error> {
         let run = &mut self.run;
-        let collection = run.store.collection(id).map_err(store_error)?;
+        let collection = run
+            .store(move |s| s.collection(id))
+            .await
+            .map_err(store_error)?;
         run.granter
             .change_collection(id, &collection.label(), change, name)
             .map_err(|d| run.denied(call, d))?;
@@ -51,7 +54,11 @@ impl collections::Host for RunState {
         run.granter
             .collection(&query)
             .map_err(|d| run.denied("collections.get", d))?;
-        let c = store::resolve_collection(&*run.store, &query).map_err(store_error)?;
+        let q = query.clone();
+        let c = run
+            .store(move |s| store::resolve_collection(s, &q))
+            .await
+            .map_err(store_error)?;
         run.granter.add_collection(c.id);
         run.log.info(
             "collections",
@@ -71,8 +78,8 @@ impl collections::Host for RunState {
             .collection_items(collection)
             .map_err(|d| run.denied("collections.items", d))?;
         let items = run
-            .store
-            .items(collection, &ItemFilter::default())
+            .store(move |s| s.items(collection, &ItemFilter::default()))
+            .await
             .map_err(store_error)?;
         for id in items.iter().filter_map(|i| i.artifact) {
             run.granter.add_found(id);
@@ -81,26 +88,26 @@ impl collections::Host for RunState {
     }
 
     async fn add(&mut self, collection: CollectionId, new: NewItem) -> Result<Item, Error> {
-        let c = self.changing("collections.add", collection, "add", &new.name)?;
+        let c = self
+            .changing("collections.add", collection, "add", &new.name)
+            .await?;
         if let Some(id) = new.artifact {
             self.visible("collections.add", id)?;
         }
         let data: serde_json::Value = serde_json::from_str(&new.data)
             .map_err(|e| Error::Invalid(format!("item data is not JSON: {e}")))?;
         let run = &mut self.run;
+        let new_item = store::NewItem {
+            name: new.name,
+            artifact: new.artifact,
+            category: new.category,
+            data,
+            created_by: Some(run.run_id.clone()),
+            replace: new.replace,
+        };
         let added = run
-            .store
-            .add_item(
-                collection,
-                store::NewItem {
-                    name: new.name,
-                    artifact: new.artifact,
-                    category: new.category,
-                    data,
-                    created_by: Some(run.run_id.clone()),
-                    replace: new.replace,
-                },
-            )
+            .store(move |s| s.add_item(collection, new_item))
+            .await
             .map_err(store_error)?;
         run.log.info(
             "collections",
@@ -110,10 +117,13 @@ impl collections::Host for RunState {
     }
 
     async fn remove(&mut self, collection: CollectionId, name: String) -> Result<(), Error> {
-        let c = self.changing("collections.remove", collection, "remove", &name)?;
+        let c = self
+            .changing("collections.remove", collection, "remove", &name)
+            .await?;
         let run = &mut self.run;
-        run.store
-            .remove_item(collection, &name, Some(&run.run_id))
+        let (n, by) = (name.clone(), run.run_id.clone());
+        run.store(move |s| s.remove_item(collection, &n, Some(&by)))
+            .await
             .map_err(store_error)?;
         run.log
             .info("collections", &format!("removed {name} from {}", c.label()));

@@ -294,6 +294,19 @@ impl RunContext {
         &self.manifest.name
     }
 
+    /// Runs `f` on the store off the async threads: the index waits on a
+    /// lock and syncs to disk, and other runs (a run's children) share
+    /// those threads.
+    async fn store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn ArtifactStore) -> Result<T, crate::store::StoreError> + Send + 'static,
+    ) -> Result<T, crate::store::StoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| crate::store::StoreError::Db(format!("store task: {e}")))?
+    }
+
     /// Logs a refused call and turns it into the WIT error. Refusals of an
     /// exceeded quota are logged once.
     fn denied(&self, call: &str, denied: Denied) -> Error {

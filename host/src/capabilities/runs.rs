@@ -131,7 +131,11 @@ impl runs::Host for RunState {
                     created: false,
                 });
             }
-            let earlier = run.store.find_runs(&task, &params).map_err(store_error)?;
+            let (t, p) = (task.clone(), params.clone());
+            let earlier = run
+                .store(move |s| s.find_runs(&t, &p))
+                .await
+                .map_err(store_error)?;
             if let Some((record, status)) = earlier
                 .into_iter()
                 .rev()
@@ -142,8 +146,8 @@ impl runs::Host for RunState {
                     ..ListFilter::default()
                 };
                 let artifacts = run
-                    .store
-                    .list(&filter)
+                    .store(move |s| s.list(&filter))
+                    .await
                     .map_err(store_error)?
                     .into_iter()
                     .filter(|a| a.category != DEBUG_LOGS)
