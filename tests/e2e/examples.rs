@@ -88,6 +88,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "rpmlint",
             // Built and booted by tests/e2e/simplesystemimagebuild.rs.
             "simplesystemimagebuild",
+            "suite-lintian",
             "taskotron"
         ],
         "an example without a test in tests/e2e/examples.rs"
@@ -117,6 +118,7 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             "sbuild",
             "shell",
             "simplesystemimagebuild",
+            "updatesuitelintiancollection",
             "xunit"
         ],
         "a plugin granted by the example policy that no example here runs"
@@ -152,6 +154,56 @@ fn the_blhc_example_finds_the_missing_flags_of_the_shipped_log() {
         .expect(0);
     let out = std::fs::read_to_string(dir.join("blhc.txt")).expect("blhc.txt");
     assert!(out.contains("19:LDFLAGS missing (-Wl,-z,relro)"), "{out}");
+}
+
+#[test]
+fn the_suite_lintian_example_analyses_a_suite_under_the_example_policy() {
+    let env = Env::new();
+    let built = Package::new("hello")
+        .binary("hello-doc", "all")
+        .build(&env, true);
+    env.run(&["collection", "create", "bookworm@debian:suite"])
+        .expect(0);
+    env.run(&["collection", "create", "bookworm@debian:suite-lintian"])
+        .expect(0);
+    let dsc = env.import(built.dsc.as_ref().expect("a .dsc"), "debian:source-package");
+    let debs: Vec<String> = built
+        .debs
+        .iter()
+        .map(|d| env.import(d, "debian:binary-package"))
+        .collect();
+    for id in std::iter::once(&dsc).chain(&debs) {
+        env.run(&["collection", "add", "bookworm@debian:suite", id])
+            .expect(0);
+    }
+    let data = copy_example(&env, "suite-lintian", "task.yaml");
+    let ran = env.run(&[
+        "run",
+        "updatesuitelintiancollection",
+        "--policy",
+        &policy_path(),
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--format",
+        "json",
+    ]);
+    ran.expect(0);
+    let shown = env.run(&[
+        "collection",
+        "show",
+        "bookworm@debian:suite-lintian",
+        "--json",
+    ]);
+    shown.expect(0);
+    let items: Vec<Value> = serde_json::from_str(&shown.stdout).expect("items JSON");
+    let mut names: Vec<&str> = items.iter().filter_map(|i| i["name"].as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["hello_1.0_all", "hello_1.0_amd64"],
+        "{}",
+        ran.stdout
+    );
 }
 
 #[test]
