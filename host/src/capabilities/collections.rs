@@ -1,5 +1,7 @@
 //! `taskhost:plugin/collections`: a run reads the collections its granted
-//! lookups find, and changes only those its `collections` grant names.
+//! lookups find, and changes only those its `collections` grant names,
+//! within its `collection-changes` quota; the granter decides before the
+//! store is touched.
 //! Items' artifacts become visible to the run; an added item's artifact
 //! must already be.
 
@@ -37,14 +39,12 @@ impl RunState {
         name: &str,
     ) -> Result<store::Collection, Error> {
         let run = &mut self.run;
-        let collection = run
-            .store(move |s| s.collection(id))
-            .await
-            .map_err(store_error)?;
         run.granter
-            .change_collection(id, &collection.label(), change, name)
+            .change_collection(id, change, name)
             .map_err(|d| run.denied(call, d))?;
-        Ok(collection)
+        run.store(move |s| s.collection(id))
+            .await
+            .map_err(store_error)
     }
 }
 
@@ -59,7 +59,7 @@ impl collections::Host for RunState {
             .store(move |s| store::resolve_collection(s, &q))
             .await
             .map_err(store_error)?;
-        run.granter.add_collection(c.id);
+        run.granter.add_collection(c.id, &c.label());
         run.log.info(
             "collections",
             &format!("{query} is collection {} ({})", c.id, c.label()),

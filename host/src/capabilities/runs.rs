@@ -33,14 +33,15 @@ enum State {
 
 struct Submission {
     task: String,
-    params: String,
     state: State,
 }
 
-/// The runs one run submitted or reused, by run id.
+/// The runs one run submitted or reused, by run id and by parameters.
 #[derive(Default)]
 pub(crate) struct Children {
     by_id: HashMap<String, Submission>,
+    /// Run id by [`store::run_params`] (which covers the task).
+    by_params: HashMap<String, String>,
 }
 
 impl Drop for Children {
@@ -56,12 +57,14 @@ impl Drop for Children {
 }
 
 impl Children {
-    /// A submission of `task` with `params` this run made already.
-    fn same(&self, task: &str, params: &str) -> Option<String> {
-        self.by_id
-            .iter()
-            .find(|(_, s)| s.task == task && s.params == params)
-            .map(|(id, _)| id.clone())
+    /// A submission with `params` this run made already.
+    fn same(&self, params: &str) -> Option<String> {
+        self.by_params.get(params).cloned()
+    }
+
+    fn insert(&mut self, run_id: String, params: String, task: String, state: State) {
+        self.by_params.insert(params, run_id.clone());
+        self.by_id.insert(run_id, Submission { task, state });
     }
 }
 
@@ -125,7 +128,7 @@ impl runs::Host for RunState {
             .submit(&task, &params)
             .map_err(|d| run.denied("runs.submit", d))?;
         if !force {
-            if let Some(run_id) = run.children.same(&task, &params) {
+            if let Some(run_id) = run.children.same(&params) {
                 return Ok(Submitted {
                     run_id,
                     created: false,
@@ -165,14 +168,7 @@ impl runs::Host for RunState {
                     error: None,
                     artifacts,
                 });
-                run.children.by_id.insert(
-                    record.id.clone(),
-                    Submission {
-                        task,
-                        params,
-                        state,
-                    },
-                );
+                run.children.insert(record.id.clone(), params, task, state);
                 return Ok(Submitted {
                     run_id: record.id,
                     created: false,
@@ -190,14 +186,8 @@ impl runs::Host for RunState {
         let handle = tokio::spawn(child);
         run.log
             .info("runs", &format!("submitted {task} as run {run_id}"));
-        run.children.by_id.insert(
-            run_id.clone(),
-            Submission {
-                task,
-                params,
-                state: State::Running(handle),
-            },
-        );
+        run.children
+            .insert(run_id.clone(), params, task, State::Running(handle));
         Ok(Submitted {
             run_id,
             created: true,
@@ -206,10 +196,13 @@ impl runs::Host for RunState {
 
     async fn wait(&mut self, run_id: String) -> Result<Child, Error> {
         let deadline = tokio::time::Instant::from_std(self.run.deadline);
+        let run = &mut self.run;
+        let submitted = run.children.by_id.contains_key(&run_id);
+        run.granter
+            .wait(&run_id, submitted)
+            .map_err(|d| run.denied("runs.wait", d))?;
         let Some(submission) = self.run.children.by_id.get_mut(&run_id) else {
-            return Err(Error::NotFound(format!(
-                "run {run_id} was not submitted by this run"
-            )));
+            return Err(Error::NotFound(format!("run {run_id}")));
         };
         let task = submission.task.clone();
         let ended = match std::mem::replace(&mut submission.state, State::Waiting) {

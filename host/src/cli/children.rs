@@ -66,15 +66,25 @@ impl Spawner for Children {
                 .acquire_owned()
                 .await
                 .map_err(|e| e.to_string())?;
-            let found = taskhost::plugins::find(&task, &this.dirs).map_err(|e| e.to_string())?;
-            let plugin = this
-                .runtime
-                .load(&found.wasm, found.origin_name(&task))
-                .map_err(|e| format!("plugin {task}: {e}"))?;
-            let permit = this
-                .grants
-                .permit(&plugin, found.origin)
-                .map_err(|e| format!("{e:#}"))?;
+            // Reading and compiling (or deserializing) the plugin blocks.
+            let (runtime, dirs, grants, name) = (
+                this.runtime.clone(),
+                this.dirs.clone(),
+                this.grants.clone(),
+                task.clone(),
+            );
+            let (plugin, permit) = tokio::task::spawn_blocking(move || {
+                let found = taskhost::plugins::find(&name, &dirs).map_err(|e| e.to_string())?;
+                let plugin = runtime
+                    .load(&found.wasm, found.origin_name(&name))
+                    .map_err(|e| format!("plugin {name}: {e}"))?;
+                let permit = grants
+                    .permit(&plugin, found.origin)
+                    .map_err(|e| format!("{e:#}"))?;
+                Ok::<_, String>((plugin, permit))
+            })
+            .await
+            .map_err(|e| format!("loading {task}: {e}"))??;
             let grandchildren: Option<Arc<dyn Spawner>> = (this.depth < MAX_DEPTH).then(|| {
                 Arc::new(Children {
                     depth: this.depth + 1,

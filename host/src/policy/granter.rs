@@ -6,7 +6,7 @@
 //! A host call cannot skip it: the capabilities hold a `Granter`, not the
 //! grants themselves.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{Value, json};
 use url::Url;
@@ -31,8 +31,9 @@ pub struct Granter {
     visible: HashSet<ArtifactId>,
     /// Artifacts created by this run, in order.
     created: Vec<ArtifactId>,
-    /// Collections an allowed `collections.get` found.
-    collections: HashSet<u64>,
+    /// Collections an allowed `collections.get` found, with their
+    /// `NAME@CATEGORY`.
+    collections: HashMap<u64, String>,
     /// Categories the manifest declares it creates.
     creates: Vec<String>,
     /// Quotas whose first refusal is audited already.
@@ -56,7 +57,7 @@ impl Granter {
             usage: Usage::default(),
             visible: HashSet::new(),
             created: Vec::new(),
-            collections: HashSet::new(),
+            collections: HashMap::new(),
             creates,
             audited_quotas: BTreeSet::new(),
         }
@@ -192,10 +193,10 @@ impl Granter {
             .map(drop)
     }
 
-    /// Records collection `id` (labelled `label`), found by an allowed
-    /// [`Granter::collection`]: the run may read its items.
-    pub fn add_collection(&mut self, id: u64) {
-        self.collections.insert(id);
+    /// Records collection `id` (`NAME@CATEGORY` `label`), found by an
+    /// allowed [`Granter::collection`]: the run may read its items.
+    pub fn add_collection(&mut self, id: u64, label: &str) {
+        self.collections.insert(id, label.to_owned());
     }
 
     /// Reads the items of collection `id`?
@@ -218,24 +219,44 @@ impl Granter {
             .map(drop)
     }
 
-    /// Changes (`add`, `remove`) item `name` of collection `id`, `label`?
-    pub fn change_collection(
-        &mut self,
-        id: u64,
-        label: &str,
-        change: &str,
-        name: &str,
-    ) -> Result<(), Denied> {
+    /// Changes (`add`, `remove`) item `name` of collection `id`, one
+    /// this run got? Counted against the `collection-changes` quota.
+    pub fn change_collection(&mut self, id: u64, change: &str, name: &str) -> Result<(), Denied> {
+        let label = self
+            .collections
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("{id}@collections"));
         let request = json!({"collection": label, "change": change, "name": name});
         let result = self
             .seen_collection(id, "collection")
-            .and_then(|_| self.effective.check_collection(label));
+            .and_then(|_| self.effective.check_collection(&label));
+        if result.is_ok() {
+            self.charge(Quota::CollectionChanges, 1)?;
+        }
         self.decide("collection", request, result, String::clone)
             .map(drop)
     }
 
+    /// Waits for child run `run_id`, which this run `submitted` (or not)?
+    pub fn wait(&mut self, run_id: &str, submitted: bool) -> Result<(), Denied> {
+        let request = json!({"run": run_id, "call": "runs.wait"});
+        let result = if submitted {
+            Ok("a run this run submitted")
+        } else {
+            Err(self.denied(
+                "read",
+                &format!("run {run_id}"),
+                "it was not submitted by this run".into(),
+                None,
+            ))
+        };
+        self.decide("read", request, result, |r| (*r).to_owned())
+            .map(drop)
+    }
+
     fn seen_collection(&self, id: u64, capability: &str) -> Result<&'static str, Denied> {
-        if self.collections.contains(&id) {
+        if self.collections.contains_key(&id) {
             Ok("a collection found by an allowed collections.get")
         } else {
             Err(self.denied(
@@ -640,37 +661,30 @@ child-runs = 1
         // collections: found by a lookup grant, changed by a collections one
         assert!(g.collection("bookworm@debian:suite").is_ok());
         check("lookup", true, "lookups = [\"*@debian:suite\"]");
-        g.add_collection(5);
-        g.add_collection(6);
-        g.add_collection(8);
+        g.add_collection(5, "bookworm@debian:suite-lintian");
+        g.add_collection(6, "sid@debian:suite-lintian");
+        g.add_collection(8, "bookworm@debian:suite");
         assert!(g.collection_items(5).is_ok());
         check("read", true, "found by an allowed collections.get");
         assert!(g.collection_items(7).is_err());
         check("read", false, "did not get it with collections.get");
-        assert!(
-            g.change_collection(5, "bookworm@debian:suite-lintian", "add", "x")
-                .is_ok()
-        );
+        assert!(g.change_collection(5, "add", "x").is_ok());
         check(
             "collection",
             true,
             "collections = [\"*@debian:suite-lintian\"]",
         );
-        assert!(
-            g.change_collection(6, "sid@debian:suite-lintian", "remove", "x")
-                .is_err()
-        );
+        assert!(g.change_collection(6, "remove", "x").is_err());
         check("collection", false, "denied by deny-collections");
-        assert!(
-            g.change_collection(8, "bookworm@debian:suite", "add", "x")
-                .is_err()
-        );
+        assert!(g.change_collection(8, "add", "x").is_err());
         check("collection", false, "not declared");
-        assert!(
-            g.change_collection(7, "trixie@debian:suite-lintian", "add", "x")
-                .is_err()
-        );
+        assert!(g.change_collection(7, "add", "x").is_err());
         check("collection", false, "did not get it with collections.get");
+        // wait: only for the run's own children
+        assert!(g.wait("r1", true).is_ok());
+        check("read", true, "a run this run submitted");
+        assert!(g.wait("r2", false).is_err());
+        check("read", false, "not submitted by this run");
         // submit: by task name, within the child-runs quota
         assert!(g.submit("lintian", "p1").is_ok());
         check("submit", true, "submit = [\"lintian\"]");
@@ -739,9 +753,8 @@ child-runs = 1
                 .unwrap_err(),
             g.lookup("debian/match:a=b", "c").unwrap_err(),
             {
-                g.add_collection(1);
-                g.change_collection(1, "sid@debian:suite-lintian", "add", "x")
-                    .unwrap_err()
+                g.add_collection(1, "sid@debian:suite-lintian");
+                g.change_collection(1, "add", "x").unwrap_err()
             },
             g.submit("lintian", "p").unwrap_err(),
         ];

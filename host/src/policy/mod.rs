@@ -78,7 +78,7 @@
 //! `vm-cpus` (of a qemu backend's machine; default 1 GiB and 2), and the
 //! [`Quota`]s `results`, `result-bytes`, `log-bytes`, `progress-labels`,
 //! `artifacts`, `artifact-files`, `handles`, `disk`, `disk-inodes`,
-//! `child-runs`;
+//! `child-runs`, `collection-changes`;
 //! `[defaults]` also takes the `deny-*` keys. Grants are per plugin only.
 //! Sizes are byte counts or strings like `"512 MiB"`, `"1G"`
 //! ([`parse_size`]); durations are strings like `"30m"`, `"1h30m"`
@@ -555,6 +555,8 @@ macro_rules! table {
             disk_inodes: Option<u64>,
             #[serde(default, deserialize_with = "de_child_runs")]
             child_runs: Option<u64>,
+            #[serde(default, deserialize_with = "de_collection_changes")]
+            collection_changes: Option<u64>,
         }
 
         impl $name {
@@ -571,6 +573,7 @@ macro_rules! table {
                     (Quota::Disk, self.disk),
                     (Quota::DiskInodes, self.disk_inodes),
                     (Quota::ChildRuns, self.child_runs),
+                    (Quota::CollectionChanges, self.collection_changes),
                 ] {
                     if let Some(v) = value {
                         quotas.set(quota, v);
@@ -653,6 +656,7 @@ keyed! {
     de_handles => count("handles") -> Option<u64>;
     de_disk_inodes => count("disk-inodes") -> Option<u64>;
     de_child_runs => count("child-runs") -> Option<u64>;
+    de_collection_changes => count("collection-changes") -> Option<u64>;
     de_lookups => list("lookups") -> Vec<LookupPattern>;
     de_deny_lookups => list("deny-lookups") -> Vec<LookupPattern>;
     de_collections => list("collections") -> Vec<LookupPattern>;

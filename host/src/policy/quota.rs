@@ -29,10 +29,12 @@ pub enum Quota {
     DiskInodes,
     /// Child runs submitted (`runs.submit`).
     ChildRuns,
+    /// Items added to or removed from collections.
+    CollectionChanges,
 }
 
 impl Quota {
-    pub const ALL: [Quota; 10] = [
+    pub const ALL: [Quota; 11] = [
         Quota::Results,
         Quota::ResultBytes,
         Quota::LogBytes,
@@ -43,6 +45,7 @@ impl Quota {
         Quota::Disk,
         Quota::DiskInodes,
         Quota::ChildRuns,
+        Quota::CollectionChanges,
     ];
 
     /// The policy key.
@@ -58,6 +61,7 @@ impl Quota {
             Quota::Disk => "disk",
             Quota::DiskInodes => "disk-inodes",
             Quota::ChildRuns => "child-runs",
+            Quota::CollectionChanges => "collection-changes",
         }
     }
 
@@ -79,6 +83,7 @@ impl Quota {
             Quota::Disk => 16 << 30,
             Quota::DiskInodes => 1_000_000,
             Quota::ChildRuns => 100_000,
+            Quota::CollectionChanges => 200_000,
         }
     }
 
@@ -95,6 +100,7 @@ impl Quota {
             Quota::Disk => "of disk in its workspace",
             Quota::DiskInodes => "workspace files",
             Quota::ChildRuns => "child runs",
+            Quota::CollectionChanges => "collection item changes",
         }
     }
 
