@@ -508,7 +508,13 @@ async fn fetch_packages(
 
     let mut additions = Vec::new();
     for (i, (component, source)) in sources.iter().enumerate() {
-        let (dsc, _) = &source.files[0];
+        // The index parser puts the one .dsc first.
+        let Some((dsc, _)) = source.files.first() else {
+            let name = source.item_name();
+            return Err(AptError::Repository(format!(
+                "{name}: the index lists no .dsc"
+            )));
+        };
         let url = fetcher.url(&format!("{}/{dsc}", source.directory))?;
         let path = scratch.join(format!("source-{i}")).join(dsc);
         let mut addition = make_artifact(store, &url, &path, SOURCE_PACKAGE, &source.item_name())?;
