@@ -222,3 +222,5 @@ impl Harness {
         &self.store
     }
 }
+
+pub mod services;

@@ -126,6 +126,21 @@ pub struct ItemFilter {
     pub category: Option<String>,
 }
 
+/// `data` as JSON text, if it is an object.
+pub(crate) fn object(what: &str, data: &Value) -> Result<String, StoreError> {
+    if !data.is_object() {
+        return Err(StoreError::Invalid(format!(
+            "{what} must be a JSON object, not {data}"
+        )));
+    }
+    Ok(data.to_string())
+}
+
+/// Stored JSON text, read back.
+pub(crate) fn json(text: &str, what: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Db(format!("{what} has corrupt data: {e}")))
+}
+
 /// Checks a collection's category and name: the name is non-empty, has no
 /// `/`, `@` or control characters, and is at most 255 bytes.
 pub fn validate_collection(category: &str, name: &str) -> Result<(), StoreError> {

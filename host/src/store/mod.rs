@@ -11,12 +11,16 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub mod collections;
+#[cfg(test)]
+mod conformance;
 mod local;
 mod lookup;
+pub mod shared;
 
 pub use collections::{Collection, CollectionId, CollectionItem, ItemFilter, ItemId, NewItem};
 pub use local::LocalStore;
 pub use lookup::{Lookup, resolve as lookup, resolve_collection};
+pub use shared::{SharedConfig, SharedStore};
 
 /// Identifier of an artifact, unique within one store and never reused.
 pub type ArtifactId = u64;
@@ -94,7 +98,7 @@ pub struct RelationEntry {
 }
 
 /// A stored artifact.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Artifact {
     /// Store-assigned identifier.
     pub id: ArtifactId,

@@ -13,20 +13,20 @@ use tempfile::NamedTempFile;
 use super::Stage;
 use crate::store::{ArtifactId, FileEntry, Source, StoreError};
 
-pub(super) const FILES_DIR: &str = "files";
-pub(super) const TMP_DIR: &str = "tmp";
-pub(super) const COPY_BUF_LEN: usize = 64 * 1024;
+pub(in crate::store) const FILES_DIR: &str = "files";
+pub(in crate::store) const TMP_DIR: &str = "tmp";
+pub(in crate::store) const COPY_BUF_LEN: usize = 64 * 1024;
 /// Content up to this size is hashed in memory before anything is written.
-pub(super) const IN_MEMORY_LEN: usize = 1 << 20;
+pub(in crate::store) const IN_MEMORY_LEN: usize = 1 << 20;
 
 /// The blob directories of a store.
-pub(super) struct Blobs {
+pub(in crate::store) struct Blobs {
     root: PathBuf,
 }
 
 impl Blobs {
     /// The blobs under `root` (absolute), creating `files/` and `tmp/`.
-    pub(super) fn open(root: &Path) -> Result<Self, StoreError> {
+    pub(in crate::store) fn open(root: &Path) -> Result<Self, StoreError> {
         for dir in [root.join(FILES_DIR), root.join(TMP_DIR)] {
             fs::create_dir_all(&dir).map_err(|e| {
                 StoreError::io(
@@ -41,14 +41,14 @@ impl Blobs {
     }
 
     /// Where the blob of `sha256` lives (whether or not it exists).
-    pub(super) fn path(&self, sha256: &str) -> PathBuf {
+    pub(in crate::store) fn path(&self, sha256: &str) -> PathBuf {
         let shard = sha256.get(..2).unwrap_or("xx");
         self.root.join(FILES_DIR).join(shard).join(sha256)
     }
 
     /// Stores the content of `source` at its content address: hashed while
     /// read; if new, written to `tmp/`, fsynced and renamed into place.
-    pub(super) fn store(
+    pub(in crate::store) fn store(
         &self,
         name: &str,
         source: &Source,
@@ -184,7 +184,7 @@ impl Blobs {
 
     /// Copies the blob of `file` (of artifact `id`) to a new file `dest`,
     /// checking its size and sha256 on the way.
-    pub(super) fn copy_out(
+    pub(in crate::store) fn copy_out(
         &self,
         id: ArtifactId,
         file: &FileEntry,
@@ -243,7 +243,7 @@ impl Blobs {
     }
 
     /// Removes everything in `tmp/`; returns how many entries went.
-    pub(super) fn remove_temp_files(&self) -> Result<usize, StoreError> {
+    pub(in crate::store) fn remove_temp_files(&self) -> Result<usize, StoreError> {
         let mut removed = 0;
         for entry in read_dir(&self.root.join(TMP_DIR))? {
             let path = entry.path();
@@ -262,7 +262,7 @@ impl Blobs {
     }
 
     /// Removes the blobs whose sha256 is not in `referenced`; returns how many went.
-    pub(super) fn remove_unreferenced(
+    pub(in crate::store) fn remove_unreferenced(
         &self,
         referenced: &HashSet<String>,
     ) -> Result<usize, StoreError> {
@@ -292,7 +292,7 @@ impl Blobs {
 }
 
 /// Refuses anything but an existing regular file (symlinks included).
-pub(super) fn check_source(name: &str, source: &Source) -> Result<(), StoreError> {
+pub(in crate::store) fn check_source(name: &str, source: &Source) -> Result<(), StoreError> {
     let meta = match source {
         Source::Path(path) => fs::symlink_metadata(path),
         Source::File(file) => file.metadata(),
@@ -318,7 +318,7 @@ pub(super) fn check_source(name: &str, source: &Source) -> Result<(), StoreError
 }
 
 /// Size and sha256 of a blob, or why it cannot be read.
-pub(super) fn inspect(path: &Path) -> Result<(u64, String), String> {
+pub(in crate::store) fn inspect(path: &Path) -> Result<(u64, String), String> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_file() => {}
         Ok(_) => return Err("is not a regular file".to_string()),
@@ -331,7 +331,7 @@ pub(super) fn inspect(path: &Path) -> Result<(u64, String), String> {
     Ok((size, hex::encode(hasher.finalize())))
 }
 
-pub(super) fn is_sha256_hex(s: &str) -> bool {
+pub(in crate::store) fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

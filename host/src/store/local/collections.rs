@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::Value;
 
 use super::index::{Index, artifact_category, id_to_sql, now_rfc3339};
-use crate::store::collections::{validate_collection, validate_item_name};
+use crate::store::collections::{json, object, validate_collection, validate_item_name};
 use crate::store::{
     Collection, CollectionId, CollectionItem, ItemFilter, NewItem, StoreError, validate_category,
 };
@@ -14,21 +14,8 @@ use crate::store::{
 const ITEM_COLUMNS: &str = "id, collection_id, name, category, artifact_id, data, created_at, \
                             created_by, removed_at, removed_by";
 
-fn object(what: &str, data: &Value) -> Result<String, StoreError> {
-    if !data.is_object() {
-        return Err(StoreError::Invalid(format!(
-            "{what} must be a JSON object, not {data}"
-        )));
-    }
-    Ok(data.to_string())
-}
-
 fn unsigned(id: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(id).map_err(|_| StoreError::Db(format!("negative {what} id {id}")))
-}
-
-fn json(text: &str, what: &str) -> Result<Value, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Db(format!("{what} has corrupt data: {e}")))
 }
 
 fn collection_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, String, String, String)> {
@@ -359,205 +346,16 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::super::index::{DB_FILE, SCHEMA_VERSION};
-    use crate::store::{ArtifactStore, ItemFilter, LocalStore, NewArtifact, NewItem, StoreError};
+    use crate::store::{ArtifactStore, LocalStore, NewArtifact, NewItem};
     use rusqlite::Connection;
     use serde_json::json;
     use tempfile::TempDir;
-
-    fn store() -> (TempDir, LocalStore) {
-        let dir = TempDir::new().unwrap();
-        let store = LocalStore::open(dir.path().join("s")).unwrap();
-        (dir, store)
-    }
 
     fn artifact(store: &LocalStore) -> u64 {
         store
             .create(NewArtifact::new("debian:lintian", json!({})))
             .unwrap()
             .id
-    }
-
-    fn invalid(r: Result<impl std::fmt::Debug, StoreError>) -> String {
-        match r {
-            Err(StoreError::Invalid(m)) => m,
-            other => panic!("expected Invalid, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_collection_is_unique_per_category_and_name() {
-        let (_d, s) = store();
-        let a = s
-            .create_collection("debian:suite", "bookworm", json!({"components": ["main"]}))
-            .unwrap();
-        assert_eq!(a.label(), "bookworm@debian:suite");
-        s.create_collection("debian:suite-lintian", "bookworm", json!({}))
-            .unwrap();
-        let m = invalid(s.create_collection("debian:suite", "bookworm", json!({})));
-        assert!(m.contains("already exists"), "{m}");
-        assert_eq!(
-            s.find_collection("debian:suite", "bookworm").unwrap(),
-            Some(a.clone())
-        );
-        assert_eq!(s.find_collection("debian:suite", "sid").unwrap(), None);
-        assert_eq!(s.collections(Some("debian:suite")).unwrap(), vec![a]);
-        assert_eq!(s.collections(None).unwrap().len(), 2);
-        assert!(
-            invalid(s.create_collection("debian:suite", "x", json!([]))).contains("JSON object")
-        );
-        assert!(invalid(s.create_collection("suite", "x", json!({}))).contains("namespace"));
-        assert!(invalid(s.collection(99)).contains("collection 99 does not exist"));
-    }
-
-    #[test]
-    fn one_active_item_per_name_and_replacing_keeps_the_history() {
-        let (_d, s) = store();
-        let c = s
-            .create_collection("debian:suite-lintian", "b", json!({}))
-            .unwrap();
-        let (a1, a2) = (artifact(&s), artifact(&s));
-        let first = s
-            .add_item(
-                c.id,
-                NewItem::artifact("hello_1_amd64", a1, json!({"derived_from": [1]})),
-            )
-            .unwrap();
-        assert_eq!(first.category, "debian:lintian");
-        let m = invalid(s.add_item(c.id, NewItem::artifact("hello_1_amd64", a2, json!({}))));
-        assert!(m.contains("already has an active item"), "{m}");
-        let second = s
-            .add_item(
-                c.id,
-                NewItem {
-                    replace: true,
-                    created_by: Some("run-2".into()),
-                    ..NewItem::artifact("hello_1_amd64", a2, json!({}))
-                },
-            )
-            .unwrap();
-        let active = s.items(c.id, &ItemFilter::default()).unwrap();
-        assert_eq!(active, vec![second.clone()]);
-        let all = s
-            .items(
-                c.id,
-                &ItemFilter {
-                    include_removed: true,
-                    ..ItemFilter::default()
-                },
-            )
-            .unwrap();
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[0].id, first.id);
-        assert!(all[0].removed_at.is_some());
-        assert_eq!(all[0].removed_by.as_deref(), Some("run-2"));
-        assert_eq!(all[0].derived_from(), vec![1]);
-
-        let removed = s.remove_item(c.id, "hello_1_amd64", Some("cli")).unwrap();
-        assert!(!removed.is_active());
-        assert!(s.items(c.id, &ItemFilter::default()).unwrap().is_empty());
-        let m = invalid(s.remove_item(c.id, "hello_1_amd64", None));
-        assert!(m.contains("no active item"), "{m}");
-        // The name is free again.
-        s.add_item(c.id, NewItem::artifact("hello_1_amd64", a1, json!({})))
-            .unwrap();
-    }
-
-    #[test]
-    fn bad_items_are_refused_and_change_nothing() {
-        let (_d, s) = store();
-        let c = s.create_collection("debian:suite", "b", json!({})).unwrap();
-        assert!(matches!(
-            s.add_item(c.id, NewItem::artifact("x", 404, json!({}))),
-            Err(StoreError::NotFound(404))
-        ));
-        let a = artifact(&s);
-        assert!(
-            invalid(s.add_item(c.id, NewItem::artifact("x", a, json!(1)))).contains("JSON object")
-        );
-        assert!(invalid(s.add_item(c.id, NewItem::artifact("../x", a, json!({})))).contains("`/`"));
-        assert!(
-            invalid(s.add_item(99, NewItem::artifact("x", a, json!({}))))
-                .contains("does not exist")
-        );
-        let bare = NewItem {
-            artifact: None,
-            ..NewItem::artifact("note", a, json!({}))
-        };
-        assert!(
-            invalid(s.add_item(c.id, bare.clone())).contains("neither an artifact nor a category")
-        );
-        let item = s
-            .add_item(
-                c.id,
-                NewItem {
-                    category: Some("debusine:promise".into()),
-                    ..bare
-                },
-            )
-            .unwrap();
-        assert_eq!(
-            (item.artifact, item.category.as_str()),
-            (None, "debusine:promise")
-        );
-        assert_eq!(s.items(c.id, &ItemFilter::default()).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn a_batch_of_changes_is_applied_whole_or_not_at_all() {
-        let (_d, s) = store();
-        let c = s.create_collection("debian:suite", "b", json!({})).unwrap();
-        let a = artifact(&s);
-        s.add_item(c.id, NewItem::artifact("old", a, json!({})))
-            .unwrap();
-        let adds = vec![
-            NewItem::artifact("one", a, json!({})),
-            NewItem::artifact("two", a, json!({})),
-        ];
-        // The second add fails: nothing of the batch happens.
-        let bad = [adds.clone(), vec![NewItem::artifact("one", a, json!({}))]].concat();
-        assert!(
-            invalid(s.update_items(c.id, &bad, &["old".into()], Some("t"))).contains("already has")
-        );
-        let names = |s: &LocalStore| -> Vec<String> {
-            s.items(c.id, &ItemFilter::default())
-                .unwrap()
-                .into_iter()
-                .map(|i| i.name)
-                .collect()
-        };
-        assert_eq!(names(&s), ["old"]);
-        s.update_items(c.id, &adds, &["old".into()], Some("t"))
-            .unwrap();
-        assert_eq!(names(&s), ["one", "two"]);
-    }
-
-    #[test]
-    fn concurrent_adders_of_one_name_leave_one_active_item() {
-        let (_d, s) = store();
-        let c = s
-            .create_collection("debian:suite-lintian", "b", json!({}))
-            .unwrap();
-        let a = artifact(&s);
-        let root = s.root().to_path_buf();
-        let wins: usize = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..4)
-                .map(|_| {
-                    let root = root.clone();
-                    scope.spawn(move || {
-                        // Separate stores: separate SQLite connections.
-                        let s = LocalStore::open(root).unwrap();
-                        s.add_item(c.id, NewItem::artifact("same", a, json!({})))
-                            .is_ok()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| usize::from(h.join().unwrap()))
-                .sum()
-        });
-        assert_eq!(wins, 1);
-        assert_eq!(s.items(c.id, &ItemFilter::default()).unwrap().len(), 1);
     }
 
     #[test]

@@ -27,14 +27,16 @@ mod runs;
 #[cfg(test)]
 mod tests;
 
-use blobs::{Blobs, check_source, is_sha256_hex};
+use blobs::is_sha256_hex;
+pub(super) use blobs::{Blobs, check_source};
+pub(super) use index::now_rfc3339;
 use index::{Index, NewRow};
 
 const LOCK_FILE: &str = "lock";
 
 /// Points in `create` where tests inject failures to simulate a crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stage {
+pub(super) enum Stage {
     /// Content too large to hash in memory has started to spill into a
     /// temp file in `tmp/`.
     BlobPartial,
@@ -417,7 +419,11 @@ impl ArtifactStore for LocalStore {
 
 /// Creates the parent directories of `dest_dir/name` without following
 /// symlinks, and removes a file already at the destination.
-fn prepare_destination(id: ArtifactId, name: &str, dest_dir: &Path) -> Result<PathBuf, StoreError> {
+pub(super) fn prepare_destination(
+    id: ArtifactId,
+    name: &str,
+    dest_dir: &Path,
+) -> Result<PathBuf, StoreError> {
     let refuse = |path: &Path, why: &str| {
         Err(StoreError::Invalid(format!(
             "cannot export file {name:?} of artifact {id}: {} {why}",
@@ -454,7 +460,7 @@ fn prepare_destination(id: ArtifactId, name: &str, dest_dir: &Path) -> Result<Pa
     Ok(dest)
 }
 
-fn json_kind(v: &serde_json::Value) -> &'static str {
+pub(super) fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",

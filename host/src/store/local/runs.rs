@@ -62,34 +62,3 @@ impl Index {
             .optional()?)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::store::{ArtifactStore, LocalStore, RunRecord, StoreError};
-
-    #[test]
-    fn finished_runs_are_found_by_task_and_params_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStore::open(dir.path().join("s")).unwrap();
-        let run = |id: &str, status: &str| RunRecord {
-            id: id.into(),
-            task: "lintian".into(),
-            params: "abc".into(),
-            parent: Some("parent-1".into()),
-            status: status.into(),
-            finished_at: "2026-12-02T00:00:00Z".into(),
-        };
-        s.record_run(&run("r1", "error")).unwrap();
-        s.record_run(&run("r2", "success")).unwrap();
-        assert!(matches!(
-            s.record_run(&run("r1", "success")),
-            Err(StoreError::Invalid(_))
-        ));
-        let found = s.find_runs("lintian", "abc").unwrap();
-        assert_eq!(found, vec![run("r1", "error"), run("r2", "success")]);
-        assert!(s.find_runs("lintian", "abd").unwrap().is_empty());
-        assert!(s.find_runs("blhc", "abc").unwrap().is_empty());
-        assert_eq!(s.run_record("r2").unwrap(), Some(run("r2", "success")));
-        assert_eq!(s.run_record("r3").unwrap(), None);
-    }
-}

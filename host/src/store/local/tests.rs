@@ -1,7 +1,7 @@
 use super::blobs::{self, COPY_BUF_LEN, FILES_DIR, TMP_DIR};
 use super::index::{DB_FILE, SCHEMA_VERSION};
 use super::*;
-use crate::store::{NewArtifact, RelationEntry};
+use crate::store::NewArtifact;
 use rusqlite::Connection;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -22,6 +22,17 @@ fn new_store() -> (TempDir, LocalStore) {
     let dir = TempDir::new().unwrap();
     let store = LocalStore::open(dir.path().join("store")).unwrap();
     (dir, store)
+}
+
+fn reopen(store: &LocalStore) -> LocalStore {
+    LocalStore::open(store.root()).unwrap()
+}
+
+/// The suite every store passes.
+mod every_store {
+    pub(super) type Store = super::LocalStore;
+    pub(super) use super::{new_store, reopen, snapshot};
+    crate::store::conformance::conformance!();
 }
 
 fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
@@ -80,283 +91,6 @@ fn assert_refused_unchanged(store: &LocalStore, new: NewArtifact, needle: &str) 
         before,
         "a refused create changed the store"
     );
-}
-
-#[test]
-fn create_then_get_round_trips() {
-    let (dir, store) = new_store();
-    let mut new = log_artifact(dir.path(), b"hello log\n").with_file(
-        "sub/dir/data.bin",
-        write(dir.path(), "data", &[0, 1, 2, 255]),
-    );
-    new.created_by = Some("run-1".into());
-    let created = store.create(new).unwrap();
-    let got = store.get(created.id).unwrap();
-    assert_eq!(got.id, created.id);
-    assert_eq!(got.category, "debian:package-build-log");
-    assert_eq!(got.data, json!({"source": "hello"}));
-    assert_eq!(got.created_by.as_deref(), Some("run-1"));
-    assert_eq!(got.created_at, created.created_at);
-    assert_eq!(got.files, created.files);
-    assert_eq!(
-        got.files,
-        vec![
-            FileEntry {
-                name: "build.log".into(),
-                size: 10,
-                sha256: sha(b"hello log\n")
-            },
-            FileEntry {
-                name: "sub/dir/data.bin".into(),
-                size: 4,
-                sha256: sha(&[0, 1, 2, 255])
-            },
-        ]
-    );
-    assert!(got.relations.is_empty());
-    assert_eq!(got.file("build.log").map(|f| f.size), Some(10));
-}
-
-#[test]
-fn created_at_is_rfc3339_utc() {
-    let (dir, store) = new_store();
-    let a = store.create(log_artifact(dir.path(), b"x")).unwrap();
-    assert!(a.created_at.ends_with('Z'), "{}", a.created_at);
-    let shape: String = a
-        .created_at
-        .chars()
-        .map(|c| if c.is_ascii_digit() { 'D' } else { c })
-        .collect();
-    assert_eq!(shape, "DDDD-DD-DDTDD:DD:DDZ");
-}
-
-#[test]
-fn an_artifact_without_files_is_fine() {
-    let (_dir, store) = new_store();
-    let a = store
-        .create(NewArtifact::new("debusine:test", json!({})))
-        .unwrap();
-    assert!(store.get(a.id).unwrap().files.is_empty());
-}
-
-#[test]
-fn empty_and_large_files_hash_correctly() {
-    let (dir, store) = new_store();
-    let big: Vec<u8> = (0..(3 * COPY_BUF_LEN + 17))
-        .map(|i| (i * 7 % 251) as u8)
-        .collect();
-    let a = store
-        .create(
-            NewArtifact::new("t:files", json!({}))
-                .with_file("empty", write(dir.path(), "empty", b""))
-                .with_file("big", write(dir.path(), "big", &big)),
-        )
-        .unwrap();
-    assert_eq!(a.file("empty").unwrap().sha256, sha(b""));
-    assert_eq!(a.file("big").unwrap().size, big.len() as u64);
-    assert_eq!(a.file("big").unwrap().sha256, sha(&big));
-    assert_eq!(
-        fs::read(store.file_path(a.id, "big").unwrap()).unwrap(),
-        big
-    );
-}
-
-#[test]
-fn ids_increase_and_list_is_ordered_by_id() {
-    let (dir, store) = new_store();
-    let ids: Vec<_> = (0..5)
-        .map(|i| store.create(log_artifact(dir.path(), &[i])).unwrap().id)
-        .collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-    let listed: Vec<_> = store
-        .list(&ListFilter::default())
-        .unwrap()
-        .iter()
-        .map(|a| a.id)
-        .collect();
-    assert_eq!(listed, ids);
-}
-
-#[test]
-fn list_filters_by_category_and_creator() {
-    let (_dir, store) = new_store();
-    let mk = |cat: &str, by: Option<&str>| {
-        let mut n = NewArtifact::new(cat, json!({}));
-        n.created_by = by.map(String::from);
-        store.create(n).unwrap().id
-    };
-    let a = mk("debian:a", Some("r1"));
-    let b = mk("debian:b", Some("r1"));
-    let c = mk("debian:a", Some("r2"));
-    let d = mk("debian:a", None);
-    let ids = |f: ListFilter| {
-        store
-            .list(&f)
-            .unwrap()
-            .into_iter()
-            .map(|x| x.id)
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(ids(ListFilter::default()), vec![a, b, c, d]);
-    assert_eq!(
-        ids(ListFilter {
-            category: Some("debian:a".into()),
-            created_by: None
-        }),
-        vec![a, c, d]
-    );
-    assert_eq!(
-        ids(ListFilter {
-            category: None,
-            created_by: Some("r1".into())
-        }),
-        vec![a, b]
-    );
-    assert_eq!(
-        ids(ListFilter {
-            category: Some("debian:a".into()),
-            created_by: Some("r2".into())
-        }),
-        vec![c]
-    );
-    assert!(
-        ids(ListFilter {
-            category: Some("nope:x".into()),
-            created_by: None
-        })
-        .is_empty()
-    );
-}
-
-#[test]
-fn get_of_a_missing_artifact_is_not_found() {
-    let (_dir, store) = new_store();
-    assert!(matches!(store.get(1), Err(StoreError::NotFound(1))));
-    assert!(matches!(store.get(0), Err(StoreError::NotFound(0))));
-    assert!(matches!(
-        store.get(u64::MAX),
-        Err(StoreError::NotFound(u64::MAX))
-    ));
-}
-
-#[test]
-fn refuses_malformed_categories() {
-    let (_dir, store) = new_store();
-    for cat in ["", "no-namespace", "ns:", "a:b:c"] {
-        assert_refused_unchanged(&store, NewArtifact::new(cat, json!({})), "namespace:name");
-    }
-}
-
-#[test]
-fn refuses_data_that_is_not_an_object() {
-    let (_dir, store) = new_store();
-    for data in [json!(null), json!([1]), json!("x"), json!(3)] {
-        assert_refused_unchanged(&store, NewArtifact::new("t:x", data), "JSON object");
-    }
-}
-
-#[test]
-fn refuses_dotdot_file_names() {
-    let (dir, store) = new_store();
-    let src = write(dir.path(), "f", b"x");
-    for name in ["../escape", "a/../../b", ".."] {
-        assert_refused_unchanged(
-            &store,
-            NewArtifact::new("t:x", json!({})).with_file(name, &src),
-            "`..`",
-        );
-    }
-}
-
-#[test]
-fn refuses_other_bad_file_names() {
-    let (dir, store) = new_store();
-    let src = write(dir.path(), "f", b"x");
-    for (name, needle) in [
-        ("", "empty"),
-        ("/etc/passwd", "relative"),
-        ("./a", "`.`"),
-        ("a\0b", "NUL"),
-        ("a//b", "empty path component"),
-    ] {
-        assert_refused_unchanged(
-            &store,
-            NewArtifact::new("t:x", json!({})).with_file(name, &src),
-            needle,
-        );
-    }
-}
-
-#[test]
-fn refuses_duplicate_file_names() {
-    let (dir, store) = new_store();
-    let src = write(dir.path(), "f", b"x");
-    let new = NewArtifact::new("t:x", json!({}))
-        .with_file("a", &src)
-        .with_file("a", &src);
-    assert_refused_unchanged(&store, new, "twice");
-}
-
-#[test]
-fn refuses_a_name_used_as_both_file_and_directory() {
-    let (dir, store) = new_store();
-    let src = write(dir.path(), "f", b"x");
-    let new = NewArtifact::new("t:x", json!({}))
-        .with_file("a", &src)
-        .with_file("a/b", &src);
-    assert_refused_unchanged(&store, new, "both a file and a directory");
-}
-
-#[test]
-fn refuses_a_directory_as_source() {
-    let (dir, store) = new_store();
-    let new = NewArtifact::new("t:x", json!({})).with_file("d", dir.path());
-    assert_refused_unchanged(&store, new, "not a regular file");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn refuses_a_device_as_source() {
-    let (_dir, store) = new_store();
-    let new = NewArtifact::new("t:x", json!({})).with_file("null", "/dev/null");
-    assert_refused_unchanged(&store, new, "not a regular file");
-}
-
-#[cfg(unix)]
-#[test]
-fn refuses_a_symlink_as_source() {
-    let (dir, store) = new_store();
-    let target = write(dir.path(), "real", b"secret");
-    let link = dir.path().join("link");
-    std::os::unix::fs::symlink(&target, &link).unwrap();
-    let new = NewArtifact::new("t:x", json!({})).with_file("l", &link);
-    assert_refused_unchanged(&store, new, "symlink");
-}
-
-#[test]
-fn a_missing_source_is_an_io_error_and_changes_nothing() {
-    let (dir, store) = new_store();
-    let good = write(dir.path(), "good", b"good");
-    let new = NewArtifact::new("t:x", json!({}))
-        .with_file("good", &good)
-        .with_file("gone", dir.path().join("does-not-exist"));
-    let before = snapshot(&store);
-    match store.create(new) {
-        Err(e @ StoreError::Io { .. }) => {
-            assert!(e.to_string().contains("does-not-exist"), "{e}")
-        }
-        other => panic!("expected Io, got {other:?}"),
-    }
-    assert_eq!(snapshot(&store), before);
-}
-
-#[test]
-fn refuses_a_missing_relation_target() {
-    let (_dir, store) = new_store();
-    let new = NewArtifact::new("t:x", json!({})).with_relation(Relation::Extends, 99);
-    assert_refused_unchanged(&store, new, "artifact 99 does not exist");
-    let new = NewArtifact::new("t:x", json!({})).with_relation(Relation::Extends, u64::MAX);
-    assert_refused_unchanged(&store, new, "does not exist");
 }
 
 #[test]
@@ -551,26 +285,6 @@ fn blobs_live_at_their_content_address_and_are_read_only() {
 }
 
 #[test]
-fn file_path_of_an_unknown_file_is_no_such_file() {
-    let (dir, store) = new_store();
-    let a = store.create(log_artifact(dir.path(), b"x")).unwrap();
-    match store.file_path(a.id, "nope") {
-        Err(StoreError::NoSuchFile { id, name }) => {
-            assert_eq!((id, name.as_str()), (a.id, "nope"))
-        }
-        other => panic!("expected NoSuchFile, got {other:?}"),
-    }
-    assert!(matches!(
-        store.file_path(a.id + 1, "build.log"),
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        store.file_path(u64::MAX, "x"),
-        Err(StoreError::NotFound(u64::MAX))
-    ));
-}
-
-#[test]
 fn file_path_reports_a_missing_blob() {
     let (dir, store) = new_store();
     let a = store.create(log_artifact(dir.path(), b"x")).unwrap();
@@ -578,85 +292,6 @@ fn file_path_reports_a_missing_blob() {
     let err = store.file_path(a.id, "build.log").unwrap_err();
     assert!(
         matches!(err, StoreError::Io { .. }) && err.to_string().contains("damaged"),
-        "{err}"
-    );
-}
-
-#[test]
-fn export_copies_files_into_subdirectories() {
-    let (dir, store) = new_store();
-    let a = store
-        .create(
-            log_artifact(dir.path(), b"log")
-                .with_file("pool/main/h/hello.deb", write(dir.path(), "deb", b"deb")),
-        )
-        .unwrap();
-    let out = dir.path().join("out/nested");
-    let written = store.export(a.id, &out).unwrap();
-    assert_eq!(
-        written,
-        vec![out.join("build.log"), out.join("pool/main/h/hello.deb")]
-    );
-    assert_eq!(fs::read(&written[0]).unwrap(), b"log");
-    assert_eq!(fs::read(&written[1]).unwrap(), b"deb");
-    // Exported copies are ordinary writable files, and exporting again replaces them.
-    assert!(!fs::metadata(&written[0]).unwrap().permissions().readonly());
-    fs::write(&written[0], b"changed").unwrap();
-    store.export(a.id, &out).unwrap();
-    assert_eq!(fs::read(&written[0]).unwrap(), b"log");
-    assert_eq!(
-        fs::read(store.file_path(a.id, "build.log").unwrap()).unwrap(),
-        b"log"
-    );
-}
-
-#[test]
-fn export_of_a_missing_artifact_is_not_found() {
-    let (dir, store) = new_store();
-    assert!(matches!(
-        store.export(5, &dir.path().join("o")),
-        Err(StoreError::NotFound(5))
-    ));
-}
-
-#[cfg(unix)]
-#[test]
-fn export_never_follows_symlinks_in_the_destination() {
-    use std::os::unix::fs::symlink;
-    let (dir, store) = new_store();
-    let a = store
-        .create(log_artifact(dir.path(), b"log").with_file("sub/f", write(dir.path(), "f", b"f")))
-        .unwrap();
-    let victim = write(dir.path(), "victim", b"precious");
-    let outside = dir.path().join("outside");
-    fs::create_dir(&outside).unwrap();
-    let out = dir.path().join("out");
-    fs::create_dir(&out).unwrap();
-    symlink(&victim, out.join("build.log")).unwrap();
-    symlink(&outside, out.join("sub")).unwrap();
-
-    let err = store.export(a.id, &out).unwrap_err();
-    assert!(
-        matches!(err, StoreError::Invalid(ref m) if m.contains("not a directory")),
-        "{err}"
-    );
-    assert_eq!(fs::read(&victim).unwrap(), b"precious");
-    assert!(
-        !out.join("build.log").is_symlink(),
-        "the file symlink was replaced, not followed"
-    );
-    assert!(fs::read_dir(&outside).unwrap().next().is_none());
-}
-
-#[test]
-fn export_refuses_a_directory_in_the_way() {
-    let (dir, store) = new_store();
-    let a = store.create(log_artifact(dir.path(), b"log")).unwrap();
-    let out = dir.path().join("out");
-    fs::create_dir_all(out.join("build.log")).unwrap();
-    let err = store.export(a.id, &out).unwrap_err();
-    assert!(
-        matches!(err, StoreError::Invalid(ref m) if m.contains("is a directory")),
         "{err}"
     );
 }
@@ -765,85 +400,6 @@ fn gc_removes_orphans() {
 }
 
 #[test]
-fn create_with_relations_records_them() {
-    let (_dir, store) = new_store();
-    let src = store
-        .create(NewArtifact::new("debian:source-package", json!({})))
-        .unwrap();
-    let env = store
-        .create(NewArtifact::new("debian:environment", json!({})))
-        .unwrap();
-    let bin = store
-        .create(
-            NewArtifact::new("debian:binary-package", json!({}))
-                .with_relation(Relation::BuiltUsing, env.id)
-                .with_relation(Relation::RelatesTo, src.id)
-                .with_relation(Relation::BuiltUsing, env.id),
-        )
-        .unwrap();
-    assert_eq!(
-        store.get(bin.id).unwrap().relations,
-        vec![
-            RelationEntry {
-                relation: Relation::RelatesTo,
-                target: src.id
-            },
-            RelationEntry {
-                relation: Relation::BuiltUsing,
-                target: env.id
-            },
-        ]
-    );
-    assert_eq!(bin.relations, store.get(bin.id).unwrap().relations);
-}
-
-#[test]
-fn relate_requires_both_artifacts() {
-    let (_dir, store) = new_store();
-    let a = store.create(NewArtifact::new("t:a", json!({}))).unwrap().id;
-    assert!(matches!(
-        store.relate(a, 77, Relation::Extends),
-        Err(StoreError::NotFound(77))
-    ));
-    assert!(matches!(
-        store.relate(78, a, Relation::Extends),
-        Err(StoreError::NotFound(78))
-    ));
-    assert!(matches!(
-        store.relate(a, u64::MAX, Relation::Extends),
-        Err(StoreError::NotFound(u64::MAX))
-    ));
-    assert!(store.get(a).unwrap().relations.is_empty());
-}
-
-#[test]
-fn relate_is_idempotent() {
-    let (_dir, store) = new_store();
-    let a = store.create(NewArtifact::new("t:a", json!({}))).unwrap().id;
-    let b = store.create(NewArtifact::new("t:b", json!({}))).unwrap().id;
-    store.relate(a, b, Relation::RelatesTo).unwrap();
-    store.relate(a, b, Relation::RelatesTo).unwrap();
-    store.relate(a, b, Relation::Extends).unwrap();
-    let rels = store.get(a).unwrap().relations;
-    assert_eq!(rels.len(), 2, "{rels:?}");
-    assert!(
-        store.get(b).unwrap().relations.is_empty(),
-        "relations are directed"
-    );
-}
-
-#[test]
-fn relate_refuses_an_artifact_relating_to_itself() {
-    let (_dir, store) = new_store();
-    let a = store.create(NewArtifact::new("t:a", json!({}))).unwrap().id;
-    assert!(matches!(
-        store.relate(a, a, Relation::Extends),
-        Err(StoreError::Invalid(_))
-    ));
-    assert!(store.get(a).unwrap().relations.is_empty());
-}
-
-#[test]
 fn reopening_keeps_everything() {
     let dir = TempDir::new().unwrap();
     let root = dir.path().join("s");
@@ -928,14 +484,6 @@ fn refuses_a_file_where_the_store_directory_should_be() {
         LocalStore::open(&root),
         Err(StoreError::Io { .. })
     ));
-}
-
-#[test]
-fn is_usable_as_a_shared_trait_object() {
-    let (dir, store) = new_store();
-    let store: Arc<dyn ArtifactStore> = Arc::new(store);
-    let a = store.create(log_artifact(dir.path(), b"x")).unwrap();
-    assert_eq!(store.get(a.id).unwrap().id, a.id);
 }
 
 #[test]
