@@ -17,6 +17,7 @@ pub mod notify;
 pub mod plugins;
 pub mod policy;
 pub mod progress;
+pub mod queue;
 pub mod report;
 pub mod run;
 pub mod runlog;

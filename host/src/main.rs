@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     taskhost::backends::reaper::serve_if_asked();
     let cli = parse_cli();
     let format = cli.output_format();
-    init_tracing(cli.verbose, cli.debug);
+    init_tracing(cli.verbose, cli.debug, cli.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -56,30 +56,37 @@ fn fail(code: Code, e: &anyhow::Error) -> ExitCode {
     code.into()
 }
 
-fn init_tracing(verbose: u8, debug: bool) {
+fn init_tracing(verbose: u8, debug: bool, json: bool) {
     let filter = match (debug, verbose) {
         (true, _) => "trace",
-        (false, 0) => "info,wasmtime=warn,cranelift=warn",
+        (false, 0) => "info,wasmtime=warn,cranelift=warn,refinery_core=warn,async_nats=warn",
         (false, _) => "debug,wasmtime=info,cranelift=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUNTASK_LOG")
         .unwrap_or_else(|_| filter.into());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if json {
+        logs.json().with_current_span(false).init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }
 
 async fn dispatch(cli: Cli) -> Result<Code> {
     // The flags make one set-up, used by every command.
-    let config = cli::setup::Config::new(cli.store.clone());
+    let config = cli::setup::Config::new(cli.store.clone(), cli.nats.clone(), cli.replicas)?;
     match cli.command {
         Some(Command::Run(args)) => cli::run::run(*args, &config).await,
         Some(Command::Plugin(cmd)) => cli::plugin::plugin(cmd, &config).await,
         Some(Command::Artifact(cmd)) => cli::artifact::artifact(cmd, &config),
         Some(Command::Collection(cmd)) => cli::collection::collection(cmd, &config).await,
+        Some(Command::Submit(args)) => cli::queue::submit(*args, &config).await,
+        Some(Command::Status { run_id, json }) => cli::queue::status(&config, &run_id, json).await,
+        Some(Command::Wait { run_id, output }) => cli::queue::wait(&config, &run_id, &output).await,
+        Some(Command::Worker(args)) => cli::queue::worker(*args, &config).await,
         Some(Command::Audit {
             run_id,
             denied,

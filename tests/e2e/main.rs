@@ -26,6 +26,7 @@ mod processes;
 mod python;
 mod python_plugin;
 mod qemu;
+mod queue;
 mod sbuild;
 mod scaffold;
 mod servers;

@@ -45,9 +45,27 @@ pub(crate) struct Cli {
     /// Debug output, including the runtime's own (trace)
     #[arg(short = 'd', long = "debug", global = true)]
     pub(crate) debug: bool,
-    /// Artifact store directory [default: $XDG_DATA_HOME/taskhost/store]
-    #[arg(long, global = true, env = "TASKHOST_STORE", value_name = "DIR")]
+    /// Artifact store: a directory [default: $XDG_DATA_HOME/taskhost/store],
+    /// or a shared store, postgres://USER@HOST:PORT/DB (with --nats)
+    #[arg(long, global = true, env = "TASKHOST_STORE", value_name = "DIR|URL")]
     pub(crate) store: Option<PathBuf>,
+    /// NATS server(s) with JetStream, for a shared store and the run
+    /// queue: nats://HOST:PORT[,nats://HOST:PORT...]
+    #[arg(long, global = true, env = "TASKHOST_NATS", value_name = "URL")]
+    pub(crate) nats: Option<String>,
+    /// JetStream replicas of the queue's streams and the blob bucket
+    /// (3 in a cluster of three)
+    #[arg(
+        long,
+        global = true,
+        env = "TASKHOST_REPLICAS",
+        default_value_t = 1,
+        value_name = "N"
+    )]
+    pub(crate) replicas: usize,
+    /// Log lines as JSON objects (for a log collector)
+    #[arg(long, global = true)]
+    pub(crate) log_json: bool,
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
     #[command(flatten)]
@@ -154,6 +172,28 @@ pub(crate) enum Command {
     /// a suite (bookworm@debian:suite) or its lintian analyses
     #[command(subcommand)]
     Collection(CollectionCommand),
+    /// Queue a run for the workers (needs a shared store and --nats);
+    /// prints its run id
+    Submit(Box<SubmitArgs>),
+    /// Where a queued run is: queued, running, finished or dead
+    Status {
+        /// The run's id (printed by `runtask submit`)
+        run_id: String,
+        /// Print it as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wait for a queued run to end, then print its report as `runtask run`
+    /// does (and exit with its code)
+    Wait {
+        /// The run's id (printed by `runtask submit`)
+        run_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Take runs from the queue and run them, each as `runtask run` would,
+    /// under this worker's policy
+    Worker(Box<WorkerArgs>),
     /// Print a run's audit log: every grant decision, allowed or denied,
     /// with the rule that decided (STORE/runs/RUN-ID/audit.jsonl)
     Audit {
@@ -166,6 +206,52 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+pub(crate) struct SubmitArgs {
+    /// The task's plugin name (a worker finds it by name)
+    pub(crate) task: String,
+    /// task_data as JSON or YAML: a file, or - for stdin [default: {}]
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) data: Option<String>,
+    /// The run id [default: a new one]; submitting an id again runs it once
+    #[arg(long, value_name = "ID")]
+    pub(crate) run_id: Option<String>,
+    /// Only workers started with this --tag take it
+    #[arg(long, default_value = "default")]
+    pub(crate) tag: String,
+}
+
+#[derive(Args)]
+pub(crate) struct WorkerArgs {
+    /// Runs at once
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub(crate) concurrency: usize,
+    /// Take the runs submitted with this tag
+    #[arg(long, default_value = "default")]
+    pub(crate) tag: String,
+    /// This worker's name in `runtask status` [default: HOSTNAME-PID]
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Seconds before an unacknowledged run is redelivered (the worker
+    /// sends progress well before)
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub(crate) ack_wait: u64,
+    /// Deliveries of a crashing run before it is dead-lettered
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub(crate) max_deliver: i64,
+    /// On SIGTERM, seconds that current runs may go on before they are
+    /// handed back to the queue
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub(crate) drain: u64,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub(crate) grants: GrantArgs,
+    #[command(flatten)]
+    pub(crate) plugins: PluginDirs,
 }
 
 #[derive(Args)]

@@ -5,10 +5,9 @@ use super::setup::Config;
 use super::usage;
 use anyhow::{Result, bail};
 use taskhost::report::ExitCode as Code;
-use taskhost::store::{ArtifactStore, ListFilter};
+use taskhost::store::ListFilter;
 
 pub(crate) fn artifact(cmd: ArtifactCommand, config: &Config) -> Result<Code> {
-    let store = config.open_store()?;
     let store_dir = &config.store_dir;
     match cmd {
         ArtifactCommand::Import {
@@ -30,13 +29,14 @@ pub(crate) fn artifact(cmd: ArtifactCommand, config: &Config) -> Result<Code> {
             let data = data
                 .map(|text| serde_json::from_str(&text).map_err(|e| usage(format!("--data: {e}"))))
                 .transpose()?;
-            let artifact = taskhost::import::import(&store, &files, &category, data, None)
+            let store = config.store()?;
+            let artifact = taskhost::import::import(store.as_ref(), &files, &category, data, None)
                 .map_err(|e| usage(e.to_string()))?;
             println!("{}", artifact.id);
             Ok(Code::Ok)
         }
         ArtifactCommand::List { category, json } => {
-            let all = store.list(&ListFilter {
+            let all = config.store()?.list(&ListFilter {
                 category,
                 ..ListFilter::default()
             })?;
@@ -56,18 +56,22 @@ pub(crate) fn artifact(cmd: ArtifactCommand, config: &Config) -> Result<Code> {
             Ok(Code::Ok)
         }
         ArtifactCommand::Show { id } => {
-            let a = store.get(id).map_err(|e| usage(e.to_string()))?;
+            let a = config.store()?.get(id).map_err(|e| usage(e.to_string()))?;
             println!("{}", serde_json::to_string_pretty(&a)?);
             Ok(Code::Ok)
         }
         ArtifactCommand::Export { id, dir } => {
-            for path in store.export(id, &dir).map_err(|e| usage(e.to_string()))? {
+            for path in config
+                .store()?
+                .export(id, &dir)
+                .map_err(|e| usage(e.to_string()))?
+            {
                 println!("{}", path.display());
             }
             Ok(Code::Ok)
         }
         ArtifactCommand::Gc => {
-            let removed = store.gc()?;
+            let removed = config.open_store()?.gc()?;
             println!(
                 "removed {removed} unused file(s) from {}",
                 store_dir.display()
@@ -75,7 +79,7 @@ pub(crate) fn artifact(cmd: ArtifactCommand, config: &Config) -> Result<Code> {
             Ok(Code::Ok)
         }
         ArtifactCommand::Verify => {
-            let problems = store.verify()?;
+            let problems = config.open_store()?.verify()?;
             for p in &problems {
                 println!("{p}");
             }

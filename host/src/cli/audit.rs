@@ -12,6 +12,9 @@ pub(crate) fn audit(config: &Config, run_id: &str, denied: bool, json: bool) -> 
     if run_id.is_empty() || run_id.contains(['/', '\0']) || run_id.starts_with('.') {
         return Err(usage(format!("'{run_id}' is not a run id")));
     }
+    if config.shared.is_some() {
+        super::queue::pull_run_files(config, &config.shared_store()?, run_id)?;
+    }
     let path = config.store_dir.join("runs").join(run_id).join(audit::FILE);
     let events = audit::read(&path).map_err(|e| {
         usage(format!(

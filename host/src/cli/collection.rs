@@ -28,7 +28,7 @@ fn find(store: &dyn ArtifactStore, query: &str) -> Result<Collection> {
 }
 
 pub(crate) async fn collection(cmd: CollectionCommand, config: &Config) -> Result<Code> {
-    let store = config.open_store()?;
+    let store = config.store()?;
     match cmd {
         CollectionCommand::Create { collection, data } => {
             let (name, category) = collection.split_once('@').ok_or_else(|| {
@@ -63,7 +63,7 @@ pub(crate) async fn collection(cmd: CollectionCommand, config: &Config) -> Resul
             history,
             json,
         } => {
-            let c = find(&store, &collection)?;
+            let c = find(store.as_ref(), &collection)?;
             let items = store.items(
                 c.id,
                 &ItemFilter {
@@ -102,7 +102,7 @@ pub(crate) async fn collection(cmd: CollectionCommand, config: &Config) -> Resul
             data,
             replace,
         } => {
-            let c = find(&store, &collection)?;
+            let c = find(store.as_ref(), &collection)?;
             let a = store.get(artifact).map_err(|e| usage(e.to_string()))?;
             let (derived_name, mut item_data) = if c.category == SUITE {
                 suite_item(&a.category, &a.data).map_err(|e| usage(e.to_string()))?
@@ -138,13 +138,13 @@ pub(crate) async fn collection(cmd: CollectionCommand, config: &Config) -> Resul
             println!("{}", item.name);
         }
         CollectionCommand::Remove { collection, name } => {
-            let c = find(&store, &collection)?;
+            let c = find(store.as_ref(), &collection)?;
             let item = store
                 .remove_item(c.id, &name, Some(BY))
                 .map_err(|e| usage(e.to_string()))?;
             println!("removed {} from {}", item.name, c.label());
         }
-        CollectionCommand::ImportApt(args) => return import_apt(*args, &store).await,
+        CollectionCommand::ImportApt(args) => return import_apt(*args, store.as_ref()).await,
     }
     Ok(Code::Ok)
 }

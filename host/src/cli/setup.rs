@@ -11,7 +11,7 @@ use taskhost::manifest::Declares;
 use taskhost::policy::{ExecPattern, LookupPattern, Overrides, Permit, Policy, UrlPrefix};
 use taskhost::run::RunOptions;
 use taskhost::runtime::{Runtime, RuntimeConfig};
-use taskhost::store::{ArtifactStore, LocalStore};
+use taskhost::store::{ArtifactStore, LocalStore, SharedConfig, SharedStore};
 
 /// Where runtask keeps things, from `--store` and the XDG directories.
 pub(crate) struct Config {
@@ -28,21 +28,43 @@ pub(crate) struct Config {
     pub artifacts: PathBuf,
     /// The ssh backend's known hosts store (host keys seen at first use).
     pub known_hosts: PathBuf,
+    /// A shared store (`--store postgres://...`); `store_dir` is then
+    /// this machine's cache of it.
+    pub shared: Option<SharedConfig>,
 }
 
 impl Config {
-    pub fn new(store: Option<PathBuf>) -> Config {
+    pub fn new(store: Option<PathBuf>, nats: Option<String>, replicas: usize) -> Result<Config> {
         let data = xdg("XDG_DATA_HOME", ".local/share").join("taskhost");
         let cache = xdg("XDG_CACHE_HOME", ".cache").join("taskhost");
         let state = xdg("XDG_STATE_HOME", ".local/state").join("taskhost");
-        Config {
-            store_dir: store.unwrap_or_else(|| data.join("store")),
+        let url = store
+            .as_deref()
+            .and_then(Path::to_str)
+            .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
+        let shared = match url {
+            Some(url) => Some(SharedConfig {
+                postgres: url.to_owned(),
+                nats: nats.ok_or_else(|| {
+                    usage("a shared store (--store postgres://...) keeps file contents in JetStream: give --nats nats://HOST:PORT (or TASKHOST_NATS)")
+                })?,
+                replicas,
+                cache: cache.join("shared"),
+            }),
+            None => None,
+        };
+        Ok(Config {
+            store_dir: match &shared {
+                Some(s) => s.cache.clone(),
+                None => store.unwrap_or_else(|| data.join("store")),
+            },
             compiled: cache.join("compiled"),
             environments: cache.join("environments"),
             plugins: data.join("plugins"),
             artifacts: data.join("artifacts"),
             known_hosts: state.join("known_hosts"),
-        }
+            shared,
+        })
     }
 
     /// The machine of `--ssh TARGET [--ssh-privkey KEY] [--ssh-known-hosts
@@ -74,12 +96,37 @@ impl Config {
         }))
     }
 
+    /// The local store (`gc` and `verify` are for it alone).
     pub fn open_store(&self) -> Result<LocalStore> {
+        if self.shared.is_some() {
+            return Err(usage(
+                "this command works on a local store (--store DIR); PostgreSQL and JetStream keep a shared one whole",
+            ));
+        }
         open_store(&self.store_dir)
     }
 
+    /// The shared store of `--store postgres://...`.
+    pub fn shared_store(&self) -> Result<SharedStore> {
+        let Some(shared) = &self.shared else {
+            return Err(usage(
+                "the run queue needs a shared store: --store postgres://USER@HOST:PORT/DB --nats nats://HOST:PORT",
+            ));
+        };
+        SharedStore::connect(shared).with_context(|| {
+            format!(
+                "opening the shared store {} (NATS {})",
+                taskhost::store::shared::redact(&shared.postgres),
+                shared.nats
+            )
+        })
+    }
+
     pub fn store(&self) -> Result<Arc<dyn ArtifactStore>> {
-        Ok(Arc::new(self.open_store()?))
+        Ok(match self.shared {
+            Some(_) => Arc::new(self.shared_store()?),
+            None => Arc::new(self.open_store()?),
+        })
     }
 
     /// A runtime for at most `max_instances` plugin instances at once.

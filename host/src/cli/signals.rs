@@ -57,7 +57,7 @@ pub(crate) async fn until_signal(
 
 /// Handles SIGINT and SIGTERM from now on; the future resolves on either,
 /// naming it.
-fn interrupted() -> impl std::future::Future<Output = &'static str> + Send + 'static {
+pub(crate) fn interrupted() -> impl std::future::Future<Output = &'static str> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
     let streams = (
         signal(SignalKind::interrupt()),

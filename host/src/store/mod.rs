@@ -19,6 +19,7 @@ pub mod shared;
 
 pub use collections::{Collection, CollectionId, CollectionItem, ItemFilter, ItemId, NewItem};
 pub use local::LocalStore;
+pub(crate) use local::now_rfc3339;
 pub use lookup::{Lookup, resolve as lookup, resolve_collection};
 pub use shared::{SharedConfig, SharedStore};
 

@@ -476,7 +476,7 @@ pub(super) fn id_to_sql(id: ArtifactId) -> Result<i64, StoreError> {
     i64::try_from(id).map_err(|_| StoreError::NotFound(id))
 }
 
-pub(in crate::store) fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let now = OffsetDateTime::now_utc();
     let now = now.replace_nanosecond(0).unwrap_or(now);
     now.format(&Rfc3339)

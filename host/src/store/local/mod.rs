@@ -29,7 +29,7 @@ mod tests;
 
 use blobs::is_sha256_hex;
 pub(super) use blobs::{Blobs, check_source};
-pub(super) use index::now_rfc3339;
+pub(crate) use index::now_rfc3339;
 use index::{Index, NewRow};
 
 const LOCK_FILE: &str = "lock";

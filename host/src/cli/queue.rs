@@ -1,0 +1,271 @@
+//! `runtask submit|status|wait|worker`: runs through the JetStream queue,
+//! on a shared store.
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use taskhost::queue::worker::{Executor, Outcome, WorkerConfig};
+use taskhost::queue::{Queue, QueueConfig, RunRequest, State};
+use taskhost::report::ExitCode as Code;
+use taskhost::run::{RunError, RunOptions, run_task};
+use taskhost::runtime::Runtime;
+use taskhost::store::{ArtifactStore, SharedStore};
+
+use super::args::{OutputArgs, SubmitArgs, WorkerArgs};
+use super::output::{print_report, read_task_data};
+use super::setup::{Config, Grants};
+use super::usage;
+
+fn open(config: &Config, queue: QueueConfig) -> Result<Queue> {
+    let store = config.shared_store()?;
+    Ok(Queue::open(
+        &store,
+        QueueConfig {
+            replicas: config.shared.as_ref().map_or(1, |s| s.replicas),
+            ..queue
+        },
+    )?)
+}
+
+/// `runtask submit TASK --data FILE`: prints the run id.
+pub(crate) async fn submit(args: SubmitArgs, config: &Config) -> Result<Code> {
+    let (task_data, _) = read_task_data(args.data.as_deref())?;
+    let queue = open(config, QueueConfig::default())?;
+    let id = args.run_id.unwrap_or_else(taskhost::run::new_run_id);
+    let request = RunRequest {
+        id: id.clone(),
+        task: args.task,
+        task_data,
+        parent: None,
+        tag: args.tag,
+    };
+    queue.submit(&request).await.map_err(|e| match e {
+        taskhost::queue::QueueError::Invalid(m) => usage(m),
+        e => e.into(),
+    })?;
+    println!("{id}");
+    Ok(Code::Ok)
+}
+
+/// `runtask status RUN-ID`.
+pub(crate) async fn status(config: &Config, run_id: &str, json: bool) -> Result<Code> {
+    let queue = open(config, QueueConfig::default())?;
+    let status = queue.status(run_id).await?.ok_or_else(|| {
+        usage(format!(
+            "no run {run_id} was submitted (see `runtask submit`)"
+        ))
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        let state = serde_json::to_value(&status.state)?;
+        println!(
+            "run {}: {} {}",
+            status.id,
+            status.task,
+            state.as_str().unwrap_or("?")
+        );
+        if status.attempt > 0 {
+            println!(
+                "  attempt {} on {}",
+                status.attempt,
+                status.worker.as_deref().unwrap_or("?")
+            );
+        }
+        if let Some(s) = &status.status {
+            println!("  status: {s}");
+        }
+        if let Some(e) = &status.error {
+            println!("  error: {}", taskhost::runlog::escape(e));
+        }
+    }
+    Ok(Code::Ok)
+}
+
+/// `runtask wait RUN-ID`: the report, as `runtask run` prints it.
+pub(crate) async fn wait(config: &Config, run_id: &str, output: &OutputArgs) -> Result<Code> {
+    let queue = open(config, QueueConfig::default())?;
+    let status = queue.wait(run_id, Duration::from_millis(200)).await?;
+    pull_run_files(config, queue.store(), run_id)?;
+    match (status.state, status.report) {
+        (State::Finished, Some(report)) => {
+            let report: taskhost::report::Report =
+                serde_json::from_str(&report).context("a corrupt report in the queue")?;
+            print_report(&report, output, queue.store())
+        }
+        (state, _) => {
+            let why = status.error.unwrap_or_default();
+            let message = match state {
+                State::Dead => format!("run {run_id} is dead-lettered: {why}"),
+                _ => format!("run {run_id} did not run: {why}"),
+            };
+            super::output::print_failure(output.format, &message);
+            eprintln!("runtask: {message}");
+            Ok(Code::TaskError)
+        }
+    }
+}
+
+/// Copies a shared store's records of `run_id` into `STORE/runs/RUN-ID/`,
+/// where `runtask audit` and the report's paths find them.
+pub(crate) fn pull_run_files(config: &Config, store: &SharedStore, run_id: &str) -> Result<()> {
+    taskhost::queue::check_token("run id", run_id).map_err(|e| usage(e.to_string()))?;
+    let dir = config.store_dir.join("runs").join(run_id);
+    for file in store.run_files(run_id)? {
+        // Names were plain file names when saved; check again.
+        if file.name.contains('/') || file.name.starts_with('.') {
+            continue;
+        }
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(&file.name), &file.content)?;
+    }
+    Ok(())
+}
+
+/// `runtask worker`.
+pub(crate) async fn worker(args: WorkerArgs, config: &Config) -> Result<Code> {
+    let queue = open(
+        config,
+        QueueConfig {
+            ack_wait: Duration::from_secs(args.ack_wait.max(1)),
+            max_deliver: args.max_deliver.max(1),
+            ..QueueConfig::default()
+        },
+    )?;
+    let grants = Arc::new(Grants::new(&args.grants)?);
+    let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
+    let instances = u32::try_from(args.concurrency.max(1)).unwrap_or(64);
+    let runtime = Arc::new(config.runtime(instances)?);
+    let name = args.name.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    });
+    let runs_dir = config.store_dir.join("runs");
+    let executor = Arc::new(Runner {
+        runtime,
+        grants: grants.clone(),
+        dirs: Arc::new(dirs),
+        options: RunOptions {
+            runs_dir: Some(runs_dir),
+            notification_channels: grants.policy.notification_channels(),
+            ..config.run_options()
+        },
+    });
+    let metrics = super::metrics::Metrics::new();
+    if let Some(addr) = args.metrics {
+        metrics.serve(addr)?;
+    }
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let signalled = super::signals::interrupted();
+    tokio::spawn(async move {
+        let how = signalled.await;
+        tracing::info!(
+            "{how}: draining (no new runs; current ones finish or go back to the queue)"
+        );
+        let _ = stop_tx.send(true);
+    });
+    taskhost::queue::worker::work(
+        &queue,
+        &WorkerConfig {
+            concurrency: args.concurrency.max(1),
+            tag: args.tag,
+            name,
+            drain: Duration::from_secs(args.drain),
+        },
+        executor,
+        Arc::new(metrics),
+        stop,
+    )
+    .await?;
+    Ok(Code::Ok)
+}
+
+/// Runs a queued run as `runtask run TASK` would: the plugin found by
+/// name, under this worker's grants.
+struct Runner {
+    runtime: Arc<Runtime>,
+    grants: Arc<Grants>,
+    dirs: Arc<Vec<PathBuf>>,
+    options: RunOptions,
+}
+
+impl Executor for Runner {
+    fn execute(
+        &self,
+        request: RunRequest,
+        store: SharedStore,
+    ) -> Pin<Box<dyn std::future::Future<Output = Outcome> + Send>> {
+        let (runtime, grants, dirs, options) = (
+            self.runtime.clone(),
+            self.grants.clone(),
+            self.dirs.clone(),
+            self.options.clone(),
+        );
+        Box::pin(async move {
+            if let Err(e) = taskhost_manifest::check_name(&request.task) {
+                return Outcome::Invalid(format!("task {:?}: {e}", request.task));
+            }
+            let (name, rt) = (request.task.clone(), runtime.clone());
+            let loaded = tokio::task::spawn_blocking(move || {
+                let found = taskhost::plugins::find(&name, &dirs).map_err(|e| e.to_string())?;
+                let plugin = rt
+                    .load(&found.wasm, found.origin_name(&name))
+                    .map_err(|e| format!("plugin {name}: {e}"))?;
+                let permit = grants
+                    .permit(&plugin, found.origin)
+                    .map_err(|e| format!("{e:#}"))?;
+                Ok::<_, String>((plugin, permit))
+            })
+            .await;
+            let (plugin, permit) = match loaded {
+                Ok(Ok(p)) => p,
+                Ok(Err(why)) => return Outcome::Invalid(why),
+                Err(e) => return Outcome::Crashed(format!("loading {}: {e}", request.task)),
+            };
+            let runs_dir = options.runs_dir.clone();
+            // An attempt's own workspace parent: a killed attempt's
+            // workspace never stands in the way of the next one.
+            let workspaces = options.workspace_parent.join(format!(
+                "{}-{}",
+                request.id,
+                uuid::Uuid::new_v4().simple()
+            ));
+            let options = RunOptions {
+                run_id: Some(request.id.clone()),
+                parent: request.parent.clone(),
+                workspace_parent: workspaces.clone(),
+                ..options
+            };
+            let shared = store.clone();
+            let store: Arc<dyn ArtifactStore> = Arc::new(store);
+            let outcome = match run_task(
+                &runtime,
+                store,
+                &plugin,
+                request.task_data,
+                permit,
+                &options,
+            )
+            .await
+            {
+                Ok(report) => Outcome::Done(Box::new(report)),
+                Err(RunError::Invalid(why)) => Outcome::Invalid(why),
+                Err(RunError::Internal(e)) => Outcome::Crashed(format!("{e:#}")),
+            };
+            let _ = std::fs::remove_dir(&workspaces);
+            // The run's own records go to PostgreSQL, for any machine.
+            if let Some(dir) = runs_dir.map(|d| d.join(&request.id)) {
+                let id = request.id.clone();
+                let saved =
+                    tokio::task::spawn_blocking(move || shared.save_run_files(&id, &dir)).await;
+                if let Ok(Err(e)) = saved {
+                    tracing::warn!(run = %request.id, "cannot save the run's records: {e}");
+                }
+            }
+            outcome
+        })
+    }
+}
