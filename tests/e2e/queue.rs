@@ -159,6 +159,28 @@ impl Drop for Cluster {
     }
 }
 
+/// Artifacts of unfinished attempts.
+fn pending(db: &str) -> usize {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(db, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM artifacts WHERE pending IS NOT NULL",
+                &[],
+            )
+            .await
+            .unwrap();
+        usize::try_from(row.get::<_, i64>(0)).unwrap()
+    })
+}
+
 fn uuid() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -215,23 +237,153 @@ fn bad_input_is_terminated_not_retried() {
 fn a_killed_worker_s_run_is_redelivered_and_finished_once() {
     let mut c = Cluster::new();
     let first = c.worker(&["--ack-wait", "3"]);
+    // It makes an artifact, then sleeps: killed there, it leaves one.
     let id = c.submit(
-        r#"{"action": "exec", "argv": ["sleep", "4"]}"#,
+        r#"{"action": "create", "category": "test:hostile", "file": "f", "content": "x",
+            "after": ["sleep", "4"]}"#,
         Some("killed-1"),
     );
     c.until(&id, "running", Duration::from_secs(60));
+    // Killed once the artifact exists (pending, seen by nobody).
+    let start = Instant::now();
+    while pending(&c.db) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
     c.kill(first);
     c.worker(&["--ack-wait", "3"]);
     let s = c.until(&id, "finished", Duration::from_secs(90));
     assert_eq!(s["status"], "success", "{s}\n{}", c.logs());
     assert_eq!(s["attempt"], 2, "{s}");
     assert_eq!(c.starts(&id), 2, "{}", c.logs());
-    // One log artifact, the second attempt's.
+    // The second attempt's artifact and log only: the first attempt's
+    // artifact was never visible, and stays pending.
     let list = c.run(&["artifact", "list", "--json"]);
     let all: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).unwrap();
-    let mine: Vec<_> = all
+    let categories: Vec<&str> = all
         .iter()
         .filter(|a| a["created_by"] == id.as_str())
+        .map(|a| a["category"].as_str().unwrap())
         .collect();
-    assert_eq!(mine.len(), 1, "{all:?}");
+    assert_eq!(
+        categories,
+        ["test:hostile", "debusine:work-request-debug-logs"],
+        "{all:?}"
+    );
+    assert_eq!(pending(&c.db), 1);
+}
+
+/// The shared store and queue of `c`, opened in the test itself.
+fn queue_of(c: &Cluster) -> taskhost::queue::Queue {
+    let store = taskhost::store::SharedStore::connect(&taskhost::store::SharedConfig {
+        postgres: c.db.clone(),
+        nats: c.nats.url(),
+        replicas: 1,
+        cache: c.env.path("test-cache"),
+    })
+    .unwrap();
+    taskhost::queue::Queue::open(&store, Default::default()).unwrap()
+}
+
+#[test]
+fn two_hundred_runs_on_four_workers_each_run_exactly_once() {
+    let mut c = Cluster::new();
+    for _ in 0..4 {
+        c.worker(&[]);
+    }
+    let queue = queue_of(&c);
+    let ids: Vec<String> = (0..200).map(|i| format!("many-{i}")).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for id in &ids {
+            let request = taskhost::queue::RunRequest {
+                id: id.clone(),
+                task: "hostile".into(),
+                task_data: serde_json::json!({"action": "noop"}),
+                parent: None,
+                tag: "default".into(),
+            };
+            queue.submit(&request).await.unwrap();
+            // Submitted twice: still one run.
+            if id.ends_with('7') {
+                queue.submit(&request).await.unwrap();
+            }
+        }
+        for id in &ids {
+            let s = tokio::time::timeout(
+                Duration::from_secs(600),
+                queue.wait(id, Duration::from_millis(100)),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{id} did not finish\n{}", c.logs()))
+            .unwrap();
+            assert_eq!(s.status.as_deref(), Some("success"), "{id}: {s:?}");
+            assert_eq!(s.attempt, 1, "{id}: {s:?}");
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let logs: Vec<String> = (0..4).map(|n| c.log(n)).collect();
+    let started: Vec<usize> = logs
+        .iter()
+        .map(|l| l.lines().filter(|l| l.contains("run started")).count())
+        .collect();
+    assert_eq!(started.iter().sum::<usize>(), 200, "{started:?}");
+    // Every worker took a share.
+    assert!(started.iter().all(|&n| n > 0), "{started:?}");
+    for id in &ids {
+        assert_eq!(c.starts(&format!("run={id} ")), 1, "{id}");
+    }
+}
+
+#[test]
+fn a_run_whose_worker_dies_at_every_delivery_ends_dead_lettered() {
+    let mut c = Cluster::new();
+    let args = ["--ack-wait", "2", "--max-deliver", "2"];
+    let id = c.submit(
+        r#"{"action": "exec", "argv": ["sleep", "60"]}"#,
+        Some("poison-1"),
+    );
+    for attempt in 1..=2 {
+        let w = c.worker(&args);
+        let start = Instant::now();
+        while c.status(&id)["attempt"] != attempt {
+            assert!(start.elapsed() < Duration::from_secs(60), "{}", c.logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        c.kill(w);
+    }
+    // No third delivery: JetStream's advisory puts it in the dead-letter
+    // stream, and a worker started now does not take it.
+    c.worker(&args);
+    let s = c.until(&id, "dead", Duration::from_secs(60));
+    assert!(
+        s["error"].as_str().unwrap_or("").contains("2 deliveries"),
+        "{s}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(c.starts(&id), 2, "{}", c.logs());
+    let waited = c.run(&["wait", &id]);
+    waited.expect(1);
+    assert!(waited.stderr.contains("dead-lettered"), "{}", waited.stderr);
+}
+
+#[test]
+fn sigterm_drains_a_worker() {
+    let mut c = Cluster::new();
+    let w = c.worker(&[]);
+    let id = c.submit(r#"{"action": "exec", "argv": ["sleep", "3"]}"#, None);
+    c.until(&id, "running", Duration::from_secs(60));
+    let queued = c.submit(r#"{"action": "noop"}"#, None);
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(c.workers[w].0.id() as i32, libc::SIGTERM) };
+    let status = c.workers[w].0.wait().unwrap();
+    assert!(status.success(), "{status:?}\n{}", c.logs());
+    // The current run finished; the queued one waits for another worker.
+    assert_eq!(c.status(&id)["state"], "finished");
+    assert_eq!(c.status(&queued)["state"], "queued");
+    c.worker(&[]);
+    c.until(&queued, "finished", Duration::from_secs(60));
 }

@@ -57,10 +57,16 @@ pub enum Data {
     BadArtifact {
         id: u64,
     },
-    /// Create an artifact of `category` holding `file` (workspace path).
+    /// Create an artifact of `category` holding `file` (workspace path;
+    /// written with `content` first, if given), then run argv `after` (a
+    /// run killed there has created the artifact).
     Create {
         category: String,
         file: String,
+        #[serde(default)]
+        content: Option<String>,
+        #[serde(default)]
+        after: Option<Vec<String>>,
     },
     /// Read an input artifact's data and fetch its files.
     Input {
@@ -290,8 +296,20 @@ impl Task for Hostile {
                     _ => report(Outcome::Failed, note),
                 }
             }
-            Data::Create { category, file } => {
+            Data::Create {
+                category,
+                file,
+                content,
+                after,
+            } => {
+                if let Some(content) = content {
+                    std::fs::write(&file, content)?;
+                }
                 let id = NewArtifact::new(category).file("file", file).create()?;
+                if let Some(argv) = after.filter(|a| !a.is_empty()) {
+                    let local = Environment::open("local")?;
+                    local.run(&Command::new(argv[0].clone()).args(argv[1..].iter().cloned()))?;
+                }
                 report(Outcome::Passed, format!("created {id}"))
             }
             Data::Input { artifact } => {
