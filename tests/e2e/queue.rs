@@ -35,7 +35,8 @@ impl Cluster {
             "policy.toml",
             &format!(
                 "[plugins.hostile]\nsha256 = [\"{digest}\"]\nbackends = [\"local\"]\n\
-                 exec = [\"echo hello *\", \"cat **\", \"sleep *\", \"sh -c *\"]\nenv = [\"HOSTILE_VAR\"]\n"
+                 exec = [\"echo hello *\", \"cat **\", \"sleep *\", \"sh -c *\"]\nenv = [\"HOSTILE_VAR\"]\n\
+                 submit = [\"hostile\"]\n"
             ),
         );
         Cluster {
@@ -305,6 +306,7 @@ fn two_hundred_runs_on_four_workers_each_run_exactly_once() {
                 task_data: serde_json::json!({"action": "noop"}),
                 parent: None,
                 tag: "default".into(),
+                depth: 0,
             };
             queue.submit(&request).await.unwrap();
             // Submitted twice: still one run.
@@ -386,4 +388,32 @@ fn sigterm_drains_a_worker() {
     assert_eq!(c.status(&queued)["state"], "queued");
     c.worker(&[]);
     c.until(&queued, "finished", Duration::from_secs(60));
+}
+
+#[test]
+fn child_runs_go_through_the_queue_and_one_slot_runs_parent_and_children() {
+    let mut c = Cluster::new();
+    c.worker(&["--concurrency", "1"]);
+    let id = c.submit(
+        r#"{"action": "submit", "task": "hostile", "data": {"action": "noop"}, "count": 2,
+            "force": true}"#,
+        Some("parent-1"),
+    );
+    let s = c.until(&id, "finished", Duration::from_secs(120));
+    assert_eq!(s["status"], "success", "{s}\n{}", c.logs());
+    let waited = c.run(&["wait", &id, "--format", "json"]);
+    waited.expect(0);
+    // Each child ran once, as a queued run with its parent.
+    assert!(
+        waited.stdout.contains(r#"new; new; Success 0 \"\"; Success 0 \"\""#),
+        "{}",
+        waited.stdout
+    );
+    let children: Vec<String> = c
+        .log(0)
+        .lines()
+        .filter(|l| l.contains("run started") && !l.contains(&id))
+        .map(String::from)
+        .collect();
+    assert_eq!(children.len(), 2, "{}", c.logs());
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use taskhost::queue::children::QueueChildren;
 use taskhost::queue::worker::{Executor, Outcome, WorkerConfig};
 use taskhost::queue::{Queue, QueueConfig, RunRequest, State};
 use taskhost::report::ExitCode as Code;
@@ -41,6 +42,7 @@ pub(crate) async fn submit(args: SubmitArgs, config: &Config) -> Result<Code> {
         task_data,
         parent: None,
         tag: args.tag,
+        depth: 0,
     };
     queue.submit(&request).await.map_err(|e| match e {
         taskhost::queue::QueueError::Invalid(m) => usage(m),
@@ -137,7 +139,11 @@ pub(crate) async fn worker(args: WorkerArgs, config: &Config) -> Result<Code> {
     )?;
     let grants = Arc::new(Grants::new(&args.grants)?);
     let dirs = taskhost::plugins::search_path(&args.plugins.plugin_dir);
-    let instances = u32::try_from(args.concurrency.max(1)).unwrap_or(64);
+    // A run waiting for its children lends its slot but keeps its
+    // instance: each slot may hold a chain of MAX_DEPTH waiting runs.
+    let instances = u32::try_from(args.concurrency.max(1))
+        .unwrap_or(64)
+        .saturating_mul(taskhost::queue::children::MAX_DEPTH + 1);
     let runtime = Arc::new(config.runtime(instances)?);
     let name = args.name.clone().unwrap_or_else(|| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -145,6 +151,7 @@ pub(crate) async fn worker(args: WorkerArgs, config: &Config) -> Result<Code> {
     });
     let runs_dir = config.store_dir.join("runs");
     let executor = Arc::new(Runner {
+        queue: queue.clone(),
         runtime,
         grants: grants.clone(),
         dirs: Arc::new(dirs),
@@ -186,6 +193,7 @@ pub(crate) async fn worker(args: WorkerArgs, config: &Config) -> Result<Code> {
 /// Runs a queued run as `runtask run TASK` would: the plugin found by
 /// name, under this worker's grants.
 struct Runner {
+    queue: Queue,
     runtime: Arc<Runtime>,
     grants: Arc<Grants>,
     dirs: Arc<Vec<PathBuf>>,
@@ -197,6 +205,7 @@ impl Executor for Runner {
         &self,
         request: RunRequest,
         store: SharedStore,
+        slots: Arc<tokio::sync::Semaphore>,
     ) -> Pin<Box<dyn std::future::Future<Output = Outcome> + Send>> {
         let (runtime, grants, dirs, options) = (
             self.runtime.clone(),
@@ -204,6 +213,9 @@ impl Executor for Runner {
             self.dirs.clone(),
             self.options.clone(),
         );
+        // Its children go through the queue too.
+        let children = QueueChildren::new(self.queue.clone(), &request.tag, request.depth, Some(slots))
+            .map(|c| Arc::new(c) as Arc<dyn taskhost::run::children::Spawner>);
         Box::pin(async move {
             if let Err(e) = taskhost_manifest::check_name(&request.task) {
                 return Outcome::Invalid(format!("task {:?}: {e}", request.task));
@@ -237,6 +249,7 @@ impl Executor for Runner {
                 run_id: Some(request.id.clone()),
                 parent: request.parent.clone(),
                 workspace_parent: workspaces.clone(),
+                children,
                 ..options
             };
             let shared = store.clone();

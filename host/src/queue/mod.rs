@@ -27,6 +27,7 @@ use serde_json::Value;
 use crate::store::shared::{SharedStore, pg_err};
 use crate::store::{StoreError, now_rfc3339};
 
+pub mod children;
 pub mod worker;
 
 /// The work-queue stream of runs.
@@ -71,6 +72,9 @@ pub struct RunRequest {
     pub parent: Option<String>,
     #[serde(default = "default_tag")]
     pub tag: String,
+    /// 0 for a run a user submitted, 1 for its children, ...
+    #[serde(default)]
+    pub depth: u32,
 }
 
 fn default_tag() -> String {

@@ -30,11 +30,13 @@ pub enum Outcome {
 /// task's plugin and grants as `runtask run` does.
 pub trait Executor: Send + Sync {
     /// Runs `request` against `store` (the store as seen by this
-    /// attempt); `runs_dir` gets the run's own records.
+    /// attempt); `slots` are the worker's, which the run lends out while
+    /// it waits for its children.
     fn execute(
         &self,
         request: RunRequest,
         store: SharedStore,
+        slots: Arc<Semaphore>,
     ) -> Pin<Box<dyn Future<Output = Outcome> + Send>>;
 }
 
@@ -132,15 +134,16 @@ pub async fn work(
                 continue;
             }
         };
-        let (queue, executor, observer, config, abort) = (
+        let (queue, executor, observer, config, abort, lent) = (
             queue.clone(),
             executor.clone(),
             observer.clone(),
             config.clone(),
             abort.clone(),
+            slots.clone(),
         );
         running.spawn(async move {
-            handle(&queue, &config, message, executor, observer, abort).await;
+            handle(&queue, &config, message, executor, observer, abort, lent).await;
             drop(permit);
         });
         // Reap finished handlers.
@@ -167,6 +170,7 @@ async fn handle(
     executor: Arc<dyn Executor>,
     observer: Arc<dyn Observer>,
     mut abort: watch::Receiver<bool>,
+    slots: Arc<Semaphore>,
 ) {
     let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
     let request: RunRequest = match serde_json::from_slice(&message.payload) {
@@ -199,7 +203,7 @@ async fn handle(
     tracing::info!(run = %id, task = %request.task, attempt = delivered, "run started");
     let started = Instant::now();
     let store = queue.store().for_attempt(&attempt);
-    let running = executor.execute(request.clone(), store);
+    let running = executor.execute(request.clone(), store, slots);
     tokio::pin!(running);
     // +WPI well inside AckWait while it runs.
     let mut ticker =
