@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use taskhost::testing::services::{Nats, Postgres};
+use taskhost::testing::services::{Nats, NatsCluster, Postgres};
 
 use crate::{Env, HOSTILE};
 
@@ -14,17 +14,42 @@ struct Cluster {
     env: Env,
     postgres: Postgres,
     db: String,
-    nats: Nats,
+    nats: Servers,
     plugins: PathBuf,
     workers: Vec<(Child, PathBuf)>,
 }
 
+/// One nats-server, or three in a cluster.
+enum Servers {
+    One(Nats),
+    Three(NatsCluster),
+}
+
+impl Servers {
+    fn url(&self) -> String {
+        match self {
+            Servers::One(n) => n.url(),
+            Servers::Three(c) => c.url(),
+        }
+    }
+
+    fn replicas(&self) -> usize {
+        match self {
+            Servers::One(_) => 1,
+            Servers::Three(_) => 3,
+        }
+    }
+}
+
 impl Cluster {
     fn new() -> Cluster {
+        Cluster::with(Servers::One(Nats::start().expect("nats-server")))
+    }
+
+    fn with(nats: Servers) -> Cluster {
         let env = Env::new();
         let postgres = Postgres::start().expect("PostgreSQL");
         let db = postgres.database("queue").expect("database");
-        let nats = Nats::start().expect("nats-server");
         // Workers find tasks by name, never by path.
         let plugins = env.path("plugins");
         std::fs::create_dir_all(&plugins).unwrap();
@@ -52,7 +77,8 @@ impl Cluster {
     fn cmd(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = self.env.cmd(args);
         cmd.env("TASKHOST_STORE", &self.db)
-            .env("TASKHOST_NATS", self.nats.url());
+            .env("TASKHOST_NATS", self.nats.url())
+            .env("TASKHOST_REPLICAS", self.nats.replicas().to_string());
         cmd
     }
 
@@ -279,11 +305,18 @@ fn queue_of(c: &Cluster) -> taskhost::queue::Queue {
     let store = taskhost::store::SharedStore::connect(&taskhost::store::SharedConfig {
         postgres: c.db.clone(),
         nats: c.nats.url(),
-        replicas: 1,
+        replicas: c.nats.replicas(),
         cache: c.env.path("test-cache"),
     })
     .unwrap();
-    taskhost::queue::Queue::open(&store, Default::default()).unwrap()
+    taskhost::queue::Queue::open(
+        &store,
+        taskhost::queue::QueueConfig {
+            replicas: c.nats.replicas(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
 }
 
 #[test]
@@ -405,7 +438,9 @@ fn child_runs_go_through_the_queue_and_one_slot_runs_parent_and_children() {
     waited.expect(0);
     // Each child ran once, as a queued run with its parent.
     assert!(
-        waited.stdout.contains(r#"new; new; Success 0 \"\"; Success 0 \"\""#),
+        waited
+            .stdout
+            .contains(r#"new; new; Success 0 \"\"; Success 0 \"\""#),
         "{}",
         waited.stdout
     );
@@ -416,4 +451,125 @@ fn child_runs_go_through_the_queue_and_one_slot_runs_parent_and_children() {
         .map(String::from)
         .collect();
     assert_eq!(children.len(), 2, "{}", c.logs());
+}
+
+/// The server name of the runs stream's leader.
+fn runs_leader(queue: &taskhost::queue::Queue) -> String {
+    let nats = queue.store().nats().clone();
+    queue
+        .store()
+        .block(async move {
+            let js = async_nats::jetstream::new(nats);
+            let mut stream = js.get_stream(taskhost::queue::RUNS).await.unwrap();
+            let info = stream.info().await.unwrap();
+            info.cluster
+                .clone()
+                .and_then(|c| c.leader)
+                .unwrap_or_default()
+        })
+        .unwrap()
+}
+
+#[test]
+fn work_goes_on_after_the_jetstream_leader_is_killed() {
+    let cluster = NatsCluster::start(3).expect("three nats-servers");
+    let mut c = Cluster::with(Servers::Three(cluster));
+    for _ in 0..2 {
+        c.worker(&["--concurrency", "2"]);
+    }
+    let queue = queue_of(&c);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ids: Vec<String> = (0..60).map(|i| format!("ha-{i}")).collect();
+    let submit = |id: &String| {
+        let request = taskhost::queue::RunRequest {
+            id: id.clone(),
+            task: "hostile".into(),
+            task_data: serde_json::json!({"action": "noop"}),
+            parent: None,
+            tag: "default".into(),
+            depth: 0,
+        };
+        rt.block_on(queue.submit(&request)).unwrap();
+    };
+    for id in &ids[..30] {
+        submit(id);
+    }
+    // Kill the leader of the runs stream mid-stream.
+    let leader = runs_leader(&queue);
+    let Servers::Three(cluster) = &mut c.nats else {
+        unreachable!()
+    };
+    let n: usize = leader.trim_start_matches('n').parse().expect("a node name");
+    cluster.nodes[n].kill();
+    for id in &ids[30..] {
+        submit(id);
+    }
+    rt.block_on(async {
+        for id in &ids {
+            let s = tokio::time::timeout(
+                Duration::from_secs(300),
+                queue.wait(id, Duration::from_millis(100)),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{id} did not finish\n{}", c.logs()))
+            .unwrap();
+            assert_eq!(s.status.as_deref(), Some("success"), "{id}: {s:?}");
+        }
+    });
+    assert_ne!(runs_leader(&queue), leader, "a new leader was elected");
+    for id in &ids {
+        assert_eq!(c.starts(&format!("run={id} ")), 1, "{id}\n{}", c.logs());
+    }
+}
+
+#[test]
+fn a_worker_serves_prometheus_metrics_and_logs_json() {
+    let mut c = Cluster::new();
+    let port = taskhost::testing::services::free_port().unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let w = c.worker(&["--metrics", &addr, "--log-json"]);
+    let ok = c.submit(r#"{"action": "noop"}"#, None);
+    let bad = c.submit(r#"{"action": "nope"}"#, None);
+    c.until(&ok, "finished", Duration::from_secs(60));
+    c.until(&bad, "finished", Duration::from_secs(60));
+    let metrics = http_get(&addr, "/metrics");
+    for line in [
+        "taskhost_runs_started_total 2",
+        "taskhost_runs_succeeded_total 1",
+        "taskhost_runs_failed_total 1",
+        "taskhost_runs_redelivered_total 0",
+        "taskhost_run_duration_seconds_count 2",
+        "# TYPE taskhost_queue_depth gauge",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
+    assert!(http_get(&addr, "/").starts_with("HTTP/1.1 404"));
+    // Every log line is a JSON object.
+    let log = c.log(w);
+    let mut started = 0;
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        if v["fields"]["message"] == "run started" {
+            started += 1;
+            assert_eq!(v["level"], "INFO", "{v}");
+        }
+    }
+    assert_eq!(started, 2, "{log}");
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
 }

@@ -214,8 +214,9 @@ impl Executor for Runner {
             self.options.clone(),
         );
         // Its children go through the queue too.
-        let children = QueueChildren::new(self.queue.clone(), &request.tag, request.depth, Some(slots))
-            .map(|c| Arc::new(c) as Arc<dyn taskhost::run::children::Spawner>);
+        let children =
+            QueueChildren::new(self.queue.clone(), &request.tag, request.depth, Some(slots))
+                .map(|c| Arc::new(c) as Arc<dyn taskhost::run::children::Spawner>);
         Box::pin(async move {
             if let Err(e) = taskhost_manifest::check_name(&request.task) {
                 return Outcome::Invalid(format!("task {:?}: {e}", request.task));

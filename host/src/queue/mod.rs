@@ -24,7 +24,7 @@ use async_nats::jetstream::{self, consumer, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::store::shared::{SharedStore, pg_err};
+use crate::store::shared::{SharedStore, pg_err, retry};
 use crate::store::{StoreError, now_rfc3339};
 
 pub mod children;
@@ -145,24 +145,28 @@ impl Queue {
         let replicas = config.replicas.max(1);
         let js = store.block(async move {
             let js = jetstream::new(nats);
-            js.get_or_create_stream(stream::Config {
-                name: RUNS.into(),
-                subjects: vec![RUN_SUBJECTS.into()],
-                retention: stream::RetentionPolicy::WorkQueue,
-                duplicate_window: DUPLICATE_WINDOW,
-                num_replicas: replicas,
-                ..Default::default()
+            retry("making the runs stream", || {
+                js.get_or_create_stream(stream::Config {
+                    name: RUNS.into(),
+                    subjects: vec![RUN_SUBJECTS.into()],
+                    retention: stream::RetentionPolicy::WorkQueue,
+                    duplicate_window: DUPLICATE_WINDOW,
+                    num_replicas: replicas,
+                    ..Default::default()
+                })
             })
             .await
             .map_err(|e| js_err("cannot make the runs stream")(&e))?;
-            js.get_or_create_stream(stream::Config {
-                name: DEAD.into(),
-                subjects: vec![
-                    "taskhost.dead.>".into(),
-                    format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{RUNS}.*"),
-                ],
-                num_replicas: replicas,
-                ..Default::default()
+            retry("making the dead-letter stream", || {
+                js.get_or_create_stream(stream::Config {
+                    name: DEAD.into(),
+                    subjects: vec![
+                        "taskhost.dead.>".into(),
+                        format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{RUNS}.*"),
+                    ],
+                    num_replicas: replicas,
+                    ..Default::default()
+                })
             })
             .await
             .map_err(|e| js_err("cannot make the dead-letter stream")(&e))?;
@@ -216,13 +220,17 @@ impl Queue {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", request.id.as_str());
         let subject = format!("taskhost.runs.{}.{}", request.tag, request.task);
-        let ack = self
-            .js
-            .publish_with_headers(subject, headers, payload.into())
-            .await
-            .map_err(|e| js_err("cannot publish the run")(&e))?
-            .await
-            .map_err(|e| js_err("the runs stream did not take the run")(&e))?;
+        // Safe to repeat: the stream drops a second copy of the id.
+        let ack = retry("publishing a run", || async {
+            self.js
+                .publish_with_headers(subject.clone(), headers.clone(), payload.clone().into())
+                .await
+                .map_err(|e| e.to_string())?
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| js_err("the runs stream did not take the run")(&e))?;
         tracing::debug!(run = %request.id, seq = ack.sequence, duplicate = ack.duplicate, "submitted");
         Ok(())
     }
@@ -261,9 +269,16 @@ impl Queue {
             error: row.get(10),
             report: row.get(11),
         };
-        if matches!(status.state, State::Queued | State::Running)
-            && let Some(why) = self.dead_letter(id).await?
-        {
+        // JetStream may be electing a leader: the run is then not known
+        // to be dead, and the next look will tell.
+        let dead = match status.state {
+            State::Queued | State::Running => self.dead_letter(id).await.unwrap_or_else(|e| {
+                tracing::debug!(run = %id, "cannot read the dead-letter stream now: {e}");
+                None
+            }),
+            _ => None,
+        };
+        if let Some(why) = dead {
             status.state = State::Dead;
             status.error = Some(why);
         }

@@ -13,7 +13,7 @@ use tokio::sync::{Semaphore, watch};
 use super::{DEAD, DeadLetter, Queue, QueueError, RUNS, RunRequest, consumer_config, js_err};
 use crate::report::Report;
 use crate::store::now_rfc3339;
-use crate::store::shared::{SharedStore, pg_err};
+use crate::store::shared::{SharedStore, pg_err, retry};
 
 /// How one attempt of a run ended.
 pub enum Outcome {
@@ -73,18 +73,21 @@ pub async fn work(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), QueueError> {
     super::check_token("tag", &config.tag)?;
-    let stream = queue
-        .jetstream()
-        .get_stream(RUNS)
-        .await
-        .map_err(|e| js_err("cannot open the runs stream")(&e))?;
-    let consumer = stream
-        .get_or_create_consumer(
-            &format!("workers-{}", config.tag),
-            consumer_config(&config.tag, queue.config()),
-        )
-        .await
-        .map_err(|e| js_err("cannot make the workers' consumer")(&e))?;
+    let consumer = retry("making the workers' consumer", || async {
+        queue
+            .jetstream()
+            .get_stream(RUNS)
+            .await
+            .map_err(|e| e.to_string())?
+            .get_or_create_consumer(
+                &format!("workers-{}", config.tag),
+                consumer_config(&config.tag, queue.config()),
+            )
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| js_err("cannot make the workers' consumer")(&e))?;
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let (abort_tx, abort) = watch::channel(false);
     let mut running = tokio::task::JoinSet::new();

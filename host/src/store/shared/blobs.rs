@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use async_nats::jetstream::object_store::{InfoErrorKind, ObjectMetadata};
 use tokio::io::AsyncWriteExt;
 
-use super::SharedStore;
+use super::{SharedStore, retry};
 use crate::store::{ArtifactId, FileEntry, Source, StoreError};
 
 impl SharedStore {
@@ -15,27 +15,32 @@ impl SharedStore {
         let path = self.inner.cache.path(sha256);
         let (objects, name) = (self.inner.objects.clone(), sha256.to_owned());
         self.block(async move {
-            match objects.info(&name).await {
-                Ok(info) if !info.deleted => return Ok(()),
-                Ok(_) => {}
-                Err(e) if e.kind() == InfoErrorKind::NotFound => {}
-                Err(e) => return Err(nats_err(&format!("cannot look up blob {name}"), e)),
-            }
-            let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
-                StoreError::io(format!("cannot read cached blob {}", path.display()), e)
-            })?;
-            objects
-                .put(
-                    ObjectMetadata {
-                        name: name.clone(),
-                        ..Default::default()
-                    },
-                    &mut file,
-                )
-                .await
-                .map_err(|e| nats_err(&format!("cannot upload blob {name}"), e))?;
-            tracing::debug!(sha256 = %name, "uploaded blob");
-            Ok(())
+            // Content-addressed: repeating an upload is harmless, so a
+            // cluster electing a leader is waited out.
+            retry("uploading a blob", || async {
+                match objects.info(&name).await {
+                    Ok(info) if !info.deleted => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == InfoErrorKind::NotFound => {}
+                    Err(e) => return Err(nats_err(&format!("cannot look up blob {name}"), e)),
+                }
+                let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
+                    StoreError::io(format!("cannot read cached blob {}", path.display()), e)
+                })?;
+                objects
+                    .put(
+                        ObjectMetadata {
+                            name: name.clone(),
+                            ..Default::default()
+                        },
+                        &mut file,
+                    )
+                    .await
+                    .map_err(|e| nats_err(&format!("cannot upload blob {name}"), e))?;
+                tracing::debug!(sha256 = %name, "uploaded blob");
+                Ok(())
+            })
+            .await
         })?
     }
 
@@ -56,21 +61,26 @@ impl SharedStore {
             tmp.path().to_path_buf(),
         );
         self.block(async move {
-            let mut object = objects.get(&name).await.map_err(|e| {
-                nats_err(
-                    &format!("artifact {id}: cannot download file {name} from the object store"),
-                    e,
-                )
-            })?;
-            let mut out = tokio::fs::File::create(&dest)
-                .await
-                .map_err(|e| StoreError::io(format!("cannot write {}", dest.display()), e))?;
-            tokio::io::copy(&mut object, &mut out).await.map_err(|e| {
-                StoreError::io(format!("artifact {id}: cannot download blob {name}"), e)
-            })?;
-            out.flush()
-                .await
-                .map_err(|e| StoreError::io(format!("cannot write {}", dest.display()), e))
+            retry("downloading a blob", || async {
+                let mut object = objects.get(&name).await.map_err(|e| {
+                    nats_err(
+                        &format!(
+                            "artifact {id}: cannot download file {name} from the object store"
+                        ),
+                        e,
+                    )
+                })?;
+                let mut out = tokio::fs::File::create(&dest)
+                    .await
+                    .map_err(|e| StoreError::io(format!("cannot write {}", dest.display()), e))?;
+                tokio::io::copy(&mut object, &mut out).await.map_err(|e| {
+                    StoreError::io(format!("artifact {id}: cannot download blob {name}"), e)
+                })?;
+                out.flush()
+                    .await
+                    .map_err(|e| StoreError::io(format!("cannot write {}", dest.display()), e))
+            })
+            .await
         })??;
         // Stored through the cache, which hashes it: a blob that is not
         // what the index says never reaches the cache under that name.

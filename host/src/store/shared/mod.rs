@@ -480,27 +480,56 @@ pub async fn connect_nats(url: &str) -> Result<async_nats::Client, StoreError> {
         .map_err(|e| StoreError::Db(format!("cannot connect to NATS at {url}: {e}")))
 }
 
+/// How long JetStream may be unavailable (a cluster electing a leader)
+/// before an operation gives up.
+pub const JETSTREAM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs `op` until it succeeds or [`JETSTREAM_PATIENCE`] has passed,
+/// backing off; for operations that are safe to repeat.
+pub async fn retry<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
+    what: &str,
+    mut op: impl FnMut() -> F,
+) -> Result<T, E> {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if start.elapsed() < JETSTREAM_PATIENCE => {
+                tracing::debug!("{what}: {e}; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 async fn open_bucket(
     nats: &async_nats::Client,
     replicas: usize,
 ) -> Result<ObjectStore, StoreError> {
     let js = jetstream::new(nats.clone());
-    match js.get_object_store(BUCKET).await {
-        Ok(bucket) => Ok(bucket),
-        Err(_) => js
-            .create_object_store(jetstream::object_store::Config {
-                bucket: BUCKET.into(),
-                description: Some("taskhost artifact file contents, by sha256".into()),
-                num_replicas: replicas,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| {
-                StoreError::Db(format!(
-                    "cannot open the JetStream object store {BUCKET}: {e} (is JetStream enabled on the server? nats-server -js)"
-                ))
-            }),
-    }
+    retry("opening the blob bucket", || async {
+        match js.get_object_store(BUCKET).await {
+            Ok(bucket) => Ok(bucket),
+            Err(_) => js
+                .create_object_store(jetstream::object_store::Config {
+                    bucket: BUCKET.into(),
+                    description: Some("taskhost artifact file contents, by sha256".into()),
+                    num_replicas: replicas,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    })
+    .await
+    .map_err(|e| {
+        StoreError::Db(format!(
+            "cannot open the JetStream object store {BUCKET}: {e} (is JetStream enabled on the server? nats-server -js)"
+        ))
+    })
 }
 
 /// A connection string without its password, for messages.
