@@ -632,6 +632,36 @@ fn a_plugin_submits_only_granted_tasks_within_its_quota_and_depth() {
     assert!(logs.contains("this host starts no child runs"), "{all}");
 }
 
+#[test]
+fn a_child_run_cannot_import_files_of_the_host() {
+    let env = Env::new();
+    let secret = env.write("secret.txt", "the host's own file\n");
+    let child = serde_json::json!({"action": "input", "artifact": secret.to_str().unwrap()});
+    let data = serde_json::json!({"action": "submit", "task": "hostile", "data": child});
+    let (ran, all) = hostile_by_name(&env, &data, "submit = [\"hostile\"]");
+    ran.expect(0);
+    let note = first_note(&report(&ran));
+    assert!(
+        note.starts_with("new; Error") && note.contains("cannot import files from the machine"),
+        "{all}"
+    );
+    // Nothing was imported.
+    assert!(
+        env.artifacts()
+            .iter()
+            .all(|a| a["category"] != "test:input"),
+        "{all}"
+    );
+    // The user's own run still imports a file they name.
+    let own = serde_json::json!({"action": "input", "artifact": secret.to_str().unwrap()});
+    let (ran, all) = hostile_by_name(&env, &own, "");
+    ran.expect(0);
+    assert!(
+        first_note(&report(&ran)).contains("the host's own file"),
+        "{all}"
+    );
+}
+
 // ---- 7. Handles, and a run that cannot keep its log ----
 
 #[test]

@@ -255,6 +255,20 @@ fn bad_input_is_terminated_not_retried() {
     ran.expect(0);
     let s = c.until(ran.stdout.trim(), "finished", Duration::from_secs(60));
     assert_eq!(s["attempt"], 1, "{s}");
+    // A queued run's task_data cannot name the worker's files.
+    let secret = c.env.write("secret.txt", "the worker's own file\n");
+    let id = c.submit(
+        &serde_json::json!({"action": "input", "artifact": secret.to_str().unwrap()}).to_string(),
+        None,
+    );
+    let s = c.until(&id, "finished", Duration::from_secs(60));
+    assert!(
+        s["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot import files from the machine"),
+        "{s}"
+    );
     // Paths are not task names.
     c.run(&["submit", "/tmp/x.wasm", "--data", file.to_str().unwrap()])
         .expect(2);

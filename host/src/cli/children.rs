@@ -96,6 +96,8 @@ impl Spawner for Children {
                 parent: Some(parent),
                 children: grandchildren,
                 notification_channels: Arc::default(),
+                // task_data a plugin wrote: no files of this machine.
+                local_files: false,
                 ..this.options.clone()
             };
             run_task(

@@ -251,6 +251,8 @@ impl Executor for Runner {
                 parent: request.parent.clone(),
                 workspace_parent: workspaces.clone(),
                 children,
+                // task_data from the queue: no files of this machine.
+                local_files: false,
                 ..options
             };
             let shared = store.clone();

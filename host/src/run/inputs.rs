@@ -11,7 +11,12 @@ use std::path::Path;
 
 /// Every lookup string in the declared input keys, with the categories
 /// its input accepts: each needs the granter's leave before it runs.
-pub(crate) fn lookups(manifest: &Manifest, task_data: &Value) -> Vec<(String, Vec<String>)> {
+/// Without `local_files` (a queued or child run), no string is a path.
+pub(crate) fn lookups(
+    manifest: &Manifest,
+    task_data: &Value,
+    local_files: bool,
+) -> Vec<(String, Vec<String>)> {
     let mut found = Vec::new();
     for input in &manifest.inputs {
         let pointer = format!("/{}", input.key.replace('.', "/"));
@@ -23,7 +28,7 @@ pub(crate) fn lookups(manifest: &Manifest, task_data: &Value) -> Vec<(String, Ve
         for value in values {
             if let Value::String(s) = value
                 && crate::store::Lookup::is_lookup(s)
-                && !Path::new(s).exists()
+                && !(local_files && Path::new(s).exists())
             {
                 found.push((s.clone(), input.categories.clone()));
             }
@@ -33,13 +38,15 @@ pub(crate) fn lookups(manifest: &Manifest, task_data: &Value) -> Vec<(String, Ve
 }
 
 /// Replaces each declared input key's value with an artifact id: ids are
-/// checked, local files are imported as the input's first category.
+/// checked, local files are imported as the input's first category, if
+/// `local_files` (the run's task_data came from this machine's user).
 pub(crate) fn resolve_inputs(
     manifest: &Manifest,
     task_data: &mut Value,
     store: &dyn ArtifactStore,
     run_id: &str,
     log: &RunLog,
+    local_files: bool,
 ) -> Result<Vec<(String, ArtifactId)>, RunError> {
     let mut ids = Vec::new();
     for input in &manifest.inputs {
@@ -52,7 +59,15 @@ pub(crate) fn resolve_inputs(
             other => vec![other],
         };
         for value in slots {
-            let id = resolve_one(&input.key, &input.categories, value, store, run_id, log)?;
+            let id = resolve_one(
+                &input.key,
+                &input.categories,
+                value,
+                store,
+                run_id,
+                log,
+                local_files,
+            )?;
             *value = Value::from(id);
             ids.push((input.key.clone(), id));
         }
@@ -67,6 +82,7 @@ fn resolve_one(
     store: &dyn ArtifactStore,
     run_id: &str,
     log: &RunLog,
+    local_files: bool,
 ) -> Result<ArtifactId, RunError> {
     let by_id = |id: ArtifactId| -> Result<ArtifactId, RunError> {
         let artifact = store
@@ -90,12 +106,19 @@ fn resolve_one(
                 .ok_or_else(|| RunError::Invalid(format!("{key}: {n} is not an artifact id")))?,
         ),
         Value::String(s) if s.parse::<ArtifactId>().is_ok() => by_id(s.parse().unwrap_or_default()),
-        Value::String(s) if crate::store::Lookup::is_lookup(s) && !Path::new(s).exists() => {
+        Value::String(s)
+            if crate::store::Lookup::is_lookup(s) && !(local_files && Path::new(s).exists()) =>
+        {
             let id = crate::store::lookup(store, s, categories)
                 .map_err(|e| RunError::Invalid(format!("{key}: {e}")))?;
             log.info("fetch-inputs", &format!("{key}: {s} is artifact {id}"));
             by_id(id)
         }
+        Value::String(s) if !local_files => Err(RunError::Invalid(format!(
+            "{key}: '{s}' is not an artifact id or a lookup; a queued or child run cannot \
+             import files from the machine that runs it (import them first: \
+             `runtask artifact import FILE`, then give the id)"
+        ))),
         Value::String(s) => {
             let path = Path::new(s);
             let meta = std::fs::metadata(path).map_err(|e| {

@@ -71,6 +71,10 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     /// The run that submitted this one.
     pub parent: Option<String>,
+    /// Whether task_data may name files on this machine as inputs: only
+    /// when it comes from this machine's user, never for a queued run or
+    /// a child a plugin submitted.
+    pub local_files: bool,
 }
 
 impl Default for RunOptions {
@@ -93,6 +97,7 @@ impl Default for RunOptions {
             children: None,
             run_id: None,
             parent: None,
+            local_files: true,
         }
     }
 }
@@ -351,7 +356,7 @@ pub async fn run_task_in(
 
     // Stage 1: fetch inputs (resolve ids and lookups, import local files).
     log.info("stage", "fetch-inputs");
-    for (query, categories) in inputs::lookups(&manifest, &task_data) {
+    for (query, categories) in inputs::lookups(&manifest, &task_data, options.local_files) {
         let category = categories.join(" | ");
         let granter = sandbox.context().granter();
         if let Err(denied) = granter.lookup(&query, &category) {
@@ -361,12 +366,24 @@ pub async fn run_task_in(
     }
     // Imports hash and fsync: off the async threads.
     let (inputs, task_data) = {
-        let (manifest, store, run_id, log) =
-            (manifest.clone(), store.clone(), run_id.clone(), log.clone());
+        let (manifest, store, run_id, log, local_files) = (
+            manifest.clone(),
+            store.clone(),
+            run_id.clone(),
+            log.clone(),
+            options.local_files,
+        );
         tokio::task::spawn_blocking(move || {
             let mut task_data = task_data;
-            inputs::resolve_inputs(&manifest, &mut task_data, store.as_ref(), &run_id, &log)
-                .map(|ids| (ids, task_data))
+            inputs::resolve_inputs(
+                &manifest,
+                &mut task_data,
+                store.as_ref(),
+                &run_id,
+                &log,
+                local_files,
+            )
+            .map(|ids| (ids, task_data))
         })
         .await
         .map_err(|e| RunError::Internal(e.into()))??
