@@ -236,6 +236,47 @@ fn a_submitted_run_is_run_once_and_read_back_like_a_local_one() {
     c.run(&["audit", "once-1"]).expect(0);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(c.starts("once-1"), 1, "{}", c.logs());
+
+    // `runtask run` on the shared store: another machine (another cache)
+    // reads its audit log.
+    let data = c.env.write(
+        "echo.json",
+        r#"{"action": "exec", "argv": ["echo", "hello", "audit"]}"#,
+    );
+    let policy = c.env.path("policy.toml");
+    let ran = crate::Ran::from(
+        c.cmd(&[
+            "run",
+            "hostile",
+            "--plugin-dir",
+            c.plugins.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap(),
+    );
+    ran.expect(0);
+    let run_id = serde_json::from_str::<serde_json::Value>(&ran.stdout).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let elsewhere = crate::Ran::from(
+        c.cmd(&["audit", &run_id])
+            .env("XDG_CACHE_HOME", c.env.path("other-machine"))
+            .output()
+            .unwrap(),
+    );
+    elsewhere.expect(0);
+    assert!(
+        elsewhere.stdout.contains(r#"["echo","hello","audit"]"#),
+        "{}",
+        elsewhere.stdout
+    );
 }
 
 #[test]
@@ -586,4 +627,59 @@ fn http_get(addr: &str, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
+}
+
+#[test]
+fn a_run_that_crashes_every_time_is_retried_then_dead_lettered() {
+    let mut c = Cluster::new();
+    // A worker whose every run crashes: its TMPDIR is a file, so no
+    // workspace can be made (the machine's fault, not the run's input).
+    let not_a_dir = c.env.write("not-a-dir", "");
+    let n = c.workers.len();
+    let log = c.env.path(&format!("worker-{n}.log"));
+    let plugins = c.plugins.to_str().unwrap().to_owned();
+    let policy = c.env.path("policy.toml");
+    let child = c
+        .cmd(&[
+            "worker",
+            "--name",
+            "broken",
+            "--plugin-dir",
+            &plugins,
+            "--policy",
+            policy.to_str().unwrap(),
+            "--max-deliver",
+            "2",
+        ])
+        .env("TMPDIR", &not_a_dir)
+        .env("RUNTASK_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    c.workers.push((child, log));
+    let id = c.submit(r#"{"action": "noop"}"#, None);
+    let s = c.until(&id, "dead", Duration::from_secs(60));
+    assert_eq!(s["attempt"], 2, "{s}");
+    assert!(
+        s["error"].as_str().unwrap_or("").contains("workspace"),
+        "{s}"
+    );
+    // It is in the dead-letter stream, as the worker wrote it.
+    let queue = queue_of(&c);
+    let nats = queue.store().nats().clone();
+    let letter = queue
+        .store()
+        .block(async move {
+            let js = async_nats::jetstream::new(nats);
+            let stream = js.get_stream(taskhost::queue::DEAD).await.unwrap();
+            stream
+                .get_last_raw_message_by_subject(&format!("taskhost.dead.{id}"))
+                .await
+                .unwrap()
+                .payload
+        })
+        .unwrap();
+    let letter: serde_json::Value = serde_json::from_slice(&letter).unwrap();
+    assert_eq!(letter["deliveries"], 2, "{letter}");
 }

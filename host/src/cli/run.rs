@@ -65,5 +65,6 @@ pub(crate) async fn run(args: RunArgs, config: &Config) -> Result<Code> {
         return Ok(Code::TaskError);
     };
 
+    config.keep_run_records(&report.run_id)?;
     print_report(&report, &args.output, store.as_ref())
 }

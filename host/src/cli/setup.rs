@@ -31,6 +31,8 @@ pub(crate) struct Config {
     /// A shared store (`--store postgres://...`); `store_dir` is then
     /// this machine's cache of it.
     pub shared: Option<SharedConfig>,
+    /// Its connection, made once.
+    connected: std::sync::OnceLock<SharedStore>,
 }
 
 impl Config {
@@ -64,6 +66,7 @@ impl Config {
             artifacts: data.join("artifacts"),
             known_hosts: state.join("known_hosts"),
             shared,
+            connected: std::sync::OnceLock::new(),
         })
     }
 
@@ -113,13 +116,27 @@ impl Config {
                 "the run queue needs a shared store: --store postgres://USER@HOST:PORT/DB --nats nats://HOST:PORT",
             ));
         };
-        SharedStore::connect(shared).with_context(|| {
+        if let Some(store) = self.connected.get() {
+            return Ok(store.clone());
+        }
+        let store = SharedStore::connect(shared).with_context(|| {
             format!(
                 "opening the shared store {} (NATS {})",
                 taskhost::store::shared::redact(&shared.postgres),
                 shared.nats
             )
-        })
+        })?;
+        Ok(self.connected.get_or_init(|| store).clone())
+    }
+
+    /// Saves a run's records (`runs/RUN-ID/`) to a shared store, where
+    /// every machine reads them; nothing to do for a local store.
+    pub fn keep_run_records(&self, run_id: &str) -> Result<()> {
+        if self.shared.is_some() {
+            let dir = self.store_dir.join("runs").join(run_id);
+            self.shared_store()?.save_run_files(run_id, &dir)?;
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> Result<Arc<dyn ArtifactStore>> {
