@@ -683,3 +683,39 @@ fn a_run_that_crashes_every_time_is_retried_then_dead_lettered() {
     let letter: serde_json::Value = serde_json::from_slice(&letter).unwrap();
     assert_eq!(letter["deliveries"], 2, "{letter}");
 }
+
+#[test]
+fn a_crafted_message_is_terminated_before_its_id_reaches_a_path() {
+    let mut c = Cluster::new();
+    let w = c.worker(&[]);
+    let queue = queue_of(&c);
+    let nats = queue.store().nats().clone();
+    // Published straight to the stream, past `runtask submit`'s checks.
+    queue
+        .store()
+        .block(async move {
+            let js = async_nats::jetstream::new(nats);
+            for body in [
+                r#"{"id": "../../escape", "task": "hostile", "task_data": {"action": "noop"}}"#,
+                r#"{"id": "ok-id", "task": "../hostile", "task_data": {}}"#,
+                "not json",
+            ] {
+                js.publish("taskhost.runs.default.hostile", body.into())
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap();
+            }
+        })
+        .unwrap();
+    let start = Instant::now();
+    while c.log(w).matches("not a valid run request").count() < 3 {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!c.log(w).contains("run started"), "{}", c.logs());
+    // Terminated: not delivered again, and nothing was recorded.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(c.log(w).matches("not a valid run request").count(), 3);
+    assert_eq!(c.run(&["status", "ok-id"]).code, 2);
+}

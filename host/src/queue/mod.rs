@@ -77,6 +77,29 @@ pub struct RunRequest {
     pub depth: u32,
 }
 
+impl RunRequest {
+    /// Checks what a worker uses in subjects and paths: anyone who can
+    /// publish to the stream can hand a worker a message.
+    pub fn validate(&self) -> Result<(), QueueError> {
+        check_token("run id", &self.id)?;
+        check_token("tag", &self.tag)?;
+        if let Some(parent) = &self.parent {
+            check_token("parent run id", parent)?;
+        }
+        taskhost_manifest::check_name(&self.task)
+            .map_err(|e| QueueError::Invalid(format!("task {:?}: {e}", self.task)))?;
+        if self.depth > children::MAX_DEPTH {
+            return Err(QueueError::Invalid(format!(
+                "run {} is nested {} deep; runs nest at most {} deep",
+                self.id,
+                self.depth,
+                children::MAX_DEPTH
+            )));
+        }
+        Ok(())
+    }
+}
+
 fn default_tag() -> String {
     DEFAULT_TAG.into()
 }
@@ -195,10 +218,7 @@ impl Queue {
     /// publishes it with `Nats-Msg-Id` = its id. Submitting an id again
     /// runs it once.
     pub async fn submit(&self, request: &RunRequest) -> Result<(), QueueError> {
-        check_token("run id", &request.id)?;
-        check_token("tag", &request.tag)?;
-        taskhost_manifest::check_name(&request.task)
-            .map_err(|e| QueueError::Invalid(format!("task {:?}: {e}", request.task)))?;
+        request.validate()?;
         let client = self.client().await?;
         let task_data = request.task_data.to_string();
         client
@@ -407,6 +427,43 @@ pub(crate) fn consumer_config(tag: &str, config: &QueueConfig) -> consumer::pull
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_with_a_path_for_an_id_or_task_is_refused() {
+        let ok = RunRequest {
+            id: "r1".into(),
+            task: "lintian".into(),
+            task_data: serde_json::json!({}),
+            parent: None,
+            tag: DEFAULT_TAG.into(),
+            depth: 0,
+        };
+        ok.validate().unwrap();
+        for bad in [
+            RunRequest {
+                id: "../../etc/x".into(),
+                ..ok.clone()
+            },
+            RunRequest {
+                task: "/tmp/evil.wasm".into(),
+                ..ok.clone()
+            },
+            RunRequest {
+                tag: "a.>".into(),
+                ..ok.clone()
+            },
+            RunRequest {
+                parent: Some("../p".into()),
+                ..ok.clone()
+            },
+            RunRequest {
+                depth: 99,
+                ..ok.clone()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn tokens_are_plain() {

@@ -176,10 +176,13 @@ async fn handle(
     slots: Arc<Semaphore>,
 ) {
     let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-    let request: RunRequest = match serde_json::from_slice(&message.payload) {
+    let request = serde_json::from_slice::<RunRequest>(&message.payload)
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.validate().map(|()| r).map_err(|e| e.to_string()));
+    let request = match request {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!("a message that is not a run request (terminated): {e}");
+            tracing::error!("a message that is not a valid run request (terminated): {e}");
             let _ = message.ack_with(AckKind::Term).await;
             return;
         }
