@@ -719,3 +719,50 @@ fn a_crafted_message_is_terminated_before_its_id_reaches_a_path() {
     assert_eq!(c.log(w).matches("not a valid run request").count(), 3);
     assert_eq!(c.run(&["status", "ok-id"]).code, 2);
 }
+
+#[test]
+fn a_run_longer_than_ack_wait_is_kept_alive_by_progress_acks() {
+    let mut c = Cluster::new();
+    c.worker(&["--ack-wait", "2"]);
+    c.worker(&["--ack-wait", "2"]);
+    // Three AckWaits long: without +WPI it would go to the other worker.
+    let id = c.submit(r#"{"action": "exec", "argv": ["sleep", "6"]}"#, None);
+    let s = c.until(&id, "finished", Duration::from_secs(60));
+    assert_eq!(
+        (s["status"].as_str(), s["attempt"].as_i64()),
+        (Some("success"), Some(1)),
+        "{s}"
+    );
+    assert_eq!(c.starts(&id), 1, "{}", c.logs());
+}
+
+#[test]
+fn a_draining_worker_hands_back_what_does_not_finish_in_time() {
+    let mut c = Cluster::new();
+    let w = c.worker(&["--drain", "1"]);
+    let id = c.submit(r#"{"action": "exec", "argv": ["sleep", "30"]}"#, None);
+    c.until(&id, "running", Duration::from_secs(60));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(c.workers[w].0.id() as i32, libc::SIGTERM) };
+    let start = Instant::now();
+    let status = c.workers[w].0.wait().unwrap();
+    assert!(status.success(), "{status:?}\n{}", c.logs());
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        c.log(w).contains("handed back to the queue"),
+        "{}",
+        c.logs()
+    );
+    // Another worker takes it at once (a nak, not an AckWait of 60 s
+    // later).
+    c.worker(&[]);
+    let start = Instant::now();
+    while c.status(&id)["attempt"] != 2 {
+        assert!(start.elapsed() < Duration::from_secs(20), "{}", c.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
