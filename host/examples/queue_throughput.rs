@@ -221,6 +221,7 @@ fn request(id: &str, tag: &str, task_data: serde_json::Value) -> RunRequest {
         parent: None,
         tag: tag.into(),
         depth: 0,
+        formula: None,
     }
 }
 
@@ -281,6 +282,7 @@ fn lintian(setup: &Setup, env: &Env, queue: &Queue, rt: &tokio::runtime::Runtime
             parent: None,
             tag: "lintian".into(),
             depth: 0,
+            formula: None,
         };
         let q = submit_and_wait(rt, queue, std::slice::from_ref(&request));
         let start = Instant::now();

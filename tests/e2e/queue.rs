@@ -395,6 +395,7 @@ fn two_hundred_runs_on_four_workers_each_run_exactly_once() {
                 parent: None,
                 tag: "default".into(),
                 depth: 0,
+                formula: None,
             };
             queue.submit(&request).await.unwrap();
             // Submitted twice: still one run.
@@ -546,6 +547,7 @@ fn work_goes_on_after_the_jetstream_leader_is_killed() {
             parent: None,
             tag: "default".into(),
             depth: 0,
+            formula: None,
         };
         rt.block_on(queue.submit(&request)).unwrap();
     };
@@ -765,4 +767,73 @@ fn a_draining_worker_hands_back_what_does_not_finish_in_time() {
         assert!(start.elapsed() < Duration::from_secs(20), "{}", c.logs());
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn a_submitted_formula_runs_on_a_worker_with_its_directory_and_keeps_its_artifacts() {
+    let mut c = Cluster::new();
+    let policy = c.env.path("policy.toml");
+    let mut text = std::fs::read_to_string(&policy).unwrap();
+    text.push_str(
+        "\n[plugins.shell]\nbackends = [\"local\"]\nexec = [\"cp extra.txt artifacts/copy.txt\"]\n",
+    );
+    std::fs::write(&policy, text).unwrap();
+    c.worker(&[]);
+    c.env
+        .write("ftask/extra.txt", "travelled with the formula\n");
+    let formula = c.env.write(
+        "ftask/runtask.yml",
+        "name: queued-check\nactions:\n  - name: copy\n    shell:\n      - cp extra.txt artifacts/copy.txt\n  \
+         - name: hi\n    dummy:\n      result: PASS\n      msg: hello ${koji_build}\n",
+    );
+    let ran = c.run(&[
+        "submit",
+        "-i",
+        "xchat-0.5-1.fc20",
+        "-t",
+        "koji_build",
+        formula.to_str().unwrap(),
+    ]);
+    ran.expect(0);
+    let id = ran.stdout.trim().to_owned();
+    let waited = c.run(&["wait", &id, "--format", "json"]);
+    waited.expect(0);
+    let s = c.status(&id);
+    assert_eq!(
+        (s["task"].as_str(), s["status"].as_str()),
+        (Some("queued-check"), Some("success")),
+        "{s}"
+    );
+    // The formula's artifacts/ is an artifact of the shared store.
+    let list = c.run(&["artifact", "list", "--json"]);
+    let all: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).unwrap();
+    let kept = all
+        .iter()
+        .find(|a| a["category"] == "taskhost:formula-artifacts" && a["created_by"] == id.as_str())
+        .unwrap_or_else(|| panic!("{all:?}\n{}", c.logs()));
+    let out = c.env.path("exported");
+    c.run(&[
+        "artifact",
+        "export",
+        &kept["id"].to_string(),
+        out.to_str().unwrap(),
+    ])
+    .expect(0);
+    assert_eq!(
+        std::fs::read_to_string(out.join("copy.txt")).unwrap(),
+        "travelled with the formula\n"
+    );
+    // A bad formula is refused before anything is queued.
+    let bad = c
+        .env
+        .write("ftask2/runtask.yml", "name: x\nactions: nope\n");
+    c.run(&[
+        "submit",
+        "-i",
+        "x",
+        "-t",
+        "koji_build",
+        bad.to_str().unwrap(),
+    ])
+    .expect(2);
 }

@@ -210,8 +210,37 @@ pub(crate) enum Command {
 
 #[derive(Args)]
 pub(crate) struct SubmitArgs {
-    /// The task's plugin name (a worker finds it by name)
+    /// The task's plugin name (a worker finds it by name), or with -i and
+    /// -t a task formula (runtask.yml): its directory goes along
+    #[arg(value_name = "TASK|FORMULA")]
     pub(crate) task: String,
+    /// The formula's item (as `runtask -i ITEM -t TYPE FORMULA`)
+    #[arg(
+        short = 'i',
+        long = "item",
+        value_name = "ITEM",
+        requires = "item_type",
+        conflicts_with = "data"
+    )]
+    pub(crate) item: Option<String>,
+    /// The formula item's type
+    #[arg(short = 't', long = "type", value_name = "TYPE", requires = "item", value_parser = [
+        "koji_build", "bodhi_update", "koji_tag", "compose", "docker_image",
+        "dist_git_commit", "git_commit", "module_build", "pull_request",
+        "debian_source",
+    ])]
+    pub(crate) item_type: Option<String>,
+    /// The formula item's architecture
+    #[arg(
+        short = 'a',
+        long = "arch",
+        value_name = "ARCH",
+        default_value = "noarch"
+    )]
+    pub(crate) arch: String,
+    /// Job id, e.g. from the scheduler
+    #[arg(short = 'j', long = "jobid", value_name = "JOBID", default_value = "-")]
+    pub(crate) jobid: String,
     /// task_data as JSON or YAML: a file, or - for stdin [default: {}]
     #[arg(long, value_name = "FILE|-")]
     pub(crate) data: Option<String>,

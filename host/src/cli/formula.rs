@@ -87,9 +87,39 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
             _ => PathBuf::from("."),
         }),
     };
+    let planned = plan_formula(
+        &runtime,
+        store.clone(),
+        &grants,
+        &dirs,
+        formula,
+        invocation,
+        &options,
+    )
+    .await?;
+    let running = taskhost::formula::run(&runtime, store.clone(), planned, &options);
+    let Some(report) = until_signal(running, "formula", |m| m).await? else {
+        print_failure(args.output.format, STOPPED);
+        return Ok(Code::TaskError);
+    };
+    print_report(&report, &args.output, store.as_ref())
+}
+
+/// Plans `formula`: finds each action's plugin as `runtask run` does,
+/// with its grants (a refusal is a [`refusal`], a bad formula a
+/// [`usage`] error).
+pub(crate) async fn plan_formula(
+    runtime: &taskhost::runtime::Runtime,
+    store: std::sync::Arc<dyn taskhost::store::ArtifactStore>,
+    grants: &Grants,
+    dirs: &[PathBuf],
+    formula: taskhost::formula::Formula,
+    invocation: taskhost::formula::Invocation,
+    options: &RunOptions,
+) -> Result<taskhost::formula::PlannedFormula> {
     let shipped = taskhost::plugins::shipped_names();
     let mut load = |name: &str| -> std::result::Result<_, LoadError> {
-        let found = match taskhost::plugins::find(name, &dirs) {
+        let found = match taskhost::plugins::find(name, dirs) {
             Ok(found) => found,
             Err(taskhost::plugins::FindError::Unknown { .. }) => return Ok(None),
             Err(e) => return Err(LoadError::Broken(e.to_string())),
@@ -115,24 +145,10 @@ pub(crate) async fn formula(args: FormulaArgs, config: &Config) -> Result<Code> 
             .map_err(LoadError::Untrusted)?;
         Ok(Some((plugin, permit)))
     };
-    let planned = taskhost::formula::plan(
-        &runtime,
-        store.clone(),
-        formula,
-        invocation,
-        &mut load,
-        &options,
-    )
-    .await
-    .map_err(|e| match e {
-        taskhost::formula::FormulaError::Untrusted(m) => refusal(m),
-        other => usage(other.to_string()),
-    })?;
-
-    let running = taskhost::formula::run(&runtime, store.clone(), planned, &options);
-    let Some(report) = until_signal(running, "formula", |m| m).await? else {
-        print_failure(args.output.format, STOPPED);
-        return Ok(Code::TaskError);
-    };
-    print_report(&report, &args.output, store.as_ref())
+    taskhost::formula::plan(runtime, store, formula, invocation, &mut load, options)
+        .await
+        .map_err(|e| match e {
+            taskhost::formula::FormulaError::Untrusted(m) => refusal(m),
+            other => usage(other.to_string()),
+        })
 }

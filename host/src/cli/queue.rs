@@ -9,11 +9,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use taskhost::queue::children::QueueChildren;
 use taskhost::queue::worker::{Executor, Outcome, WorkerConfig};
-use taskhost::queue::{Queue, QueueConfig, RunRequest, State};
+use taskhost::queue::{
+    FORMULA_ARTIFACTS, FormulaRequest, Queue, QueueConfig, RunRequest, State, TASK_DIRECTORY,
+};
 use taskhost::report::ExitCode as Code;
 use taskhost::run::{RunError, RunOptions, run_task};
 use taskhost::runtime::Runtime;
-use taskhost::store::{ArtifactStore, SharedStore};
+use taskhost::store::{ArtifactStore, NewArtifact, SharedStore};
 
 use super::args::{OutputArgs, SubmitArgs, WorkerArgs};
 use super::output::{print_report, read_task_data};
@@ -31,18 +33,30 @@ fn open(config: &Config, queue: QueueConfig) -> Result<Queue> {
     )?)
 }
 
-/// `runtask submit TASK --data FILE`: prints the run id.
+/// `runtask submit TASK --data FILE` or `runtask submit -i ITEM -t TYPE
+/// FORMULA`: prints the run id.
 pub(crate) async fn submit(args: SubmitArgs, config: &Config) -> Result<Code> {
-    let (task_data, _) = read_task_data(args.data.as_deref())?;
     let queue = open(config, QueueConfig::default())?;
-    let id = args.run_id.unwrap_or_else(taskhost::run::new_run_id);
-    let request = RunRequest {
-        id: id.clone(),
-        task: args.task,
-        task_data,
-        parent: None,
-        tag: args.tag,
-        depth: 0,
+    let id = args
+        .run_id
+        .clone()
+        .unwrap_or_else(taskhost::run::new_run_id);
+    let request = match (&args.item, &args.item_type) {
+        (Some(item), Some(item_type)) => {
+            formula_request(&args, item, item_type, &id, queue.store())?
+        }
+        _ => {
+            let (task_data, _) = read_task_data(args.data.as_deref())?;
+            RunRequest {
+                id: id.clone(),
+                task: args.task,
+                task_data,
+                parent: None,
+                tag: args.tag,
+                depth: 0,
+                formula: None,
+            }
+        }
     };
     queue.submit(&request).await.map_err(|e| match e {
         taskhost::queue::QueueError::Invalid(m) => usage(m),
@@ -50,6 +64,67 @@ pub(crate) async fn submit(args: SubmitArgs, config: &Config) -> Result<Code> {
     })?;
     println!("{id}");
     Ok(Code::Ok)
+}
+
+/// A formula's run: the formula checked here, its directory stored as an
+/// artifact that the worker unpacks.
+fn formula_request(
+    args: &SubmitArgs,
+    item: &str,
+    item_type: &str,
+    id: &str,
+    store: &SharedStore,
+) -> Result<RunRequest> {
+    let path = std::path::Path::new(&args.task);
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read the formula {}: {e}", path.display())))?;
+    let formula = taskhost::formula::Formula::parse(&path.display().to_string(), &text)
+        .map_err(|e| usage(e.to_string()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file = path
+        .file_name()
+        .and_then(|f| f.to_str())
+        .ok_or_else(|| usage(format!("{}: not a file name", path.display())))?
+        .to_owned();
+    let log = taskhost::runlog::RunLog::new();
+    let mut files = taskhost::formula::task_files(&dir, &log).map_err(usage)?;
+    if !files.iter().any(|(name, _)| *name == file) {
+        // A formula in a dotfile, say: it goes along all the same.
+        files.push((file.clone(), path.to_path_buf()));
+    }
+    let mut new = NewArtifact::new(
+        TASK_DIRECTORY,
+        serde_json::json!({"formula": file, "name": formula.name}),
+    );
+    new.created_by = Some(id.to_owned());
+    for (name, source) in files {
+        new = new.with_file(name, source);
+    }
+    let directory = store.create(new)?;
+    let task = if taskhost_manifest::check_name(&formula.name).is_ok() {
+        formula.name.clone()
+    } else {
+        "formula".to_owned()
+    };
+    Ok(RunRequest {
+        id: id.to_owned(),
+        task,
+        task_data: serde_json::json!({}),
+        parent: None,
+        tag: args.tag.clone(),
+        depth: 0,
+        formula: Some(FormulaRequest {
+            directory: directory.id,
+            file,
+            item: item.to_owned(),
+            item_type: item_type.to_owned(),
+            arch: args.arch.clone(),
+            jobid: args.jobid.clone(),
+        }),
+    })
 }
 
 /// `runtask status RUN-ID`.
@@ -218,27 +293,6 @@ impl Executor for Runner {
             QueueChildren::new(self.queue.clone(), &request.tag, request.depth, Some(slots))
                 .map(|c| Arc::new(c) as Arc<dyn taskhost::run::children::Spawner>);
         Box::pin(async move {
-            if let Err(e) = taskhost_manifest::check_name(&request.task) {
-                return Outcome::Invalid(format!("task {:?}: {e}", request.task));
-            }
-            let (name, rt) = (request.task.clone(), runtime.clone());
-            let loaded = tokio::task::spawn_blocking(move || {
-                let found = taskhost::plugins::find(&name, &dirs).map_err(|e| e.to_string())?;
-                let plugin = rt
-                    .load(&found.wasm, found.origin_name(&name))
-                    .map_err(|e| format!("plugin {name}: {e}"))?;
-                let permit = grants
-                    .permit(&plugin, found.origin)
-                    .map_err(|e| format!("{e:#}"))?;
-                Ok::<_, String>((plugin, permit))
-            })
-            .await;
-            let (plugin, permit) = match loaded {
-                Ok(Ok(p)) => p,
-                Ok(Err(why)) => return Outcome::Invalid(why),
-                Err(e) => return Outcome::Crashed(format!("loading {}: {e}", request.task)),
-            };
-            let runs_dir = options.runs_dir.clone();
             // An attempt's own workspace parent: a killed attempt's
             // workspace never stands in the way of the next one.
             let workspaces = options.workspace_parent.join(format!(
@@ -246,6 +300,7 @@ impl Executor for Runner {
                 request.id,
                 uuid::Uuid::new_v4().simple()
             ));
+            let runs_dir = options.runs_dir.clone();
             let options = RunOptions {
                 run_id: Some(request.id.clone()),
                 parent: request.parent.clone(),
@@ -256,22 +311,30 @@ impl Executor for Runner {
                 ..options
             };
             let shared = store.clone();
-            let store: Arc<dyn ArtifactStore> = Arc::new(store);
-            let outcome = match run_task(
-                &runtime,
-                store,
-                &plugin,
-                request.task_data,
-                permit,
-                &options,
-            )
-            .await
-            {
-                Ok(report) => Outcome::Done(Box::new(report)),
-                Err(RunError::Invalid(why)) => Outcome::Invalid(why),
-                Err(RunError::Internal(e)) => Outcome::Crashed(format!("{e:#}")),
+            let outcome = match &request.formula {
+                Some(f) => {
+                    let formula = Formula {
+                        runtime,
+                        grants,
+                        dirs,
+                        store: shared.clone(),
+                        dir: workspaces.clone(),
+                    };
+                    formula.run(&request, f, &options).await
+                }
+                None => {
+                    run_one(
+                        runtime,
+                        grants,
+                        dirs,
+                        request.clone(),
+                        shared.clone(),
+                        &options,
+                    )
+                    .await
+                }
             };
-            let _ = std::fs::remove_dir(&workspaces);
+            let _ = std::fs::remove_dir_all(&workspaces);
             // The run's own records go to PostgreSQL, for any machine.
             if let Some(dir) = runs_dir.map(|d| d.join(&request.id)) {
                 let id = request.id.clone();
@@ -283,5 +346,141 @@ impl Executor for Runner {
             }
             outcome
         })
+    }
+}
+
+/// A queued task run: the plugin found by name, under the worker's grants.
+async fn run_one(
+    runtime: Arc<Runtime>,
+    grants: Arc<Grants>,
+    dirs: Arc<Vec<PathBuf>>,
+    request: RunRequest,
+    store: SharedStore,
+    options: &RunOptions,
+) -> Outcome {
+    if let Err(e) = taskhost_manifest::check_name(&request.task) {
+        return Outcome::Invalid(format!("task {:?}: {e}", request.task));
+    }
+    let (name, rt) = (request.task.clone(), runtime.clone());
+    let loaded = tokio::task::spawn_blocking(move || {
+        let found = taskhost::plugins::find(&name, &dirs).map_err(|e| e.to_string())?;
+        let plugin = rt
+            .load(&found.wasm, found.origin_name(&name))
+            .map_err(|e| format!("plugin {name}: {e}"))?;
+        let permit = grants
+            .permit(&plugin, found.origin)
+            .map_err(|e| format!("{e:#}"))?;
+        Ok::<_, String>((plugin, permit))
+    })
+    .await;
+    let (plugin, permit) = match loaded {
+        Ok(Ok(p)) => p,
+        Ok(Err(why)) => return Outcome::Invalid(why),
+        Err(e) => return Outcome::Crashed(format!("loading {}: {e}", request.task)),
+    };
+    let store: Arc<dyn ArtifactStore> = Arc::new(store);
+    match run_task(&runtime, store, &plugin, request.task_data, permit, options).await {
+        Ok(report) => Outcome::Done(Box::new(report)),
+        Err(RunError::Invalid(why)) => Outcome::Invalid(why),
+        Err(RunError::Internal(e)) => Outcome::Crashed(format!("{e:#}")),
+    }
+}
+
+/// A queued formula run: its directory unpacked from the store, its
+/// `artifacts/` kept as an artifact.
+struct Formula {
+    runtime: Arc<Runtime>,
+    grants: Arc<Grants>,
+    dirs: Arc<Vec<PathBuf>>,
+    store: SharedStore,
+    /// The attempt's own directory.
+    dir: PathBuf,
+}
+
+impl Formula {
+    async fn run(&self, request: &RunRequest, f: &FormulaRequest, options: &RunOptions) -> Outcome {
+        let task_dir = self.dir.join("task");
+        let (store, id, into) = (self.store.clone(), f.directory, task_dir.clone());
+        let unpacked = tokio::task::spawn_blocking(move || {
+            let a = store.get(id).map_err(|e| e.to_string())?;
+            if a.category != TASK_DIRECTORY {
+                return Err(format!(
+                    "artifact {id} is a {}, not a {TASK_DIRECTORY}",
+                    a.category
+                ));
+            }
+            store.export(id, &into).map_err(|e| e.to_string())
+        })
+        .await;
+        match unpacked {
+            Ok(Ok(_)) => {}
+            Ok(Err(why)) => return Outcome::Invalid(format!("the formula's directory: {why}")),
+            Err(e) => return Outcome::Crashed(e.to_string()),
+        }
+        let path = task_dir.join(&f.file);
+        let parsed = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                taskhost::formula::Formula::parse(&f.file, &text).map_err(|e| e.to_string())
+            });
+        let formula = match parsed {
+            Ok(formula) => formula,
+            Err(why) => return Outcome::Invalid(format!("{}: {why}", f.file)),
+        };
+        let artifacts_root = self.dir.join("artifacts");
+        let invocation = taskhost::formula::Invocation {
+            item: f.item.clone(),
+            item_type: f.item_type.clone(),
+            arch: f.arch.clone(),
+            jobid: f.jobid.clone(),
+            uuid: request.id.clone(),
+            artifacts_root: artifacts_root.clone(),
+            task_dir: Some(task_dir),
+        };
+        let store: Arc<dyn ArtifactStore> = Arc::new(self.store.clone());
+        let planned = super::formula::plan_formula(
+            &self.runtime,
+            store.clone(),
+            &self.grants,
+            &self.dirs,
+            formula,
+            invocation,
+            options,
+        )
+        .await;
+        let planned = match planned {
+            Ok(p) => p,
+            Err(e) => return Outcome::Invalid(format!("{e:#}")),
+        };
+        let report = match taskhost::formula::run(&self.runtime, store, planned, options).await {
+            Ok(report) => report,
+            Err(RunError::Invalid(why)) => return Outcome::Invalid(why),
+            Err(RunError::Internal(e)) => return Outcome::Crashed(format!("{e:#}")),
+        };
+        // libtaskotron's artifactsdir, kept in the shared store.
+        let (store, kept, id) = (
+            self.store.clone(),
+            artifacts_root.join(&request.id),
+            request.id.clone(),
+        );
+        let saved = tokio::task::spawn_blocking(move || {
+            let log = taskhost::runlog::RunLog::new();
+            let files = taskhost::formula::task_files(&kept, &log)?;
+            let mut new = NewArtifact::new(FORMULA_ARTIFACTS, serde_json::json!({"run_id": id}));
+            new.created_by = Some(id);
+            for (name, path) in files {
+                new = new.with_file(name, path);
+            }
+            store.create(new).map_err(|e| e.to_string())
+        })
+        .await;
+        match saved {
+            Ok(Ok(a)) => {
+                tracing::info!(run = %request.id, artifact = a.id, "kept the formula's artifacts")
+            }
+            Ok(Err(e)) => return Outcome::Crashed(format!("keeping the formula's artifacts: {e}")),
+            Err(e) => return Outcome::Crashed(e.to_string()),
+        }
+        Outcome::Done(Box::new(report))
     }
 }

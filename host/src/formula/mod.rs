@@ -23,7 +23,7 @@ mod run;
 pub mod template;
 
 pub use parse::{Action, Formula};
-pub use run::{Invocation, LoadError, PlannedFormula, plan, run};
+pub use run::{Invocation, LoadError, PlannedFormula, plan, run, task_files};
 
 use crate::runtime::bindings::directive::DirectiveInfo;
 use std::fmt::{self, Write as _};

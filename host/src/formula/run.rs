@@ -64,7 +64,7 @@ pub struct PlannedFormula {
 }
 
 /// Finds a plugin by name with its permit; `Ok(None)`: no such plugin.
-pub type Loader<'a> = dyn FnMut(&str) -> Result<Option<(Plugin, Permit)>, LoadError> + 'a;
+pub type Loader<'a> = dyn FnMut(&str) -> Result<Option<(Plugin, Permit)>, LoadError> + Send + 'a;
 
 /// Why a formula's plugin cannot be used.
 #[derive(Debug)]
@@ -823,20 +823,44 @@ impl ActionRun<'_> {
 /// Copies the task's files (regular files and directories; not hidden
 /// ones, symlinks or a top-level `artifacts/`) into the workspace root.
 fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), String> {
-    struct Budget<'a> {
-        root: &'a Path,
-        bytes: u64,
-        files: usize,
+    let files = task_files(dir, log)?;
+    let mut bytes = 0;
+    for (target, path) in &files {
+        let failed = |e: std::io::Error| format!("copying the task's file {}: {e}", path.display());
+        if let Some((parent, _)) = target.rsplit_once('/') {
+            workspace.create_dir_all(parent).map_err(failed)?;
+        }
+        let mut src = std::fs::File::open(path).map_err(failed)?;
+        let mut dst = workspace.create_file(target).map_err(failed)?;
+        bytes += std::io::copy(&mut src, &mut dst).map_err(failed)?;
     }
+    log.info(
+        "formula",
+        &format!(
+            "copied {} files ({bytes} bytes) of the task's directory {}",
+            files.len(),
+            dir.display()
+        ),
+    );
+    Ok(())
+}
+
+/// The files of a task's directory (the formula's), as libtaskotron ran
+/// a task beside them: regular files under `dir`, by their `/`-separated
+/// relative names, sorted; no dotfiles, no top-level `artifacts/`, at
+/// most [`TASK_DIR_FILES`] files and [`TASK_DIR_BYTES`] bytes. Anything
+/// else (a symlink, a device) is left out, with a warning in `log`.
+pub fn task_files(dir: &Path, log: &RunLog) -> Result<Vec<(String, PathBuf)>, String> {
     fn walk(
         from: &Path,
         rel: &str,
-        ws: &Workspace,
-        budget: &mut Budget<'_>,
+        out: &mut Vec<(String, PathBuf)>,
+        bytes: &mut u64,
+        root: &Path,
         log: &RunLog,
     ) -> Result<(), String> {
         let failed =
-            |e: std::io::Error| format!("copying the task's files from {}: {e}", from.display());
+            |e: std::io::Error| format!("reading the task's files in {}: {e}", from.display());
         let mut entries: Vec<_> = std::fs::read_dir(from)
             .map_err(failed)?
             .collect::<Result<_, _>>()
@@ -857,24 +881,19 @@ fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), 
             };
             let kind = entry.file_type().map_err(failed)?;
             if kind.is_dir() {
-                ws.create_dir_all(&target).map_err(failed)?;
-                walk(&entry.path(), &target, ws, budget, log)?;
+                walk(&entry.path(), &target, out, bytes, root, log)?;
             } else if kind.is_file() {
-                let size = entry.metadata().map_err(failed)?.len();
-                budget.files += 1;
-                budget.bytes += size;
-                if budget.files > TASK_DIR_FILES || budget.bytes > TASK_DIR_BYTES {
+                *bytes += entry.metadata().map_err(failed)?.len();
+                out.push((target, entry.path()));
+                if out.len() > TASK_DIR_FILES || *bytes > TASK_DIR_BYTES {
                     return Err(format!(
                         "the task's directory (the formula's, {}) holds more than {TASK_DIR_FILES} \
                          files or {} MiB, which runtask copies into the workspace; keep a formula \
                          in a directory of its own with the files it needs",
-                        budget.root.display(),
+                        root.display(),
                         TASK_DIR_BYTES >> 20
                     ));
                 }
-                let mut src = std::fs::File::open(entry.path()).map_err(failed)?;
-                let mut dst = ws.create_file(&target).map_err(failed)?;
-                std::io::copy(&mut src, &mut dst).map_err(failed)?;
             } else {
                 log.warn(
                     "formula",
@@ -884,22 +903,9 @@ fn copy_task_dir(dir: &Path, workspace: &Workspace, log: &RunLog) -> Result<(), 
         }
         Ok(())
     }
-    let mut budget = Budget {
-        root: dir,
-        bytes: 0,
-        files: 0,
-    };
-    walk(dir, "", workspace, &mut budget, log)?;
-    log.info(
-        "formula",
-        &format!(
-            "copied {} files ({} bytes) of the task's directory {}",
-            budget.files,
-            budget.bytes,
-            dir.display()
-        ),
-    );
-    Ok(())
+    let mut out = Vec::new();
+    walk(dir, "", &mut out, &mut 0, dir, log)?;
+    Ok(out)
 }
 
 /// Copies `artifacts/` out of the workspace into `dir` (regular files and

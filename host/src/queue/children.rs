@@ -53,6 +53,7 @@ impl Spawner for QueueChildren {
             parent: Some(parent),
             tag: self.tag.clone(),
             depth: self.depth,
+            formula: None,
         };
         Box::pin(async move {
             queue

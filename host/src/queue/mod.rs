@@ -75,6 +75,28 @@ pub struct RunRequest {
     /// 0 for a run a user submitted, 1 for its children, ...
     #[serde(default)]
     pub depth: u32,
+    /// A task formula to run instead of the task (then `task` is the
+    /// formula's name and `task_data` is empty).
+    #[serde(default)]
+    pub formula: Option<FormulaRequest>,
+}
+
+/// Category of the artifact that holds a submitted formula's directory.
+pub const TASK_DIRECTORY: &str = "taskhost:task-directory";
+/// Category of the artifact that keeps a queued formula's `artifacts/`.
+pub const FORMULA_ARTIFACTS: &str = "taskhost:formula-artifacts";
+
+/// A task formula run, libtaskotron's `runtask -i ITEM -t TYPE FORMULA`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FormulaRequest {
+    /// The [`TASK_DIRECTORY`] artifact: the formula's directory.
+    pub directory: crate::store::ArtifactId,
+    /// The formula's file in it.
+    pub file: String,
+    pub item: String,
+    pub item_type: String,
+    pub arch: String,
+    pub jobid: String,
 }
 
 impl RunRequest {
@@ -88,6 +110,10 @@ impl RunRequest {
         }
         taskhost_manifest::check_name(&self.task)
             .map_err(|e| QueueError::Invalid(format!("task {:?}: {e}", self.task)))?;
+        if let Some(f) = &self.formula {
+            crate::store::validate_file_name(&f.file)
+                .map_err(|e| QueueError::Invalid(format!("formula file: {e}")))?;
+        }
         if self.depth > children::MAX_DEPTH {
             return Err(QueueError::Invalid(format!(
                 "run {} is nested {} deep; runs nest at most {} deep",
@@ -437,6 +463,7 @@ mod tests {
             parent: None,
             tag: DEFAULT_TAG.into(),
             depth: 0,
+            formula: None,
         };
         ok.validate().unwrap();
         for bad in [
