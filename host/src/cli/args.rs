@@ -26,6 +26,10 @@ Examples:
   # What does a plugin ask for? (runs none of its code)
   runtask plugin inspect ./my-plugin.wasm
 
+  # Past one machine: queue a run for the `runtask worker`s of a shared store
+  export TASKHOST_STORE=postgres://runtask@db.example.org/taskhost TASKHOST_NATS=nats://nats1:4222
+  runtask wait \"$(runtask submit blhc --data task.yaml)\"
+
   # Import a file as an artifact, then use its id as input
   runtask artifact import hello_1.0_amd64.build --category debian:package-build-log
   runtask artifact list";
