@@ -115,6 +115,15 @@ impl Cluster {
         n
     }
 
+    /// Waits until every worker started so far is taking runs.
+    fn all_started(&self) {
+        let start = Instant::now();
+        while (0..self.workers.len()).any(|n| !self.log(n).contains("worker started")) {
+            assert!(start.elapsed() < Duration::from_secs(60), "{}", self.logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn kill(&mut self, n: usize) {
         let _ = self.workers[n].0.kill();
         let _ = self.workers[n].0.wait();
@@ -380,6 +389,7 @@ fn two_hundred_runs_on_four_workers_each_run_exactly_once() {
     for _ in 0..4 {
         c.worker(&[]);
     }
+    c.all_started();
     let queue = queue_of(&c);
     let ids: Vec<String> = (0..200).map(|i| format!("many-{i}")).collect();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -533,6 +543,7 @@ fn work_goes_on_after_the_jetstream_leader_is_killed() {
     for _ in 0..2 {
         c.worker(&["--concurrency", "2"]);
     }
+    c.all_started();
     let queue = queue_of(&c);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
