@@ -99,26 +99,34 @@ impl SharedStore {
     /// runtask's schema and opens (creating if missing) the blob bucket.
     pub fn connect(config: &SharedConfig) -> Result<SharedStore, StoreError> {
         let cache = Blobs::open(&config.cache)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("taskhost-store")
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::io("cannot start the shared store's runtime", e))?;
         let pg: tokio_postgres::Config = config.postgres.parse().map_err(|e| {
             StoreError::Invalid(format!(
                 "--store {:?} is not a PostgreSQL connection string: {e}",
                 redact(&config.postgres)
             ))
         })?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("taskhost-store")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::io("cannot start the shared store's runtime", e))?;
         let nats_url = config.nats.clone();
         let replicas = config.replicas.max(1);
-        let (pool, objects, nats) = block(rt.handle(), async move {
+        let connected = block(rt.handle(), async move {
             let pool = open_pool(pg).await?;
             let nats = connect_nats(&nats_url).await?;
             let objects = open_bucket(&nats, replicas).await?;
             Ok::<_, StoreError>((pool, objects, nats))
-        })??;
+        });
+        let (pool, objects, nats) = match connected {
+            Ok(Ok(connected)) => connected,
+            Ok(Err(e)) | Err(e) => {
+                // The caller may be async, where dropping a runtime panics.
+                rt.shutdown_background();
+                return Err(e);
+            }
+        };
         Ok(SharedStore {
             inner: Arc::new(Inner {
                 rt: Some(rt),

@@ -176,6 +176,28 @@ mod shared_only {
     }
 
     #[test]
+    fn a_failed_connect_from_async_code_is_an_error_not_a_panic() {
+        let dir = TempDir::new().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt.block_on(async {
+            SharedStore::connect(&SharedConfig {
+                postgres: "postgres://u@127.0.0.1:1/db".into(),
+                nats: servers().nats.url(),
+                replicas: 1,
+                cache: dir.path().join("c"),
+            })
+            .unwrap_err()
+        });
+        assert!(
+            err.to_string().contains("cannot connect to PostgreSQL"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn run_files_round_trip() {
         let (dir, store) = new_store();
         let runs = dir.path().join("r");
