@@ -319,6 +319,9 @@ fn bad_input_is_terminated_not_retried() {
             .contains("cannot import files from the machine"),
         "{s}"
     );
+    // Runs nobody submitted.
+    c.run(&["wait", "never-submitted"]).expect(2);
+    c.run(&["status", "never-submitted"]).expect(2);
     // Paths are not task names.
     c.run(&["submit", "/tmp/x.wasm", "--data", file.to_str().unwrap()])
         .expect(2);

@@ -165,7 +165,13 @@ pub(crate) async fn status(config: &Config, run_id: &str, json: bool) -> Result<
 /// `runtask wait RUN-ID`: the report, as `runtask run` prints it.
 pub(crate) async fn wait(config: &Config, run_id: &str, output: &OutputArgs) -> Result<Code> {
     let queue = open(config, QueueConfig::default())?;
-    let status = queue.wait(run_id, Duration::from_millis(200)).await?;
+    let status = queue
+        .wait(run_id, Duration::from_millis(200))
+        .await
+        .map_err(|e| match e {
+            taskhost::queue::QueueError::Invalid(m) => usage(m),
+            e => e.into(),
+        })?;
     pull_run_files(config, queue.store(), run_id)?;
     match (status.state, status.report) {
         (State::Finished, Some(report)) => {
