@@ -365,6 +365,17 @@ fn a_killed_worker_s_run_is_redelivered_and_finished_once() {
         "{all:?}"
     );
     assert_eq!(pending(&c.db), 1);
+    // Until a gc: the run is finished, so that attempt will never commit.
+    let gc = c.run(&["artifact", "gc"]);
+    gc.expect(0);
+    assert!(
+        gc.stdout
+            .contains("removed 1 artifact(s) of abandoned run attempts"),
+        "{}",
+        gc.stdout
+    );
+    assert_eq!(pending(&c.db), 0);
+    c.run(&["artifact", "verify"]).expect(2);
 }
 
 /// The shared store and queue of `c`, opened in the test itself.

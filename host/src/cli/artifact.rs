@@ -70,6 +70,17 @@ pub(crate) fn artifact(cmd: ArtifactCommand, config: &Config) -> Result<Code> {
             }
             Ok(Code::Ok)
         }
+        ArtifactCommand::Gc if config.shared.is_some() => {
+            // Blobs younger than an hour may belong to a create under way.
+            let c = config
+                .shared_store()?
+                .gc(std::time::Duration::from_secs(3600))?;
+            println!(
+                "removed {} artifact(s) of abandoned run attempts and {} unused blob(s)",
+                c.artifacts, c.blobs
+            );
+            Ok(Code::Ok)
+        }
         ArtifactCommand::Gc => {
             let removed = config.open_store()?.gc()?;
             println!(

@@ -99,7 +99,7 @@ impl Config {
         }))
     }
 
-    /// The local store (`gc` and `verify` are for it alone).
+    /// The local store (`verify` is for it alone).
     pub fn open_store(&self) -> Result<LocalStore> {
         if self.shared.is_some() {
             return Err(usage(

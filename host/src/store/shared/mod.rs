@@ -27,15 +27,18 @@ use super::{
 
 mod blobs;
 mod collections;
+mod gc;
 mod index;
 mod runs;
 
+pub use gc::Collected;
 pub use runs::RunFile;
 
 refinery::embed_migrations!("src/store/shared/migrations");
 
-/// The Object Store bucket that holds file contents.
-pub const BUCKET: &str = "taskhost-blobs";
+/// The prefix of the Object Store bucket that holds a store's file
+/// contents; the rest is chosen when the index is made.
+pub const BUCKET_PREFIX: &str = "taskhost-blobs-";
 /// Connections to PostgreSQL per process.
 const POOL_SIZE: usize = 8;
 /// Held while migrating, so workers starting together migrate once.
@@ -70,6 +73,7 @@ struct Inner {
     rt: Option<tokio::runtime::Runtime>,
     pool: Pool,
     objects: ObjectStore,
+    bucket: String,
     nats: async_nats::Client,
     cache: Blobs,
     config: SharedConfig,
@@ -115,11 +119,12 @@ impl SharedStore {
         let replicas = config.replicas.max(1);
         let connected = block(rt.handle(), async move {
             let pool = open_pool(pg).await?;
+            let bucket = bucket_name(&pool).await?;
             let nats = connect_nats(&nats_url).await?;
-            let objects = open_bucket(&nats, replicas).await?;
-            Ok::<_, StoreError>((pool, objects, nats))
+            let objects = open_bucket(&nats, &bucket, replicas).await?;
+            Ok::<_, StoreError>((pool, objects, bucket, nats))
         });
-        let (pool, objects, nats) = match connected {
+        let (pool, objects, bucket, nats) = match connected {
             Ok(Ok(connected)) => connected,
             Ok(Err(e)) | Err(e) => {
                 // The caller may be async, where dropping a runtime panics.
@@ -132,6 +137,7 @@ impl SharedStore {
                 rt: Some(rt),
                 pool,
                 objects,
+                bucket,
                 nats,
                 cache,
                 config: config.clone(),
@@ -161,6 +167,11 @@ impl SharedStore {
     /// Where it lives.
     pub fn config(&self) -> &SharedConfig {
         &self.inner.config
+    }
+
+    /// The Object Store bucket of its file contents.
+    pub fn bucket(&self) -> &str {
+        &self.inner.bucket
     }
 
     /// The local blob cache directory.
@@ -513,17 +524,38 @@ pub async fn retry<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
     }
 }
 
+/// This store's bucket: named in the index when it was made.
+async fn bucket_name(pool: &Pool) -> Result<String, StoreError> {
+    let c = index::client(pool).await?;
+    let fresh = format!(
+        "{BUCKET_PREFIX}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    c.execute(
+        "INSERT INTO settings (key, value) VALUES ('bucket', $1) ON CONFLICT (key) DO NOTHING",
+        &[&fresh],
+    )
+    .await
+    .map_err(pg_err)?;
+    let row = c
+        .query_one("SELECT value FROM settings WHERE key = 'bucket'", &[])
+        .await
+        .map_err(pg_err)?;
+    Ok(row.get(0))
+}
+
 async fn open_bucket(
     nats: &async_nats::Client,
+    bucket: &str,
     replicas: usize,
 ) -> Result<ObjectStore, StoreError> {
     let js = jetstream::new(nats.clone());
     retry("opening the blob bucket", || async {
-        match js.get_object_store(BUCKET).await {
+        match js.get_object_store(bucket).await {
             Ok(bucket) => Ok(bucket),
             Err(_) => js
                 .create_object_store(jetstream::object_store::Config {
-                    bucket: BUCKET.into(),
+                    bucket: bucket.into(),
                     description: Some("taskhost artifact file contents, by sha256".into()),
                     num_replicas: replicas,
                     ..Default::default()
@@ -535,7 +567,7 @@ async fn open_bucket(
     .await
     .map_err(|e| {
         StoreError::Db(format!(
-            "cannot open the JetStream object store {BUCKET}: {e} (is JetStream enabled on the server? nats-server -js)"
+            "cannot open the JetStream object store {bucket}: {e} (is JetStream enabled on the server? nats-server -js)"
         ))
     })
 }

@@ -77,14 +77,11 @@ mod shared_only {
     use serde_json::json;
 
     fn bucket_messages(store: &SharedStore) -> u64 {
-        let nats = store.nats().clone();
+        let (nats, bucket) = (store.nats().clone(), store.bucket().to_owned());
         store
             .block(async move {
                 let js = async_nats::jetstream::new(nats);
-                let mut stream = js
-                    .get_stream(format!("OBJ_{}", super::super::BUCKET))
-                    .await
-                    .unwrap();
+                let mut stream = js.get_stream(format!("OBJ_{bucket}")).await.unwrap();
                 stream.info().await.unwrap().state.messages
             })
             .unwrap()
@@ -195,6 +192,110 @@ mod shared_only {
             err.to_string().contains("cannot connect to PostgreSQL"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn gc_removes_only_what_abandoned_attempts_left_and_unused_blobs() {
+        // Its own nats-server as well: a bucket per index keeps other
+        // stores' blobs apart (shown below), this keeps the counts exact.
+        let nats = Nats::start().unwrap();
+        let dir = TempDir::new().unwrap();
+        let config = SharedConfig {
+            postgres: servers().postgres.database("gc").unwrap(),
+            nats: nats.url(),
+            replicas: 1,
+            cache: dir.path().join("cache"),
+        };
+        let store = SharedStore::connect(&config).unwrap();
+        let file = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("{name} {}", uuid::Uuid::new_v4())).unwrap();
+            path
+        };
+        let kept = store
+            .create(NewArtifact::new("t:x", json!({})).with_file("f", file("kept")))
+            .unwrap();
+        // run-1: attempt 1 was killed, attempt 2 runs. run-2 finished.
+        let killed = store
+            .for_attempt("run-1#1")
+            .create(NewArtifact::new("t:x", json!({})).with_file("f", file("killed")))
+            .unwrap();
+        let running = store
+            .for_attempt("run-1#2")
+            .create(NewArtifact::new("t:x", json!({})).with_file("f", file("running")))
+            .unwrap();
+        let done = store
+            .for_attempt("run-2#1")
+            .create(NewArtifact::new("t:x", json!({})).with_file("f", file("done")))
+            .unwrap();
+        let pool = store.pool().clone();
+        store
+            .block(async move {
+                let c = pool.get().await.unwrap();
+                c.batch_execute(
+                    "INSERT INTO queued_runs (id, task, task_data, submitted_at, state, attempt) VALUES \
+                     ('run-1', 't', '{}', 'now', 'running', 2), ('run-2', 't', '{}', 'now', 'finished', 1)",
+                )
+                .await
+                .unwrap();
+            })
+            .unwrap();
+        let collected = store.gc(std::time::Duration::ZERO).unwrap();
+        assert_eq!(
+            collected,
+            super::super::Collected {
+                artifacts: 2,
+                blobs: 2
+            }
+        );
+        let pending: Vec<_> = store
+            .pending()
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(pending, [running.id]);
+        assert!(!pending.contains(&killed.id) && !pending.contains(&done.id));
+        // What is still referenced is whole, on another machine too.
+        let other = SharedStore::connect(&SharedConfig {
+            cache: dir.path().join("other"),
+            ..config.clone()
+        })
+        .unwrap();
+        let f = &kept.files[0];
+        assert!(
+            std::fs::read_to_string(other.file_path(kept.id, &f.name).unwrap())
+                .unwrap()
+                .starts_with("kept ")
+        );
+        let running_file = &running.files[0];
+        assert!(
+            std::fs::read_to_string(
+                other
+                    .for_attempt("run-1#2")
+                    .file_path(running.id, &running_file.name)
+                    .unwrap()
+            )
+            .unwrap()
+            .starts_with("running ")
+        );
+        // A grace period keeps young blobs.
+        store
+            .create(NewArtifact::new("t:x", json!({})).with_file("f", file("young")))
+            .unwrap();
+        assert_eq!(
+            store.gc(std::time::Duration::from_secs(3600)).unwrap(),
+            super::super::Collected::default()
+        );
+    }
+
+    #[test]
+    fn each_index_has_a_bucket_of_its_own_and_every_machine_finds_it() {
+        let (_d1, a) = new_store();
+        let (_d2, b) = new_store();
+        assert_ne!(a.bucket(), b.bucket());
+        assert!(a.bucket().starts_with(super::super::BUCKET_PREFIX));
+        assert_eq!(reopen(&a).bucket(), a.bucket());
     }
 
     #[test]
