@@ -4,7 +4,7 @@
 //! cluster of three on loopback. Each server stops when dropped.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -258,7 +258,7 @@ impl Nats {
             .create(true)
             .append(true)
             .open(self.dir.join("nats.log"))?;
-        let mut child = Command::new("nats-server")
+        let mut child = Command::new(nats_server())
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log)
@@ -280,6 +280,17 @@ impl Nats {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default()
     }
+}
+
+/// `nats-server` on `PATH`, else Debian's `/usr/sbin/nats-server` (a
+/// user's `PATH` may lack `/usr/sbin`).
+fn nats_server() -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("nats-server"))
+            .find(|p| p.is_file())
+    });
+    on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/nats-server"))
 }
 
 impl Drop for Nats {
@@ -351,9 +362,4 @@ impl NatsCluster {
             .collect::<Vec<_>>()
             .join(",")
     }
-}
-
-/// Where tests keep the blob cache of a shared store.
-pub fn cache_dir(root: &Path, name: &str) -> PathBuf {
-    root.join(name)
 }
