@@ -1,7 +1,9 @@
 //! Real servers for tests of the shared store and the run queue:
 //! PostgreSQL from Debian's packages (`initdb` in a temporary directory,
 //! on a port of its own) and nats-server with JetStream, alone or as a
-//! cluster of three on loopback. Each server stops when dropped.
+//! cluster of three on loopback. Each server stops, and its directory
+//! goes, when it is dropped or at the latest when the process exits (a
+//! server kept in a `static` is never dropped).
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -39,6 +41,43 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) -> std::io::Result<()
 fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Servers still running, with the directory each one owns.
+static RUNNING: std::sync::Mutex<Vec<(PathBuf, u32)>> = std::sync::Mutex::new(Vec::new());
+
+/// Stops `pid` and removes `dir` when the process exits, unless
+/// [`forget`] is called first.
+fn at_exit(dir: &std::path::Path, pid: u32) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        extern "C" fn clean_up() {
+            let running = std::mem::take(&mut *RUNNING.lock().unwrap_or_else(|e| e.into_inner()));
+            for (dir, pid) in running {
+                if let Ok(pid) = i32::try_from(pid) {
+                    // SAFETY: kill(2) and waitpid(2) on our own child.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                        libc::waitpid(pid, std::ptr::null_mut(), 0);
+                    }
+                }
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        // SAFETY: registers a function that only locks, signals and removes.
+        unsafe { libc::atexit(clean_up) };
+    });
+    let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    running.retain(|(d, _)| d != dir);
+    running.push((dir.to_path_buf(), pid));
+}
+
+/// Undoes [`at_exit`] for `dir` (its server was stopped).
+fn forget(dir: &std::path::Path) {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(d, _)| d != dir);
 }
 
 /// The directory of PostgreSQL's server programs: `initdb` on `PATH`,
@@ -132,6 +171,7 @@ impl Postgres {
             let log = std::fs::read_to_string(dir.path().join("postgres.log")).unwrap_or_default();
             return Err(std::io::Error::other(format!("{e}\n{log}")));
         }
+        at_exit(dir.path(), child.id());
         Ok(Postgres {
             port,
             child,
@@ -181,6 +221,7 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         stop(&mut self.child);
+        forget(self._dir.path());
     }
 }
 
@@ -243,6 +284,7 @@ impl Nats {
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             stop(&mut child);
+            forget(&self.dir);
         }
     }
 
@@ -272,6 +314,7 @@ impl Nats {
             stop(&mut child);
             return Err(e);
         }
+        at_exit(&self.dir, child.id());
         self.child = Some(child);
         Ok(())
     }
