@@ -89,7 +89,8 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
             // Built and booted by tests/e2e/simplesystemimagebuild.rs.
             "simplesystemimagebuild",
             "suite-lintian",
-            "taskotron"
+            "taskotron",
+            "workers"
         ],
         "an example without a test in tests/e2e/examples.rs"
     );
@@ -123,6 +124,37 @@ fn every_example_and_every_plugin_the_example_policy_grants_has_a_test_here() {
         ],
         "a plugin granted by the example policy that no example here runs"
     );
+}
+
+#[test]
+fn the_worker_unit_example_gives_runtask_arguments_it_takes() {
+    let unit = std::fs::read_to_string(examples().join("workers/runtask-worker@.service"))
+        .expect("the unit");
+    // ExecStart, its continuation lines joined, %i as systemd fills it.
+    let joined = unit.replace("\\\n", " ");
+    let exec = joined
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart=");
+    let argv = shell_words::split(&exec.replace("%i", "default")).expect("ExecStart words");
+    assert!(argv[0].ends_with("/runtask"), "{argv:?}");
+    let env = Env::new();
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    // Without a shared store the worker stops at once, after its
+    // arguments were taken (a bad argument is clap's error instead).
+    let ran = env.run(&args);
+    ran.expect(2);
+    assert!(
+        ran.stderr.contains("the run queue needs a shared store"),
+        "{}",
+        ran.stderr
+    );
+    // The environment it sets is runtask's.
+    let help = env.run(&["--help"]);
+    for var in ["TASKHOST_STORE", "TASKHOST_NATS", "TASKHOST_REPLICAS"] {
+        assert!(unit.contains(&format!("Environment={var}=")), "{var}");
+        assert!(help.stdout.contains(var), "{var} is not in runtask --help");
+    }
 }
 
 #[test]
