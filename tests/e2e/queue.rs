@@ -226,9 +226,18 @@ fn a_submitted_run_is_run_once_and_read_back_like_a_local_one() {
     let mut c = Cluster::new();
     c.worker(&[]);
     // The same run id twice: one run.
-    let id = c.submit(r#"{"action": "noop"}"#, Some("once-1"));
+    let id = c.submit(
+        r#"{"action": "exec", "argv": ["echo", "hello", "queue"]}"#,
+        Some("once-1"),
+    );
     assert_eq!(id, "once-1");
-    assert_eq!(c.submit(r#"{"action": "noop"}"#, Some("once-1")), "once-1");
+    assert_eq!(
+        c.submit(
+            r#"{"action": "exec", "argv": ["echo", "hello", "queue"]}"#,
+            Some("once-1")
+        ),
+        "once-1"
+    );
     let waited = c.run(&["wait", "once-1", "--format", "json"]);
     waited.expect(0);
     let report: serde_json::Value = serde_json::from_str(&waited.stdout).unwrap();
@@ -242,7 +251,13 @@ fn a_submitted_run_is_run_once_and_read_back_like_a_local_one() {
     let artifacts = c.run(&["artifact", "list", "--json"]);
     artifacts.expect(0);
     assert!(artifacts.stdout.contains("once-1"), "{}", artifacts.stdout);
-    c.run(&["audit", "once-1"]).expect(0);
+    let audit = c.run(&["audit", "once-1"]);
+    audit.expect(0);
+    assert!(
+        audit.stdout.contains(r#"["echo","hello","queue"]"#),
+        "{}",
+        audit.stdout
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(c.starts("once-1"), 1, "{}", c.logs());
 
