@@ -54,6 +54,24 @@ impl Children {
     }
 }
 
+/// The plugin of task `name`, found by name as `runtask run NAME` finds
+/// it, and what `grants` let it do. Blocks (reads and compiles).
+pub(crate) fn load_task(
+    runtime: &Runtime,
+    grants: &Grants,
+    dirs: &[PathBuf],
+    name: &str,
+) -> Result<(taskhost::runtime::Plugin, taskhost::policy::Permit), String> {
+    let found = taskhost::plugins::find(name, dirs).map_err(|e| e.to_string())?;
+    let plugin = runtime
+        .load(&found.wasm, found.origin_name(name))
+        .map_err(|e| format!("plugin {name}: {e}"))?;
+    let permit = grants
+        .permit(&plugin, found.origin)
+        .map_err(|e| format!("{e:#}"))?;
+    Ok((plugin, permit))
+}
+
 impl Spawner for Children {
     fn spawn(&self, task: String, task_data: Value, run_id: String, parent: String) -> ChildRun {
         let this = self.clone();
@@ -73,18 +91,10 @@ impl Spawner for Children {
                 this.grants.clone(),
                 task.clone(),
             );
-            let (plugin, permit) = tokio::task::spawn_blocking(move || {
-                let found = taskhost::plugins::find(&name, &dirs).map_err(|e| e.to_string())?;
-                let plugin = runtime
-                    .load(&found.wasm, found.origin_name(&name))
-                    .map_err(|e| format!("plugin {name}: {e}"))?;
-                let permit = grants
-                    .permit(&plugin, found.origin)
-                    .map_err(|e| format!("{e:#}"))?;
-                Ok::<_, String>((plugin, permit))
-            })
-            .await
-            .map_err(|e| format!("loading {task}: {e}"))??;
+            let (plugin, permit) =
+                tokio::task::spawn_blocking(move || load_task(&runtime, &grants, &dirs, &name))
+                    .await
+                    .map_err(|e| format!("loading {task}: {e}"))??;
             let grandchildren: Option<Arc<dyn Spawner>> = (this.depth < MAX_DEPTH).then(|| {
                 Arc::new(Children {
                     depth: this.depth + 1,

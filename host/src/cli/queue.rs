@@ -368,17 +368,9 @@ async fn run_one(
         return Outcome::Invalid(format!("task {:?}: {e}", request.task));
     }
     let (name, rt) = (request.task.clone(), runtime.clone());
-    let loaded = tokio::task::spawn_blocking(move || {
-        let found = taskhost::plugins::find(&name, &dirs).map_err(|e| e.to_string())?;
-        let plugin = rt
-            .load(&found.wasm, found.origin_name(&name))
-            .map_err(|e| format!("plugin {name}: {e}"))?;
-        let permit = grants
-            .permit(&plugin, found.origin)
-            .map_err(|e| format!("{e:#}"))?;
-        Ok::<_, String>((plugin, permit))
-    })
-    .await;
+    let loaded =
+        tokio::task::spawn_blocking(move || super::children::load_task(&rt, &grants, &dirs, &name))
+            .await;
     let (plugin, permit) = match loaded {
         Ok(Ok(p)) => p,
         Ok(Err(why)) => return Outcome::Invalid(why),

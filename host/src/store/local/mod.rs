@@ -222,24 +222,7 @@ impl LocalStore {
         hook: &dyn Fn(Stage) -> Result<(), StoreError>,
     ) -> Result<Artifact, StoreError> {
         // Refuse bad requests before touching anything.
-        validate_category(&new.category)?;
-        if !new.data.is_object() {
-            return Err(StoreError::Invalid(format!(
-                "artifact data must be a JSON object, not {}",
-                json_kind(&new.data)
-            )));
-        }
-        validate_file_names(new.files.iter().map(|f| f.name.as_str()))?;
-        for f in &new.files {
-            check_source(&f.name, &f.source)?;
-        }
-        let data = serde_json::to_string(&new.data)
-            .map_err(|e| StoreError::Invalid(format!("artifact data cannot be serialized: {e}")))?;
-        let relations: BTreeSet<(ArtifactId, Relation)> = new
-            .relations
-            .iter()
-            .map(|r| (r.target, r.relation))
-            .collect();
+        let (data, relations) = check_new(&new)?;
         self.index.require_targets(&relations)?;
 
         // Blobs first; only then the index, in one transaction.
@@ -460,7 +443,34 @@ pub(super) fn prepare_destination(
     Ok(dest)
 }
 
-pub(super) fn json_kind(v: &serde_json::Value) -> &'static str {
+/// Checks `new` as every store does before touching anything: category,
+/// data (a JSON object, returned as text), file names and sources; returns
+/// the data and the relations, deduplicated.
+pub(super) fn check_new(
+    new: &NewArtifact,
+) -> Result<(String, BTreeSet<(ArtifactId, Relation)>), StoreError> {
+    validate_category(&new.category)?;
+    if !new.data.is_object() {
+        return Err(StoreError::Invalid(format!(
+            "artifact data must be a JSON object, not {}",
+            json_kind(&new.data)
+        )));
+    }
+    validate_file_names(new.files.iter().map(|f| f.name.as_str()))?;
+    for f in &new.files {
+        check_source(&f.name, &f.source)?;
+    }
+    let data = serde_json::to_string(&new.data)
+        .map_err(|e| StoreError::Invalid(format!("artifact data cannot be serialized: {e}")))?;
+    let relations = new
+        .relations
+        .iter()
+        .map(|r| (r.target, r.relation))
+        .collect();
+    Ok((data, relations))
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",

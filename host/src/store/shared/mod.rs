@@ -18,11 +18,10 @@ use std::sync::Arc;
 use async_nats::jetstream::{self, object_store::ObjectStore};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
-use super::local::{Blobs, Stage, check_source, json_kind, prepare_destination};
+use super::local::{Blobs, Stage, check_new, prepare_destination};
 use super::{
     Artifact, ArtifactId, ArtifactStore, Collection, CollectionId, CollectionItem, ItemFilter,
-    ListFilter, NewArtifact, NewItem, Relation, RunRecord, StoreError, validate_category,
-    validate_file_name, validate_file_names,
+    ListFilter, NewArtifact, NewItem, Relation, RunRecord, StoreError, validate_file_name,
 };
 
 mod blobs;
@@ -197,24 +196,7 @@ impl SharedStore {
     }
 
     fn create_artifact(&self, new: NewArtifact) -> Result<Artifact, StoreError> {
-        validate_category(&new.category)?;
-        if !new.data.is_object() {
-            return Err(StoreError::Invalid(format!(
-                "artifact data must be a JSON object, not {}",
-                json_kind(&new.data)
-            )));
-        }
-        validate_file_names(new.files.iter().map(|f| f.name.as_str()))?;
-        for f in &new.files {
-            check_source(&f.name, &f.source)?;
-        }
-        let data = serde_json::to_string(&new.data)
-            .map_err(|e| StoreError::Invalid(format!("artifact data cannot be serialized: {e}")))?;
-        let relations: std::collections::BTreeSet<(ArtifactId, Relation)> = new
-            .relations
-            .iter()
-            .map(|r| (r.target, r.relation))
-            .collect();
+        let (data, relations) = check_new(&new)?;
         // Contents first (cache, then the bucket), then the index in one
         // transaction: an artifact is whole or absent.
         let mut entries = Vec::with_capacity(new.files.len());
